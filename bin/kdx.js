@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+// kdx runs its TypeScript sources directly through tsx's loader: no build step, so `npm ci` leaves a
+// working `npx kdx` and worker processes start from the same sources.
+import { register } from 'tsx/esm/api';
+
+register();
+await import('../src/cli.ts');

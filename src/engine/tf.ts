@@ -1,0 +1,6 @@
+// The one place kdx imports TensorFlow.js from. Two copies of tfjs-core would mean two engines and a
+// backend registered in the wrong one, so every module takes `tf` from here.
+import * as tf from '@tensorflow/tfjs';
+
+export { tf };
+export type { Tensor, Scalar, Rank, NamedTensor, NamedTensorMap, LayersModel } from '@tensorflow/tfjs';

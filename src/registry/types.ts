@@ -1,0 +1,133 @@
+// The contracts of everything a registry holds. Built-ins (src/plugins/) and user plugins implement
+// these same interfaces.
+import type { Tensor, Scalar, layers, NamedTensor } from '@tensorflow/tfjs';
+import type { KdxEvent } from '../runner/events.js';
+
+/** Height, width, channels: images are stored and batched channels-last (NHWC). */
+export type ImageShape = [number, number, number];
+
+// ---------------------------------------------------------------------------------------------
+// Datasets
+
+/** One split of a dataset, held in memory. */
+export interface DataSplit {
+  /** count * h * w * c values, NHWC; Uint8Array holds 0..255 pixels, Float32Array values already in [0, 1]. */
+  images: Uint8Array | Float32Array;
+  /** count class indices. */
+  labels: Uint8Array;
+  count: number;
+}
+
+export interface LoadedDataset {
+  name: string;
+  shape: ImageShape;
+  classes: number;
+  classNames?: string[];
+  train: DataSplit;
+  test: DataSplit;
+}
+
+/** What a dataset loader gets: where to look, the seed, and a way to report long waits. */
+export interface DatasetContext {
+  /** `data.root` from the experiment file, if given. */
+  root?: string;
+  seed: number;
+  /** The dataset's own options from the file (`data.options`), e.g. the synthetic shape. */
+  options: Record<string, unknown>;
+  /** Progress of downloads, unpacking, loading: `task` events. */
+  emit: (event: Extract<KdxEvent, { type: 'task' }>) => void;
+  signal?: AbortSignal;
+}
+
+export interface DatasetFactory {
+  description: string;
+  /** Known without loading anything, so `kdx plan` can infer shapes before any data is read. */
+  inputShape(options: Record<string, unknown>): ImageShape;
+  classes(options: Record<string, unknown>): number;
+  load(ctx: DatasetContext): Promise<LoadedDataset>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transforms: whole-batch operations on typed arrays, deterministic for a given random stream.
+
+/** A seeded random stream: uniform floats in [0, 1). */
+export interface Random {
+  next(): number;
+  /** Integer in [0, n). */
+  int(n: number): number;
+}
+
+export interface Batch {
+  /** n * h * w * c floats, NHWC. */
+  x: Float32Array;
+  n: number;
+  shape: ImageShape;
+}
+
+export type BatchTransform = (batch: Batch, random: Random) => Batch;
+
+export interface TransformFactory {
+  description: string;
+  /** Builds the transform from its arguments in the file (already validated by the schema). */
+  create(args: Record<string, unknown>, inputShape: ImageShape): BatchTransform;
+  /** The shape a batch has after this transform (most keep it). */
+  outputShape?(args: Record<string, unknown>, inputShape: ImageShape): ImageShape;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layers
+
+/** A layer as written in a file, normalised: `relu` -> {type: 'relu', args: {}}. */
+export interface LayerSpec {
+  type: string;
+  args: Record<string, unknown>;
+}
+
+export interface LayerFactory {
+  description: string;
+  create(args: Record<string, unknown>): layers.Layer;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Losses
+
+export interface LossInputs {
+  /** [batch, classes] student logits. */
+  logits: Tensor;
+  /** [batch] int32 class indices. */
+  labels: Tensor;
+  /** [batch, classes] teacher logits (never receive gradients), for distillation losses. */
+  teacherLogits?: Tensor;
+}
+
+export interface LossFactory {
+  description: string;
+  /** Whether the loss needs a teacher's logits. */
+  needsTeacher: boolean;
+  create(args: Record<string, unknown>): (inputs: LossInputs) => Scalar;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Optimizers
+
+export interface OptimizerConfig {
+  name: string;
+  lr: number;
+  [option: string]: unknown;
+}
+
+/** A stateful optimizer whose state can be checkpointed and restored exactly. */
+export interface KdxOptimizer {
+  /** Applies one step of gradients (name -> gradient) to the variables they belong to. */
+  applyGradients(gradients: NamedTensor[] | Record<string, Tensor>): void;
+  setLearningRate(lr: number): void;
+  /** State to checkpoint (moments, step count), as named tensors. */
+  getWeights(): Promise<NamedTensor[]>;
+  setWeights(weights: NamedTensor[]): Promise<void>;
+  dispose(): void;
+}
+
+export interface OptimizerFactory {
+  description: string;
+  create(config: OptimizerConfig): KdxOptimizer;
+}
