@@ -3,4 +3,9 @@
 import * as tf from '@tensorflow/tfjs';
 
 export { tf };
-export type { Tensor, Scalar, Rank, NamedTensor, NamedTensorMap, LayersModel } from '@tensorflow/tfjs';
+export type { Tensor, Scalar, Rank, NamedTensorMap, LayersModel } from '@tensorflow/tfjs';
+export type { NamedTensor } from '../registry/types.js';
+
+// Production mode: no per-op debug checks, and no console banner recommending tfjs-node (kdx chooses the
+// backend itself and reports it).
+tf.enableProdMode();

@@ -1,6 +1,13 @@
 // The contracts of everything a registry holds. Built-ins (src/plugins/) and user plugins implement
 // these same interfaces.
-import type { Tensor, Scalar, layers, NamedTensor } from '@tensorflow/tfjs';
+import type { Tensor, Scalar, layers } from '@tensorflow/tfjs';
+
+/** A named tensor, as tf.Optimizer's applyGradients/getWeights use (tfjs-core's NamedTensor, which
+ * @tensorflow/tfjs does not re-export). */
+export interface NamedTensor {
+  name: string;
+  tensor: Tensor;
+}
 import type { KdxEvent } from '../runner/events.js';
 
 /** Height, width, channels: images are stored and batched channels-last (NHWC). */
@@ -83,9 +90,17 @@ export interface LayerSpec {
   args: Record<string, unknown>;
 }
 
+/** What a layer factory gets besides its arguments. */
+export interface LayerContext {
+  /** Seed for this layer's initialisers and randomness (derived from the stage's seed and the layer's index). */
+  seed: number;
+}
+
 export interface LayerFactory {
   description: string;
-  create(args: Record<string, unknown>): layers.Layer;
+  /** The argument that the short form `{name: value}` sets (`dense: 512` -> units). */
+  shorthand?: string;
+  create(args: Record<string, unknown>, ctx: LayerContext): layers.Layer;
 }
 
 // ---------------------------------------------------------------------------------------------

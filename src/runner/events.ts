@@ -47,6 +47,7 @@ export interface JobSummary {
 
 export type KdxEvent =
   | { type: 'plan'; time: number; name: string; runDir: string; backend: string; jobs: PlanJob[]; trials?: TrialInfo[] }
+  /** `startEpoch`: epochs already finished by an earlier, interrupted attempt (0 on a fresh start). */
   | { type: 'job-start'; time: number; job: string; label: string; epochs: number; startEpoch: number; batchesPerEpoch: number }
   | { type: 'epoch-start'; time: number; job: string; epoch: number; epochs: number; batches: number }
   | { type: 'batch'; time: number; job: string; epoch: number; batch: number; batches: number; loss: number; imgPerSec: number }

@@ -1,0 +1,274 @@
+// Training vs inference speed of the seed models on each backend that loads.
+//
+//   node --import tsx bench/training-speed.ts [--profile] [--seconds 8] [--models student,teacher]
+//        [--backends tensorflow,wasm,cpu] [--relu fused|separate] [--batch 64] [--no-cpu]
+//
+// One training step = forward with training:true + softmax cross-entropy + tf.variableGrads over the
+// model's trainable weights + Adam applyGradients (what a kdx epoch does per batch, minus data loading).
+import { fileURLToPath } from 'node:url';
+
+import { type BackendName, selectBackend } from '../src/engine/backend.js';
+import { tf } from '../src/engine/tf.js';
+import { buildReferenceModel, type ReferenceKind, type ReluStyle } from './reference-models.js';
+
+export type ConcreteBackend = Exclude<BackendName, 'auto'>;
+
+export interface TrainingSpeedOptions {
+  /** Backends to try, in order; those that do not load are skipped (and listed in `skipped`). */
+  backends?: ConcreteBackend[];
+  models?: ReferenceKind[];
+  batchSize?: number;
+  inputShape?: [number, number, number];
+  /** Minimum seconds of timed work per measurement (after warm-up). */
+  seconds?: number;
+  /** Minimum timed steps per measurement. */
+  minSteps?: number;
+  /** Warm-up steps before timing. */
+  warmup?: number;
+  /** The cpu backend is ~100x slower: it gets this many timed steps and no warm-up. */
+  cpuSteps?: number;
+  relu?: ReluStyle;
+  /** Also return the per-kernel breakdown (tf.profile) of one training step on this backend. */
+  profile?: ConcreteBackend | false;
+  /** Progress lines (default: none). */
+  log?: (line: string) => void;
+}
+
+export interface SpeedRow {
+  backend: string;
+  model: ReferenceKind;
+  params: number;
+  batchSize: number;
+  /** Median over timed batches. */
+  forwardMs: number;
+  trainMs: number;
+  forwardImgPerSec: number;
+  trainImgPerSec: number;
+  /** trainImgPerSec / forwardImgPerSec. */
+  ratio: number;
+  forwardSteps: number;
+  trainSteps: number;
+  /** tf.memory().numTensors growth over the timed training steps (0 = no leak). */
+  tensorLeak: number;
+}
+
+export interface KernelTime {
+  name: string;
+  ms: number;
+  calls: number;
+}
+
+export interface StepProfile {
+  backend: string;
+  model: ReferenceKind;
+  /** Wall time of the profiled step. */
+  stepMs: number;
+  /** Sum of all kernel times. */
+  kernelMs: number;
+  kernels: KernelTime[];
+}
+
+export interface TrainingSpeedResult {
+  rows: SpeedRow[];
+  /** Backends that did not load, with the reason. */
+  skipped: string[];
+  /** Training img/s of wasm over cpu, per model (when both ran). */
+  wasmOverCpu: Partial<Record<ReferenceKind, number>>;
+  profiles: StepProfile[];
+}
+
+interface Trainer {
+  forward(): void;
+  train(): number;
+  dispose(): void;
+}
+
+function makeTrainer(kind: ReferenceKind, batchSize: number, inputShape: [number, number, number], relu: ReluStyle): Trainer & { params: number } {
+  const model = buildReferenceModel(kind, inputShape, { relu, seed: 1 });
+  const classes = 10;
+  const x = tf.randomNormal([batchSize, ...inputShape], 0, 1, 'float32', 3);
+  const labels = tf.randomUniform([batchSize], 0, classes, 'int32', 4);
+  const y = tf.oneHot(labels as tf.Tensor1D, classes).toFloat();
+  labels.dispose();
+  const optimizer = tf.train.adam(1e-3);
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  return {
+    params: model.countParams(),
+    forward() {
+      const out = model.predict(x, { batchSize }) as tf.Tensor;
+      out.dataSync();
+      out.dispose();
+    },
+    train() {
+      const { value, grads } = tf.variableGrads(() => tf.tidy(() => {
+        const logits = model.apply(x, { training: true }) as tf.Tensor;
+        return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
+      }), vars);
+      optimizer.applyGradients(grads);
+      const loss = value.dataSync()[0]!;
+      value.dispose();
+      tf.dispose(grads);
+      return loss;
+    },
+    dispose() {
+      optimizer.dispose();
+      model.dispose();
+      tf.dispose([x, y]);
+    },
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function timeSteps(f: () => unknown, warmup: number, minSteps: number, seconds: number): number[] {
+  for (let i = 0; i < warmup; i++) f();
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < minSteps || performance.now() - start < seconds * 1000) {
+    const t0 = performance.now();
+    f();
+    times.push(performance.now() - t0);
+  }
+  return times;
+}
+
+async function profileStep(trainer: Trainer, backend: string, model: ReferenceKind): Promise<StepProfile> {
+  const t0 = performance.now();
+  const info = await tf.profile(() => {
+    trainer.train();
+  });
+  const stepMs = performance.now() - t0;
+  const byName = new Map<string, KernelTime>();
+  for (const k of info.kernels) {
+    const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+    const e = byName.get(k.name) ?? { name: k.name, ms: 0, calls: 0 };
+    e.ms += ms;
+    e.calls += 1;
+    byName.set(k.name, e);
+  }
+  const kernels = [...byName.values()].sort((a, b) => b.ms - a.ms);
+  return { backend, model, stepMs, kernelMs: kernels.reduce((s, k) => s + k.ms, 0), kernels };
+}
+
+export async function benchTrainingSpeed(opts: TrainingSpeedOptions = {}): Promise<TrainingSpeedResult> {
+  const backends = opts.backends ?? ['tensorflow', 'wasm', 'cpu'];
+  const models = opts.models ?? ['student', 'teacher'];
+  const batchSize = opts.batchSize ?? 64;
+  const inputShape = opts.inputShape ?? [32, 32, 3];
+  const seconds = opts.seconds ?? 8;
+  const minSteps = opts.minSteps ?? 5;
+  const warmup = opts.warmup ?? 3;
+  const cpuSteps = opts.cpuSteps ?? 1;
+  const relu = opts.relu ?? 'fused';
+  const log = opts.log ?? (() => {});
+  const result: TrainingSpeedResult = { rows: [], skipped: [], wasmOverCpu: {}, profiles: [] };
+  const before = tf.getBackend();
+
+  for (const requested of backends) {
+    let name: string;
+    try {
+      name = (await selectBackend(requested)).name;
+    } catch (err) {
+      result.skipped.push((err as Error).message);
+      log(`skip ${requested}: ${(err as Error).message}`);
+      continue;
+    }
+    const isCpu = name === 'cpu';
+    for (const kind of models) {
+      const trainer = makeTrainer(kind, batchSize, inputShape, relu);
+      try {
+        log(`${name} ${kind}: forward...`);
+        const fwd = isCpu ? timeSteps(() => trainer.forward(), 0, cpuSteps, 0) : timeSteps(() => trainer.forward(), warmup, minSteps, seconds);
+        log(`${name} ${kind}: train...`);
+        let tensorLeak = 0;
+        const train = isCpu
+          ? timeSteps(() => trainer.train(), 0, cpuSteps, 0)
+          : (() => {
+            for (let i = 0; i < warmup; i++) trainer.train();
+            const n0 = tf.memory().numTensors;
+            const times = timeSteps(() => trainer.train(), 0, minSteps, seconds);
+            tensorLeak = tf.memory().numTensors - n0;
+            return times;
+          })();
+        const forwardMs = median(fwd);
+        const trainMs = median(train);
+        const row: SpeedRow = {
+          backend: name, model: kind, params: trainer.params, batchSize,
+          forwardMs, trainMs,
+          forwardImgPerSec: (batchSize * 1000) / forwardMs,
+          trainImgPerSec: (batchSize * 1000) / trainMs,
+          ratio: forwardMs / trainMs,
+          forwardSteps: fwd.length, trainSteps: train.length, tensorLeak,
+        };
+        result.rows.push(row);
+        log(`${name} ${kind}: forward ${row.forwardImgPerSec.toFixed(1)} img/s, train ${row.trainImgPerSec.toFixed(1)} img/s`);
+        if (opts.profile === requested && !isCpu) result.profiles.push(await profileStep(trainer, name, kind));
+      } finally {
+        trainer.dispose();
+      }
+    }
+  }
+  for (const kind of models) {
+    const w = result.rows.find((r) => r.backend === 'wasm' && r.model === kind);
+    const c = result.rows.find((r) => r.backend === 'cpu' && r.model === kind);
+    if (w && c) result.wasmOverCpu[kind] = w.trainImgPerSec / c.trainImgPerSec;
+  }
+  if (tf.getBackend() !== before && before != null) await tf.setBackend(before);
+  return result;
+}
+
+function pad(s: string, n: number, right = false): string {
+  return right ? s.padEnd(n) : s.padStart(n);
+}
+
+/** The side-by-side table (plain text) of a result. */
+export function formatTrainingSpeed(result: TrainingSpeedResult, topKernels = 12): string {
+  const lines: string[] = [];
+  const head = ['backend', 'model', 'params', 'forward img/s', 'train img/s', 'train/fwd', 'fwd ms/batch', 'train ms/step', 'steps'];
+  const widths = [10, 8, 10, 14, 12, 10, 13, 14, 6];
+  lines.push(head.map((h, i) => pad(h, widths[i]!, i < 2)).join(' '));
+  for (const r of result.rows) {
+    const cells = [r.backend, r.model, r.params.toLocaleString('en-US'), r.forwardImgPerSec.toFixed(1), r.trainImgPerSec.toFixed(1),
+      `1/${(1 / r.ratio).toFixed(2)}`, r.forwardMs.toFixed(0), r.trainMs.toFixed(0), String(r.trainSteps)];
+    lines.push(cells.map((c, i) => pad(c, widths[i]!, i < 2)).join(' '));
+  }
+  for (const [kind, x] of Object.entries(result.wasmOverCpu)) lines.push(`wasm vs cpu training speed-up, ${kind}: ${x.toFixed(1)}x`);
+  for (const r of result.rows) if (r.tensorLeak !== 0) lines.push(`warning: ${r.backend} ${r.model} leaked ${r.tensorLeak} tensors over ${r.trainSteps} steps`);
+  for (const s of result.skipped) lines.push(`skipped: ${s}`);
+  for (const p of result.profiles) {
+    lines.push('', `per-kernel time of one ${p.backend} training step, ${p.model} (step ${p.stepMs.toFixed(0)} ms, kernels ${p.kernelMs.toFixed(0)} ms):`);
+    for (const k of p.kernels.slice(0, topKernels)) lines.push(`  ${pad(k.name, 24, true)} ${pad(k.ms.toFixed(1), 8)} ms  ${pad(String(k.calls), 4)} calls`);
+    const rest = p.kernels.slice(topKernels);
+    if (rest.length) lines.push(`  ${pad(`(${rest.length} others)`, 24, true)} ${pad(rest.reduce((s, k) => s + k.ms, 0).toFixed(1), 8)} ms`);
+  }
+  return lines.join('\n');
+}
+
+function parseArgs(argv: string[]): TrainingSpeedOptions {
+  const opts: TrainingSpeedOptions = { log: (l) => process.stderr.write(`${l}\n`) };
+  const list = <T extends string>(v: string | undefined) => (v ?? '').split(',').filter(Boolean) as T[];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = () => argv[++i];
+    if (a === '--profile') opts.profile = 'wasm';
+    else if (a === '--seconds') opts.seconds = Number(next());
+    else if (a === '--batch') opts.batchSize = Number(next());
+    else if (a === '--models') opts.models = list<ReferenceKind>(next());
+    else if (a === '--backends') opts.backends = list<ConcreteBackend>(next());
+    else if (a === '--relu') opts.relu = next() as ReluStyle;
+    else if (a === '--no-cpu') opts.backends = (opts.backends ?? ['tensorflow', 'wasm', 'cpu']).filter((b) => b !== 'cpu');
+    else if (a === '--quiet') delete opts.log;
+    else throw new Error(`unknown option ${a}`);
+  }
+  return opts;
+}
+
+if (process.argv[1] != null && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const opts = parseArgs(process.argv.slice(2));
+  const result = await benchTrainingSpeed(opts);
+  console.log(formatTrainingSpeed(result));
+}

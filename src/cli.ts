@@ -1,0 +1,102 @@
+// Argument parsing only: each command lazily imports its implementation from src/commands/. Errors are
+// mapped to exit codes here, in one place: 0 ok, 1 a failed run, 2 usage or config error, 130 interrupted.
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { EXIT, UserError } from './errors.js';
+import { ConfigError } from './config/diagnostics.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function experimentOptions(command: Command): Command {
+  return command.option('--set <key=value>', 'override a params key or a dotted path (repeatable): --set T=2 --set optimizer.lr=3e-4', collect, []);
+}
+
+function executionOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--backend <name>', 'TensorFlow.js backend (default: the file\'s runtime.backend, else auto)').choices(['auto', 'tensorflow', 'wasm', 'cpu']))
+    .option('--jobs <n>', 'jobs at once: 1 runs in this process, more run in worker processes', parsePositiveInt, 1)
+    .option('--cache-dir <dir>', 'content-addressed store of finished jobs (default $KDX_CACHE, else .kdx/cache)')
+    .option('--runs-dir <dir>', 'where run directories are created', 'runs')
+    .option('--json', 'print one JSON event per line on stdout, nothing else')
+    .option('--quiet', 'print only errors and the final table');
+}
+
+function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new CommanderError(EXIT.usage, 'kdx.invalidArgument', `error: --jobs must be a whole number >= 1 (got "${value}")`);
+  return n;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('kdx')
+    .description('Declarative knowledge-distillation experiments on TensorFlow.js: one YAML file, then `kdx run` or `kdx sweep`.')
+    .version(pkg.version, '-v, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  experimentOptions(program.command('validate').argument('<file>', 'experiment file (YAML)'))
+    .description('check an experiment file: syntax, schema, references, the stage graph and the shapes')
+    .action(async (file: string, options) => (await import('./commands/validate.js')).validate(file, options));
+
+  experimentOptions(program.command('plan').argument('<file>', 'experiment file (YAML)'))
+    .description('show the stages in execution order, their edges, job keys, and each model\'s layers, shapes and parameters')
+    .option('--cache-dir <dir>', 'store to look up cached jobs in (default $KDX_CACHE, else .kdx/cache)')
+    .action(async (file: string, options) => (await import('./commands/plan.js')).plan(file, options));
+
+  executionOptions(experimentOptions(program.command('run').argument('<file>', 'experiment file (YAML)')))
+    .description('train every stage of an experiment (cached jobs are reused, unfinished ones resumed)')
+    .action(async (file: string, options) => (await import('./commands/run.js')).run(file, options));
+
+  executionOptions(experimentOptions(program.command('sweep').argument('[file]', 'experiment file (default: the last run\'s, else the only file in experiments/)')))
+    .description('run an experiment over a grid of values and print one results table')
+    .option('--grid <key=values...>', 'KEY=V1,V2,... or KEY=range(start,stop[,step]) (stop excluded, as in Python); keys as for --set')
+    .option('--dry-run', 'list the trials and which of their jobs are cached, run nothing')
+    .action(async (file: string | undefined, options) => (await import('./commands/sweep.js')).sweep(file, options));
+
+  program
+    .command('results')
+    .argument('[run-dir]', 'a run or sweep directory (default: the latest)')
+    .option('--runs-dir <dir>', 'where run directories are', 'runs')
+    .option('--format <format>', 'text, markdown or csv', 'text')
+    .description('print the results table of a past run or sweep')
+    .action(async (runDir: string | undefined, options) => (await import('./commands/results.js')).results(runDir, options));
+
+  program
+    .command('__worker', { hidden: true })
+    .action(async () => (await import('./commands/worker.js')).worker());
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+  } catch (error) {
+    return reportError(error);
+  }
+}
+
+function reportError(error: unknown): number {
+  if (error instanceof CommanderError) {
+    // Commander has printed its own message (or the help / version) already.
+    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.ok;
+    if (error.code === 'kdx.invalidArgument') process.stderr.write(`${error.message}\n`);
+    return EXIT.usage;
+  }
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.report()}\n`);
+    return error.exitCode;
+  }
+  if (error instanceof UserError) {
+    process.stderr.write(`kdx: ${error.message}\n`);
+    return error.exitCode;
+  }
+  const stack = error instanceof Error ? error.stack ?? error.message : String(error);
+  process.stderr.write(`${stack}\n\nkdx: this is a bug in kdx, not in your experiment; please report it with the lines above.\n`);
+  return EXIT.failure;
+}
+
+process.exitCode = await main(process.argv);

@@ -1,0 +1,24 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { UsageError, UserError } from '../errors.js';
+import type { ResultRow } from '../runner/events.js';
+import { renderResults, type TableFormat } from '../report/table.js';
+
+export async function results(runDir: string | undefined, options: { runsDir: string; format: string }): Promise<void> {
+  if (!['text', 'markdown', 'csv'].includes(options.format)) throw new UsageError(`--format must be text, markdown or csv (got "${options.format}")`);
+  const dir = runDir ?? latestRun(options.runsDir);
+  const path = join(dir, 'summary.json');
+  if (!existsSync(path)) throw new UserError(`${dir}: no summary.json (not a kdx run directory, or the run did not finish)`);
+  const summary = JSON.parse(readFileSync(path, 'utf8')) as { kind: 'run' | 'sweep'; rows: ResultRow[] };
+  process.stdout.write(`${dir}\n${renderResults(summary.rows, options.format as TableFormat, { kind: summary.kind })}\n`);
+}
+
+function latestRun(runsDir: string): string {
+  const dirs = existsSync(runsDir)
+    ? readdirSync(runsDir)
+        .map((name) => join(runsDir, name))
+        .filter((dir) => existsSync(join(dir, 'summary.json')))
+    : [];
+  if (dirs.length === 0) throw new UserError(`no finished runs in ${runsDir}/: run one with kdx run FILE`);
+  return dirs.sort((a, b) => statSync(a).mtimeMs - statSync(b).mtimeMs || a.localeCompare(b)).at(-1)!;
+}

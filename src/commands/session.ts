@@ -1,0 +1,85 @@
+// What `kdx run` and `kdx sweep` share: the backend, the reporter, Ctrl-C / `q`, the run directory, the
+// exit status.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Experiment } from '../config/experiment.js';
+import { selectBackend, type BackendName } from '../engine/backend.js';
+import { EXIT, UserError } from '../errors.js';
+import { createReporter } from '../reporters/reporter.js';
+import type { KdxEvent } from '../runner/events.js';
+import { createRunDir, eventLog, writeJson } from '../runner/run-dir.js';
+import { execute, type Trial } from '../runner/run.js';
+import { Store } from '../runner/store.js';
+
+export interface ExecutionFlags {
+  set: string[];
+  backend?: BackendName;
+  jobs: number;
+  cacheDir?: string;
+  runsDir: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+/** Where `kdx sweep` without a file finds the last `kdx run`'s. */
+export const LAST_RUN_FILE = join('.kdx', 'last-run.json');
+
+export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, trials: Trial[], flags: ExecutionFlags): Promise<void> {
+  let backend;
+  try {
+    backend = await selectBackend(flags.backend ?? base.backend);
+  } catch (error) {
+    throw new UserError((error as Error).message);
+  }
+  const controller = new AbortController();
+  const reporter = createReporter({
+    mode: flags.json ? 'json' : flags.quiet ? 'quiet' : 'auto',
+    stdout: process.stdout,
+    stderr: process.stderr,
+    onQuit: () => controller.abort(),
+  });
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(EXIT.interrupted); // a second Ctrl-C: the user means it
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+
+  const runDir = createRunDir(flags.runsDir, kind === 'sweep' ? `${base.name}-sweep` : base.name);
+  await writeJson(runDir, 'experiment.json', { kind, backend, experiment: base, trials: trials.map(({ id, params }) => ({ id, params })) });
+  const log = eventLog(runDir);
+  const emit = (event: KdxEvent) => {
+    log(event);
+    reporter.onEvent(event);
+  };
+  if (backend.fallbacks.length > 0 && flags.backend !== undefined && flags.backend !== 'auto') {
+    emit({ type: 'log', time: Date.now(), level: 'warn', message: `backend: ${backend.fallbacks.join('; ')}` });
+  }
+  let result;
+  try {
+    result = await execute({ name: base.name, kind, trials, store: new Store(flags.cacheDir), runDir, backend: backend.name, jobs: flags.jobs, emit, signal: controller.signal });
+  } finally {
+    await reporter.close();
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+  }
+  rememberLastRun(base.file);
+  if (result.status === 'interrupted') {
+    const again = kind === 'sweep' ? 'kdx sweep' : 'kdx run';
+    process.stderr.write(`kdx: interrupted. Run the same ${again} command again to resume from the last finished epoch.\n`);
+    process.exitCode = EXIT.interrupted;
+  } else if (result.status === 'failed') {
+    process.exitCode = EXIT.failure;
+  }
+}
+
+function rememberLastRun(file: string): void {
+  try {
+    mkdirSync('.kdx', { recursive: true });
+    writeFileSync(LAST_RUN_FILE, `${JSON.stringify({ file: resolve(file) })}\n`);
+  } catch {
+    // Only a convenience for `kdx sweep` without a file.
+  }
+}

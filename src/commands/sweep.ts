@@ -1,0 +1,51 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadExperiment } from '../config/load.js';
+import { UsageError } from '../errors.js';
+import { planTrials, type Trial } from '../runner/run.js';
+import { Store } from '../runner/store.js';
+import { gridFromFile, gridPoints, parseGridArgs } from '../runner/sweep.js';
+import { executeTrials, LAST_RUN_FILE, type ExecutionFlags } from './session.js';
+
+export async function sweep(fileArg: string | undefined, flags: ExecutionFlags & { grid?: string[]; dryRun?: boolean }): Promise<void> {
+  const file = fileArg ?? defaultFile();
+  const { experiment: base } = await loadExperiment(file, { overrides: flags.set });
+  const grid = flags.grid?.length ? parseGridArgs(flags.grid) : base.sweep ? gridFromFile(base.sweep.grid) : undefined;
+  if (!grid) throw new UsageError(`${file} has no sweep.grid: give one with --grid KEY=V1,V2,... (e.g. --grid T=2,4,8 alpha=0.5,0.7,0.9)`);
+  const trials: Trial[] = [];
+  for (const point of gridPoints(grid)) {
+    const { experiment } = await loadExperiment(file, { overrides: [...flags.set, ...point.overrides], checkShapes: false });
+    trials.push({ id: point.id, params: point.params, experiment });
+  }
+  if (flags.dryRun) {
+    process.stdout.write(describeTrials(trials, new Store(flags.cacheDir)));
+    return;
+  }
+  await executeTrials('sweep', base, trials, flags);
+}
+
+/** The last `kdx run`'s file, else the only file in experiments/. */
+function defaultFile(): string {
+  if (existsSync(LAST_RUN_FILE)) {
+    const { file } = JSON.parse(readFileSync(LAST_RUN_FILE, 'utf8')) as { file: string };
+    if (existsSync(file)) return file;
+  }
+  const candidates = existsSync('experiments') ? readdirSync('experiments').filter((f) => /\.ya?ml$/.test(f)) : [];
+  if (candidates.length === 1) return join('experiments', candidates[0]);
+  throw new UsageError(
+    candidates.length === 0
+      ? 'no experiment file given, no earlier `kdx run` here, and no experiments/ directory: give the file, e.g. kdx sweep experiments/x.yaml'
+      : `no experiment file given and no earlier \`kdx run\` here; experiments/ has ${candidates.length} files (${candidates.join(', ')}): name one`,
+  );
+}
+
+function describeTrials(trials: Trial[], store: Store): string {
+  const { jobs, planned } = planTrials(trials);
+  const cached = jobs.filter((job) => store.hasSync(job.key)).length;
+  const lines = [`${trials.length} trials, ${jobs.length} distinct jobs (${cached} cached, ${jobs.length - cached} to run):`];
+  for (const trial of planned) {
+    const parts = trial.jobs.map((job) => `${job.stage.name}:${store.hasSync(job.key) ? 'cached' : 'run'}`);
+    lines.push(`  ${trial.id}  ${parts.join('  ')}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

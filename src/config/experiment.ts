@@ -1,0 +1,63 @@
+// The validated, typed, normalised experiment the rest of kdx works with. Its raw shape comes from the
+// schema (schema-types.ts is generated from it); this module only turns short forms into one form.
+import type { KdxExperiment } from './schema-types.js';
+import type { LayerSpec, OptimizerConfig } from '../registry/types.js';
+import type { BackendName } from '../engine/backend.js';
+
+export type ExperimentFile = KdxExperiment;
+
+/** A named entry written as `name` or `{name: arguments}`, normalised. */
+export interface NamedSpec {
+  type: string;
+  args: Record<string, unknown>;
+}
+
+export interface StageSpec {
+  name: string;
+  model: string;
+  epochs: number;
+  /** The stage whose model is distilled into this one. */
+  teacher?: string;
+  loss: NamedSpec;
+  optimizer: OptimizerConfig;
+  /** Ordering edges (not counting the teacher). */
+  needs: string[];
+  seed: number;
+}
+
+export interface DataSpec {
+  dataset: string;
+  root?: string;
+  options: Record<string, unknown>;
+  batchSize: number;
+  limit?: { train?: number; test?: number };
+  train: NamedSpec[];
+  test: NamedSpec[];
+}
+
+export interface Experiment {
+  name: string;
+  /** The file it was read from (absolute). */
+  file: string;
+  /** The `KEY=VALUE` overrides applied to the file, so a worker process can load the same experiment. */
+  overrides: string[];
+  seed: number;
+  params: Record<string, unknown>;
+  /** Absolute paths of plugin modules. */
+  plugins: string[];
+  backend: BackendName;
+  data: DataSpec;
+  optimizer: OptimizerConfig;
+  models: Record<string, LayerSpec[]>;
+  stages: Record<string, StageSpec>;
+  sweep?: { grid: Record<string, unknown[] | string> };
+}
+
+/** `relu` -> {type: relu, args: {}}; `{dense: 512}` -> {type: dense, args: {units: 512}}. */
+export function normalizeNamed(entry: unknown, shorthand?: (type: string) => string | undefined): NamedSpec {
+  if (typeof entry === 'string') return { type: entry, args: {} };
+  const [type, value] = Object.entries(entry as Record<string, unknown>)[0];
+  if (value === null || value === undefined) return { type, args: {} };
+  if (typeof value !== 'object' || Array.isArray(value)) return { type, args: { [shorthand?.(type) ?? 'value']: value } };
+  return { type, args: { ...(value as Record<string, unknown>) } };
+}

@@ -1,0 +1,55 @@
+// `${name}` references to `params`. A string that is exactly one reference takes the parameter's value
+// and type (`epochs: ${epochs}` stays a number); a reference inside a longer string is substituted as text.
+import type { PathSegment } from './diagnostics.js';
+import { didYouMean } from '../util/suggest.js';
+
+const REFERENCE = /\$\{([^}]*)\}/g;
+const WHOLE_REFERENCE = /^\$\{([^}]*)\}$/;
+
+export interface InterpolationProblem {
+  path: PathSegment[];
+  message: string;
+}
+
+/** A copy of `value` with every reference replaced; unknown references are reported, not thrown. */
+export function interpolate(
+  value: unknown,
+  params: Record<string, unknown>,
+  problems: InterpolationProblem[],
+  path: PathSegment[] = [],
+): unknown {
+  if (typeof value === 'string') return interpolateString(value, params, problems, path);
+  if (Array.isArray(value)) return value.map((item, i) => interpolate(item, params, problems, [...path, i]));
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) out[key] = interpolate(item, params, problems, [...path, key]);
+    return out;
+  }
+  return value;
+}
+
+function interpolateString(
+  text: string,
+  params: Record<string, unknown>,
+  problems: InterpolationProblem[],
+  path: PathSegment[],
+): unknown {
+  const lookup = (rawName: string): unknown => {
+    const name = rawName.trim();
+    if (Object.hasOwn(params, name)) return params[name];
+    const known = Object.keys(params);
+    const hint = known.length === 0 ? ' (the file has no params)' : didYouMean(name, known);
+    problems.push({ path, message: `undefined parameter \${${name}}${hint}` });
+    return undefined;
+  };
+  const whole = WHOLE_REFERENCE.exec(text);
+  if (whole) return lookup(whole[1]) ?? text;
+  return text.replace(REFERENCE, (match, name: string) => {
+    const found = lookup(name);
+    return found === undefined ? match : String(found);
+  });
+}
+
+export function hasReference(text: string): boolean {
+  return text.includes('${');
+}

@@ -1,0 +1,194 @@
+// Text -> Experiment: parse the YAML, apply overrides, interpolate ${params}, check the schema, the
+// references and the shapes, and normalise. Every problem is collected and reported at once.
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, extname, resolve } from 'node:path';
+import { UserError, EXIT } from '../errors.js';
+import { registry } from '../registry/index.js';
+import { buildModel, LayerShapeError } from '../registry/model.js';
+import type { ImageShape, LayerSpec, OptimizerConfig } from '../registry/types.js';
+import { ensureBuiltins } from '../plugins/builtin.js';
+import { loadPlugin } from '../plugins/load.js';
+import { ConfigError, formatPath, type Diagnostic, type PathSegment } from './diagnostics.js';
+import { normalizeNamed, type Experiment, type StageSpec } from './experiment.js';
+import { interpolate, type InterpolationProblem } from './interpolate.js';
+import { applyOverride, isDiagnostic, parseOverride } from './overrides.js';
+import { checkSchema } from './schema.js';
+import { checkSemantics } from './semantics.js';
+import { diagnosticAt, parseSource, type Source } from './source.js';
+
+export interface LoadOptions {
+  /** `KEY=VALUE` overrides, applied in order (`--set`, then a sweep trial's grid point). */
+  overrides?: string[];
+  /** Build every model once to check its shapes against the dataset (default true). */
+  checkShapes?: boolean;
+}
+
+export interface Loaded {
+  experiment: Experiment;
+  source: Source;
+}
+
+export async function loadExperiment(file: string, options: LoadOptions = {}): Promise<Loaded> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UserError(code === 'ENOENT' ? `${file}: no such file` : `${file}: cannot read (${code})`, EXIT.usage);
+  }
+  return parseExperiment(file, text, options);
+}
+
+export async function parseExperiment(file: string, text: string, options: LoadOptions = {}): Promise<Loaded> {
+  await ensureBuiltins();
+  const { source, syntaxErrors } = parseSource(file, text);
+  if (syntaxErrors.length > 0) throw new ConfigError(syntaxErrors);
+  const data = source.doc.toJS({ maxAliasCount: 1000 }) as unknown;
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    throw new ConfigError([diagnosticAt(source, [], 'an experiment file must be a mapping of keys (name, data, models, stages, ...)')]);
+  }
+  const raw = data as Record<string, unknown>;
+  const diagnostics: Diagnostic[] = [];
+
+  // Overrides: a diagnostic whose path lies under an overridden path names the override, not a line.
+  const overridden: { text: string; path: PathSegment[] }[] = [];
+  for (const text of options.overrides ?? []) {
+    const parsed = parseOverride(text);
+    const applied = isDiagnostic(parsed) ? parsed : applyOverride(raw, parsed);
+    if (isDiagnostic(applied)) diagnostics.push(applied);
+    else overridden.push({ text, path: applied });
+  }
+  const locate = (path: PathSegment[], message: string, onKey = false): Diagnostic => {
+    const by = overridden.findLast((o) => o.path.every((segment, i) => path[i] === segment));
+    return by ? { override: by.text, path: formatPath(path), message } : diagnosticAt(source, path, message, onKey);
+  };
+
+  // ${params}: everything but params itself and the sweep grid (whose values are data, not references).
+  const params = raw.params && typeof raw.params === 'object' && !Array.isArray(raw.params) ? (raw.params as Record<string, unknown>) : {};
+  const problems: InterpolationProblem[] = [];
+  const resolved: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    resolved[key] = key === 'params' || key === 'sweep' ? value : interpolate(value, params, problems, [key]);
+  }
+  for (const problem of problems) diagnostics.push(locate(problem.path, problem.message));
+
+  addImplicitLosses(resolved);
+  const schemaProblems = checkSchema(resolved);
+  for (const problem of schemaProblems) diagnostics.push(locate(problem.path, problem.message, problem.onKey));
+  if (diagnostics.length > 0) throw new ConfigError(sortByPosition(diagnostics));
+
+  const baseDir = dirname(resolve(file));
+  const plugins = (resolved.plugins as string[]).map((p) => resolve(baseDir, p));
+  for (const [i, plugin] of plugins.entries()) {
+    try {
+      await loadPlugin(plugin);
+    } catch (error) {
+      diagnostics.push(locate(['plugins', i], `cannot load plugin ${plugin}: ${(error as Error).message.split('\n')[0]}`));
+    }
+  }
+  for (const problem of checkSemantics(resolved, registry)) diagnostics.push(locate(problem.path, problem.message));
+  if (diagnostics.length > 0) throw new ConfigError(sortByPosition(diagnostics));
+
+  const experiment = normalize(resolved, file, plugins, options.overrides ?? []);
+  if (options.checkShapes !== false) {
+    for (const problem of shapeProblems(experiment)) diagnostics.push(locate(problem.path, problem.message));
+    if (diagnostics.length > 0) throw new ConfigError(sortByPosition(diagnostics));
+  }
+  return { experiment, source };
+}
+
+function normalize(data: Record<string, any>, file: string, plugins: string[], overrides: string[]): Experiment {
+  const layerShorthand = (type: string) => (registry.layers.has(type) ? registry.layers.get(type).shorthand : undefined);
+  const optimizer = data.optimizer as OptimizerConfig;
+  const stages: Record<string, StageSpec> = {};
+  for (const [name, stage] of Object.entries<any>(data.stages)) {
+    const loss = normalizeNamed(stage.loss);
+    stages[name] = {
+      name,
+      model: stage.model,
+      epochs: stage.epochs,
+      ...(stage.teacher === undefined ? {} : { teacher: stage.teacher }),
+      loss,
+      optimizer: { ...optimizer, ...(stage.optimizer ?? {}) },
+      needs: stage.needs ?? [],
+      seed: stage.seed ?? data.seed,
+    };
+  }
+  return {
+    name: data.name ?? basename(file, extname(file)),
+    file: resolve(file),
+    overrides,
+    seed: data.seed,
+    params: data.params,
+    plugins,
+    backend: data.runtime.backend,
+    data: {
+      ...data.data,
+      train: data.data.train.map((t: unknown) => normalizeNamed(t)),
+      test: data.data.test.map((t: unknown) => normalizeNamed(t)),
+    },
+    optimizer,
+    models: Object.fromEntries(
+      Object.entries<unknown[]>(data.models).map(([name, layers]) => [name, layers.map((l) => normalizeNamed(l, layerShorthand) as LayerSpec)]),
+    ),
+    stages,
+    ...(data.sweep ? { sweep: data.sweep } : {}),
+  };
+}
+
+/** A stage without a loss distils with kd when it has a teacher, else trains with crossEntropy; written
+ * out before the schema check so the schema's defaults fill in their arguments. */
+function addImplicitLosses(data: Record<string, unknown>): void {
+  const stages = data.stages;
+  if (!stages || typeof stages !== 'object') return;
+  for (const stage of Object.values(stages as Record<string, unknown>)) {
+    if (!stage || typeof stage !== 'object' || Array.isArray(stage)) continue;
+    const s = stage as Record<string, unknown>;
+    if (s.loss === undefined) s.loss = s.teacher === undefined ? { crossEntropy: {} } : { kd: {} };
+  }
+}
+
+/** The dataset's input shape and class count, known without loading it. */
+export function datasetShape(experiment: Experiment): { inputShape: ImageShape; classes: number } {
+  const dataset = registry.datasets.get(experiment.data.dataset);
+  let inputShape = dataset.inputShape(experiment.data.options);
+  for (const t of experiment.data.train) {
+    inputShape = registry.transforms.get(t.type).outputShape?.(t.args, inputShape) ?? inputShape;
+  }
+  return { inputShape, classes: dataset.classes(experiment.data.options) };
+}
+
+/** Builds each model used by a stage once: layers that do not fit, and outputs that are not one logit per class. */
+function shapeProblems(experiment: Experiment): { path: PathSegment[]; message: string }[] {
+  const problems: { path: PathSegment[]; message: string }[] = [];
+  let shape: { inputShape: ImageShape; classes: number };
+  try {
+    shape = datasetShape(experiment);
+  } catch (error) {
+    return [{ path: ['data'], message: (error as Error).message }];
+  }
+  const used = new Set(Object.values(experiment.stages).map((s) => s.model));
+  for (const name of Object.keys(experiment.models).filter((m) => used.has(m))) {
+    try {
+      const built = buildModel(name, experiment.models[name], shape.inputShape, 0);
+      built.model.dispose();
+      const out = built.outputShape;
+      if (out.length !== 1 || out[0] !== shape.classes) {
+        const last = experiment.models[name].length - 1;
+        const hint = out.length > 1 ? ' (add flatten or globalAvgPool2d before the last dense layer)' : '';
+        problems.push({
+          path: ['models', name, last],
+          message: `model "${name}" outputs [${out.join(', ')}] per image, but ${experiment.data.dataset} has ${shape.classes} classes: it must output [${shape.classes}]${hint}`,
+        });
+      }
+    } catch (error) {
+      if (!(error instanceof LayerShapeError)) throw error;
+      problems.push({ path: ['models', name, error.index], message: error.message });
+    }
+  }
+  return problems;
+}
+
+function sortByPosition(diagnostics: Diagnostic[]): Diagnostic[] {
+  return [...diagnostics].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
+}

@@ -1,0 +1,496 @@
+// Generated from schemas/experiment.schema.json by `npm run gen:types`. Do not edit.
+
+/**
+ * A transform: `horizontalFlip`, or {name: {arguments}}.
+ */
+export type Transform =
+  | string
+  | {
+      /**
+       * Pad each image with zeros, then crop a random size x size window (torchvision RandomCrop).
+       */
+      randomCrop?: {
+        /**
+         * Side of the crop, in pixels.
+         */
+        size: number;
+        /**
+         * Zero padding added on every side before cropping.
+         */
+        padding?: number;
+      };
+      /**
+       * Mirror each image left-right with probability p.
+       */
+      horizontalFlip?: {
+        /**
+         * Probability of a flip.
+         */
+        p?: number;
+      };
+      /**
+       * Per channel (x - mean) / std, on pixels already scaled to [0, 1].
+       */
+      normalize?: {
+        /**
+         * Mean of each channel.
+         *
+         * @minItems 1
+         */
+        mean: [number, ...number[]];
+        /**
+         * Standard deviation of each channel.
+         *
+         * @minItems 1
+         */
+        std: [number, ...number[]];
+      };
+    };
+/**
+ * Transforms of the training stream, in order (augmentation, normalisation).
+ */
+export type TransformList = Transform[];
+/**
+ * Transforms of the test stream, in order (usually only normalisation).
+ */
+export type TransformList1 = Transform[];
+/**
+ * Layers in order. Short forms: `relu`, `{dense: 512}`, `{dropout: 0.5}`, `{maxPool2d: 2}`.
+ *
+ * @minItems 1
+ */
+export type LayerList = [Layer, ...Layer[]];
+/**
+ * A layer: a name (`relu`, `flatten`) or {name: arguments}.
+ */
+export type Layer =
+  | string
+  | {
+      /**
+       * 2-D convolution over height and width.
+       */
+      conv2d?: {
+        /**
+         * Output channels.
+         */
+        filters: number;
+        kernel?: Size2;
+        strides?: Size21;
+        /**
+         * same keeps the size at stride 1; valid adds none.
+         */
+        padding?: 'same' | 'valid';
+        activation?: ActivationName;
+        /**
+         * Add a learned bias.
+         */
+        bias?: boolean;
+      };
+      /**
+       * Fully connected layer: units, or {units, activation, bias}.
+       */
+      dense?:
+        | number
+        | {
+            /**
+             * Output width.
+             */
+            units: number;
+            activation?: ActivationName;
+            /**
+             * Add a learned bias.
+             */
+            bias?: boolean;
+          };
+      maxPool2d?: Pool;
+      avgPool2d?: Pool1;
+      globalAvgPool2d?: NoArgs;
+      flatten?: NoArgs1;
+      /**
+       * Dropout: rate, or {rate}.
+       */
+      dropout?:
+        | number
+        | {
+            /**
+             * Fraction of units dropped in training.
+             */
+            rate: number;
+          };
+      /**
+       * Batch normalisation over the channels.
+       */
+      batchNorm?: {
+        /**
+         * PyTorch's meaning: weight of the new batch statistics (0.1).
+         */
+        momentum?: number;
+        /**
+         * Added to the variance.
+         */
+        epsilon?: number;
+      };
+      relu?: NoArgs2;
+      sigmoid?: NoArgs3;
+      tanh?: NoArgs4;
+      gelu?: NoArgs5;
+      elu?: NoArgs6;
+      softmax?: NoArgs7;
+      /**
+       * max(x, alpha * x).
+       */
+      leakyRelu?: {
+        /**
+         * Slope for x < 0.
+         */
+        alpha?: number;
+      };
+    };
+/**
+ * Kernel size: n or [h, w].
+ *
+ * @minItems 2
+ * @maxItems 2
+ */
+export type Size2 = number | [number, number];
+/**
+ * Stride: n or [h, w].
+ *
+ * @minItems 2
+ * @maxItems 2
+ */
+export type Size21 = number | [number, number];
+/**
+ * Activation applied by the layer itself.
+ */
+export type ActivationName = 'linear' | 'relu' | 'sigmoid' | 'tanh' | 'gelu' | 'elu' | 'softmax';
+/**
+ * Max pooling: size, or {size, strides, padding}.
+ */
+export type Pool =
+  | number
+  | {
+      size: Size22;
+      strides?: Size23;
+      /**
+       * same or valid.
+       */
+      padding?: 'same' | 'valid';
+    };
+/**
+ * Window: n or [h, w].
+ *
+ * @minItems 2
+ * @maxItems 2
+ */
+export type Size22 = number | [number, number];
+/**
+ * Stride; defaults to the window size.
+ *
+ * @minItems 2
+ * @maxItems 2
+ */
+export type Size23 = number | [number, number];
+/**
+ * Average pooling: size, or {size, strides, padding}.
+ */
+export type Pool1 =
+  | number
+  | {
+      size: Size22;
+      strides?: Size23;
+      /**
+       * same or valid.
+       */
+      padding?: 'same' | 'valid';
+    };
+/**
+ * Average over height and width.
+ */
+export type NoArgs = {} | null;
+/**
+ * Flatten to one dimension per image.
+ */
+export type NoArgs1 = {} | null;
+/**
+ * max(0, x).
+ */
+export type NoArgs2 = {} | null;
+/**
+ * Logistic sigmoid.
+ */
+export type NoArgs3 = {} | null;
+/**
+ * Hyperbolic tangent.
+ */
+export type NoArgs4 = {} | null;
+/**
+ * Gaussian error linear unit.
+ */
+export type NoArgs5 = {} | null;
+/**
+ * Exponential linear unit.
+ */
+export type NoArgs6 = {} | null;
+/**
+ * Softmax over the last axis.
+ */
+export type NoArgs7 = {} | null;
+/**
+ * Defaults to kd when a teacher is given, crossEntropy otherwise.
+ */
+export type Loss =
+  | string
+  | {
+      /**
+       * Softmax cross-entropy with the labels.
+       */
+      crossEntropy?: {
+        /**
+         * Label smoothing, as in PyTorch.
+         */
+        labelSmoothing?: number;
+      };
+      /**
+       * Hinton distillation: alpha * KL(softmax(t/T) || softmax(s/T)) * T^2 + (1 - alpha) * cross-entropy.
+       */
+      kd?: {
+        /**
+         * Softening temperature T.
+         */
+        temperature?: number;
+        /**
+         * Weight of the soft (teacher) term.
+         */
+        alpha?: number;
+      };
+    };
+
+/**
+ * One knowledge-distillation experiment: models as layer lists, the data, the optimizer and a DAG of stages. Run it with `kdx run FILE`.
+ */
+export interface KdxExperiment {
+  /**
+   * Path or URL of this schema, for editors.
+   */
+  $schema?: string;
+  /**
+   * Name of the experiment, used in run directory names. Defaults to the file's name without extension.
+   */
+  name?: string;
+  /**
+   * Seed of the model initialisation and the data stream (shuffling, augmentation).
+   */
+  seed?: number;
+  /**
+   * Named values that the rest of the file reads as ${name}; sweeps and --set change them. A value that is exactly one ${name} keeps the type of the parameter.
+   */
+  params?: {
+    [k: string]: number | string | boolean | unknown[];
+  };
+  /**
+   * JavaScript or TypeScript modules (paths relative to this file) that register more layers, losses, optimizers, datasets or transforms.
+   */
+  plugins?: string[];
+  /**
+   * Where and how the experiment runs.
+   */
+  runtime?: {
+    /**
+     * TensorFlow.js backend: auto tries tensorflow (tfjs-node-gpu), then wasm, then cpu.
+     */
+    backend?: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+  };
+  data: Data;
+  optimizer?: Optimizer;
+  /**
+   * Architectures by name, each a list of layers applied in order. Shapes are inferred from the dataset's input shape.
+   */
+  models: {
+    [k: string]: LayerList;
+  };
+  /**
+   * The stages to run, by name. A stage trains one model; with `teacher` it distils a finished stage's model into it.
+   */
+  stages: {
+    [k: string]: Stage;
+  };
+  /**
+   * The default grid of `kdx sweep` (its --grid wins).
+   */
+  sweep?: {
+    /**
+     * Key (a params name or a dotted path) -> list of values, or "range(start, stop, step)" (stop excluded, as in Python).
+     */
+    grid?: {
+      /**
+       * The values this key takes.
+       *
+       * @minItems 1
+       */
+      [k: string]: [unknown, ...unknown[]] | string;
+    };
+  };
+}
+/**
+ * The dataset, its batching and its transforms.
+ */
+export interface Data {
+  /**
+   * Registry name: cifar10, fashion-mnist, mnist, synthetic, or one a plugin adds.
+   */
+  dataset: string;
+  /**
+   * Directory holding the dataset's files (then $KDX_DATA, then the user cache dir are searched).
+   */
+  root?: string;
+  /**
+   * The dataset's own options, e.g. synthetic's {shape: [32, 32, 3], classes: 10, train: 2048, test: 512}.
+   */
+  options?: {};
+  /**
+   * Images per training step.
+   */
+  batchSize?: number;
+  /**
+   * Use only the first N images of a split, for quick runs.
+   */
+  limit?: {
+    /**
+     * Training images to use.
+     */
+    train?: number;
+    /**
+     * Test images to use.
+     */
+    test?: number;
+  };
+  train?: TransformList;
+  test?: TransformList1;
+}
+/**
+ * Optimizer and learning-rate schedule.
+ */
+export interface Optimizer {
+  /**
+   * adamw, adam, sgd, or one a plugin adds.
+   */
+  name?: string;
+  /**
+   * Base learning rate.
+   */
+  lr?: number;
+  /**
+   * Weight decay (decoupled for adamw; default 0.01 for adamw, 0 otherwise).
+   */
+  weightDecay?: number;
+  /**
+   * Adam's (beta1, beta2); default [0.9, 0.999].
+   *
+   * @minItems 2
+   * @maxItems 2
+   */
+  betas?: [unknown, unknown];
+  /**
+   * Adam's epsilon; default 1e-8.
+   */
+  eps?: number;
+  /**
+   * SGD momentum; default 0.
+   */
+  momentum?: number;
+  /**
+   * SGD with Nesterov momentum.
+   */
+  nesterov?: boolean;
+  schedule?: Schedule;
+}
+/**
+ * Learning-rate schedule, evaluated at every step.
+ */
+export interface Schedule {
+  /**
+   * constant, step (multiply by gamma every stepSize epochs) or cosine (to minLr, after optional warmup).
+   */
+  type: 'constant' | 'step' | 'cosine';
+  /**
+   * step: epochs between decays.
+   */
+  stepSize?: number;
+  /**
+   * step: factor applied at each decay.
+   */
+  gamma?: number;
+  /**
+   * cosine: epochs of linear warmup.
+   */
+  warmupEpochs?: number;
+  /**
+   * cosine: final learning rate.
+   */
+  minLr?: number;
+}
+/**
+ * One training job of the DAG.
+ */
+export interface Stage {
+  /**
+   * Name of a model under `models`.
+   */
+  model: string;
+  /**
+   * Training epochs.
+   */
+  epochs?: number;
+  /**
+   * Name of a stage whose trained model is frozen and distilled into this one.
+   */
+  teacher?: string;
+  loss?: Loss;
+  optimizer?: Optimizer1;
+  /**
+   * Stages that must finish before this one (ordering only).
+   */
+  needs?: string[];
+  /**
+   * Seed of this stage; defaults to the experiment's.
+   */
+  seed?: number;
+}
+/**
+ * Overrides the experiment's optimizer for this stage (keys merge).
+ */
+export interface Optimizer1 {
+  /**
+   * adamw, adam, sgd, or one a plugin adds.
+   */
+  name?: string;
+  /**
+   * Base learning rate.
+   */
+  lr?: number;
+  /**
+   * Weight decay (decoupled for adamw; default 0.01 for adamw, 0 otherwise).
+   */
+  weightDecay?: number;
+  /**
+   * Adam's (beta1, beta2); default [0.9, 0.999].
+   *
+   * @minItems 2
+   * @maxItems 2
+   */
+  betas?: [unknown, unknown];
+  /**
+   * Adam's epsilon; default 1e-8.
+   */
+  eps?: number;
+  /**
+   * SGD momentum; default 0.
+   */
+  momentum?: number;
+  /**
+   * SGD with Nesterov momentum.
+   */
+  nesterov?: boolean;
+  schedule?: Schedule;
+}

@@ -1,0 +1,121 @@
+// The JSON Schema of an experiment file, compiled once, and ajv's errors turned into plain words.
+import { readFileSync } from 'node:fs';
+import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
+import type { PathSegment } from './diagnostics.js';
+import { didYouMean } from '../util/suggest.js';
+
+export const schemaUrl = new URL('../../schemas/experiment.schema.json', import.meta.url);
+export const experimentSchema = JSON.parse(readFileSync(schemaUrl, 'utf8')) as Record<string, unknown>;
+
+const ajv = new Ajv2020({ allErrors: true, verbose: true, useDefaults: true, strict: true, allowUnionTypes: true });
+const validateFile = ajv.compile(experimentSchema);
+
+export interface SchemaProblem {
+  path: PathSegment[];
+  message: string;
+  /** Point at the key itself rather than its value (unknown keys). */
+  onKey: boolean;
+}
+
+/** Validates in place (filling defaults) and returns every problem found. */
+export function checkSchema(data: unknown): SchemaProblem[] {
+  if (validateFile(data)) return [];
+  const problems = (validateFile.errors ?? []).map((error) => describe(error, data));
+  return dedupe(problems.filter((p): p is SchemaProblem => p !== undefined));
+}
+
+function describe(error: ErrorObject, root: unknown): SchemaProblem | undefined {
+  const path = decodePointer(error.instancePath);
+  const value = valueAt(root, path);
+  const got = ` (got ${show(value)})`;
+  const p = error.params as Record<string, unknown>;
+  const known = Object.keys((error.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+  switch (error.keyword) {
+    case 'additionalProperties': {
+      const key = String(p.additionalProperty);
+      const allowed = known.length ? didYouMean(key, known) || `; allowed: ${known.join(', ')}` : '';
+      return { path: [...path, key], message: `unknown key "${key}"${allowed}`, onKey: true };
+    }
+    case 'required':
+      return { path, message: `missing required key "${p.missingProperty}"`, onKey: false };
+    case 'type':
+      return { path, message: `must be ${article(String(p.type))}${got}`, onKey: false };
+    case 'minimum':
+      return { path, message: `must be >= ${p.limit}${got}`, onKey: false };
+    case 'maximum':
+      return { path, message: `must be <= ${p.limit}${got}`, onKey: false };
+    case 'exclusiveMinimum':
+      return { path, message: `must be > ${p.limit}${got}`, onKey: false };
+    case 'exclusiveMaximum':
+      return { path, message: `must be < ${p.limit}${got}`, onKey: false };
+    case 'enum': {
+      const allowed = (p.allowedValues as unknown[]).map(String);
+      const hint = typeof value === 'string' ? didYouMean(value, allowed) : '';
+      return { path, message: `must be one of ${allowed.join(', ')}${got}${hint}`, onKey: false };
+    }
+    case 'minItems':
+      return { path, message: `must have at least ${p.limit} item${p.limit === 1 ? '' : 's'}${got}`, onKey: false };
+    case 'maxItems':
+      return { path, message: `must have at most ${p.limit} items${got}`, onKey: false };
+    case 'minProperties':
+      return { path, message: p.limit === 1 ? 'must not be empty' : `must have at least ${p.limit} keys`, onKey: false };
+    case 'maxProperties': {
+      if (p.limit === 0) return { path, message: `takes no arguments${got}`, onKey: false };
+      const keys = value && typeof value === 'object' ? Object.keys(value) : [];
+      return { path, message: `must have exactly one key, {name: arguments} (got ${keys.join(', ')})`, onKey: false };
+    }
+    case 'minLength':
+      return { path, message: 'must not be empty', onKey: false };
+    case 'pattern':
+      return { path, message: `may use only letters, digits and . _ -${got}`, onKey: false };
+    case 'propertyName':
+      return undefined; // reported by the nested `pattern` error, located below
+    case 'uniqueItems':
+      return { path, message: `lists the same item twice (items ${p.j} and ${p.i})`, onKey: false };
+    default:
+      return { path, message: error.message ?? 'is invalid', onKey: false };
+  }
+}
+
+/** Property-name errors point at the key; ajv reports them on the object with `propertyName`. */
+function dedupe(problems: SchemaProblem[]): SchemaProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((problem) => {
+    const id = JSON.stringify([problem.path, problem.message]);
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+}
+
+/** JSON Pointer -> path: `~1` is `/` and `~0` is `~`, in every occurrence; array indices become numbers. */
+export function decodePointer(pointer: string): PathSegment[] {
+  if (pointer === '') return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((part) => part.replaceAll('~1', '/').replaceAll('~0', '~'))
+    .map((part) => (/^(0|[1-9]\d*)$/.test(part) ? Number(part) : part));
+}
+
+export function valueAt(root: unknown, path: readonly PathSegment[]): unknown {
+  let node = root;
+  for (const segment of path) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<string | number, unknown>)[segment];
+  }
+  return node;
+}
+
+function article(types: string): string {
+  const names = types.split(',').map((t) => (t === 'object' ? 'a mapping' : t === 'array' ? 'a list' : t === 'null' ? 'empty' : /^[aeiou]/.test(t) ? `an ${t}` : `a ${t}`));
+  return names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}`;
+}
+
+export function show(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return value.length > 4 ? `a list of ${value.length}` : JSON.stringify(value);
+  if (typeof value === 'object') return `a mapping with ${Object.keys(value).join(', ') || 'no keys'}`;
+  return JSON.stringify(value);
+}

@@ -1,0 +1,135 @@
+// The experiment file as text and as a YAML document, and the mapping from a path in the data back to
+// a line and column of the text.
+import { LineCounter, parseDocument, isAlias, isMap, isSeq, isScalar, isPair, type Document, type Node } from 'yaml';
+import type { Diagnostic, PathSegment } from './diagnostics.js';
+import { formatPath } from './diagnostics.js';
+
+export interface Source {
+  file: string;
+  text: string;
+  lines: string[];
+  doc: Document.Parsed;
+  lineCounter: LineCounter;
+}
+
+export function parseSource(file: string, text: string): { source: Source; syntaxErrors: Diagnostic[] } {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, merge: true, uniqueKeys: true, prettyErrors: false });
+  const source: Source = { file, text, lines: text.split(/\r?\n/), doc, lineCounter };
+  const syntaxErrors = [...doc.errors].map((error) => {
+    const offset = error.pos[0];
+    const { line, col } = lineCounter.linePos(offset);
+    const path = error.code === 'DUPLICATE_KEY' ? pathAtOffset(doc, offset) : [];
+    return at(source, line, col, formatPath(path), syntaxMessage(error.code, error.message, source.lines[line - 1] ?? ''));
+  });
+  return { source, syntaxErrors };
+}
+
+function syntaxMessage(code: string, message: string, line: string): string {
+  if (code === 'DUPLICATE_KEY') {
+    const key = /^\s*-?\s*([^:\s]+)\s*:/.exec(line)?.[1];
+    return key ? `duplicate key "${key}"` : 'duplicate key';
+  }
+  // The yaml library's first line says what went wrong; the rest repeats the source.
+  const first = message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+  const hint = /[[{].*\$\{|\$\{.*[\]}]/.test(line)
+    ? ' (inside [ ] or { }, quote a reference: "${name}")'
+    : '';
+  return `YAML syntax error: ${first}${hint}`;
+}
+
+export function at(source: Source, line: number, col: number, path: string, message: string): Diagnostic {
+  return { file: source.file, line, col, path, message, sourceLine: source.lines[line - 1] };
+}
+
+/** Locates a path of the data: the node itself, or its key (`onKey`), or the nearest parent that exists. */
+export function locate(source: Source, path: readonly PathSegment[], onKey = false): { line: number; col: number } {
+  for (let depth = path.length; depth >= 0; depth--) {
+    const prefix = path.slice(0, depth);
+    const node = getNode(source.doc, prefix, onKey && depth === path.length);
+    const offset = node?.range?.[0];
+    if (offset !== undefined) return source.lineCounter.linePos(offset);
+  }
+  return { line: 1, col: 1 };
+}
+
+/** A diagnostic located at a path of the data. */
+export function diagnosticAt(source: Source, path: readonly PathSegment[], message: string, onKey = false): Diagnostic {
+  const { line, col } = locate(source, path, onKey);
+  return at(source, line, col, formatPath(path), message);
+}
+
+/**
+ * The YAML node at a path, following merge keys (`<<: *base`) and aliases, so a value that comes from an
+ * anchor is located where it is written.
+ */
+function getNode(doc: Document.Parsed, path: readonly PathSegment[], wantKey: boolean): Node | undefined {
+  let node: unknown = doc.contents;
+  for (let i = 0; i < path.length; i++) {
+    node = resolveAlias(doc, node);
+    const segment = path[i];
+    const last = i === path.length - 1;
+    if (isSeq(node) && typeof segment === 'number') {
+      node = node.items[segment];
+    } else if (isMap(node)) {
+      const pair = findPair(doc, node, String(segment));
+      if (!pair) return undefined;
+      node = last && wantKey ? pair.key : pair.value ?? pair.key;
+    } else {
+      return undefined;
+    }
+  }
+  return node as Node | undefined;
+}
+
+function findPair(doc: Document.Parsed, map: unknown, key: string): { key: Node; value: Node | null } | undefined {
+  if (!isMap(map)) return undefined;
+  // Later keys win in YAML merges; direct keys win over merged ones.
+  for (const pair of map.items) {
+    if (isScalar(pair.key) && String(pair.key.value) === key) return pair as { key: Node; value: Node | null };
+  }
+  for (const pair of map.items) {
+    if (isScalar(pair.key) && pair.key.value === '<<') {
+      const sources = isSeq(pair.value) ? pair.value.items : [pair.value];
+      for (const merged of sources) {
+        const found = findPair(doc, resolveAlias(doc, merged), key);
+        if (found) return found;
+      }
+    }
+  }
+  return undefined;
+}
+
+function resolveAlias(doc: Document.Parsed, node: unknown): unknown {
+  return isAlias(node) ? node.resolve(doc) : node;
+}
+
+/** The path of the map key at a text offset (for duplicate keys). */
+function pathAtOffset(doc: Document.Parsed, offset: number): PathSegment[] {
+  const path: PathSegment[] = [];
+  let node: unknown = doc.contents;
+  for (;;) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => {
+        const start = (p.key as Node | null)?.range?.[0] ?? Infinity;
+        const end = (p.value as Node | null)?.range?.[2] ?? (p.key as Node | null)?.range?.[2] ?? -1;
+        return start <= offset && offset <= end;
+      });
+      if (!pair || !isScalar(pair.key)) return path;
+      if ((pair.key.range?.[0] ?? -1) === offset) return [...path, String(pair.key.value)];
+      path.push(String(pair.key.value));
+      node = pair.value;
+    } else if (isSeq(node)) {
+      const index = node.items.findIndex((item) => {
+        const r = (item as Node | null)?.range;
+        return r != null && r[0] <= offset && offset <= r[2];
+      });
+      if (index < 0) return path;
+      path.push(index);
+      node = node.items[index];
+    } else {
+      return path;
+    }
+    if (isPair(node)) return path;
+  }
+}

@@ -1,0 +1,334 @@
+// Kernels kdx adds to (or replaces in) the TensorFlow.js wasm backend so that training is not 10-100x
+// slower than inference there.
+//
+// - Conv2DBackpropFilter (missing on wasm) and Conv2DBackpropInput (slow, scalar C++) are computed through
+//   the XNNPACK Conv2D forward kernel: transposes, a flipped filter and (for stride > 1) a dilation.
+// - BatchMatMul with transposeA/transposeB falls off XNNPACK onto a naive strided loop in tfjs-wasm (287 ms
+//   for the dense gradient 4096x64 . 64x256); an explicit Transpose then a plain matmul takes ~30 ms.
+// - MaxPoolGrad: a channel-innermost JS loop over the heap is several times faster than the built-in.
+//
+// Every kernel here calls other wasm kernels directly (`kernelFunc({inputs, backend, attrs})`), so nothing it
+// does shows in tf.profile or tf.memory() except its own output; intermediates are freed with
+// backend.disposeData(dataId).
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+
+import { tf } from './tf.js';
+
+type TensorInfo = tf.TensorInfo;
+type KernelConfig = tf.KernelConfig;
+type ExplicitPadding = [[number, number], [number, number], [number, number], [number, number]];
+
+const BACKEND = 'wasm';
+
+/** Kernel configs of tfjs-backend-wasm that kdx replaced, kept so the replacements can call them. */
+const originals = new Map<string, KernelConfig>();
+let registered = false;
+
+function kernel(name: string): KernelConfig {
+  const k = originals.get(name) ?? tf.getKernel(name, BACKEND);
+  if (k == null) throw new Error(`kdx: the wasm backend has no ${name} kernel`);
+  return k;
+}
+
+/** Run a wasm kernel directly (bypassing the engine: no tensor bookkeeping, no profiling). */
+function run(backend: BackendWasm, name: string, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap = {}): TensorInfo {
+  const out = kernel(name).kernelFunc({ inputs, backend, attrs });
+  return Array.isArray(out) ? out[0]! : out;
+}
+
+function free(backend: BackendWasm, ...infos: (TensorInfo | null | undefined)[]): void {
+  for (const t of infos) if (t != null) backend.disposeData(t.dataId);
+}
+
+function explicitPad(top: number, bottom: number, left: number, right: number): ExplicitPadding {
+  return [[0, 0], [top, bottom], [left, right], [0, 0]];
+}
+
+function conv2d(backend: BackendWasm, x: TensorInfo, filter: TensorInfo, pad: ExplicitPadding, dilations: [number, number] = [1, 1]): TensorInfo {
+  const attrs: tf.Conv2DAttrs = { strides: [1, 1], pad, dataFormat: 'NHWC', dilations };
+  return run(backend, tf.Conv2D, { x, filter }, attrs as unknown as tf.NamedAttrMap);
+}
+
+function isNHWC(dataFormat: string | undefined): boolean {
+  return dataFormat == null || dataFormat === 'NHWC';
+}
+
+/** [B, H, W, C] -> [B, (H-1)*sh+1, (W-1)*sw+1, C] with zeros between the rows/columns (a transposed stride). */
+function dilateSpatial(backend: BackendWasm, t: TensorInfo, sh: number, sw: number): TensorInfo {
+  const [b, h, w, c] = t.shape as [number, number, number, number];
+  const oh = (h - 1) * sh + 1;
+  const ow = (w - 1) * sw + 1;
+  const out = backend.makeOutput([b, oh, ow, c], 'float32');
+  // Views are taken after the allocation: a heap growth detaches older ones.
+  const src = backend.typedArrayFromHeap(t) as Float32Array;
+  const dst = backend.typedArrayFromHeap(out) as Float32Array;
+  dst.fill(0);
+  for (let n = 0; n < b; n++) {
+    for (let i = 0; i < h; i++) {
+      const srcRow = (n * h + i) * w * c;
+      const dstRow = (n * oh + i * sh) * ow * c;
+      for (let j = 0; j < w; j++) {
+        dst.set(src.subarray(srcRow + j * c, srcRow + (j + 1) * c), dstRow + j * sw * c);
+      }
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Conv2DBackpropInput: dx = conv(dilate(dy, stride), flip(filter) with in/out channels swapped), stride 1.
+//   dx[b,i,j,ci] = sum dy[b,oh,ow,co] W[kh,kw,ci,co] over oh*s+kh-padTop = i, ow*s+kw-padLeft = j.
+// With dy dilated by the stride (zeros between), that is a stride-1 correlation with the 180-degree rotated
+// filter, padded by K-1-padTop above and by whatever makes the output inH rows tall below.
+function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): TensorInfo {
+  const backend = args.backend as BackendWasm;
+  const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
+  const attrs = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
+  if (!isNHWC(attrs.dataFormat)) return run(backend, tf.Conv2DBackpropInput, args.inputs, args.attrs);
+
+  const info = tf.backend_util.computeConv2DInfo(attrs.inputShape, filter.shape as [number, number, number, number],
+    attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, inHeight, inWidth, outHeight, outWidth } = info;
+  const padTop = kh - 1 - info.padInfo.top;
+  const padLeft = kw - 1 - info.padInfo.left;
+  const dilH = (outHeight - 1) * sh + 1;
+  const dilW = (outWidth - 1) * sw + 1;
+  const padBottom = inHeight - dilH - padTop + kh - 1;
+  const padRight = inWidth - dilW - padLeft + kw - 1;
+  if (padTop < 0 || padLeft < 0 || padBottom < 0 || padRight < 0) {
+    // Explicit paddings larger than the kernel: rare; the built-in kernel handles them.
+    return run(backend, tf.Conv2DBackpropInput, args.inputs, args.attrs);
+  }
+
+  const flipped = run(backend, tf.Reverse, { x: filter }, { dims: [0, 1] });
+  const filterT = run(backend, tf.Transpose, { x: flipped }, { perm: [0, 1, 3, 2] }); // [kh, kw, co, ci]
+  free(backend, flipped);
+  const dyIn = sh > 1 || sw > 1 ? dilateSpatial(backend, dy, sh, sw) : dy;
+  const dx = conv2d(backend, dyIn, filterT, explicitPad(padTop, padBottom, padLeft, padRight));
+  free(backend, filterT, dyIn === dy ? null : dyIn);
+  return dx;
+}
+
+/**
+ * [B, H, W, C] -> [C, H, W, B]. tfjs-wasm's generic 4-D transpose takes ~35 ms for 64x32x32x32; a 2-D
+ * transpose [B, HWC] -> [HWC, B] then [HW, C, B] -> [C, HW, B] (contiguous runs of B) takes ~9 ms.
+ */
+function batchToLast(backend: BackendWasm, x: TensorInfo): TensorInfo {
+  const [b, h, w, c] = x.shape as [number, number, number, number];
+  const flat = { ...x, shape: [b, h * w * c] };
+  const t1 = run(backend, tf.Transpose, { x: flat }, { perm: [1, 0] }); // [h*w*c, b]
+  if (c === 1) return { ...t1, shape: [c, h, w, b] };
+  const t2 = run(backend, tf.Transpose, { x: { ...t1, shape: [h * w, c, b] } }, { perm: [1, 0, 2] }); // [c, h*w, b]
+  free(backend, t1);
+  return { ...t2, shape: [c, h, w, b] };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Conv2DBackpropFilter: the batch becomes the contraction ("channels"), the input channels the batch, and
+// dy the filter, dilated by the stride:
+//   dW[kh,kw,ci,co] = sum over b,oh,ow of x[b, oh*s+kh-padTop, ow*s+kw-padLeft, ci] * dy[b,oh,ow,co]
+//                   = conv(x^T [ci,H,W,b], dy^T [oh,ow,b,co], dilation s)[ci,kh,kw,co]
+function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): TensorInfo {
+  const backend = args.backend as BackendWasm;
+  const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+  const attrs = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+  if (!isNHWC(attrs.dataFormat)) {
+    throw new Error('kdx wasm Conv2DBackpropFilter supports only NHWC (channelsLast) data');
+  }
+  const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], attrs.filterShape,
+    attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
+  const { batchSize, inChannels, filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
+  const { inHeight, inWidth, outHeight, outWidth } = info;
+  const padTop = info.padInfo.top;
+  const padLeft = info.padInfo.left;
+  // Rows below the last one any output reads are cropped (valid padding with a stride that does not fit).
+  let padBottom = kh + (outHeight - 1) * sh - inHeight - padTop;
+  let padRight = kw + (outWidth - 1) * sw - inWidth - padLeft;
+  let xIn = x;
+  if (padBottom < 0 || padRight < 0) {
+    const h = inHeight + Math.min(padBottom, 0);
+    const w = inWidth + Math.min(padRight, 0);
+    xIn = run(backend, tf.Slice, { x }, { begin: [0, 0, 0, 0], size: [batchSize, h, w, inChannels] });
+    padBottom = Math.max(padBottom, 0);
+    padRight = Math.max(padRight, 0);
+  }
+  const xT = batchToLast(backend, xIn); // [ci, H, W, b]
+  if (xIn !== x) free(backend, xIn);
+  const dyT = run(backend, tf.Transpose, { x: dy }, { perm: [1, 2, 0, 3] }); // [oh, ow, b, co]
+  const dwT = conv2d(backend, xT, dyT, explicitPad(padTop, padBottom, padLeft, padRight), [sh, sw]); // [ci, kh, kw, co]
+  free(backend, xT, dyT);
+  const dw = run(backend, tf.Transpose, { x: dwT }, { perm: [1, 2, 0, 3] });
+  free(backend, dwT);
+  return dw;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// BatchMatMul: tfjs-wasm uses XNNPACK only for a single, untransposed product; everything else goes through
+// a naive loop whose inner loop strides through memory when transposeA is set or transposeB is not.
+// Single products: transpose explicitly, then the XNNPACK path. Batched products: give the loop the layout
+// it reads contiguously (a untransposed, b transposed).
+function swapLast2(rank: number): number[] {
+  const perm = Array.from({ length: rank }, (_, i) => i);
+  perm[rank - 2] = rank - 1;
+  perm[rank - 1] = rank - 2;
+  return perm;
+}
+
+function batchMatMul(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): TensorInfo {
+  const backend = args.backend as BackendWasm;
+  const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+  const { transposeA, transposeB } = args.attrs as unknown as tf.BatchMatMulAttrs;
+  const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
+  const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
+  const single = batchA === 1 && batchB === 1;
+  if (!transposeA && (single ? !transposeB : transposeB)) {
+    return run(backend, tf.BatchMatMul, args.inputs, args.attrs);
+  }
+  const a2 = transposeA ? run(backend, tf.Transpose, { x: a }, { perm: swapLast2(a.shape.length) }) : a;
+  const wantB = single ? false : true; // layout of b handed to the built-in kernel (transposed or not)
+  const b2 = transposeB !== wantB ? run(backend, tf.Transpose, { x: b }, { perm: swapLast2(b.shape.length) }) : b;
+  const out = run(backend, tf.BatchMatMul, { a: a2, b: b2 }, { transposeA: false, transposeB: wantB });
+  free(backend, a2 === a ? null : a2, b2 === b ? null : b2);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// MaxPoolGrad: for each output pixel, the first maximum of its window (scan order, strict >, as tfjs-cpu)
+// receives dy. tfjs-wasm's built-in is slower (~65 ms for 64x32x32x32) and drops the gradient of windows
+// whose maximum is negative. Channels innermost: contiguous reads of x and writes of dx.
+function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): TensorInfo {
+  const backend = args.backend as BackendWasm;
+  const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
+  const attrs = args.attrs as unknown as tf.MaxPoolGradAttrs;
+  if (input.dtype !== 'float32') return run(backend, tf.MaxPoolGrad, args.inputs, args.attrs);
+  const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], attrs.filterSize,
+    attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  const dx = backend.makeOutput(input.shape, 'float32');
+  const X = backend.typedArrayFromHeap(input) as Float32Array;
+  const DY = backend.typedArrayFromHeap(dy) as Float32Array;
+  const DX = backend.typedArrayFromHeap(dx) as Float32Array;
+  const { strideHeight: sh, strideWidth: sw, outHeight, outWidth, inHeight, inWidth } = info;
+  const windows2x2 = info.effectiveFilterHeight === 2 && info.effectiveFilterWidth === 2 && sh === 2 && sw === 2 &&
+    info.padInfo.top === 0 && info.padInfo.left === 0 && outHeight * 2 <= inHeight && outWidth * 2 <= inWidth;
+  if (windows2x2) maxPoolGrad2x2(X, DY, DX, info);
+  else maxPoolGradGeneric(X, DY, DX, info);
+  return dx;
+}
+
+/** Non-overlapping 2x2 windows (the usual maxPool 2): every input pixel is written once, no zero-fill. */
+function maxPoolGrad2x2(X: Float32Array, DY: Float32Array, DX: Float32Array, info: tf.backend_util.Conv2DInfo): void {
+  const { batchSize, inHeight: H, inWidth: W, inChannels: C, outHeight, outWidth } = info;
+  if (outHeight * 2 < H || outWidth * 2 < W) DX.fill(0); // odd sizes: the last row/column gets no gradient
+  const row = W * C;
+  let yi = 0;
+  for (let n = 0; n < batchSize; n++) {
+    for (let oh = 0; oh < outHeight; oh++) {
+      const rowA = (n * H + 2 * oh) * row;
+      for (let ow = 0; ow < outWidth; ow++) {
+        const ia = rowA + 2 * ow * C;
+        const ib = ia + C;
+        const ic = ia + row;
+        const id = ic + C;
+        for (let c = 0; c < C; c++, yi++) {
+          const a = X[ia + c]!;
+          const b = X[ib + c]!;
+          const cc = X[ic + c]!;
+          const d = X[id + c]!;
+          DX[ia + c] = 0;
+          DX[ib + c] = 0;
+          DX[ic + c] = 0;
+          DX[id + c] = 0;
+          let at = ia;
+          let m = a;
+          if (b > m) { m = b; at = ib; }
+          if (cc > m) { m = cc; at = ic; }
+          if (d > m) at = id;
+          // a NaN window: tfjs-cpu gives no gradient (nothing compares greater than its -Infinity start)
+          if (m === m || at !== ia) DX[at + c] = DY[yi]!;
+        }
+      }
+    }
+  }
+}
+
+function maxPoolGradGeneric(X: Float32Array, DY: Float32Array, DX: Float32Array, info: tf.backend_util.Conv2DInfo): void {
+  const { batchSize, inHeight: H, inWidth: W, inChannels: C, outHeight, outWidth, strideHeight: sh, strideWidth: sw } = info;
+  const fh = info.effectiveFilterHeight;
+  const fw = info.effectiveFilterWidth;
+  const padTop = info.padInfo.top;
+  const padLeft = info.padInfo.left;
+  DX.fill(0);
+  const best = new Float32Array(C);
+  const bestAt = new Int32Array(C);
+  let dyAt = 0;
+  for (let n = 0; n < batchSize; n++) {
+    const xBatch = n * H * W * C;
+    for (let oh = 0; oh < outHeight; oh++) {
+      const h0 = oh * sh - padTop;
+      const hStart = Math.max(h0, 0);
+      const hEnd = Math.min(h0 + fh, H);
+      for (let ow = 0; ow < outWidth; ow++, dyAt += C) {
+        const w0 = ow * sw - padLeft;
+        const wStart = Math.max(w0, 0);
+        const wEnd = Math.min(w0 + fw, W);
+        best.fill(-Infinity);
+        bestAt.fill(-1);
+        for (let h = hStart; h < hEnd; h++) {
+          for (let w = wStart; w < wEnd; w++) {
+            const base = xBatch + (h * W + w) * C;
+            for (let c = 0; c < C; c++) {
+              const v = X[base + c]!;
+              if (v > best[c]!) {
+                best[c] = v;
+                bestAt[c] = base + c;
+              }
+            }
+          }
+        }
+        for (let c = 0; c < C; c++) {
+          const at = bestAt[c]!;
+          if (at >= 0) DX[at]! += DY[dyAt + c]!;
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+type KernelFn = (args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }) => TensorInfo;
+
+const replacements: Array<[string, KernelFn]> = [
+  [tf.Conv2DBackpropFilter, conv2DBackpropFilter],
+  [tf.Conv2DBackpropInput, conv2DBackpropInput],
+  [tf.BatchMatMul, batchMatMul],
+  [tf.MaxPoolGrad, maxPoolGrad],
+];
+
+/**
+ * Register kdx's wasm kernels (idempotent). Call after `await tf.setBackend('wasm')` or before the wasm
+ * backend is first initialised: a replaced kernel's setup is chained so either order works.
+ */
+export function registerWasmKernels(): void {
+  if (registered) return;
+  for (const [name, fn] of replacements) {
+    const existing = tf.getKernel(name, BACKEND);
+    if (existing != null) {
+      originals.set(name, existing);
+      tf.unregisterKernel(name, BACKEND);
+    }
+    const setupFunc = existing?.setupFunc;
+    tf.registerKernel({
+      kernelName: name,
+      backendName: BACKEND,
+      kernelFunc: fn as unknown as tf.KernelFunc,
+      ...(setupFunc != null ? { setupFunc } : {}),
+    });
+  }
+  registered = true;
+}
+
+/** Whether registerWasmKernels() has run in this process. */
+export function wasmKernelsRegistered(): boolean {
+  return registered;
+}

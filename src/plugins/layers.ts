@@ -1,0 +1,93 @@
+// The built-in layers. Each maps the file's arguments to a TensorFlow.js layer; shapes are inferred by
+// applying the layers in order (src/registry/model.ts), so nothing here knows the input shape.
+import { tf } from '../engine/tf.js';
+import type { LayerContext, LayerFactory } from '../registry/types.js';
+
+type Args = Record<string, unknown>;
+type Activation = 'linear' | 'relu' | 'sigmoid' | 'tanh' | 'gelu' | 'elu' | 'softmax';
+
+/**
+ * PyTorch's default initialisation of Conv2d and Linear weights (kaiming_uniform with a = sqrt(5)):
+ * uniform in +-1/sqrt(fan_in). Biases start at zero.
+ */
+function torchLikeKernel(ctx: LayerContext) {
+  return tf.initializers.varianceScaling({ scale: 1 / 3, mode: 'fanIn', distribution: 'uniform', seed: ctx.seed });
+}
+
+const pair = (value: unknown): [number, number] => (Array.isArray(value) ? [value[0], value[1]] : [Number(value), Number(value)]);
+
+function activationLayer(activation: Activation, description: string): LayerFactory {
+  return { description, create: () => tf.layers.activation({ activation }) };
+}
+
+function pooling(kind: 'max' | 'avg'): LayerFactory {
+  return {
+    description: `${kind === 'max' ? 'Max' : 'Average'} pooling over height and width.`,
+    shorthand: 'size',
+    create(args: Args) {
+      const config = {
+        poolSize: pair(args.size),
+        strides: pair(args.strides ?? args.size),
+        padding: (args.padding as 'same' | 'valid' | undefined) ?? 'valid',
+      };
+      return kind === 'max' ? tf.layers.maxPooling2d(config) : tf.layers.averagePooling2d(config);
+    },
+  };
+}
+
+export const builtinLayers: Record<string, LayerFactory> = {
+  conv2d: {
+    description: '2-D convolution (NHWC).',
+    shorthand: 'filters',
+    create: (args, ctx) =>
+      tf.layers.conv2d({
+        filters: args.filters as number,
+        kernelSize: pair(args.kernel ?? 3),
+        strides: pair(args.strides ?? 1),
+        padding: (args.padding as 'same' | 'valid' | undefined) ?? 'valid',
+        activation: (args.activation as Activation | undefined) ?? 'linear',
+        useBias: (args.bias as boolean | undefined) ?? true,
+        kernelInitializer: torchLikeKernel(ctx),
+      }),
+  },
+  dense: {
+    description: 'Fully connected layer over the last axis.',
+    shorthand: 'units',
+    create: (args, ctx) =>
+      tf.layers.dense({
+        units: args.units as number,
+        activation: (args.activation as Activation | undefined) ?? 'linear',
+        useBias: (args.bias as boolean | undefined) ?? true,
+        kernelInitializer: torchLikeKernel(ctx),
+      }),
+  },
+  maxPool2d: pooling('max'),
+  avgPool2d: pooling('avg'),
+  globalAvgPool2d: { description: 'Average over height and width.', create: () => tf.layers.globalAveragePooling2d({}) },
+  flatten: { description: 'Flatten each image to one dimension.', create: () => tf.layers.flatten() },
+  dropout: {
+    description: 'Dropout (training only).',
+    shorthand: 'rate',
+    // No seed: tfjs reseeds a seeded dropout on every call, which would drop the same units every step.
+    create: (args) => tf.layers.dropout({ rate: args.rate as number }),
+  },
+  batchNorm: {
+    description: 'Batch normalisation over the channels (momentum in PyTorch terms).',
+    // tfjs' momentum is the weight of the running average: PyTorch's 0.1 is tfjs' 0.9.
+    create: (args) =>
+      tf.layers.batchNormalization({
+        momentum: 1 - ((args.momentum as number | undefined) ?? 0.1),
+        epsilon: (args.epsilon as number | undefined) ?? 1e-5,
+      }),
+  },
+  relu: activationLayer('relu', 'max(0, x).'),
+  sigmoid: activationLayer('sigmoid', 'Logistic sigmoid.'),
+  tanh: activationLayer('tanh', 'Hyperbolic tangent.'),
+  gelu: activationLayer('gelu', 'Gaussian error linear unit.'),
+  elu: activationLayer('elu', 'Exponential linear unit.'),
+  softmax: activationLayer('softmax', 'Softmax over the last axis.'),
+  leakyRelu: {
+    description: 'max(x, alpha * x).',
+    create: (args) => tf.layers.leakyReLU({ alpha: (args.alpha as number | undefined) ?? 0.01 }),
+  },
+};

@@ -1,0 +1,111 @@
+// The runner -> display boundary. The runner (or the CLI on its behalf) calls `onEvent` for every event
+// and `close` once at the end; a reporter only renders, it never calls back into the runner. The one
+// way back is `onQuit`, a callback the CLI passes in (the TUI's `q` key), which the CLI turns into an
+// abort of the run.
+//
+//   const ac = new AbortController();
+//   const reporter = createReporter({ mode, stdout: process.stdout, stderr: process.stderr, onQuit: () => ac.abort() });
+//   await runExperiment(plan, { signal: ac.signal, onEvent: (e) => reporter.onEvent(e) });
+//   await reporter.close();
+import type { KdxEvent } from '../runner/events.js';
+import { createJsonReporter } from './json.js';
+import { createPlainReporter } from './plain.js';
+
+export interface Reporter {
+  /** Called for every runner event, in order. Must not throw and must return quickly. */
+  onEvent(event: KdxEvent): void;
+  /** Flushes what is pending and releases the terminal; resolves once all output is written. */
+  close(): Promise<void>;
+}
+
+/** `auto`: the Ink UI on an interactive terminal, plain lines otherwise. */
+export type ReporterMode = 'auto' | 'tui' | 'plain' | 'json' | 'quiet';
+
+/** The part of a writable stream a reporter uses (process.stdout, a file stream, a test buffer). */
+export interface OutStream {
+  write(chunk: string, callback?: (error?: Error | null) => void): boolean;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+export interface ReporterOptions {
+  mode: ReporterMode;
+  stdout: OutStream;
+  stderr: OutStream;
+  /** Keyboard input for the TUI (`q`); keys are read only when it is a TTY. Default process.stdin. */
+  stdin?: NodeJS.ReadStream;
+  /** The user asked to stop (`q` or Ctrl-C in the TUI). May be called more than once. */
+  onQuit?: () => void;
+  /** Environment (CI, NO_COLOR, TERM); default process.env. */
+  env?: Record<string, string | undefined>;
+}
+
+/** Whether `env` says we run under continuous integration. */
+export function isCI(env: Record<string, string | undefined>): boolean {
+  const ci = env.CI;
+  if (ci !== undefined && ci !== '' && ci !== '0' && ci.toLowerCase() !== 'false') return true;
+  return ['CONTINUOUS_INTEGRATION', 'BUILD_NUMBER', 'GITHUB_ACTIONS', 'GITLAB_CI', 'BUILDKITE', 'TF_BUILD'].some(
+    (k) => env[k] !== undefined && env[k] !== '' && env[k] !== 'false',
+  );
+}
+
+/** Whether colour is allowed: not when NO_COLOR is set to anything non-empty (https://no-color.org). */
+export function colorAllowed(env: Record<string, string | undefined>): boolean {
+  return env.NO_COLOR === undefined || env.NO_COLOR === '';
+}
+
+/** The mode `auto` resolves to for these streams and this environment. */
+export function resolveMode(mode: ReporterMode, stdout: OutStream, env: Record<string, string | undefined>): Exclude<ReporterMode, 'auto'> {
+  if (mode !== 'auto') return mode;
+  // Ink 6 does not check isTTY itself: piped, it would still write erase sequences.
+  return stdout.isTTY === true && !isCI(env) && env.TERM !== 'dumb' ? 'tui' : 'plain';
+}
+
+/** The reporter for `options.mode`. The Ink UI is loaded lazily, so plain and JSON runs never import React. */
+export function createReporter(options: ReporterOptions): Reporter {
+  const env = options.env ?? process.env;
+  const mode = resolveMode(options.mode, options.stdout, env);
+  switch (mode) {
+    case 'json':
+      return createJsonReporter({ stdout: options.stdout });
+    case 'plain':
+    case 'quiet':
+      return createPlainReporter({ stdout: options.stdout, stderr: options.stderr, quiet: mode === 'quiet' });
+    case 'tui':
+      return lazyTui({ ...options, env });
+  }
+}
+
+/** Queues events until the Ink reporter's module has loaded, then replays them; falls back to plain lines. */
+function lazyTui(options: ReporterOptions & { env: Record<string, string | undefined> }): Reporter {
+  let target: Reporter | undefined;
+  const queue: KdxEvent[] = [];
+  const ready = import('../tui/ink-reporter.js')
+    .then((m) =>
+      m.createInkReporter({
+        stdout: options.stdout as NodeJS.WriteStream,
+        stderr: options.stderr as NodeJS.WriteStream,
+        stdin: options.stdin ?? process.stdin,
+        onQuit: options.onQuit,
+        color: colorAllowed(options.env),
+      }),
+    )
+    .catch((error: unknown) => {
+      options.stderr.write(`kdx: could not start the terminal UI (${String(error)}); showing plain lines\n`);
+      return createPlainReporter({ stdout: options.stdout, stderr: options.stderr });
+    })
+    .then((reporter) => {
+      target = reporter;
+      for (const event of queue.splice(0)) reporter.onEvent(event);
+      return reporter;
+    });
+  return {
+    onEvent(event) {
+      if (target) target.onEvent(event);
+      else queue.push(event);
+    },
+    async close() {
+      await (await ready).close();
+    },
+  };
+}

@@ -1,0 +1,144 @@
+// Executes one job in this process, through the store: cached -> reuse; otherwise take the job's lock,
+// resume from its last checkpoint, train, checkpoint every epoch, and commit the finished outputs.
+import type { EventSink, JobSummary } from './events.js';
+import type { Job } from './plan.js';
+import type { Store, JobWork } from './store.js';
+import type { DatasetCache } from './datasets.js';
+import type { LoadedDataset } from '../registry/types.js';
+import { datasetShape } from '../config/load.js';
+import { decodeTensors, encodeTensors, loadModelDir, modelToFiles } from './model-io.js';
+import { trainJob, TrainingError, type EpochMetrics, type ResumeState, type TeacherSource } from './train.js';
+import { computeTeacherLogits, teacherLogitsKey } from './teacher-logits.js';
+
+export interface JobEnvironment {
+  store: Store;
+  datasets: DatasetCache;
+  backend: string;
+  emit: EventSink;
+  signal?: AbortSignal;
+  /** Full key of each job id, to find a teacher's entry. */
+  keyOf: (id: string) => string;
+  /** Compute the teacher's logits live instead of through the store (for testing the stored path). */
+  liveTeacher?: boolean;
+}
+
+export type JobOutcome = { status: 'done' | 'cached'; summary: JobSummary };
+
+interface CheckpointMeta {
+  epochsDone: number;
+  history: EpochMetrics[];
+  weightSpecs: unknown;
+  optimizerSpecs: unknown;
+}
+
+export async function executeJob(job: Job, env: JobEnvironment): Promise<JobOutcome> {
+  const claim = await env.store.claim(job.key, {
+    wait: true,
+    onWait: (holder) => env.emit({ type: 'log', time: Date.now(), level: 'info', message: `${job.label}: waiting for process ${holder?.pid ?? '?'}, which is training the same job` }),
+  });
+  if (claim.status === 'cached') return { status: 'cached', summary: await readSummary(env.store, job.key) };
+  if (claim.status !== 'claimed') throw new Error(`could not claim job ${job.id}`);
+  const work = claim.work;
+  try {
+    return { status: 'done', summary: await trainAndCommit(job, work, env) };
+  } finally {
+    await work.release();
+  }
+}
+
+export async function readSummary(store: Store, key: string): Promise<JobSummary> {
+  const entry = await store.readEntryFile(key, 'metrics.json');
+  return (JSON.parse(new TextDecoder().decode(entry)) as { summary: JobSummary }).summary;
+}
+
+async function trainAndCommit(job: Job, work: JobWork, env: JobEnvironment): Promise<JobSummary> {
+  const dataset = await env.datasets.get(job.experiment);
+  const { inputShape, classes } = datasetShape(job.experiment);
+  if (dataset.classes !== classes) throw new TrainingError(`${job.experiment.data.dataset} loaded with ${dataset.classes} classes, expected ${classes}`);
+  const teacher = job.teacher === undefined ? undefined : await teacherSource(job, env.keyOf(job.teacher), dataset, env);
+  const resume = await loadResume(work);
+  if (resume) await work.appendLog(`resumed after epoch ${resume.epochsDone}`);
+  let result;
+  try {
+    result = await trainJob({
+      job,
+      dataset,
+      inputShape,
+      backend: env.backend,
+      emit: env.emit,
+      signal: env.signal,
+      teacher,
+      resume,
+      onEpochEnd: async ({ epochsDone, model, optimizer, history }) => {
+        const weights = await encodeTensors(model.weights.map((w, i) => ({ name: `w${i}`, tensor: w.read() })));
+        const state = await optimizer.getWeights(); // copies: ours to dispose
+        const optimizerState = await encodeTensors(state);
+        state.forEach((s) => s.tensor.dispose());
+        await work.saveCheckpoint({ 'weights.bin': weights.data, 'optimizer.bin': optimizerState.data }, {
+          epochsDone,
+          history,
+          weightSpecs: weights.specs,
+          optimizerSpecs: optimizerState.specs,
+        } satisfies CheckpointMeta);
+        const last = history[history.length - 1];
+        await work.appendLog(`epoch ${epochsDone}: loss ${last.loss.toFixed(4)} test loss ${last.testLoss.toFixed(4)} test acc ${last.testAccuracy.toFixed(4)}`);
+      },
+    });
+  } finally {
+    if (teacher?.kind === 'live') teacher.model.dispose();
+    resume?.weights.forEach((w) => w.tensor.dispose());
+    resume?.optimizerState.forEach((w) => w.tensor.dispose());
+  }
+  const files = await modelToFiles(result.model);
+  result.model.dispose();
+  await work.commit({
+    ...files,
+    'metrics.json': JSON.stringify({ summary: result.summary, history: result.history }, null, 2),
+    'config.json': JSON.stringify(jobConfig(job), null, 2),
+  });
+  return result.summary;
+}
+
+/** The resolved configuration of a job, as written next to its model. */
+export function jobConfig(job: Job) {
+  const { stage, experiment } = job;
+  return { key: job.key, stage, layers: job.layers, data: experiment.data, seed: stage.seed, teacher: job.teacher };
+}
+
+async function loadResume(work: JobWork): Promise<ResumeState | undefined> {
+  const checkpoint = await work.loadCheckpoint<CheckpointMeta>();
+  if (!checkpoint) return undefined;
+  const { meta } = checkpoint;
+  return {
+    epochsDone: meta.epochsDone,
+    history: meta.history,
+    weights: decodeTensors(await checkpoint.read('weights.bin'), meta.weightSpecs),
+    optimizerState: decodeTensors(await checkpoint.read('optimizer.bin'), meta.optimizerSpecs),
+  };
+}
+
+async function teacherSource(job: Job, teacherKey: string, dataset: LoadedDataset, env: JobEnvironment): Promise<TeacherSource> {
+  const loadTeacher = () => loadModelDir(env.store.entryDir(teacherKey));
+  if (env.liveTeacher) return { kind: 'live', model: await loadTeacher() };
+  const logitsKey = teacherLogitsKey(job, teacherKey);
+  // Trials running at once in other processes share the logits: one computes, the others wait and read.
+  const lock = await env.store.lock(`logits-${logitsKey}`, { wait: true });
+  try {
+    const stored = await env.store.getLogits(logitsKey);
+    if (stored) {
+      env.emit({ type: 'log', time: Date.now(), level: 'info', message: `${job.label}: reusing stored teacher logits` });
+      const [, samplesPerEpoch, classes] = stored.shape;
+      return { kind: 'stored', logits: stored.data, samplesPerEpoch, classes };
+    }
+    const model = await loadTeacher();
+    try {
+      const computed = await computeTeacherLogits(job, model, dataset, env.emit, env.signal);
+      await env.store.putLogits(logitsKey, computed.logits, [job.stage.epochs, computed.samplesPerEpoch, computed.classes]);
+      return { kind: 'stored', ...computed };
+    } finally {
+      model.dispose();
+    }
+  } finally {
+    await lock?.release();
+  }
+}

@@ -1,0 +1,72 @@
+// Experiment -> Plan: one job per stage, in execution order, each with a content key that hashes exactly
+// what determines its result (see DESIGN.md, "Plan, hashes, cache"). A sweep's plan is the union of its
+// trials' jobs, deduplicated by key.
+import type { Experiment, StageSpec } from '../config/experiment.js';
+import { executionOrder } from '../config/semantics.js';
+import type { LayerSpec } from '../registry/types.js';
+import { contentHash, shortKey } from '../util/hash.js';
+
+/** Bumped whenever a change to kdx changes what a job with the same key would produce. */
+export const FORMAT_VERSION = 1;
+
+export interface Job {
+  /** Full content hash. */
+  key: string;
+  /** Short key: the id events use. */
+  id: string;
+  label: string;
+  stage: StageSpec;
+  layers: LayerSpec[];
+  experiment: Experiment;
+  /** Id of the teacher's job. */
+  teacher?: string;
+  /** Ids of every job this one waits for (teacher and needs). */
+  dependsOn: string[];
+}
+
+export interface Plan {
+  jobs: Job[];
+}
+
+/** What the data stream of a stage depends on: the dataset, its subset, batching, transforms and seed. */
+export function streamSpec(experiment: Experiment, seed: number) {
+  const { dataset, options, batchSize, limit, train, test } = experiment.data;
+  return { dataset, options, batchSize, limit, train, test, seed };
+}
+
+/** Plans one experiment; `labelSuffix` distinguishes the trials of a sweep (`[T=2,alpha=0.5]`). */
+export function planExperiment(experiment: Experiment, labelSuffix = ''): Plan {
+  const byStage = new Map<string, Job>();
+  for (const name of executionOrder(experiment.stages)) {
+    const stage = experiment.stages[name];
+    const teacher = stage.teacher === undefined ? undefined : byStage.get(stage.teacher)!;
+    const key = contentHash({
+      format: FORMAT_VERSION,
+      layers: experiment.models[stage.model],
+      epochs: stage.epochs,
+      loss: stage.loss,
+      optimizer: stage.optimizer,
+      stream: streamSpec(experiment, stage.seed),
+      teacher: teacher?.key,
+    });
+    const dependsOn = [...(teacher ? [teacher.id] : []), ...stage.needs.map((need) => byStage.get(need)!.id)];
+    byStage.set(name, {
+      key,
+      id: shortKey(key),
+      label: `${name}${labelSuffix}`,
+      stage,
+      layers: experiment.models[stage.model],
+      experiment,
+      ...(teacher ? { teacher: teacher.id } : {}),
+      dependsOn: [...new Set(dependsOn)],
+    });
+  }
+  return { jobs: [...byStage.values()] };
+}
+
+/** The union of several plans, each job once (the first label wins: the one whose trial needs it first). */
+export function mergePlans(plans: Plan[]): Plan {
+  const jobs = new Map<string, Job>();
+  for (const plan of plans) for (const job of plan.jobs) if (!jobs.has(job.id)) jobs.set(job.id, job);
+  return { jobs: [...jobs.values()] };
+}

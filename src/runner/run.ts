@@ -1,0 +1,187 @@
+// Executes a run or a sweep: one plan (the union of the trials' jobs, each job once), scheduled on
+// `jobs` workers, with events to the reporters and results to the run directory.
+import { join } from 'node:path';
+import type { Experiment } from '../config/experiment.js';
+import { UserError } from '../errors.js';
+import { renderResults } from '../report/table.js';
+import type { EventSink, JobState, PlanJob, ResultRow, TrialInfo } from './events.js';
+import { executeJob, type JobEnvironment, type JobOutcome } from './job.js';
+import { planExperiment, type Job } from './plan.js';
+import { linkOutputs, writeJson, writeText } from './run-dir.js';
+import { schedule, type JobResult } from './scheduler.js';
+import type { Store } from './store.js';
+import { DatasetCache } from './datasets.js';
+import { TrainingAborted } from './train.js';
+import { runInWorker, WorkerInterrupted } from './worker.js';
+
+export interface Trial {
+  /** Content-derived id (the trial directory's name); empty for a plain run. */
+  id: string;
+  params: Record<string, unknown>;
+  experiment: Experiment;
+}
+
+export interface ExecuteOptions {
+  name: string;
+  kind: 'run' | 'sweep';
+  trials: Trial[];
+  store: Store;
+  runDir: string;
+  backend: string;
+  jobs: number;
+  emit: EventSink;
+  signal?: AbortSignal;
+  liveTeacher?: boolean;
+}
+
+export interface ExecuteResult {
+  status: 'ok' | 'failed' | 'interrupted';
+  rows: ResultRow[];
+}
+
+interface PlannedTrial extends Trial {
+  jobs: Job[];
+}
+
+/** Plans every trial and merges them: a job shared by trials (same key) runs once. */
+export function planTrials(trials: Trial[]): { jobs: Job[]; planned: PlannedTrial[] } {
+  const planned = trials.map((trial) => ({ ...trial, jobs: planExperiment(trial.experiment).jobs }));
+  // A stage whose job differs between trials is labelled with the trial's values; a shared one is not.
+  const keysByStage = new Map<string, Set<string>>();
+  for (const trial of planned) for (const job of trial.jobs) {
+    keysByStage.set(job.stage.name, (keysByStage.get(job.stage.name) ?? new Set()).add(job.key));
+  }
+  const unique = new Map<string, Job>();
+  for (const trial of planned) {
+    const suffix = `[${Object.entries(trial.params).map(([k, v]) => `${k}=${v}`).join(',')}]`;
+    trial.jobs = trial.jobs.map((job) => {
+      const existing = unique.get(job.id);
+      if (existing) return existing;
+      const labelled = { ...job, label: keysByStage.get(job.stage.name)!.size > 1 ? `${job.stage.name}${suffix}` : job.stage.name };
+      unique.set(job.id, labelled);
+      return labelled;
+    });
+  }
+  return { jobs: [...unique.values()], planned };
+}
+
+export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
+  const { store, runDir, emit } = options;
+  const { jobs, planned } = planTrials(options.trials);
+  const keyOf = new Map(jobs.map((job) => [job.id, job.key]));
+  const planJobs: PlanJob[] = jobs.map((job) => ({
+    job: job.id,
+    label: job.label,
+    stage: job.stage.name,
+    model: job.stage.model,
+    ...(job.teacher ? { teacher: jobs.find((j) => j.id === job.teacher)!.label } : {}),
+    dependsOn: job.dependsOn,
+    epochs: job.stage.epochs,
+    cached: store.hasSync(job.key),
+  }));
+  const trialInfo: TrialInfo[] | undefined =
+    options.kind === 'sweep'
+      ? planned.map((t) => ({ trial: t.id, params: t.params, jobs: Object.fromEntries(t.jobs.map((j) => [j.stage.name, j.id])) }))
+      : undefined;
+  emit({ type: 'plan', time: Date.now(), name: options.name, runDir, backend: options.backend, jobs: planJobs, ...(trialInfo ? { trials: trialInfo } : {}) });
+
+  const started = Date.now();
+  const results = new Map<string, JobResult>();
+  const reported = new Set<string>();
+  const rowOf = (trial: PlannedTrial): ResultRow => resultRow(trial, results);
+  // After each job: link its outputs into the run directory, and report the trials it completed.
+  const onJobSettled = async (job: Job) => {
+    if (results.get(job.id)?.outcome) {
+      for (const trial of planned.filter((t) => t.jobs.includes(job))) {
+        await linkOutputs(store.entryDir(job.key), join(runDir, ...(options.kind === 'sweep' ? ['trials', trial.id] : []), 'stages', job.stage.name));
+      }
+    }
+    if (options.kind !== 'sweep') return;
+    for (const trial of planned) {
+      if (reported.has(trial.id) || !trial.jobs.every((j) => results.has(j.id))) continue;
+      reported.add(trial.id);
+      emit({ type: 'trial-end', time: Date.now(), trial: trial.id, params: trial.params, row: rowOf(trial) });
+    }
+  };
+
+  const env: JobEnvironment = {
+    store,
+    datasets: new DatasetCache(emit, options.signal),
+    backend: options.backend,
+    emit,
+    signal: options.signal,
+    keyOf: (id) => keyOf.get(id)!,
+    liveTeacher: options.liveTeacher,
+  };
+  const runJob = async (job: Job): Promise<JobOutcome> => {
+    if (options.jobs > 1 && !store.hasSync(job.key)) {
+      return runInWorker(job, { cacheDir: store.root, backend: options.backend, emit, signal: options.signal, liveTeacher: options.liveTeacher });
+    }
+    return executeJob(job, env);
+  };
+  let settled: Promise<void> = Promise.resolve();
+  const { interrupted } = await schedule(jobs, {
+    concurrency: options.jobs,
+    emit: (event) => {
+      emit(event);
+      if (event.type === 'job-end' || event.type === 'job-cached' || event.type === 'job-failed' || event.type === 'job-skipped') {
+        settled = settled.then(() => onJobSettled(jobs.find((j) => j.id === event.job)!));
+      }
+    },
+    signal: options.signal,
+    run: async (job) => {
+      const outcome = await runJob(job);
+      results.set(job.id, { job, status: outcome.status, outcome });
+      return outcome;
+    },
+    describeError: (error) => {
+      const interruptedError = error instanceof TrainingAborted || error instanceof WorkerInterrupted;
+      const message = error instanceof UserError || interruptedError ? (error as Error).message : String((error as Error)?.stack ?? error);
+      return { message, interrupted: interruptedError };
+    },
+  }).then((outcome) => {
+    for (const [id, result] of outcome.results) results.set(id, result);
+    return outcome;
+  });
+  await settled;
+
+  const rows = planned.map(rowOf);
+  const failed = [...results.values()].some((r) => r.status === 'failed' || (r.status === 'skipped' && r.error !== 'interrupted'));
+  const status = interrupted ? 'interrupted' : failed ? 'failed' : 'ok';
+  await writeResults(runDir, options.kind, rows, status);
+  emit({ type: 'run-end', time: Date.now(), status, runDir, rows, seconds: (Date.now() - started) / 1000 });
+  return { status, rows };
+}
+
+function resultRow(trial: PlannedTrial, results: Map<string, JobResult>): ResultRow {
+  const stages: ResultRow['stages'] = {};
+  for (const job of trial.jobs) {
+    const result = results.get(job.id);
+    const status: JobState = result?.status ?? 'waiting';
+    stages[job.stage.name] = result?.outcome
+      ? { ...result.outcome.summary, job: job.id, status }
+      : { job: job.id, status, ...(result?.error ? { error: result.error } : {}) };
+  }
+  return { ...(trial.id ? { trial: trial.id } : {}), params: trial.params, stages, ...kdGain(trial, stages) };
+}
+
+/** The first distilling stage's final accuracy minus that of a plain stage training the same model. */
+function kdGain(trial: PlannedTrial, stages: ResultRow['stages']): { kdGain?: number } {
+  const stagesSpec = trial.experiment.stages;
+  for (const kd of Object.values(stagesSpec).filter((s) => s.teacher !== undefined)) {
+    const plain = Object.values(stagesSpec).find((s) => s.teacher === undefined && s.model === kd.model);
+    const a = stages[kd.name];
+    const b = plain && stages[plain.name];
+    if (a && b && 'finalAccuracy' in a && 'finalAccuracy' in b) return { kdGain: a.finalAccuracy - b.finalAccuracy };
+  }
+  return {};
+}
+
+async function writeResults(runDir: string, kind: 'run' | 'sweep', rows: ResultRow[], status: string): Promise<void> {
+  await writeJson(runDir, 'summary.json', { kind, status, rows });
+  await writeText(runDir, 'summary.md', renderResults(rows, 'markdown', { kind }));
+  if (kind === 'sweep') {
+    await writeText(runDir, 'results.md', renderResults(rows, 'markdown', { kind }));
+    await writeText(runDir, 'results.csv', renderResults(rows, 'csv', { kind }));
+  }
+}

@@ -1,0 +1,657 @@
+// The content-addressed store of finished job outputs, in-progress work, and teacher logits. It knows
+// nothing about TensorFlow.js: bytes and JSON in, bytes and JSON out.
+//
+// Layout under the root (default `.kdx/cache` under the working directory; `--cache-dir`, then $KDX_CACHE):
+//
+//   jobs/<key>/             a finished entry: whatever the job wrote (model.json, weights.bin, metrics.json,
+//                           config.json, log, ...) plus entry.json (key, time, file sizes). It appears in one
+//                           rename once complete, so if it exists it is whole. It is never modified after.
+//   work/<key>/             an unfinished job: `log` (appended across resumptions), `current.json` naming the
+//                           latest complete checkpoint, and that checkpoint's directory `ckpt-<seq>-<rand>/`
+//                           (the files given to saveCheckpoint + checkpoint.json). A new checkpoint is written
+//                           in full to a new directory, then current.json is replaced atomically, then the old
+//                           directory is deleted: at every instant current.json names a complete checkpoint.
+//   logits/<key>/           stored teacher logits: logits.f32 (little-endian float32) + header.json.
+//   locks/<name>.lock       one lock per job key (see lock.ts).
+//   tmp/p<pid>-h<host>-...  directories being filled before a commit; leftovers of dead processes are
+//                           removed by sweep().
+//
+// Protocol for a job (what Store.claim does; the lock makes "check, then run" safe across processes):
+//   lock(key) -> has(key)? use it : beginJob -> loadCheckpoint -> (train; saveCheckpoint per epoch) -> commit
+//   -> release the lock.
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fsp, statSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import {
+  commitDirAtomic,
+  fsyncDir,
+  fsyncTree,
+  makeTempDir,
+  readJsonIfExists,
+  writeFileSynced,
+  writeJsonAtomic,
+  type FileData,
+} from '../util/atomic.js';
+import { contentHash } from '../util/hash.js';
+import { acquireLock, isPidAlive, readLockHolder, type AcquireOptions, type Lock, type LockHolder } from './lock.js';
+
+export type { FileData } from '../util/atomic.js';
+export type { AcquireOptions, Lock, LockHolder } from './lock.js';
+
+/** Files to write, by relative path (`/`-separated; subdirectories are created). */
+export type FileMap = Record<string, FileData>;
+
+/** Version of the store's on-disk layout, recorded in entry.json, checkpoint.json and header.json. */
+export const STORE_FORMAT = 1;
+
+const ENTRY_FILE = 'entry.json';
+const CHECKPOINT_FILE = 'checkpoint.json';
+const POINTER_FILE = 'current.json';
+const LOG_FILE = 'log';
+const LOGITS_DATA = 'logits.f32';
+const LOGITS_HEADER = 'header.json';
+
+const KEY = /^[0-9a-f]{12,64}$/;
+const LOCK_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const CHECKPOINT_DIR = /^ckpt-\d{6,}-[0-9a-f]{8}$/;
+
+export interface StoreOptions {
+  /** The store's root, from `--cache-dir` (relative to `cwd`). Wins over $KDX_CACHE. */
+  cacheDir?: string;
+  /** Environment to read KDX_CACHE from. Default process.env. */
+  env?: Record<string, string | undefined>;
+  /** Base for relative paths and for the default `.kdx/cache`. Default process.cwd(). */
+  cwd?: string;
+}
+
+/** The store's root directory: option > $KDX_CACHE > `.kdx/cache` under cwd; always absolute. */
+export function resolveStoreRoot(options: StoreOptions = {}): string {
+  const cwd = options.cwd ?? process.cwd();
+  const env = options.env ?? process.env;
+  return resolve(cwd, options.cacheDir || env.KDX_CACHE || join('.kdx', 'cache'));
+}
+
+/** Content of entry.json, written by the store when an entry is committed. */
+export interface EntryRecord {
+  format: number;
+  key: string;
+  createdAt: string;
+  /** Every file of the entry (relative `/` paths) and its size in bytes; entry.json itself excluded. */
+  files: Record<string, number>;
+}
+
+/** A finished entry as read back. */
+export interface Entry extends EntryRecord {
+  dir: string;
+  /** Parsed metrics.json, if the job wrote one. */
+  metrics?: unknown;
+  /** Parsed config.json, if the job wrote one. */
+  config?: unknown;
+}
+
+/** A loaded checkpoint: the latest complete one of an unfinished job. */
+export interface Checkpoint<M = unknown> {
+  /** 1 for the first checkpoint a job saved, then 2, 3... (across resumptions). */
+  seq: number;
+  savedAt: string;
+  /** The JSON given to saveCheckpoint (epoch, RNG position, ...). */
+  meta: M;
+  /** Directory holding the checkpoint's files; valid until the next saveCheckpoint or commit. */
+  dir: string;
+  /** File names (relative paths) and sizes. */
+  files: Record<string, number>;
+  /** Absolute path of one of its files. */
+  path(name: string): string;
+  read(name: string): Promise<Uint8Array>;
+  readText(name: string): Promise<string>;
+}
+
+interface CheckpointRecord {
+  format: number;
+  key: string;
+  seq: number;
+  savedAt: string;
+  files: Record<string, number>;
+  meta: unknown;
+}
+
+interface Pointer {
+  dir: string;
+  seq: number;
+  savedAt: string;
+}
+
+/** Header of stored logits (header.json). */
+export interface LogitsHeader {
+  format: number;
+  dtype: 'float32';
+  byteOrder: 'little';
+  shape: number[];
+  /** Number of values: the product of `shape`. */
+  count: number;
+  byteLength: number;
+  createdAt: string;
+  /** Anything the writer wants to keep with them (teacher key, epochs...). */
+  meta?: unknown;
+}
+
+export interface Logits {
+  data: Float32Array;
+  shape: number[];
+  header: LogitsHeader;
+}
+
+/** What claim() found. */
+export type Claim =
+  /** The job's entry is in the store: use it, do not run. */
+  | { status: 'cached'; entry: Entry }
+  /** We hold the job's lock: run it through `work` (resume from work.loadCheckpoint()), commit, release. */
+  | { status: 'claimed'; work: JobWork }
+  /** Another live process holds the lock and `wait` was false. */
+  | { status: 'busy'; holder?: LockHolder };
+
+/**
+ * Key for teacher logits: they depend on the teacher (its job key), the data stream that produced the
+ * inputs (dataset, transforms, seed, batch order) and which epochs of it — not on T, alpha or the student.
+ */
+export function logitsKey(parts: { teacher: string; data: unknown; epochs: unknown }): string {
+  return contentHash({ kind: 'teacher-logits', format: STORE_FORMAT, teacher: parts.teacher, data: parts.data, epochs: parts.epochs });
+}
+
+function errno(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException | undefined)?.code;
+}
+
+function checkKey(key: string): void {
+  if (!KEY.test(key)) throw new TypeError(`not a store key (12 to 64 lowercase hex digits): ${JSON.stringify(key)}`);
+}
+
+/** Validates a relative file name of a FileMap and returns its path segments. */
+function segmentsOf(name: string, reserved: readonly string[]): string[] {
+  const parts = name.split('/');
+  const bad = parts.some((p) => p === '' || p === '.' || p === '..' || /[\\\0]/.test(p));
+  if (bad || reserved.includes(name)) throw new TypeError(`invalid or reserved file name in the store: ${JSON.stringify(name)}`);
+  return parts;
+}
+
+/** Writes `files` into the existing directory `dir`, each flushed to disk. */
+async function writeFiles(dir: string, files: FileMap, reserved: readonly string[]): Promise<void> {
+  for (const [name, data] of Object.entries(files)) {
+    const parts = segmentsOf(name, reserved);
+    if (parts.length > 1) await fsp.mkdir(join(dir, ...parts.slice(0, -1)), { recursive: true });
+    await writeFileSynced(join(dir, ...parts), data);
+  }
+}
+
+/** Every regular file under `dir` with its size, by `/`-separated relative path. */
+async function listFiles(dir: string, base = dir, out: Record<string, number> = {}): Promise<Record<string, number>> {
+  const entries = await fsp.readdir(dir, { withFileTypes: true });
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const entry of entries) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) await listFiles(path, base, out);
+    else if (entry.isFile()) out[relative(base, path).split(sep).join('/')] = (await fsp.stat(path)).size;
+  }
+  return out;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await fsp.access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isInside(child: string, parent: string): boolean {
+  const rel = relative(parent, child);
+  return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
+}
+
+const hostTag = createHash('sha256').update(os.hostname()).digest('hex').slice(0, 8);
+const TEMP_NAME = /^p(\d+)-h([0-9a-f]{8})-/;
+
+function littleEndianBytes(data: Float32Array): Uint8Array {
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (os.endianness() === 'LE') return bytes;
+  const swapped = new Uint8Array(bytes.length);
+  for (let i = 0; i < bytes.length; i += 4) {
+    swapped[i] = bytes[i + 3];
+    swapped[i + 1] = bytes[i + 2];
+    swapped[i + 2] = bytes[i + 1];
+    swapped[i + 3] = bytes[i];
+  }
+  return swapped;
+}
+
+export class Store {
+  readonly root: string;
+
+  /** `options` is a root directory, or how to resolve one (see resolveStoreRoot). No I/O happens here. */
+  constructor(options: StoreOptions | string = {}) {
+    this.root = typeof options === 'string' ? resolve(options) : resolveStoreRoot(options);
+  }
+
+  get jobsDir(): string {
+    return join(this.root, 'jobs');
+  }
+  get workRoot(): string {
+    return join(this.root, 'work');
+  }
+  get logitsRoot(): string {
+    return join(this.root, 'logits');
+  }
+  get locksDir(): string {
+    return join(this.root, 'locks');
+  }
+  get tmpDir(): string {
+    return join(this.root, 'tmp');
+  }
+
+  // ---- finished entries ------------------------------------------------------------------------
+
+  /** Directory of the entry for `key` (it may not exist). */
+  entryDir(key: string): string {
+    checkKey(key);
+    return join(this.jobsDir, key);
+  }
+
+  /** Whether a finished entry for `key` is in the store. */
+  async has(key: string): Promise<boolean> {
+    return exists(join(this.entryDir(key), ENTRY_FILE));
+  }
+
+  hasSync(key: string): boolean {
+    try {
+      statSync(join(this.entryDir(key), ENTRY_FILE));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The entry for `key` (with its metrics.json and config.json parsed), or undefined. */
+  async readEntry(key: string): Promise<Entry | undefined> {
+    const dir = this.entryDir(key);
+    const record = await readJsonIfExists<EntryRecord>(join(dir, ENTRY_FILE));
+    if (!record) return undefined;
+    const entry: Entry = { ...record, dir };
+    if ('metrics.json' in record.files) entry.metrics = await readJsonIfExists(join(dir, 'metrics.json'));
+    if ('config.json' in record.files) entry.config = await readJsonIfExists(join(dir, 'config.json'));
+    return entry;
+  }
+
+  /** Bytes of one file of an entry. */
+  async readEntryFile(key: string, name: string): Promise<Uint8Array> {
+    return fsp.readFile(join(this.entryDir(key), ...segmentsOf(name, [])));
+  }
+
+  /** All finished entries, sorted by creation time. */
+  async list(): Promise<Entry[]> {
+    let names: string[];
+    try {
+      names = await fsp.readdir(this.jobsDir);
+    } catch (error) {
+      if (errno(error) === 'ENOENT') return [];
+      throw error;
+    }
+    const entries: Entry[] = [];
+    for (const name of names.filter((n) => KEY.test(n))) {
+      const entry = await this.readEntry(name).catch(() => undefined);
+      if (entry) entries.push(entry);
+    }
+    return entries.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.key.localeCompare(b.key));
+  }
+
+  /** Keys of jobs with work in progress (checkpoints of an interrupted run). */
+  async unfinished(): Promise<string[]> {
+    try {
+      return (await fsp.readdir(this.workRoot)).filter((n) => KEY.test(n)).sort();
+    } catch (error) {
+      if (errno(error) === 'ENOENT') return [];
+      throw error;
+    }
+  }
+
+  /**
+   * Commits a finished entry for `key` from a map of files, or from a directory the caller filled (best
+   * made with newTempDir or JobWork.newOutputDir, so it is on the store's filesystem and is moved, not
+   * copied). `extra` files are added (e.g. the job's log). Returns 'exists' if the entry was already there
+   * (another process committed it first); the store keeps that one.
+   */
+  async commitEntry(key: string, output: FileMap | string, extra: FileMap = {}): Promise<'committed' | 'exists'> {
+    const finalDir = this.entryDir(key);
+    let dir: string;
+    if (typeof output === 'string') {
+      const source = resolve(output);
+      if (isInside(source, this.root)) {
+        dir = source;
+      } else {
+        dir = join(await this.newTempDir('copy'), 'entry');
+        await fsp.cp(source, dir, { recursive: true });
+      }
+      if (await exists(join(dir, ENTRY_FILE))) throw new TypeError(`invalid or reserved file name in the store: "${ENTRY_FILE}"`);
+    } else {
+      for (const name of Object.keys(output)) segmentsOf(name, [ENTRY_FILE]); // fail before writing anything
+      dir = await this.newTempDir(`entry-${key.slice(0, 12)}`);
+    }
+    try {
+      if (typeof output !== 'string') await writeFiles(dir, output, [ENTRY_FILE]);
+      await writeFiles(dir, extra, [ENTRY_FILE]);
+      const record: EntryRecord = { format: STORE_FORMAT, key, createdAt: new Date().toISOString(), files: await listFiles(dir) };
+      await writeFileSynced(join(dir, ENTRY_FILE), `${JSON.stringify(record, null, 2)}\n`);
+      return await commitDirAtomic(dir, finalDir);
+    } catch (error) {
+      await fsp.rm(dir, { recursive: true, force: true }).catch(() => {});
+      throw error;
+    }
+  }
+
+  /** Deletes the entry for `key` (renamed away first, so it never appears half-deleted). False if absent. */
+  async remove(key: string): Promise<boolean> {
+    return this.#removeDir(this.entryDir(key));
+  }
+
+  async #removeDir(dir: string): Promise<boolean> {
+    const trash = await this.newTempDir('trash');
+    try {
+      await fsp.rename(dir, join(trash, 'x'));
+    } catch (error) {
+      await fsp.rm(trash, { recursive: true, force: true });
+      if (errno(error) === 'ENOENT') return false;
+      throw error;
+    }
+    await fsyncDir(dirname(dir));
+    await fsp.rm(trash, { recursive: true, force: true });
+    return true;
+  }
+
+  // ---- locks and jobs --------------------------------------------------------------------------
+
+  /** Path of the lock file for a job key (or another name, e.g. `logits-<key>`). */
+  lockPath(name: string): string {
+    if (!LOCK_NAME.test(name)) throw new TypeError(`invalid lock name: ${JSON.stringify(name)}`);
+    return join(this.locksDir, `${name}.lock`);
+  }
+
+  /** Takes the lock `name` (a job key...). See acquireLock for the options. */
+  lock(name: string, options: AcquireOptions = {}): Promise<Lock | undefined> {
+    return acquireLock(this.lockPath(name), options);
+  }
+
+  /**
+   * The job protocol in one call: if `key` is stored, 'cached'; else take its lock (waiting if
+   * `options.wait`), look again (the previous holder may have just committed it), and hand back a JobWork
+   * that holds the lock. The caller must end with `work.release()` (in a `finally`), after `commit` or not.
+   */
+  async claim(key: string, options: AcquireOptions = {}): Promise<Claim> {
+    const early = await this.readEntry(key);
+    if (early) return { status: 'cached', entry: early };
+    const lock = await this.lock(key, options);
+    if (!lock) return { status: 'busy', holder: await readLockHolder(this.lockPath(key)) };
+    try {
+      const entry = await this.readEntry(key);
+      if (entry) {
+        await lock.release();
+        return { status: 'cached', entry };
+      }
+      return { status: 'claimed', work: await this.beginJob(key, lock) };
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
+  }
+
+  /**
+   * Opens the work directory of `key` (created if missing) and clears debris of an earlier, killed attempt
+   * (half-written checkpoints, temporary files), keeping the latest complete checkpoint. Call it while
+   * holding the job's lock; if `lock` is given, JobWork.release() releases it.
+   */
+  async beginJob(key: string, lock?: Lock): Promise<JobWork> {
+    checkKey(key);
+    const work = new JobWork(this, key, join(this.workRoot, key), lock);
+    await fsp.mkdir(work.dir, { recursive: true });
+    await work.clearDebris();
+    return work;
+  }
+
+  /** A new empty directory under tmp/, on the store's filesystem, named after this process. */
+  async newTempDir(prefix: string): Promise<string> {
+    return makeTempDir(this.tmpDir, `p${process.pid}-h${hostTag}-${prefix}-`);
+  }
+
+  /** Removes the work directory of `key` (after commit, or to start a job over). */
+  async removeWork(key: string): Promise<boolean> {
+    checkKey(key);
+    return this.#removeDir(join(this.workRoot, key));
+  }
+
+  /**
+   * Removes temporary directories left by dead processes of this host (killed mid-commit). Safe to run at
+   * any time; call it when a run starts. Returns how many were removed.
+   */
+  async sweep(): Promise<number> {
+    let names: string[];
+    try {
+      names = await fsp.readdir(this.tmpDir);
+    } catch (error) {
+      if (errno(error) === 'ENOENT') return 0;
+      throw error;
+    }
+    let removed = 0;
+    for (const name of names) {
+      const match = TEMP_NAME.exec(name);
+      if (!match || match[2] !== hostTag) continue;
+      const pid = Number(match[1]);
+      if (isPidAlive(pid)) continue;
+      await fsp.rm(join(this.tmpDir, name), { recursive: true, force: true });
+      removed++;
+    }
+    return removed;
+  }
+
+  // ---- teacher logits --------------------------------------------------------------------------
+
+  logitsDir(key: string): string {
+    checkKey(key);
+    return join(this.logitsRoot, key);
+  }
+
+  async hasLogits(key: string): Promise<boolean> {
+    return exists(join(this.logitsDir(key), LOGITS_HEADER));
+  }
+
+  /**
+   * Stores logits (atomically: all or nothing). `shape`'s product must equal data.length. Returns
+   * 'exists' if they were already stored (content-addressed, so equal), keeping those.
+   */
+  async putLogits(key: string, data: Float32Array, shape: number[], meta?: unknown): Promise<'committed' | 'exists'> {
+    const finalDir = this.logitsDir(key);
+    if (!shape.every((d) => Number.isInteger(d) && d >= 0)) throw new TypeError(`invalid logits shape [${shape.join(', ')}]`);
+    const count = shape.reduce((a, b) => a * b, 1);
+    if (count !== data.length) throw new TypeError(`logits shape [${shape.join(', ')}] holds ${count} values, data has ${data.length}`);
+    if (await this.hasLogits(key)) return 'exists';
+    const dir = await this.newTempDir(`logits-${key.slice(0, 12)}`);
+    try {
+      const header: LogitsHeader = {
+        format: STORE_FORMAT,
+        dtype: 'float32',
+        byteOrder: 'little',
+        shape: [...shape],
+        count,
+        byteLength: count * 4,
+        createdAt: new Date().toISOString(),
+        ...(meta === undefined ? {} : { meta }),
+      };
+      await writeFileSynced(join(dir, LOGITS_DATA), littleEndianBytes(data));
+      await writeFileSynced(join(dir, LOGITS_HEADER), `${JSON.stringify(header, null, 2)}\n`);
+      return await commitDirAtomic(dir, finalDir);
+    } catch (error) {
+      await fsp.rm(dir, { recursive: true, force: true }).catch(() => {});
+      throw error;
+    }
+  }
+
+  /** The logits stored under `key` (the whole file read into a Float32Array), or undefined. */
+  async getLogits(key: string): Promise<Logits | undefined> {
+    const dir = this.logitsDir(key);
+    const header = await readJsonIfExists<LogitsHeader>(join(dir, LOGITS_HEADER));
+    if (!header) return undefined;
+    if (header.dtype !== 'float32' || header.byteOrder !== 'little') throw new Error(`${dir}: unsupported logits encoding ${header.dtype}/${header.byteOrder}`);
+    const bytes = await fsp.readFile(join(dir, LOGITS_DATA));
+    if (bytes.byteLength !== header.byteLength || header.byteLength !== header.count * 4) {
+      throw new Error(`${dir}: logits file has ${bytes.byteLength} bytes, header says ${header.byteLength} (${header.count} float32)`);
+    }
+    let data: Float32Array;
+    if (os.endianness() !== 'LE') {
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      data = new Float32Array(header.count);
+      for (let i = 0; i < header.count; i++) data[i] = view.getFloat32(i * 4, true);
+    } else if (bytes.byteOffset % 4 === 0) {
+      data = new Float32Array(bytes.buffer, bytes.byteOffset, header.count);
+    } else {
+      data = new Float32Array(header.count);
+      new Uint8Array(data.buffer).set(bytes);
+    }
+    return { data, shape: header.shape, header };
+  }
+}
+
+/** The in-progress work of one job: checkpoints, its log, and the final commit. Made by Store.beginJob/claim. */
+export class JobWork {
+  #lock: Lock | undefined;
+
+  constructor(
+    readonly store: Store,
+    readonly key: string,
+    /** `<root>/work/<key>` */
+    readonly dir: string,
+    lock?: Lock,
+  ) {
+    this.#lock = lock;
+  }
+
+  /** The job's log file, appended to across resumptions and copied into the entry (as `log`) on commit. */
+  get logPath(): string {
+    return join(this.dir, LOG_FILE);
+  }
+
+  /** Appends one line to the job's log. */
+  async appendLog(line: string): Promise<void> {
+    await fsp.appendFile(this.logPath, line.endsWith('\n') ? line : `${line}\n`);
+  }
+
+  async #pointer(): Promise<Pointer | undefined> {
+    const pointer = await readJsonIfExists<Pointer>(join(this.dir, POINTER_FILE));
+    return pointer && typeof pointer.dir === 'string' && CHECKPOINT_DIR.test(pointer.dir) ? pointer : undefined;
+  }
+
+  /** @internal Removes checkpoint directories other than the current one and temporary files. */
+  async clearDebris(): Promise<void> {
+    const pointer = await this.#pointer();
+    for (const name of await fsp.readdir(this.dir)) {
+      const isOldCheckpoint = name.startsWith('ckpt-') && name !== pointer?.dir;
+      const isTemp = name.startsWith('.') && name.endsWith('.tmp');
+      if (isOldCheckpoint || isTemp) await fsp.rm(join(this.dir, name), { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * The latest complete checkpoint, or undefined if there is none (a fresh job) — or if the one named is
+   * damaged (files missing or of the wrong size, which only outside interference can cause): the job then
+   * starts over rather than failing.
+   */
+  async loadCheckpoint<M = unknown>(): Promise<Checkpoint<M> | undefined> {
+    const pointer = await this.#pointer();
+    if (!pointer) return undefined;
+    const dir = join(this.dir, pointer.dir);
+    let record: CheckpointRecord | undefined;
+    try {
+      record = await readJsonIfExists<CheckpointRecord>(join(dir, CHECKPOINT_FILE));
+    } catch {
+      return undefined;
+    }
+    if (!record || record.key !== this.key || typeof record.files !== 'object') return undefined;
+    for (const [name, size] of Object.entries(record.files)) {
+      const stat = await fsp.stat(join(dir, ...segmentsOf(name, []))).catch(() => undefined);
+      if (!stat?.isFile() || stat.size !== size) return undefined;
+    }
+    const path = (name: string) => join(dir, ...segmentsOf(name, []));
+    return {
+      seq: record.seq,
+      savedAt: record.savedAt,
+      meta: record.meta as M,
+      dir,
+      files: record.files,
+      path,
+      read: async (name) => new Uint8Array(await fsp.readFile(path(name))),
+      readText: (name) => fsp.readFile(path(name), 'utf8'),
+    };
+  }
+
+  /**
+   * Saves a checkpoint (the files, e.g. weights and optimizer state, and `meta`: epoch, RNG position of
+   * the data stream...) as the job's latest. The previous checkpoint stays the current one until this one
+   * is completely on disk; a crash at any point leaves one or the other, whole.
+   */
+  async saveCheckpoint<M>(files: FileMap, meta: M): Promise<Checkpoint<M>> {
+    const previous = await this.#pointer();
+    const seq = (previous?.seq ?? 0) + 1;
+    const name = `ckpt-${String(seq).padStart(6, '0')}-${randomBytes(4).toString('hex')}`;
+    const dir = join(this.dir, name);
+    await fsp.mkdir(dir);
+    const savedAt = new Date().toISOString();
+    try {
+      await writeFiles(dir, files, [CHECKPOINT_FILE]);
+      const record: CheckpointRecord = { format: STORE_FORMAT, key: this.key, seq, savedAt, files: await listFiles(dir), meta };
+      await writeFileSynced(join(dir, CHECKPOINT_FILE), `${JSON.stringify(record, null, 2)}\n`);
+      await fsyncTree(dir);
+      await fsyncDir(this.dir);
+      await writeJsonAtomic(join(this.dir, POINTER_FILE), { dir: name, seq, savedAt } satisfies Pointer);
+    } catch (error) {
+      await fsp.rm(dir, { recursive: true, force: true }).catch(() => {});
+      throw error;
+    }
+    // The new checkpoint is current; older ones are garbage now.
+    for (const other of await fsp.readdir(this.dir)) {
+      if (other.startsWith('ckpt-') && other !== name) await fsp.rm(join(this.dir, other), { recursive: true, force: true });
+    }
+    const checkpoint = await this.loadCheckpoint<M>();
+    if (!checkpoint) throw new Error(`checkpoint ${dir} did not read back`);
+    return checkpoint;
+  }
+
+  /** Drops every checkpoint (and the log): the job will start from scratch. */
+  async discard(): Promise<void> {
+    for (const name of await fsp.readdir(this.dir)) await fsp.rm(join(this.dir, name), { recursive: true, force: true });
+    await fsyncDir(this.dir);
+  }
+
+  /** A new empty directory on the store's filesystem to write the job's outputs into, then commit(dir). */
+  newOutputDir(): Promise<string> {
+    return this.store.newTempDir(`out-${this.key.slice(0, 12)}`);
+  }
+
+  /**
+   * Publishes the job's outputs (a map of files, or a directory from newOutputDir) as the entry jobs/<key>,
+   * with the log added as `log` unless the outputs have one, then deletes the work directory. Does not
+   * release the lock: call release() after.
+   */
+  async commit(output: FileMap | string): Promise<'committed' | 'exists'> {
+    const hasOwnLog = typeof output === 'string' ? await exists(join(output, LOG_FILE)) : LOG_FILE in output;
+    const extra: FileMap = {};
+    if (!hasOwnLog && (await exists(this.logPath))) extra[LOG_FILE] = await fsp.readFile(this.logPath);
+    const result = await this.store.commitEntry(this.key, output, extra);
+    await this.store.removeWork(this.key);
+    return result;
+  }
+
+  /** Releases the job's lock, if this work holds one. Idempotent. */
+  async release(): Promise<void> {
+    const lock = this.#lock;
+    this.#lock = undefined;
+    await lock?.release();
+  }
+}

@@ -1,0 +1,54 @@
+// A distilling job's teacher outputs on its (seeded, deterministic) augmented training stream. They do
+// not depend on T or alpha, so a sweep computes them once and every KD trial reads them.
+import { tf } from '../engine/tf.js';
+import type { LayersModel, Tensor } from '../engine/tf.js';
+import type { LoadedDataset } from '../registry/types.js';
+import { batchesPerEpoch, epochBatches } from '../data/stream.js';
+import { contentHash } from '../util/hash.js';
+import type { EventSink } from './events.js';
+import type { Job } from './plan.js';
+import { streamSpec } from './plan.js';
+import { TrainingAborted, transformChain } from './train.js';
+
+/** The key of the logits a job reads: its teacher's key, its data stream and its epochs. */
+export function teacherLogitsKey(job: Job, teacherKey: string): string {
+  return contentHash({ teacher: teacherKey, stream: streamSpec(job.experiment, job.stage.seed), epochs: job.stage.epochs, kind: 'teacher-logits' });
+}
+
+/** Runs the teacher (inference mode) over every epoch of the job's training stream: epochs x samples x classes. */
+export async function computeTeacherLogits(
+  job: Job,
+  teacher: LayersModel,
+  dataset: LoadedDataset,
+  emit: EventSink,
+  signal?: AbortSignal,
+): Promise<{ logits: Float32Array; samplesPerEpoch: number; classes: number }> {
+  const { batchSize, train } = job.experiment.data;
+  const transforms = transformChain(train, dataset.shape);
+  const classes = (teacher.outputs[0].shape as number[])[1];
+  const samples = dataset.train.count;
+  const logits = new Float32Array(job.stage.epochs * samples * classes);
+  const total = job.stage.epochs * batchesPerEpoch(samples, batchSize, false);
+  const id = `teacher-logits:${job.id}`;
+  const label = `teacher logits for ${job.label}`;
+  let done = 0;
+  let lastEvent = 0;
+  emit({ type: 'task', time: Date.now(), id, label, current: 0, total, unit: 'batches' });
+  for (let epoch = 0; epoch < job.stage.epochs; epoch++) {
+    let offset = epoch * samples * classes;
+    for (const batch of epochBatches(dataset.train, { batchSize, shape: dataset.shape, transforms, seed: job.stage.seed, epoch, shuffle: true })) {
+      if (signal?.aborted) throw new TrainingAborted();
+      const out = tf.tidy(() => teacher.apply(tf.tensor4d(batch.x, [batch.n, ...batch.shape]), { training: false }) as Tensor);
+      logits.set(await out.data() as Float32Array, offset);
+      out.dispose();
+      offset += batch.n * classes;
+      done++;
+      if (Date.now() - lastEvent > 500) {
+        lastEvent = Date.now();
+        emit({ type: 'task', time: Date.now(), id, label, current: done, total, unit: 'batches' });
+      }
+    }
+  }
+  emit({ type: 'task', time: Date.now(), id, label, current: total, total, unit: 'batches', done: true });
+  return { logits, samplesPerEpoch: samples, classes };
+}

@@ -1,0 +1,198 @@
+// The stage executor: trains one job's model, evaluates it after every epoch and reports through events.
+// It knows nothing about caches or run directories: checkpoints go out through `onEpochEnd`, and a
+// resumed job comes in through `resume`.
+import { tf } from '../engine/tf.js';
+import type { LayersModel, NamedTensor, Tensor } from '../engine/tf.js';
+import { UserError } from '../errors.js';
+import { registry } from '../registry/index.js';
+import { buildModel } from '../registry/model.js';
+import type { DataSplit, ImageShape, KdxOptimizer, LoadedDataset, BatchTransform } from '../registry/types.js';
+import { batchesPerEpoch, epochBatches } from '../data/stream.js';
+import { lrAt, type ScheduleConfig } from '../plugins/schedules.js';
+import { buildTransforms } from '../plugins/transforms.js';
+import type { EventSink, JobSummary } from './events.js';
+import type { Job } from './plan.js';
+
+export interface EpochMetrics {
+  epoch: number;
+  loss: number;
+  testLoss: number;
+  testAccuracy: number;
+  imgPerSec: number;
+  seconds: number;
+  lr: number;
+}
+
+/** Where a distilling job gets its teacher's logits: a live model, or logits stored for every epoch. */
+export type TeacherSource =
+  | { kind: 'live'; model: LayersModel }
+  | { kind: 'stored'; logits: Float32Array; samplesPerEpoch: number; classes: number };
+
+export interface ResumeState {
+  /** Epochs already finished (training continues at this 0-based epoch). */
+  epochsDone: number;
+  weights: NamedTensor[];
+  optimizerState: NamedTensor[];
+  history: EpochMetrics[];
+}
+
+export interface TrainContext {
+  job: Job;
+  dataset: LoadedDataset;
+  inputShape: ImageShape;
+  backend: string;
+  emit: EventSink;
+  teacher?: TeacherSource;
+  resume?: ResumeState;
+  signal?: AbortSignal;
+  /** Called after every finished epoch, before the next starts: the place to checkpoint. */
+  onEpochEnd?: (state: { epochsDone: number; model: LayersModel; optimizer: KdxOptimizer; history: EpochMetrics[] }) => Promise<void>;
+  /** Minimum milliseconds between two `batch` events. */
+  batchEventInterval?: number;
+}
+
+export interface TrainResult {
+  model: LayersModel;
+  history: EpochMetrics[];
+  summary: JobSummary;
+}
+
+/** A run that cannot go on: a NaN loss, a teacher of the wrong width. Exit 1. */
+export class TrainingError extends UserError {}
+
+/** Thrown when the signal aborts; the last finished epoch's checkpoint stands. */
+export class TrainingAborted extends Error {}
+
+/** The transform chain of a split, from the registry. */
+export function transformChain(specs: { type: string; args: Record<string, unknown> }[], inputShape: ImageShape): BatchTransform[] {
+  return buildTransforms(specs.map((spec) => ({ factory: registry.transforms.get(spec.type), args: spec.args })), inputShape).transforms;
+}
+
+export async function trainJob(ctx: TrainContext): Promise<TrainResult> {
+  const { job, dataset } = ctx;
+  const { stage, experiment } = job;
+  const batchSize = experiment.data.batchSize;
+  const { model, params } = buildModel(stage.model, job.layers, ctx.inputShape, stage.seed);
+  const optimizer = registry.optimizers.get(stage.optimizer.name).create(stage.optimizer);
+  const lossFn = registry.losses.get(stage.loss.type).create(stage.loss.args);
+  const trainTransforms = transformChain(experiment.data.train, dataset.shape);
+  const testTransforms = transformChain(experiment.data.test, dataset.shape);
+  const steps = batchesPerEpoch(dataset.train.count, batchSize, false);
+  const history: EpochMetrics[] = [];
+  let epochsDone = 0;
+  if (ctx.resume) {
+    model.setWeights(ctx.resume.weights.map((w) => w.tensor));
+    await optimizer.setWeights(ctx.resume.optimizerState);
+    history.push(...ctx.resume.history);
+    epochsDone = ctx.resume.epochsDone;
+  }
+  const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  ctx.emit({ type: 'job-start', time: Date.now(), job: job.id, label: job.label, epochs: stage.epochs, startEpoch: epochsDone, batchesPerEpoch: steps });
+
+  const schedule = (stage.optimizer.schedule ?? { type: 'constant' }) as ScheduleConfig;
+  const interval = ctx.batchEventInterval ?? 200;
+  for (let epoch = epochsDone; epoch < stage.epochs; epoch++) {
+    ctx.emit({ type: 'epoch-start', time: Date.now(), job: job.id, epoch: epoch + 1, epochs: stage.epochs, batches: steps });
+    const started = performance.now();
+    let lossSum = 0;
+    let seen = 0;
+    let lastEvent = 0;
+    let lr = stage.optimizer.lr;
+    let batchIndex = 0;
+    for (const batch of epochBatches(dataset.train, { batchSize, shape: dataset.shape, transforms: trainTransforms, seed: stage.seed, epoch, shuffle: true })) {
+      if (ctx.signal?.aborted) throw new TrainingAborted();
+      lr = lrAt(schedule, stage.optimizer.lr, epoch * steps + batchIndex, stage.epochs * steps, steps);
+      optimizer.setLearningRate(lr);
+      const offset = seen;
+      const lossValue = tf.tidy(() => {
+        const x = tf.tensor4d(batch.x, [batch.n, ...batch.shape]);
+        const labels = tf.tensor1d(batch.y, 'int32');
+        const teacherLogits = teacherLogitsFor(ctx.teacher, x, epoch, offset, batch.n);
+        const { value, grads } = tf.variableGrads(() => {
+          const logits = model.apply(x, { training: true }) as Tensor;
+          let loss = lossFn({ logits, labels, teacherLogits });
+          for (const extra of model.calculateLosses()) loss = tf.add(loss, extra);
+          return loss as tf.Scalar;
+        }, trainable);
+        optimizer.applyGradients(grads);
+        return value;
+      });
+      const loss = (await lossValue.data())[0];
+      lossValue.dispose();
+      if (!Number.isFinite(loss)) {
+        throw new TrainingError(
+          `${job.label}: the loss is ${loss} at epoch ${epoch + 1}, batch ${batchIndex + 1}: training diverged (try a lower optimizer.lr)`,
+        );
+      }
+      lossSum += loss * batch.n;
+      seen += batch.n;
+      batchIndex++;
+      const now = performance.now();
+      if (now - lastEvent >= interval || batchIndex === steps) {
+        lastEvent = now;
+        const imgPerSec = seen / ((now - started) / 1000);
+        ctx.emit({ type: 'batch', time: Date.now(), job: job.id, epoch: epoch + 1, batch: batchIndex, batches: steps, loss: lossSum / seen, imgPerSec });
+      }
+    }
+    const trainSeconds = (performance.now() - started) / 1000;
+    const { loss: testLoss, accuracy } = evaluate(model, dataset.test, dataset.shape, testTransforms);
+    const metrics: EpochMetrics = {
+      epoch: epoch + 1,
+      loss: lossSum / seen,
+      testLoss,
+      testAccuracy: accuracy,
+      imgPerSec: seen / trainSeconds,
+      seconds: (performance.now() - started) / 1000,
+      lr,
+    };
+    history.push(metrics);
+    ctx.emit({ type: 'epoch-end', time: Date.now(), job: job.id, epochs: stage.epochs, ...metrics });
+    await ctx.onEpochEnd?.({ epochsDone: epoch + 1, model, optimizer, history });
+  }
+  optimizer.dispose();
+  return { model, history, summary: summarize(job, params, history, ctx.backend) };
+}
+
+function teacherLogitsFor(teacher: TeacherSource | undefined, x: Tensor, epoch: number, offset: number, n: number): Tensor | undefined {
+  if (!teacher) return undefined;
+  if (teacher.kind === 'live') return teacher.model.apply(x, { training: false }) as Tensor;
+  const start = (epoch * teacher.samplesPerEpoch + offset) * teacher.classes;
+  return tf.tensor2d(teacher.logits.subarray(start, start + n * teacher.classes), [n, teacher.classes]);
+}
+
+/** Mean cross-entropy and top-1 accuracy over a split, in inference mode. */
+export function evaluate(model: LayersModel, split: DataSplit, shape: ImageShape, transforms: BatchTransform[], batchSize = 256): { loss: number; accuracy: number } {
+  let lossSum = 0;
+  let correct = 0;
+  let count = 0;
+  for (const batch of epochBatches(split, { batchSize, shape, transforms, seed: 0, epoch: 0, shuffle: false })) {
+    const [loss, right] = tf.tidy(() => {
+      const x = tf.tensor4d(batch.x, [batch.n, ...batch.shape]);
+      const labels = tf.tensor1d(batch.y, 'int32');
+      const logits = model.apply(x, { training: false }) as Tensor;
+      const ce = tf.losses.softmaxCrossEntropy(tf.oneHot(labels, logits.shape[1]!), logits, undefined, tf.Reduction.SUM);
+      const hits = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32'));
+      return [ce.dataSync()[0], hits.dataSync()[0]];
+    });
+    lossSum += loss;
+    correct += right;
+    count += batch.n;
+  }
+  return { loss: lossSum / Math.max(count, 1), accuracy: correct / Math.max(count, 1) };
+}
+
+export function summarize(job: Job, params: number, history: EpochMetrics[], backend: string): JobSummary {
+  const last = history[history.length - 1];
+  return {
+    stage: job.stage.name,
+    model: job.stage.model,
+    params,
+    epochs: history.length,
+    finalAccuracy: last?.testAccuracy ?? 0,
+    bestAccuracy: Math.max(0, ...history.map((h) => h.testAccuracy)),
+    finalLoss: last?.testLoss ?? 0,
+    seconds: history.reduce((s, h) => s + h.seconds, 0),
+    imgPerSec: history.length ? history.reduce((s, h) => s + h.imgPerSec, 0) / history.length : 0,
+    backend,
+  };
+}

@@ -1,0 +1,64 @@
+// --jobs N > 1: each job runs in a child process (`kdx __worker`, started with execa) that loads the same
+// experiment, executes the one job, and streams its events back over IPC. A crash fails the job only.
+import { fileURLToPath } from 'node:url';
+import { execaNode } from 'execa';
+import type { EventSink, KdxEvent } from './events.js';
+import type { JobOutcome } from './job.js';
+import type { Job } from './plan.js';
+import { UserError } from '../errors.js';
+
+const kdxBin = fileURLToPath(new URL('../../bin/kdx.js', import.meta.url));
+
+/** Parent -> worker. */
+export interface WorkerRequest {
+  file: string;
+  overrides: string[];
+  jobId: string;
+  label: string;
+  cacheDir: string;
+  backend: string;
+  liveTeacher?: boolean;
+}
+
+/** Worker -> parent. */
+export type WorkerMessage =
+  | { type: 'event'; event: KdxEvent }
+  | { type: 'result'; outcome: JobOutcome }
+  | { type: 'error'; message: string; interrupted: boolean };
+
+export class WorkerInterrupted extends Error {}
+export class WorkerFailed extends UserError {}
+
+export async function runInWorker(
+  job: Job,
+  options: { cacheDir: string; backend: string; emit: EventSink; signal?: AbortSignal; liveTeacher?: boolean },
+): Promise<JobOutcome> {
+  const request: WorkerRequest = {
+    file: job.experiment.file,
+    overrides: job.experiment.overrides,
+    jobId: job.id,
+    label: job.label,
+    cacheDir: options.cacheDir,
+    backend: options.backend,
+    liveTeacher: options.liveTeacher,
+  };
+  const child = execaNode(kdxBin, ['__worker'], { ipc: true, serialization: 'json', reject: false, stdout: 'ignore', stderr: 'pipe', all: false });
+  const stopChild = () => child.kill('SIGINT');
+  options.signal?.addEventListener('abort', stopChild, { once: true });
+  let outcome: JobOutcome | undefined;
+  let failure: { message: string; interrupted: boolean } | undefined;
+  child.on('message', (message: WorkerMessage) => {
+    if (message.type === 'event') options.emit(message.event);
+    else if (message.type === 'result') outcome = message.outcome;
+    else failure = message;
+  });
+  child.send(request);
+  const result = await child;
+  options.signal?.removeEventListener('abort', stopChild);
+  if (outcome) return outcome;
+  if (failure?.interrupted || options.signal?.aborted) throw new WorkerInterrupted('interrupted');
+  if (failure) throw new WorkerFailed(failure.message);
+  const why = result.signal ? `was killed by ${result.signal}` : `exited with status ${result.exitCode}`;
+  const stderr = String(result.stderr ?? '').trim().split('\n').slice(-5).join('\n');
+  throw new WorkerFailed(`the worker process for ${job.label} ${why}${stderr ? `:\n${stderr}` : ''}`);
+}

@@ -1,0 +1,239 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { contentHash } from '../../src/util/hash.js';
+import { Store, logitsKey, resolveStoreRoot } from '../../src/runner/store.js';
+import { runHelper, tempRoot } from './support.js';
+
+const { dir: base, cleanup } = tempRoot('kdx-store-');
+after(cleanup);
+let n = 0;
+const newStore = () => new Store(join(base, `store-${++n}`));
+const key = (name: string) => contentHash({ job: name, n });
+
+describe('store root', () => {
+  it('is --cache-dir, else $KDX_CACHE, else .kdx/cache under the working directory', () => {
+    const cwd = '/home/u/project';
+    assert.equal(resolveStoreRoot({ cwd, env: {} }), '/home/u/project/.kdx/cache');
+    assert.equal(resolveStoreRoot({ cwd, env: { KDX_CACHE: '/big/cache' } }), '/big/cache');
+    assert.equal(resolveStoreRoot({ cwd, env: { KDX_CACHE: '' } }), '/home/u/project/.kdx/cache');
+    assert.equal(resolveStoreRoot({ cwd, env: { KDX_CACHE: '/big/cache' }, cacheDir: 'c' }), '/home/u/project/c');
+    assert.equal(new Store('rel').root, resolve('rel'));
+  });
+});
+
+describe('entries', () => {
+  it('commit makes a complete entry that has/readEntry/list see', async () => {
+    const store = newStore();
+    const k = key('teacher');
+    assert.equal(await store.has(k), false);
+    assert.equal(await store.readEntry(k), undefined);
+    const result = await store.commitEntry(k, {
+      'model.json': JSON.stringify({ format: 'layers-model' }),
+      'weights.bin': new Uint8Array([1, 2, 3, 4]),
+      'metrics.json': JSON.stringify({ accuracy: 0.9 }),
+      'config.json': JSON.stringify({ epochs: 10 }),
+      'extra/notes.txt': 'anything the job wrote',
+    });
+    assert.equal(result, 'committed');
+    assert.equal(await store.has(k), true);
+    assert.equal(store.hasSync(k), true);
+    const entry = (await store.readEntry(k))!;
+    assert.equal(entry.key, k);
+    assert.equal(entry.dir, store.entryDir(k));
+    assert.deepEqual(entry.metrics, { accuracy: 0.9 });
+    assert.deepEqual(entry.config, { epochs: 10 });
+    assert.deepEqual(Object.keys(entry.files), ['config.json', 'extra/notes.txt', 'metrics.json', 'model.json', 'weights.bin']);
+    assert.equal(entry.files['weights.bin'], 4);
+    assert.deepEqual([...(await store.readEntryFile(k, 'weights.bin'))], [1, 2, 3, 4]);
+    assert.equal(await store.commitEntry(k, { 'model.json': '{}' }), 'exists', 'the first entry is kept');
+    assert.deepEqual((await store.readEntry(k))!.files, entry.files);
+    assert.deepEqual((await store.list()).map((e) => e.key), [k]);
+    assert.deepEqual(readdirSync(store.tmpDir), []);
+    assert.equal(await store.remove(k), true);
+    assert.equal(await store.has(k), false);
+    assert.equal(await store.remove(k), false);
+  });
+
+  it('rejects keys that are not hex hashes and reserved or escaping file names', async () => {
+    const store = newStore();
+    assert.throws(() => store.entryDir('../../etc'), /not a store key/);
+    assert.throws(() => store.entryDir('ABCDEF0123456'), /not a store key/);
+    await assert.rejects(store.commitEntry(key('x'), { 'entry.json': '{}' }), /reserved/);
+    await assert.rejects(store.commitEntry(key('x'), { '../escape': '{}' }), /invalid/);
+    assert.equal(await store.has(key('x')), false);
+    const leftovers = existsSync(store.tmpDir) ? readdirSync(store.tmpDir) : [];
+    assert.deepEqual(leftovers, [], 'a failed commit leaves no temporary directory');
+  });
+
+  it('a job commits a directory it filled, with its log', async () => {
+    const store = newStore();
+    const k = key('student');
+    const claim = await store.claim(k);
+    assert.equal(claim.status, 'claimed');
+    if (claim.status !== 'claimed') return;
+    const work = claim.work;
+    await work.appendLog('epoch 1');
+    const out = await work.newOutputDir();
+    writeFileSync(join(out, 'model.json'), '{}');
+    writeFileSync(join(out, 'weights.bin'), new Uint8Array(10));
+    assert.equal(await work.commit(out), 'committed');
+    await work.release();
+    await work.release();
+    const entry = (await store.readEntry(k))!;
+    assert.deepEqual(Object.keys(entry.files), ['log', 'model.json', 'weights.bin']);
+    assert.equal(readFileSync(join(entry.dir, 'log'), 'utf8'), 'epoch 1\n');
+    assert.equal(existsSync(join(store.workRoot, k)), false, 'the work directory is gone after commit');
+    assert.equal(existsSync(store.lockPath(k)), false);
+    assert.deepEqual(await store.claim(k).then((c) => c.status), 'cached');
+  });
+});
+
+describe('checkpoints', () => {
+  it('save, load, replace: the latest complete checkpoint, older ones removed', async () => {
+    const store = newStore();
+    const k = key('kd');
+    const work = await store.beginJob(k);
+    assert.equal(await work.loadCheckpoint(), undefined);
+    const first = await work.saveCheckpoint({ 'weights.bin': new Uint8Array([1, 1]), 'optimizer/state.bin': 'adam-1' }, { epoch: 1, rng: [1, 2] });
+    assert.equal(first.seq, 1);
+    const second = await work.saveCheckpoint({ 'weights.bin': new Uint8Array([2, 2, 2]), 'optimizer/state.bin': 'adam-2' }, { epoch: 2, rng: [3, 4] });
+    assert.equal(second.seq, 2);
+    assert.equal(existsSync(first.dir), false);
+    const again = await (await store.beginJob(k)).loadCheckpoint<{ epoch: number; rng: number[] }>();
+    assert.ok(again);
+    assert.deepEqual(again.meta, { epoch: 2, rng: [3, 4] });
+    assert.deepEqual([...(await again.read('weights.bin'))], [2, 2, 2]);
+    assert.equal(await again.readText('optimizer/state.bin'), 'adam-2');
+    assert.deepEqual(again.files, { 'optimizer/state.bin': 6, 'weights.bin': 3 });
+    assert.deepEqual(await store.unfinished(), [k]);
+    await work.discard();
+    assert.equal(await work.loadCheckpoint(), undefined);
+  });
+
+  it('a damaged checkpoint is not loaded', async () => {
+    const store = newStore();
+    const work = await store.beginJob(key('damaged'));
+    const saved = await work.saveCheckpoint({ 'weights.bin': new Uint8Array(100) }, { epoch: 1 });
+    writeFileSync(saved.path('weights.bin'), new Uint8Array(50));
+    assert.equal(await work.loadCheckpoint(), undefined);
+  });
+
+  it('a process killed (SIGKILL) while writing a checkpoint leaves the previous one whole, and the job resumes', async () => {
+    const store = newStore();
+    const k = key('killed-checkpoint');
+    const writer = runHelper('job-writer', [store.root, k, 'slow-checkpoint']);
+    await writer.waitFor((m) => m.checkpoint === 1);
+    await writer.waitFor((m) => m.chunk === 4); // in the middle of the 100 MB epoch-2 checkpoint
+    writer.child.kill('SIGKILL');
+    assert.equal((await writer.exited).signal, 'SIGKILL');
+
+    const workDir = join(store.workRoot, k);
+    assert.equal(readdirSync(workDir).filter((d) => d.startsWith('ckpt-')).length, 2, 'a half-written checkpoint was left');
+    assert.equal(existsSync(store.entryDir(k)), false, 'no entry under jobs/');
+    assert.equal(existsSync(store.jobsDir) ? readdirSync(store.jobsDir).length : 0, 0);
+
+    // Resume: the dead process's lock is taken over, the half checkpoint cleared, epoch 1 loaded intact.
+    const claim = await store.claim(k);
+    assert.equal(claim.status, 'claimed');
+    if (claim.status !== 'claimed') return;
+    const work = claim.work;
+    assert.equal(readdirSync(workDir).filter((d) => d.startsWith('ckpt-')).length, 1);
+    const checkpoint = await work.loadCheckpoint<{ epoch: number; rng: number }>();
+    assert.ok(checkpoint);
+    assert.deepEqual(checkpoint.meta, { epoch: 1, rng: 12345 });
+    const weights = await checkpoint.read('weights.bin');
+    assert.equal(weights.length, 1 << 20);
+    assert.ok(weights.every((b) => b === 1));
+    assert.equal(await checkpoint.readText('optimizer.bin'), 'opt-1');
+
+    await work.saveCheckpoint({ 'weights.bin': new Uint8Array(8).fill(2), 'optimizer.bin': 'opt-2' }, { epoch: 2, rng: 999 });
+    await work.appendLog('resumed at epoch 2');
+    assert.equal(await work.commit({ 'weights.bin': new Uint8Array(8).fill(2), 'metrics.json': '{"accuracy":0.5}' }), 'committed');
+    await work.release();
+    const entry = (await store.readEntry(k))!;
+    assert.deepEqual(entry.metrics, { accuracy: 0.5 });
+    const log = readFileSync(join(entry.dir, 'log'), 'utf8');
+    assert.match(log, new RegExp(`started by ${writer.pid}\\nepoch 1 done\\nresumed at epoch 2\\n`));
+  });
+
+  it('a process killed while committing leaves no entry; the checkpoint survives; sweep clears its temporary files', async () => {
+    const store = newStore();
+    const k = key('killed-commit');
+    const writer = runHelper('job-writer', [store.root, k, 'slow-commit']);
+    await writer.waitFor((m) => m.chunk === 4);
+    writer.child.kill('SIGKILL');
+    await writer.exited;
+    assert.equal(await store.has(k), false);
+    assert.equal(existsSync(store.entryDir(k)), false);
+    assert.equal(readdirSync(store.tmpDir).length, 1, 'the half-written output is in tmp/');
+    assert.equal(await store.sweep(), 1);
+    assert.deepEqual(readdirSync(store.tmpDir), []);
+    const work = await store.beginJob(k);
+    assert.equal((await work.loadCheckpoint<{ epoch: number }>())?.meta.epoch, 1);
+  });
+});
+
+describe('jobs across processes', () => {
+  it('a waiter sees the entry the lock holder committed; without waiting it is told who is busy', async () => {
+    const store = newStore();
+    const k = key('shared');
+    const holder = runHelper('job-writer', [store.root, k, 'hold-and-commit', '1500']);
+    await holder.waitFor((m) => m.claimed === true);
+    const busy = await store.claim(k);
+    assert.equal(busy.status, 'busy');
+    assert.equal(busy.status === 'busy' && busy.holder?.pid, holder.pid);
+    const waits: unknown[] = [];
+    const claim = await store.claim(k, { wait: true, pollMs: 20, onWait: (h) => waits.push(h) });
+    assert.equal(claim.status, 'cached');
+    assert.equal(waits.length, 1);
+    if (claim.status === 'cached') assert.deepEqual(claim.entry.metrics, { by: holder.pid });
+    assert.equal(existsSync(store.lockPath(k)), false);
+  });
+});
+
+describe('teacher logits', () => {
+  it('round-trips a Float32Array bit for bit, with its shape and meta', async () => {
+    const store = newStore();
+    const k = logitsKey({ teacher: key('teacher'), data: { dataset: 'cifar10', seed: 0 }, epochs: 10 });
+    assert.equal(await store.getLogits(k), undefined);
+    assert.equal(await store.hasLogits(k), false);
+    const data = new Float32Array(3 * 4 * 10).map((_, i) => Math.sin(i) * 10);
+    data[0] = NaN;
+    data[1] = -0;
+    data[2] = Infinity;
+    data[3] = 3.4e38;
+    assert.equal(await store.putLogits(k, data, [3, 4, 10], { teacher: 'abc' }), 'committed');
+    assert.equal(await store.hasLogits(k), true);
+    const back = (await store.getLogits(k))!;
+    assert.deepEqual(back.shape, [3, 4, 10]);
+    assert.deepEqual(back.header.meta, { teacher: 'abc' });
+    assert.equal(back.header.count, 120);
+    assert.ok(back.data instanceof Float32Array);
+    assert.deepEqual(new Uint8Array(back.data.buffer, back.data.byteOffset, back.data.byteLength), new Uint8Array(data.buffer));
+    assert.equal(await store.putLogits(k, data, [3, 4, 10]), 'exists');
+    const view = data.subarray(40, 80);
+    const k2 = logitsKey({ teacher: key('teacher'), data: { dataset: 'cifar10', seed: 0 }, epochs: 5 });
+    await store.putLogits(k2, view, [40]);
+    assert.deepEqual(Array.from((await store.getLogits(k2))!.data), Array.from(view));
+    await assert.rejects(store.putLogits(key('bad'), data, [7, 7]), /holds 49 values/);
+    assert.deepEqual(readdirSync(store.tmpDir), []);
+  });
+
+  it('logitsKey depends on the teacher, the data stream and the epochs only, not on key order', () => {
+    const a = logitsKey({ teacher: 'aaa', data: { seed: 0, dataset: 'x' }, epochs: 3 });
+    assert.equal(a, logitsKey({ epochs: 3, data: { dataset: 'x', seed: 0 }, teacher: 'aaa' }));
+    assert.notEqual(a, logitsKey({ teacher: 'bbb', data: { seed: 0, dataset: 'x' }, epochs: 3 }));
+    assert.notEqual(a, logitsKey({ teacher: 'aaa', data: { seed: 1, dataset: 'x' }, epochs: 3 }));
+    assert.notEqual(a, logitsKey({ teacher: 'aaa', data: { seed: 0, dataset: 'x' }, epochs: 4 }));
+  });
+
+  it('a truncated logits file is an error, not silently short data', async () => {
+    const store = newStore();
+    const k = key('trunc');
+    await store.putLogits(k, new Float32Array(8), [8]);
+    writeFileSync(join(store.logitsDir(k), 'logits.f32'), new Uint8Array(16));
+    await assert.rejects(store.getLogits(k), /has 16 bytes, header says 32/);
+  });
+});
