@@ -39,13 +39,20 @@ export interface SpeedRow {
   model: ReferenceKind;
   params: number;
   batchSize: number;
-  /** Median over timed batches. */
+  /** Median wall-clock ms per forward batch / training step. */
   forwardMs: number;
   trainMs: number;
   forwardImgPerSec: number;
   trainImgPerSec: number;
   /** trainImgPerSec / forwardImgPerSec. */
   ratio: number;
+  /** The same from the process's CPU time (median ms per batch): robust to other load on the machine for
+   * single-threaded backends (wasm, cpu); for tensorflow (multi-threaded) it is the total over its threads. */
+  forwardCpuMs: number;
+  trainCpuMs: number;
+  forwardImgPerCpuSec: number;
+  trainImgPerCpuSec: number;
+  cpuRatio: number;
   forwardSteps: number;
   trainSteps: number;
   /** tf.memory().numTensors growth over the timed training steps (0 = no leak). */
@@ -54,17 +61,22 @@ export interface SpeedRow {
 
 export interface KernelTime {
   name: string;
+  /** Wall-clock ms in this kernel over the step. */
   ms: number;
+  /** Process CPU ms in this kernel over the step. */
+  cpuMs: number;
   calls: number;
 }
 
 export interface StepProfile {
   backend: string;
   model: ReferenceKind;
-  /** Wall time of the profiled step. */
+  /** Wall and CPU time of the profiled step. */
   stepMs: number;
-  /** Sum of all kernel times. */
+  stepCpuMs: number;
+  /** Sums over all kernels. */
   kernelMs: number;
+  kernelCpuMs: number;
   kernels: KernelTime[];
 }
 
@@ -72,7 +84,7 @@ export interface TrainingSpeedResult {
   rows: SpeedRow[];
   /** Backends that did not load, with the reason. */
   skipped: string[];
-  /** Training img/s of wasm over cpu, per model (when both ran). */
+  /** Training img/s of wasm over cpu per CPU second (both are single-threaded), per model (when both ran). */
   wasmOverCpu: Partial<Record<ReferenceKind, number>>;
   profiles: StepProfile[];
 }
@@ -104,7 +116,8 @@ function makeTrainer(kind: ReferenceKind, batchSize: number, inputShape: [number
         const logits = model.apply(x, { training: true }) as tf.Tensor;
         return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
       }), vars);
-      optimizer.applyGradients(grads);
+      // AdamOptimizer's declaration says NamedVariableMap; any name -> tensor map works (tfjs-core Optimizer).
+      optimizer.applyGradients(grads as unknown as Parameters<typeof optimizer.applyGradients>[0]);
       const loss = value.dataSync()[0]!;
       value.dispose();
       tf.dispose(grads);
@@ -124,34 +137,85 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-function timeSteps(f: () => unknown, warmup: number, minSteps: number, seconds: number): number[] {
-  for (let i = 0; i < warmup; i++) f();
-  const times: number[] = [];
-  const start = performance.now();
-  while (times.length < minSteps || performance.now() - start < seconds * 1000) {
-    const t0 = performance.now();
-    f();
-    times.push(performance.now() - t0);
-  }
-  return times;
+interface Timings {
+  /** Wall-clock ms per step. */
+  wall: number[];
+  /** Process CPU ms (user + system) per step: for the single-threaded wasm and cpu backends this is what a
+   * step costs on an idle machine, whatever else is running. */
+  cpu: number[];
 }
 
-async function profileStep(trainer: Trainer, backend: string, model: ReferenceKind): Promise<StepProfile> {
-  const t0 = performance.now();
-  const info = await tf.profile(() => {
-    trainer.train();
-  });
-  const stepMs = performance.now() - t0;
-  const byName = new Map<string, KernelTime>();
-  for (const k of info.kernels) {
-    const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
-    const e = byName.get(k.name) ?? { name: k.name, ms: 0, calls: 0 };
-    e.ms += ms;
-    e.calls += 1;
-    byName.set(k.name, e);
+function timeSteps(f: () => unknown, warmup: number, minSteps: number, seconds: number): Timings {
+  for (let i = 0; i < warmup; i++) f();
+  const t: Timings = { wall: [], cpu: [] };
+  const start = performance.now();
+  while (t.wall.length < minSteps || performance.now() - start < seconds * 1000) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    f();
+    t.wall.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    t.cpu.push((c.user + c.system) / 1000);
   }
-  const kernels = [...byName.values()].sort((a, b) => b.ms - a.ms);
-  return { backend, model, stepMs, kernelMs: kernels.reduce((s, k) => s + k.ms, 0), kernels };
+  return t;
+}
+
+/**
+ * Per-kernel time of one training step. tf.profile's kernel times are wall-clock, which other load on the
+ * machine inflates; this wraps every kernel of the backend for one step and records wall and process CPU
+ * time of the outermost kernel calls (a kernel that calls others, as kdx's wasm kernels do, counts once).
+ */
+function profileStep(trainer: Trainer, backend: string, model: ReferenceKind): StepProfile {
+  const configs = tf.getKernelsForBackend(backend);
+  const byName = new Map<string, KernelTime>();
+  let depth = 0;
+  const wrapped = configs.map((config) => {
+    const kernelFunc: tf.KernelFunc = (args) => {
+      if (depth > 0) return config.kernelFunc(args);
+      depth++;
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      try {
+        return config.kernelFunc(args);
+      } finally {
+        const wall = performance.now() - t0;
+        const c = process.cpuUsage(c0);
+        depth--;
+        const e = byName.get(config.kernelName) ?? { name: config.kernelName, ms: 0, cpuMs: 0, calls: 0 };
+        e.ms += wall;
+        e.cpuMs += (c.user + c.system) / 1000;
+        e.calls += 1;
+        byName.set(config.kernelName, e);
+      }
+    };
+    return { ...config, kernelFunc };
+  });
+  const swap = (list: tf.KernelConfig[]): void => {
+    for (const k of list) {
+      tf.unregisterKernel(k.kernelName, k.backendName);
+      tf.registerKernel(k);
+    }
+  };
+  swap(wrapped);
+  let stepMs = 0;
+  let stepCpuMs = 0;
+  try {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    trainer.train();
+    stepMs = performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    stepCpuMs = (c.user + c.system) / 1000;
+  } finally {
+    swap(configs);
+  }
+  const kernels = [...byName.values()].sort((a, b) => b.cpuMs - a.cpuMs);
+  return {
+    backend, model, stepMs, stepCpuMs,
+    kernelMs: kernels.reduce((s, k) => s + k.ms, 0),
+    kernelCpuMs: kernels.reduce((s, k) => s + k.cpuMs, 0),
+    kernels,
+  };
 }
 
 export async function benchTrainingSpeed(opts: TrainingSpeedOptions = {}): Promise<TrainingSpeedResult> {
@@ -185,7 +249,7 @@ export async function benchTrainingSpeed(opts: TrainingSpeedOptions = {}): Promi
         const fwd = isCpu ? timeSteps(() => trainer.forward(), 0, cpuSteps, 0) : timeSteps(() => trainer.forward(), warmup, minSteps, seconds);
         log(`${name} ${kind}: train...`);
         let tensorLeak = 0;
-        const train = isCpu
+        const train: Timings = isCpu
           ? timeSteps(() => trainer.train(), 0, cpuSteps, 0)
           : (() => {
             for (let i = 0; i < warmup; i++) trainer.train();
@@ -194,19 +258,26 @@ export async function benchTrainingSpeed(opts: TrainingSpeedOptions = {}): Promi
             tensorLeak = tf.memory().numTensors - n0;
             return times;
           })();
-        const forwardMs = median(fwd);
-        const trainMs = median(train);
+        const forwardMs = median(fwd.wall);
+        const trainMs = median(train.wall);
+        const forwardCpuMs = median(fwd.cpu);
+        const trainCpuMs = median(train.cpu);
         const row: SpeedRow = {
           backend: name, model: kind, params: trainer.params, batchSize,
           forwardMs, trainMs,
           forwardImgPerSec: (batchSize * 1000) / forwardMs,
           trainImgPerSec: (batchSize * 1000) / trainMs,
           ratio: forwardMs / trainMs,
-          forwardSteps: fwd.length, trainSteps: train.length, tensorLeak,
+          forwardCpuMs, trainCpuMs,
+          forwardImgPerCpuSec: (batchSize * 1000) / forwardCpuMs,
+          trainImgPerCpuSec: (batchSize * 1000) / trainCpuMs,
+          cpuRatio: forwardCpuMs / trainCpuMs,
+          forwardSteps: fwd.wall.length, trainSteps: train.wall.length, tensorLeak,
         };
         result.rows.push(row);
-        log(`${name} ${kind}: forward ${row.forwardImgPerSec.toFixed(1)} img/s, train ${row.trainImgPerSec.toFixed(1)} img/s`);
-        if (opts.profile === requested && !isCpu) result.profiles.push(await profileStep(trainer, name, kind));
+        log(`${name} ${kind}: forward ${row.forwardImgPerSec.toFixed(1)} img/s, train ${row.trainImgPerSec.toFixed(1)} img/s ` +
+          `(per CPU second: ${row.forwardImgPerCpuSec.toFixed(1)}, ${row.trainImgPerCpuSec.toFixed(1)})`);
+        if (opts.profile === requested && !isCpu) result.profiles.push(profileStep(trainer, name, kind));
       } finally {
         trainer.dispose();
       }
@@ -215,7 +286,7 @@ export async function benchTrainingSpeed(opts: TrainingSpeedOptions = {}): Promi
   for (const kind of models) {
     const w = result.rows.find((r) => r.backend === 'wasm' && r.model === kind);
     const c = result.rows.find((r) => r.backend === 'cpu' && r.model === kind);
-    if (w && c) result.wasmOverCpu[kind] = w.trainImgPerSec / c.trainImgPerSec;
+    if (w && c) result.wasmOverCpu[kind] = w.trainImgPerCpuSec / c.trainImgPerCpuSec;
   }
   if (tf.getBackend() !== before && before != null) await tf.setBackend(before);
   return result;
@@ -228,22 +299,32 @@ function pad(s: string, n: number, right = false): string {
 /** The side-by-side table (plain text) of a result. */
 export function formatTrainingSpeed(result: TrainingSpeedResult, topKernels = 12): string {
   const lines: string[] = [];
-  const head = ['backend', 'model', 'params', 'forward img/s', 'train img/s', 'train/fwd', 'fwd ms/batch', 'train ms/step', 'steps'];
-  const widths = [10, 8, 10, 14, 12, 10, 13, 14, 6];
+  const head = ['backend', 'model', 'params', 'forward img/s', 'train img/s', 'train/fwd', 'fwd ms', 'train ms', 'steps',
+    '| per CPU s: fwd', 'train', 'train/fwd'];
+  const widths = [10, 8, 10, 14, 12, 10, 8, 9, 6, 16, 7, 10];
   lines.push(head.map((h, i) => pad(h, widths[i]!, i < 2)).join(' '));
   for (const r of result.rows) {
     const cells = [r.backend, r.model, r.params.toLocaleString('en-US'), r.forwardImgPerSec.toFixed(1), r.trainImgPerSec.toFixed(1),
-      `1/${(1 / r.ratio).toFixed(2)}`, r.forwardMs.toFixed(0), r.trainMs.toFixed(0), String(r.trainSteps)];
+      `1/${(1 / r.ratio).toFixed(2)}`, r.forwardMs.toFixed(0), r.trainMs.toFixed(0), String(r.trainSteps),
+      r.forwardImgPerCpuSec.toFixed(1), r.trainImgPerCpuSec.toFixed(1), `1/${(1 / r.cpuRatio).toFixed(2)}`];
     lines.push(cells.map((c, i) => pad(c, widths[i]!, i < 2)).join(' '));
   }
-  for (const [kind, x] of Object.entries(result.wasmOverCpu)) lines.push(`wasm vs cpu training speed-up, ${kind}: ${x.toFixed(1)}x`);
+  lines.push('(img/s from the median wall-clock time per batch; "per CPU s" from the process CPU time, which other load on the machine does not inflate)');
+  for (const [kind, x] of Object.entries(result.wasmOverCpu)) lines.push(`wasm vs cpu training speed-up (per CPU second), ${kind}: ${x.toFixed(1)}x`);
   for (const r of result.rows) if (r.tensorLeak !== 0) lines.push(`warning: ${r.backend} ${r.model} leaked ${r.tensorLeak} tensors over ${r.trainSteps} steps`);
   for (const s of result.skipped) lines.push(`skipped: ${s}`);
   for (const p of result.profiles) {
-    lines.push('', `per-kernel time of one ${p.backend} training step, ${p.model} (step ${p.stepMs.toFixed(0)} ms, kernels ${p.kernelMs.toFixed(0)} ms):`);
-    for (const k of p.kernels.slice(0, topKernels)) lines.push(`  ${pad(k.name, 24, true)} ${pad(k.ms.toFixed(1), 8)} ms  ${pad(String(k.calls), 4)} calls`);
+    lines.push('', `per-kernel time of one ${p.backend} training step, ${p.model}: step ${p.stepCpuMs.toFixed(0)} ms CPU ` +
+      `(${p.stepMs.toFixed(0)} ms wall), in kernels ${p.kernelCpuMs.toFixed(0)} ms CPU`);
+    lines.push(`  ${pad('kernel', 24, true)} ${pad('CPU ms', 8)} ${pad('wall ms', 8)} ${pad('calls', 6)}`);
+    for (const k of p.kernels.slice(0, topKernels)) {
+      lines.push(`  ${pad(k.name, 24, true)} ${pad(k.cpuMs.toFixed(1), 8)} ${pad(k.ms.toFixed(1), 8)} ${pad(String(k.calls), 6)}`);
+    }
     const rest = p.kernels.slice(topKernels);
-    if (rest.length) lines.push(`  ${pad(`(${rest.length} others)`, 24, true)} ${pad(rest.reduce((s, k) => s + k.ms, 0).toFixed(1), 8)} ms`);
+    if (rest.length) {
+      lines.push(`  ${pad(`(${rest.length} others)`, 24, true)} ${pad(rest.reduce((s, k) => s + k.cpuMs, 0).toFixed(1), 8)} ` +
+        `${pad(rest.reduce((s, k) => s + k.ms, 0).toFixed(1), 8)}`);
+    }
   }
   return lines.join('\n');
 }

@@ -32,18 +32,21 @@ export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, tri
     throw new UserError((error as Error).message);
   }
   const controller = new AbortController();
+  // Ctrl-C, SIGTERM, or `q` / Ctrl-C in the TUI (which reads the keys itself): stop at the next batch,
+  // keeping the last finished epoch's checkpoint. A second request means it: exit at once.
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(EXIT.interrupted);
+    controller.abort();
+  };
   const reporter = createReporter({
     mode: flags.json ? 'json' : flags.quiet ? 'quiet' : 'auto',
     stdout: process.stdout,
     stderr: process.stderr,
-    onQuit: () => controller.abort(),
+    onQuit: onSigint,
   });
-  let interrupts = 0;
-  const onSigint = () => {
-    interrupts++;
-    if (interrupts > 1) process.exit(EXIT.interrupted); // a second Ctrl-C: the user means it
-    controller.abort();
-  };
+  await reporter.ready; // training keeps the event loop busy: the UI must be up before it starts
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
 
@@ -57,9 +60,11 @@ export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, tri
   if (backend.fallbacks.length > 0 && flags.backend !== undefined && flags.backend !== 'auto') {
     emit({ type: 'log', time: Date.now(), level: 'warn', message: `backend: ${backend.fallbacks.join('; ')}` });
   }
+  const store = new Store(flags.cacheDir);
+  await store.sweep(); // temporary files of processes that died
   let result;
   try {
-    result = await execute({ name: base.name, kind, trials, store: new Store(flags.cacheDir), runDir, backend: backend.name, jobs: flags.jobs, emit, signal: controller.signal });
+    result = await execute({ name: base.name, kind, trials, store, runDir, backend: backend.name, jobs: flags.jobs, emit, signal: controller.signal });
   } finally {
     await reporter.close();
     process.off('SIGINT', onSigint);

@@ -28,7 +28,7 @@ export function formatPath(path: readonly PathSegment[]): string {
 
 /** `file:line:col  path  message`, then the source line with a caret under the column. */
 export function formatDiagnostic(d: Diagnostic): string {
-  if (d.override !== undefined) return `--set ${d.override}  ${d.path}  ${d.message}`;
+  if (d.override !== undefined) return [`--set ${d.override}`, d.path, d.message].filter((part) => part !== '').join('  ');
   const where = d.file === undefined ? '' : d.line === undefined ? d.file : `${d.file}:${d.line}:${d.col}`;
   const head = [where, d.path, d.message].filter((part) => part !== '').join('  ');
   if (d.sourceLine === undefined || d.line === undefined || d.col === undefined) return head;

@@ -11,18 +11,26 @@ export interface InterpolationProblem {
   message: string;
 }
 
-/** A copy of `value` with every reference replaced; unknown references are reported, not thrown. */
+/** A value that reads a parameter: `path` holds `${name}`. */
+export interface ParameterUse {
+  path: PathSegment[];
+  name: string;
+}
+
+/** A copy of `value` with every reference replaced; unknown references are reported, not thrown, and
+ * every reference found is recorded in `uses`. */
 export function interpolate(
   value: unknown,
   params: Record<string, unknown>,
   problems: InterpolationProblem[],
   path: PathSegment[] = [],
+  uses: ParameterUse[] = [],
 ): unknown {
-  if (typeof value === 'string') return interpolateString(value, params, problems, path);
-  if (Array.isArray(value)) return value.map((item, i) => interpolate(item, params, problems, [...path, i]));
+  if (typeof value === 'string') return interpolateString(value, params, problems, path, uses);
+  if (Array.isArray(value)) return value.map((item, i) => interpolate(item, params, problems, [...path, i], uses));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) out[key] = interpolate(item, params, problems, [...path, key]);
+    for (const [key, item] of Object.entries(value)) out[key] = interpolate(item, params, problems, [...path, key], uses);
     return out;
   }
   return value;
@@ -33,10 +41,14 @@ function interpolateString(
   params: Record<string, unknown>,
   problems: InterpolationProblem[],
   path: PathSegment[],
+  uses: ParameterUse[],
 ): unknown {
   const lookup = (rawName: string): unknown => {
     const name = rawName.trim();
-    if (Object.hasOwn(params, name)) return params[name];
+    if (Object.hasOwn(params, name)) {
+      uses.push({ path, name });
+      return params[name];
+    }
     const known = Object.keys(params);
     const hint = known.length === 0 ? ' (the file has no params)' : didYouMean(name, known);
     problems.push({ path, message: `undefined parameter \${${name}}${hint}` });

@@ -10,7 +10,7 @@ import { ensureBuiltins } from '../plugins/builtin.js';
 import { loadPlugin } from '../plugins/load.js';
 import { ConfigError, formatPath, type Diagnostic, type PathSegment } from './diagnostics.js';
 import { normalizeNamed, type Experiment, type StageSpec } from './experiment.js';
-import { interpolate, type InterpolationProblem } from './interpolate.js';
+import { interpolate, type InterpolationProblem, type ParameterUse } from './interpolate.js';
 import { applyOverride, isDiagnostic, parseOverride } from './overrides.js';
 import { checkSchema } from './schema.js';
 import { checkSemantics } from './semantics.js';
@@ -34,7 +34,8 @@ export async function loadExperiment(file: string, options: LoadOptions = {}): P
     text = await readFile(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new UserError(code === 'ENOENT' ? `${file}: no such file` : `${file}: cannot read (${code})`, EXIT.usage);
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, not an experiment file' : `cannot read (${code})`;
+    throw new UserError(`${file}: ${why}`, EXIT.usage);
   }
   return parseExperiment(file, text, options);
 }
@@ -44,8 +45,12 @@ export async function parseExperiment(file: string, text: string, options: LoadO
   const { source, syntaxErrors } = parseSource(file, text);
   if (syntaxErrors.length > 0) throw new ConfigError(syntaxErrors);
   const data = source.doc.toJS({ maxAliasCount: 1000 }) as unknown;
-  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-    throw new ConfigError([diagnosticAt(source, [], 'an experiment file must be a mapping of keys (name, data, models, stages, ...)')]);
+  if (data === null || data === undefined) {
+    throw new ConfigError([diagnosticAt(source, [], 'the file is empty: an experiment needs at least data, models and stages')]);
+  }
+  if (typeof data !== 'object' || Array.isArray(data)) {
+    const got = Array.isArray(data) ? 'a list' : `a single value (${JSON.stringify(data)})`;
+    throw new ConfigError([diagnosticAt(source, [], `an experiment file must be a mapping of keys (name, data, models, stages, ...), not ${got}`)]);
   }
   const raw = data as Record<string, unknown>;
   const diagnostics: Diagnostic[] = [];
@@ -58,8 +63,12 @@ export async function parseExperiment(file: string, text: string, options: LoadO
     if (isDiagnostic(applied)) diagnostics.push(applied);
     else overridden.push({ text, path: applied });
   }
+  // A value that reads an overridden parameter (`epochs: ${epochs}` with --set epochs=abc) names it too.
+  const uses: ParameterUse[] = [];
   const locate = (path: PathSegment[], message: string, onKey = false): Diagnostic => {
-    const by = overridden.findLast((o) => o.path.every((segment, i) => path[i] === segment));
+    const by =
+      overridden.findLast((o) => isPrefix(o.path, path)) ??
+      overridden.findLast((o) => uses.some((use) => isPrefix(use.path, path) && isPrefix(o.path, ['params', use.name])));
     return by ? { override: by.text, path: formatPath(path), message } : diagnosticAt(source, path, message, onKey);
   };
 
@@ -68,25 +77,38 @@ export async function parseExperiment(file: string, text: string, options: LoadO
   const problems: InterpolationProblem[] = [];
   const resolved: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(raw)) {
-    resolved[key] = key === 'params' || key === 'sweep' ? value : interpolate(value, params, problems, [key]);
+    resolved[key] = key === 'params' || key === 'sweep' ? value : interpolate(value, params, problems, [key], uses);
   }
   for (const problem of problems) diagnostics.push(locate(problem.path, problem.message));
 
   addImplicitLosses(resolved);
-  const schemaProblems = checkSchema(resolved);
-  for (const problem of schemaProblems) diagnostics.push(locate(problem.path, problem.message, problem.onKey));
-  if (diagnostics.length > 0) throw new ConfigError(sortByPosition(diagnostics));
+  // A value already reported (an undefined reference is still the text `${name}`; a name of the wrong
+  // type) is not reported again by a later check.
+  const reported: PathSegment[][] = problems.map((p) => p.path);
+  const isReported = (path: PathSegment[]) => reported.some((r) => isPrefix(r, path));
+  for (const problem of checkSchema(resolved)) {
+    if (isReported(problem.path)) continue;
+    diagnostics.push(locate(problem.path, problem.message, problem.onKey));
+    if (!problem.onKey) reported.push(problem.path); // unknown and missing keys say nothing of the values
+  }
 
+  // References are checked even when the schema found problems, so that every mistake shows at once;
+  // plugins first, since they add names.
   const baseDir = dirname(resolve(file));
-  const plugins = (resolved.plugins as string[]).map((p) => resolve(baseDir, p));
-  for (const [i, plugin] of plugins.entries()) {
+  const plugins: string[] = [];
+  for (const [i, entry] of (Array.isArray(resolved.plugins) ? (resolved.plugins as unknown[]) : []).entries()) {
+    if (typeof entry !== 'string') continue;
+    const plugin = resolve(baseDir, entry);
+    plugins.push(plugin);
     try {
       await loadPlugin(plugin);
     } catch (error) {
       diagnostics.push(locate(['plugins', i], `cannot load plugin ${plugin}: ${(error as Error).message.split('\n')[0]}`));
     }
   }
-  for (const problem of checkSemantics(resolved, registry)) diagnostics.push(locate(problem.path, problem.message));
+  for (const problem of checkSemantics(resolved, registry)) {
+    if (!isReported(problem.path)) diagnostics.push(locate(problem.path, problem.message));
+  }
   if (diagnostics.length > 0) throw new ConfigError(sortByPosition(diagnostics));
 
   const experiment = normalize(resolved, file, plugins, options.overrides ?? []);
@@ -187,6 +209,11 @@ function shapeProblems(experiment: Experiment): { path: PathSegment[]; message: 
     }
   }
   return problems;
+}
+
+/** Whether `path` lies at or under `prefix`. */
+function isPrefix(prefix: readonly PathSegment[], path: readonly PathSegment[]): boolean {
+  return prefix.length <= path.length && prefix.every((segment, i) => path[i] === segment);
 }
 
 function sortByPosition(diagnostics: Diagnostic[]): Diagnostic[] {

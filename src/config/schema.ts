@@ -36,8 +36,8 @@ function describe(error: ErrorObject, root: unknown): SchemaProblem | undefined 
       const allowed = known.length ? didYouMean(key, known) || `; allowed: ${known.join(', ')}` : '';
       return { path: [...path, key], message: `unknown key "${key}"${allowed}`, onKey: true };
     }
-    case 'required':
-      return { path, message: `missing required key "${p.missingProperty}"`, onKey: false };
+    case 'required': // at the key of the mapping that lacks it (its value may start lines below)
+      return { path, message: `missing required key "${p.missingProperty}"`, onKey: true };
     case 'type':
       return { path, message: `must be ${article(String(p.type))}${got}`, onKey: false };
     case 'minimum':

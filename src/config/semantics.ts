@@ -1,5 +1,5 @@
 // Checks that the schema cannot express: names that refer to registries, models and stages, the loss
-// and teacher agreeing, and the stage graph being acyclic. Runs on schema-valid data.
+// and teacher agreeing, and the stage graph being acyclic.
 import type { PathSegment } from './diagnostics.js';
 import type { Registries } from '../registry/index.js';
 import type { Registry } from '../registry/registry.js';
@@ -12,42 +12,55 @@ export interface SemanticProblem {
 
 type Data = Record<string, any>;
 
-const nameOf = (entry: unknown): string => (typeof entry === 'string' ? entry : Object.keys(entry as object)[0]);
+// Runs on data the schema may have rejected, so that every mistake is reported at once: a value of the
+// wrong type is left to the schema's message and skipped here.
+const isMapping = (value: unknown): value is Data => value !== null && typeof value === 'object' && !Array.isArray(value);
+const mapping = (value: unknown): Data => (isMapping(value) ? value : {});
+const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+/** The name of a `name` or `{name: arguments}` entry; undefined for anything else. */
+const nameOf = (entry: unknown): string | undefined =>
+  typeof entry === 'string' ? entry : isMapping(entry) && Object.keys(entry).length === 1 ? Object.keys(entry)[0] : undefined;
 
 export function checkSemantics(data: Data, registries: Registries): SemanticProblem[] {
   const problems: SemanticProblem[] = [];
   const report = (path: PathSegment[], message: string) => problems.push({ path, message });
-  const known = <T>(reg: Registry<T>, name: string, path: PathSegment[]) => {
-    if (!reg.has(name)) report(path, `unknown ${reg.kind} "${name}"${didYouMean(name, reg.names()) || ` (known: ${reg.names().join(', ')})`}`);
+  const known = <T>(reg: Registry<T>, name: unknown, path: PathSegment[]) => {
+    if (typeof name !== 'string' || reg.has(name)) return;
+    report(path, `unknown ${reg.kind} "${name}"${didYouMean(name, reg.names()) || ` (known: ${reg.names().join(', ')})`}`);
   };
 
-  known(registries.datasets, data.data.dataset, ['data', 'dataset']);
+  const dataSection = mapping(data.data);
+  known(registries.datasets, dataSection.dataset, ['data', 'dataset']);
   for (const split of ['train', 'test'] as const) {
-    (data.data[split] as unknown[]).forEach((entry, i) => known(registries.transforms, nameOf(entry), ['data', split, i]));
+    list(dataSection[split]).forEach((entry, i) => known(registries.transforms, nameOf(entry), ['data', split, i]));
   }
-  known(registries.optimizers, data.optimizer.name, ['optimizer', 'name']);
-  for (const [model, layers] of Object.entries<unknown[]>(data.models)) {
-    layers.forEach((entry, i) => known(registries.layers, nameOf(entry), ['models', model, i]));
+  known(registries.optimizers, mapping(data.optimizer).name, ['optimizer', 'name']);
+  const models = mapping(data.models);
+  for (const [model, layers] of Object.entries(models)) {
+    list(layers).forEach((entry, i) => known(registries.layers, nameOf(entry), ['models', model, i]));
   }
 
-  const stageNames = Object.keys(data.stages);
-  const modelNames = Object.keys(data.models);
-  for (const [name, stage] of Object.entries<Data>(data.stages)) {
+  const stages = Object.fromEntries(Object.entries(mapping(data.stages)).filter(([, stage]) => isMapping(stage))) as Record<string, Data>;
+  const stageNames = Object.keys(stages);
+  const modelNames = Object.keys(models);
+  const suggestStage = (name: string) => didYouMean(name, stageNames) || ` (stages: ${stageNames.join(', ')})`;
+  for (const [name, stage] of Object.entries(stages)) {
     const at = (...rest: PathSegment[]) => ['stages', name, ...rest];
-    if (!modelNames.includes(stage.model)) {
+    if (typeof stage.model === 'string' && !modelNames.includes(stage.model)) {
       report(at('model'), `no model "${stage.model}"${didYouMean(stage.model, modelNames) || ` (models: ${modelNames.join(', ')})`}`);
     }
-    if (stage.teacher !== undefined) {
+    if (typeof stage.teacher === 'string') {
       if (stage.teacher === name) report(at('teacher'), 'a stage cannot be its own teacher');
-      else if (!stageNames.includes(stage.teacher)) report(at('teacher'), `no stage "${stage.teacher}"${didYouMean(stage.teacher, stageNames)}`);
+      else if (!stageNames.includes(stage.teacher)) report(at('teacher'), `no stage "${stage.teacher}"${suggestStage(stage.teacher)}`);
     }
-    (stage.needs ?? []).forEach((need: string, i: number) => {
+    list(stage.needs).forEach((need, i) => {
+      if (typeof need !== 'string') return;
       if (need === name) report(at('needs', i), 'a stage cannot need itself');
-      else if (!stageNames.includes(need)) report(at('needs', i), `no stage "${need}"${didYouMean(need, stageNames)}`);
+      else if (!stageNames.includes(need)) report(at('needs', i), `no stage "${need}"${suggestStage(need)}`);
     });
-    if (stage.optimizer?.name !== undefined) known(registries.optimizers, stage.optimizer.name, at('optimizer', 'name'));
-    if (stage.loss !== undefined) {
-      const lossName = nameOf(stage.loss);
+    known(registries.optimizers, mapping(stage.optimizer).name, at('optimizer', 'name'));
+    const lossName = nameOf(stage.loss);
+    if (lossName !== undefined) {
       if (!registries.losses.has(lossName)) known(registries.losses, lossName, at('loss'));
       else if (registries.losses.get(lossName).needsTeacher && stage.teacher === undefined) {
         report(at('loss'), `${lossName} distils a teacher, but the stage has none: add \`teacher: <stage>\``);
@@ -56,8 +69,19 @@ export function checkSemantics(data: Data, registries: Registries): SemanticProb
       }
     }
   }
-  const cycle = findCycle(data.stages);
-  if (cycle) report(['stages', cycle[0]], `the stages form a cycle: ${cycle.join(' -> ')}`);
+  const graph = Object.fromEntries(
+    Object.entries(stages).map(([name, stage]) => [
+      name,
+      { teacher: typeof stage.teacher === 'string' ? stage.teacher : undefined, needs: list(stage.needs).filter((n): n is string => typeof n === 'string') },
+    ]),
+  );
+  const cycle = findCycle(graph);
+  if (cycle) {
+    // Located at the reference that makes cycle[0] wait for the stage before it in the cycle.
+    const [first, before] = [cycle[0], cycle[cycle.length - 2]];
+    const edge = graph[first].teacher === before ? ['teacher'] : ['needs', list(stages[first].needs).indexOf(before)];
+    report(['stages', first, ...edge], `the stages form a cycle: ${cycle.join(' -> ')}`);
+  }
   return problems;
 }
 

@@ -16,26 +16,49 @@ export function parseSource(file: string, text: string): { source: Source; synta
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, merge: true, uniqueKeys: true, prettyErrors: false });
   const source: Source = { file, text, lines: text.split(/\r?\n/), doc, lineCounter };
-  const syntaxErrors = [...doc.errors].map((error) => {
-    const offset = error.pos[0];
-    const { line, col } = lineCounter.linePos(offset);
-    const path = error.code === 'DUPLICATE_KEY' ? pathAtOffset(doc, offset) : [];
-    return at(source, line, col, formatPath(path), syntaxMessage(error.code, error.message, source.lines[line - 1] ?? ''));
-  });
+  // After a syntax error the parser recovers by guessing, and every failed guess adds an error that only
+  // echoes the first one (an unquoted `{a: ${T}}` gives a dozen): report the first. Duplicate keys are
+  // independent of each other and of syntax errors: report them all.
+  const firstSyntaxError = doc.errors.find((error) => error.code !== 'DUPLICATE_KEY');
+  const syntaxErrors = doc.errors
+    .filter((error) => error.code === 'DUPLICATE_KEY' || error === firstSyntaxError)
+    .map((error) => {
+      const offset = error.pos[0];
+      const { line, col } = lineCounter.linePos(offset);
+      const lineText = source.lines[line - 1] ?? '';
+      if (error.code === 'DUPLICATE_KEY') {
+        const key = /^\s*-?\s*([^:\s]+)\s*:/.exec(lineText)?.[1];
+        return at(source, line, col, formatPath(pathAtOffset(doc, offset)), key ? `duplicate key "${key}"` : 'duplicate key');
+      }
+      const reference = unquotedFlowReference(lineText, col);
+      if (reference) {
+        return at(source, line, reference.col, formatPath([]), `YAML syntax error: inside [ ] or { }, a reference must be quoted: "${reference.text}"`);
+      }
+      // The yaml library's first line says what went wrong; the rest repeats the source.
+      const first = error.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+      let hint = '';
+      if (error.code === 'BLOCK_AS_IMPLICIT_KEY') {
+        // The value on this line reads as a key: it holds a second `key:`, or the next line goes on with it.
+        hint = /:(\s|$)/.test(lineText.slice(col - 1)) ? ' (a second "key:" on one line: quote the value)' : ' (is the next line indented too far?)';
+      }
+      return at(source, line, col, formatPath([]), `YAML syntax error: ${first}${hint}`);
+    });
   return { source, syntaxErrors };
 }
 
-function syntaxMessage(code: string, message: string, line: string): string {
-  if (code === 'DUPLICATE_KEY') {
-    const key = /^\s*-?\s*([^:\s]+)\s*:/.exec(line)?.[1];
-    return key ? `duplicate key "${key}"` : 'duplicate key';
-  }
-  // The yaml library's first line says what went wrong; the rest repeats the source.
-  const first = message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
-  const hint = /[[{].*\$\{|\$\{.*[\]}]/.test(line)
-    ? ' (inside [ ] or { }, quote a reference: "${name}")'
-    : '';
-  return `YAML syntax error: ${first}${hint}`;
+/**
+ * An unquoted `${name}` inside a flow collection (`{temperature: ${T}}`, `[${h}, 8]`) of a line, which YAML
+ * reads as a `$` followed by a mapping: the one at or before the error's column, else the first.
+ */
+function unquotedFlowReference(line: string, col: number): { text: string; col: number } | undefined {
+  const unquoted = [...line.matchAll(/\$\{[^}]*\}/g)].filter((match) => {
+    const before = line.slice(0, match.index);
+    const insideQuotes = (before.split('"').length - 1) % 2 === 1 || (before.split("'").length - 1) % 2 === 1;
+    const insideFlow = /[[{]/.test(before.replace(/\$\{[^}]*\}/g, ''));
+    return !insideQuotes && insideFlow;
+  });
+  const match = unquoted.findLast((m) => m.index < col) ?? unquoted[0];
+  return match && { text: match[0], col: match.index + 1 };
 }
 
 export function at(source: Source, line: number, col: number, path: string, message: string): Diagnostic {
@@ -89,7 +112,7 @@ function findPair(doc: Document.Parsed, map: unknown, key: string): { key: Node;
     if (isScalar(pair.key) && String(pair.key.value) === key) return pair as { key: Node; value: Node | null };
   }
   for (const pair of map.items) {
-    if (isScalar(pair.key) && pair.key.value === '<<') {
+    if (isMergeKey(pair.key)) {
       const sources = isSeq(pair.value) ? pair.value.items : [pair.value];
       for (const merged of sources) {
         const found = findPair(doc, resolveAlias(doc, merged), key);
@@ -98,6 +121,12 @@ function findPair(doc: Document.Parsed, map: unknown, key: string): { key: Node;
     }
   }
   return undefined;
+}
+
+/** `<<`: with `merge: true` the yaml library reads its value as a symbol, Symbol('<<'). */
+function isMergeKey(key: unknown): boolean {
+  if (!isScalar(key)) return false;
+  return typeof key.value === 'symbol' ? key.value.description === '<<' : key.value === '<<';
 }
 
 function resolveAlias(doc: Document.Parsed, node: unknown): unknown {

@@ -1,8 +1,11 @@
 // Downloading dataset files: streamed to a temporary name next to the destination, MD5-checked, fsynced,
 // then renamed into place, so a failed or interrupted download never leaves a half-written file. Progress
 // goes out as `task` events. Without a network the attempt fails fast (DNS failure at once, no connection
-// within connectTimeoutMs) with a short reason in plain words.
+// within connectTimeoutMs) with a short reason in plain words. node:http(s) rather than fetch: fetch
+// refuses the ports the WHATWG spec calls unsafe, which a local mirror may well use.
 import { createHash, randomBytes } from 'node:crypto';
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
 import { mkdir, open, rename, rm, rmdir } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import * as tar from 'tar';
@@ -37,7 +40,11 @@ export function tempPath(path: string, suffix = '.part'): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(4).toString('hex')}${suffix}`);
 }
 
-function describeFetchFailure(url: string, error: unknown, timedOut: boolean, timeoutMs: number): string {
+function seconds(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`;
+}
+
+function describeFailure(url: string, error: unknown, timedOut: boolean, timeoutMs: number): string {
   const host = (() => {
     try {
       return new URL(url).host;
@@ -45,9 +52,8 @@ function describeFetchFailure(url: string, error: unknown, timedOut: boolean, ti
       return url;
     }
   })();
-  if (timedOut) return `no answer from ${host} within ${Math.round(timeoutMs / 1000)} s`;
-  const cause = (error as { cause?: { code?: string; message?: string } } | undefined)?.cause;
-  const code = cause?.code ?? (error as { code?: string } | undefined)?.code;
+  if (timedOut) return `no answer from ${host} within ${seconds(timeoutMs)}`;
+  const code = (error as { code?: string } | undefined)?.code;
   switch (code) {
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
@@ -59,11 +65,42 @@ function describeFetchFailure(url: string, error: unknown, timedOut: boolean, ti
     case 'ENETUNREACH':
     case 'EHOSTUNREACH':
       return `network unreachable for ${host} (no network connection?)`;
-    case 'UND_ERR_CONNECT_TIMEOUT':
-      return `no answer from ${host} within ${Math.round(timeoutMs / 1000)} s`;
+    case 'ECONNABORTED':
+    case 'ABORT_ERR':
+      return `the connection to ${host} was aborted`;
     default:
-      return cause?.message ?? (error instanceof Error ? error.message : String(error));
+      return error instanceof Error ? error.message : String(error);
   }
+}
+
+/** GET `url`, following up to `redirects` redirects; resolves with the response once its headers arrive. */
+function get(url: string, signal: AbortSignal, redirects = 5): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      reject(new DownloadError(`${url} is not a valid URL`));
+      return;
+    }
+    const client = parsed.protocol === 'https:' ? https : parsed.protocol === 'http:' ? http : undefined;
+    if (!client) {
+      reject(new DownloadError(`${url} is not an http:// or https:// URL`));
+      return;
+    }
+    const request = client.get(parsed, { signal, headers: { 'user-agent': 'kdx', accept: '*/*' } }, (response) => {
+      const status = response.statusCode ?? 0;
+      const location = response.headers.location;
+      if (status >= 300 && status < 400 && location) {
+        response.resume();
+        if (redirects === 0) reject(new DownloadError(`too many redirects from ${url}`));
+        else get(new URL(location, parsed).href, signal, redirects - 1).then(resolve, reject);
+        return;
+      }
+      resolve(response);
+    });
+    request.on('error', reject);
+  });
 }
 
 /** Downloads `url` to `dest` atomically. Throws DownloadError (or the signal's reason when aborted). */
@@ -74,7 +111,12 @@ export async function downloadFile(options: DownloadOptions): Promise<{ bytes: n
   signal?.throwIfAborted();
 
   const controller = new AbortController();
-  const onAbort = (): void => controller.abort(signal?.reason);
+  let response: IncomingMessage | undefined;
+  const abort = (reason: unknown): void => {
+    controller.abort(reason);
+    response?.destroy(reason instanceof Error ? reason : new Error(String(reason)));
+  };
+  const onAbort = (): void => abort(signal?.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
   let timedOut = false;
   let timer: NodeJS.Timeout | undefined;
@@ -82,7 +124,7 @@ export async function downloadFile(options: DownloadOptions): Promise<{ bytes: n
     clearTimeout(timer);
     timer = setTimeout(() => {
       timedOut = true;
-      controller.abort(new DownloadError('timeout'));
+      abort(new DownloadError('timeout'));
     }, ms);
   };
 
@@ -90,48 +132,47 @@ export async function downloadFile(options: DownloadOptions): Promise<{ bytes: n
   let handle: Awaited<ReturnType<typeof open>> | undefined;
   try {
     arm(connectTimeoutMs);
-    let response: Response;
     try {
-      response = await fetch(url, { signal: controller.signal, redirect: 'follow' });
+      response = await get(url, controller.signal);
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
-      throw new DownloadError(describeFetchFailure(url, error, timedOut, connectTimeoutMs));
+      if (error instanceof DownloadError && !timedOut) throw error;
+      throw new DownloadError(describeFailure(url, error, timedOut, connectTimeoutMs));
     }
-    if (!response.ok || !response.body) {
-      throw new DownloadError(`the server answered HTTP ${response.status} ${response.statusText}`.trim());
+    const status = response.statusCode ?? 0;
+    if (status < 200 || status >= 300) {
+      response.resume();
+      throw new DownloadError(`the server answered HTTP ${status} ${response.statusMessage ?? ''}`.trim());
     }
-    const lengthHeader = response.headers.get('content-length');
-    const total = lengthHeader !== null && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
+    const lengthHeader = response.headers['content-length'];
+    const total = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
 
     await mkdir(dirname(dest), { recursive: true });
     handle = await open(temp, 'wx');
     const hash = createHash('md5');
-    const reader = response.body.getReader();
     let bytes = 0;
     let lastEmit = 0;
     const report = (done: boolean): void => {
       emit?.({ type: 'task', time: Date.now(), id, label, current: bytes, total, unit: 'B', ...(done ? { done } : {}) });
     };
     report(false);
-    for (;;) {
-      arm(idleTimeoutMs);
-      let chunk: ReadableStreamReadResult<Uint8Array>;
-      try {
-        chunk = await reader.read();
-      } catch (error) {
-        if (signal?.aborted) throw signal.reason;
-        const reason = timedOut ? `no data from the server for ${Math.round(idleTimeoutMs / 1000)} s` : describeFetchFailure(url, error, false, idleTimeoutMs);
-        throw new DownloadError(`${reason} after ${bytes} bytes`);
+    arm(idleTimeoutMs);
+    try {
+      for await (const chunk of response as AsyncIterable<Buffer>) {
+        arm(idleTimeoutMs);
+        hash.update(chunk);
+        await handle.write(chunk);
+        bytes += chunk.length;
+        const now = Date.now();
+        if (now - lastEmit >= 200) {
+          lastEmit = now;
+          report(false);
+        }
       }
-      if (chunk.done) break;
-      hash.update(chunk.value);
-      await handle.write(chunk.value);
-      bytes += chunk.value.length;
-      const now = Date.now();
-      if (now - lastEmit >= 200) {
-        lastEmit = now;
-        report(false);
-      }
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      const reason = timedOut ? `no data from the server for ${seconds(idleTimeoutMs)}` : describeFailure(url, error, false, idleTimeoutMs);
+      throw new DownloadError(`${reason} after ${bytes}${total !== undefined ? ` of ${total}` : ''} bytes`);
     }
     clearTimeout(timer);
     if (total !== undefined && bytes !== total) {
@@ -153,6 +194,7 @@ export async function downloadFile(options: DownloadOptions): Promise<{ bytes: n
     throw error;
   } finally {
     clearTimeout(timer);
+    response?.destroy();
     signal?.removeEventListener('abort', onAbort);
   }
 }

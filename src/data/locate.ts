@@ -32,7 +32,7 @@ export function datasetPlaces(name: string, root: string | undefined, system: st
     places.push({ dir: resolve(env), source: '$KDX_DATA' });
   }
   places.push({ dir: cacheDir(name), source: "kdx's download cache" });
-  for (const dir of system) places.push({ dir, source: 'system' });
+  for (const dir of system) places.push({ dir, source: 'system datasets' });
   // The same directory reached two ways is searched (and listed) once.
   const seen = new Set<string>();
   return places.filter((p) => (seen.has(p.dir) ? false : (seen.add(p.dir), true)));

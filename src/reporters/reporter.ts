@@ -16,6 +16,8 @@ export interface Reporter {
   onEvent(event: KdxEvent): void;
   /** Flushes what is pending and releases the terminal; resolves once all output is written. */
   close(): Promise<void>;
+  /** Resolves when the reporter can draw (the Ink UI loads lazily); await it before blocking work starts. */
+  ready?: Promise<unknown>;
 }
 
 /** `auto`: the Ink UI on an interactive terminal, plain lines otherwise. */
@@ -42,8 +44,10 @@ export interface ReporterOptions {
 
 /** Whether `env` says we run under continuous integration. */
 export function isCI(env: Record<string, string | undefined>): boolean {
-  const ci = env.CI;
-  if (ci !== undefined && ci !== '' && ci !== '0' && ci.toLowerCase() !== 'false') return true;
+  // Ink's own rule (is-in-ci): CI or CONTINUOUS_INTEGRATION present and not "0"/"false" — even empty. Ink
+  // then draws only the last frame, so kdx must agree with it and print plain lines instead.
+  const present = (key: string) => key in env && env[key] !== undefined && env[key] !== '0' && env[key]!.toLowerCase() !== 'false';
+  if (present('CI') || present('CONTINUOUS_INTEGRATION')) return true;
   return ['CONTINUOUS_INTEGRATION', 'BUILD_NUMBER', 'GITHUB_ACTIONS', 'GITLAB_CI', 'BUILDKITE', 'TF_BUILD'].some(
     (k) => env[k] !== undefined && env[k] !== '' && env[k] !== 'false',
   );
@@ -100,6 +104,7 @@ function lazyTui(options: ReporterOptions & { env: Record<string, string | undef
       return reporter;
     });
   return {
+    ready,
     onEvent(event) {
       if (target) target.onEvent(event);
       else queue.push(event);

@@ -244,10 +244,10 @@ async function createExclusive(path: string, holder: LockHolder): Promise<boolea
 
 /**
  * Removes the lock file `target` if it still carries `staleId`, with the guarantee that at most one
- * process acts on a given stale lock (see the header comment). Returns without doing anything when
- * another live process is in the middle of the same takeover; the caller looks again shortly.
+ * process acts on a given stale lock (see the header comment). Returns 'busy' without doing anything when
+ * another live process is in the middle of the same takeover (the caller looks again shortly).
  */
-async function takeOver(target: string, staleId: string, graceMs: number): Promise<void> {
+async function takeOver(target: string, staleId: string, graceMs: number): Promise<'done' | 'busy'> {
   let authority = `${target}.takeover-${staleId}`;
   for (let depth = 0; depth < MAX_TAKEOVER_DEPTH; depth++) {
     const claim = newHolder('takeover');
@@ -256,16 +256,17 @@ async function takeOver(target: string, staleId: string, graceMs: number): Promi
       if (await createExclusive(authority, claim)) {
         const current = await inspect(target);
         if (current?.id === staleId) await fsp.rm(target, { force: true });
-        return;
+        return 'done';
       }
     } finally {
       ownNonces.delete(claim.nonce);
     }
     const claimant = await inspect(authority);
-    if (!claimant) return; // swept as debris meanwhile: look at the lock again
-    if (!isStale(claimant, graceMs)) return; // a live process is taking over
+    if (!claimant) return 'done'; // swept as debris meanwhile: look at the lock again
+    if (!isStale(claimant, graceMs)) return 'busy'; // a live process is taking over
     authority = `${authority}.takeover-${claimant.id}`; // it died mid-way: compete to act in its place
   }
+  return 'busy';
 }
 
 /** Removes takeover files and temporary files older than a minute next to the lock at `path`. */
@@ -376,10 +377,11 @@ export async function acquireLock(path: string, options: AcquireOptions = {}): P
     const seen = await inspect(path);
     if (!seen) continue; // released meanwhile: try again at once
     if (isStale(seen, unreadableGraceMs)) {
-      await takeOver(path, seen.id, unreadableGraceMs);
+      const outcome = await takeOver(path, seen.id, unreadableGraceMs);
       await sweepDebris(path);
-      // If another process is mid-takeover, give it a moment rather than spinning.
-      if (await inspect(path)) await sleep(5 + Math.random() * 20, signal);
+      // Another live process is taking the lock over: it is as good as held.
+      if (outcome === 'busy' && !wait) return undefined;
+      if (outcome === 'busy') await sleep(5 + Math.random() * 20, signal);
       continue;
     }
     if (!wait) return undefined;

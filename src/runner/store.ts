@@ -329,8 +329,8 @@ export class Store {
       if (isInside(source, this.root)) {
         dir = source;
       } else {
-        dir = join(await this.newTempDir('copy'), 'entry');
-        await fsp.cp(source, dir, { recursive: true });
+        dir = await this.newTempDir(`entry-${key.slice(0, 12)}`);
+        await fsp.cp(source, dir, { recursive: true }); // the directory's content, into dir
       }
       if (await exists(join(dir, ENTRY_FILE))) throw new TypeError(`invalid or reserved file name in the store: "${ENTRY_FILE}"`);
     } else {
@@ -429,18 +429,29 @@ export class Store {
   }
 
   /**
-   * Removes temporary directories left by dead processes of this host (killed mid-commit). Safe to run at
-   * any time; call it when a run starts. Returns how many were removed.
+   * Removes temporary directories left by dead processes of this host (killed mid-commit) and old
+   * temporary files of lock attempts. Safe to run at any time; call it when a run starts. Returns how
+   * many were removed. (Work directories of unfinished jobs are kept: they are what a run resumes from.)
    */
   async sweep(): Promise<number> {
+    let removed = 0;
+    // Temporary files of lock attempts killed mid-way (`.<name>.lock.<nonce>.<rand>.tmp`).
+    for (const name of await fsp.readdir(this.locksDir).catch(() => [] as string[])) {
+      if (!name.startsWith('.') || !name.endsWith('.tmp')) continue;
+      const path = join(this.locksDir, name);
+      const stat = await fsp.stat(path).catch(() => undefined);
+      if (stat && Date.now() - stat.mtimeMs > 60_000) {
+        await fsp.rm(path, { force: true });
+        removed++;
+      }
+    }
     let names: string[];
     try {
       names = await fsp.readdir(this.tmpDir);
     } catch (error) {
-      if (errno(error) === 'ENOENT') return 0;
+      if (errno(error) === 'ENOENT') return removed;
       throw error;
     }
-    let removed = 0;
     for (const name of names) {
       const match = TEMP_NAME.exec(name);
       if (!match || match[2] !== hostTag) continue;

@@ -57,6 +57,9 @@ export interface TrainResult {
   summary: JobSummary;
 }
 
+/** How often (ms) a training loop hands the event loop to timers, signals and input. */
+const YIELD_MS = 50;
+
 /** A run that cannot go on: a NaN loss, a teacher of the wrong width. Exit 1. */
 export class TrainingError extends UserError {}
 
@@ -97,6 +100,7 @@ export async function trainJob(ctx: TrainContext): Promise<TrainResult> {
     let lossSum = 0;
     let seen = 0;
     let lastEvent = 0;
+    let lastYield = performance.now();
     let lr = stage.optimizer.lr;
     let batchIndex = 0;
     for (const batch of epochBatches(dataset.train, { batchSize, shape: dataset.shape, transforms: trainTransforms, seed: stage.seed, epoch, shuffle: true })) {
@@ -128,6 +132,11 @@ export async function trainJob(ctx: TrainContext): Promise<TrainResult> {
       seen += batch.n;
       batchIndex++;
       const now = performance.now();
+      if (now - lastYield >= YIELD_MS) {
+        // Let timers, signals and key presses through: the UI redraws, Ctrl-C and `q` are seen mid-epoch.
+        await new Promise((resolve) => setImmediate(resolve));
+        lastYield = performance.now();
+      }
       if (now - lastEvent >= interval || batchIndex === steps) {
         lastEvent = now;
         const imgPerSec = seen / ((now - started) / 1000);

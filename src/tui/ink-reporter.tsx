@@ -44,6 +44,11 @@ export interface InkReporter extends Reporter {
   readonly renders: number;
 }
 
+/** Job lines that fit a terminal of `rows` lines next to the other panels (a taller frame makes Ink clear the screen). */
+function jobLinesFor(rows: number | undefined): number {
+  return Math.max(4, Math.min(12, (rows || 40) - 22));
+}
+
 export function createInkReporter(options: InkReporterOptions): InkReporter {
   const stdin = options.stdin;
   const inputEnabled = stdin !== undefined && stdin.isTTY === true && typeof stdin.setRawMode === 'function';
@@ -57,6 +62,7 @@ export function createInkReporter(options: InkReporterOptions): InkReporter {
     <App
       state={state} now={Math.max(now(), state.lastTime)} color={options.color ?? true}
       width={Math.min(MAX_WIDTH, options.stdout.columns || MAX_WIDTH)} onQuit={options.onQuit} inputEnabled={inputEnabled}
+      maxJobLines={jobLinesFor(options.stdout.rows)}
     />
   );
   const instance: InkInstance = options.render

@@ -102,6 +102,21 @@ describe('stale locks', () => {
     await lock.release();
   });
 
+  it('a takeover in progress by a live process is respected; one by a dead process is completed', async () => {
+    const path = lockPath();
+    const dead = await deadPid();
+    fabricate(path, { pid: dead, nonce: '0123456789abcdef' });
+    const authority = `${path}.takeover-0123456789abcdef`;
+    fabricate(authority, { pid: process.ppid, nonce: 'fedcba9876543210' });
+    assert.equal(await acquireLock(path), undefined, 'a live process has the right to remove the stale lock');
+    assert.equal((await readLockHolder(path))?.nonce, '0123456789abcdef');
+    fabricate(authority, { pid: dead, nonce: 'fedcba9876543210' });
+    const lock = await acquireLock(path);
+    assert.ok(lock, 'the claimant died: act in its place');
+    assert.ok(existsSync(`${authority}.takeover-fedcba9876543210`));
+    await lock.release();
+  });
+
   it('an unreadable lock file is stale only once it is old', async () => {
     const path = lockPath();
     writeFileSync(path, '');

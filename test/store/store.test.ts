@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { contentHash } from '../../src/util/hash.js';
@@ -65,6 +65,19 @@ describe('entries', () => {
     assert.equal(await store.has(key('x')), false);
     const leftovers = existsSync(store.tmpDir) ? readdirSync(store.tmpDir) : [];
     assert.deepEqual(leftovers, [], 'a failed commit leaves no temporary directory');
+  });
+
+  it('commits a directory outside the store by copying it', async () => {
+    const store = newStore();
+    const k = key('outside');
+    const outside = join(base, `outside-${n}`);
+    mkdirSync(join(outside, 'sub'), { recursive: true });
+    writeFileSync(join(outside, 'model.json'), '{}');
+    writeFileSync(join(outside, 'sub', 'w.bin'), new Uint8Array(5));
+    assert.equal(await store.commitEntry(k, outside), 'committed');
+    assert.deepEqual((await store.readEntry(k))!.files, { 'model.json': 2, 'sub/w.bin': 5 });
+    assert.deepEqual(readdirSync(outside).sort(), ['model.json', 'sub'], 'the source is left as it was');
+    assert.deepEqual(readdirSync(store.tmpDir), []);
   });
 
   it('a job commits a directory it filled, with its log', async () => {

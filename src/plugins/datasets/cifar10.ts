@@ -171,7 +171,7 @@ function notFound(ctx: DatasetContext, reason: string, partial: { dir: string; m
   lines.push(
     '',
     'To install it by hand, fetch',
-    `  ${url}  (MD5 ${CIFAR10_MD5}, 163 MB)`,
+    `  ${url}  (MD5 ${CIFAR10_MD5}, 170 MB)`,
     'on a machine with internet access and unpack it into the cache:',
     `  mkdir -p ${cache} && tar -xzf cifar-10-binary.tar.gz -C ${cache}`,
     `or put the six .bin files into any directory above (set data.root in the experiment file, or KDX_DATA, to choose one).`,

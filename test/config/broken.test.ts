@@ -1,0 +1,222 @@
+// The corpus of broken experiment files (test/config/broken/): each is a near-copy of the valid
+// fixtures/tiny.yaml with one mistake. Per file, the table gives the first line kdx prints,
+// `file:line:col  path  message`, exactly. In process, every file must fail with that line and with one
+// error only (no echoes of the same mistake); through the real binary, every file must exit 2 with that
+// line on stderr, nothing on stdout, no stack trace, and nothing written in the working directory.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { parseExperiment } from '../../src/config/load.js';
+import { ConfigError } from '../../src/config/diagnostics.js';
+import { freshDir, hasStackTrace, here, kdx } from './support.js';
+
+const brokenDir = join(here, 'broken');
+
+/** [the mistake, the first line printed]. The line starts with the file's name as given to kdx. */
+const corpus: [mistake: string, first: string][] = [
+  ['kd alpha above 1',
+   'alpha-too-big.yaml:33:16  stages.kd_student.loss.kd.alpha  must be <= 1 (got 1.5)'],
+  ['conv2d after flatten: shapes do not fit, at the offending layer',
+   'conv-after-flatten.yaml:19:7  models.teacher[4]  conv2d does not fit its input of shape [64]: expected ndim=4, found ndim=2'],
+  ['a valid 9x9 conv on an 8x8 input',
+   'conv-too-small.yaml:15:7  models.teacher[0]  conv2d turns an input of shape [8, 8, 1] into [0, 0, 4]: the input is too small for it'],
+  ['unknown conv2d argument',
+   'conv2d-unknown-arg.yaml:15:28  models.teacher[0].conv2d.kernal  unknown key "kernal" (did you mean "kernel"?)'],
+  ['a cycle through needs and teacher',
+   'cycle-needs.yaml:27:13  stages.teacher.needs[0]  the stages form a cycle: teacher -> kd_student -> teacher'],
+  ['a cycle of three stages through needs',
+   'cycle-three.yaml:24:31  stages.a.needs[0]  the stages form a cycle: a -> b -> c -> a'],
+  ['dense with a string',
+   'dense-string.yaml:22:14  models.student[1].dense  must be an integer or a mapping (got "three")'],
+  ['a key written twice',
+   'duplicate-key.yaml:27:5  stages.teacher.epochs  duplicate key "epochs"'],
+  ['an empty file',
+   'empty.yaml:1:1  (top level)  the file is empty: an experiment needs at least data, models and stages'],
+  ['epochs 0',
+   'epochs-zero.yaml:26:13  stages.teacher.epochs  must be >= 1 (got 0)'],
+  ['kd loss without a teacher',
+   'kd-without-teacher.yaml:30:7  stages.kd_student.loss  kd distils a teacher, but the stage has none: add `teacher: <stage>`'],
+  ['relu with arguments',
+   'layer-takes-no-args.yaml:16:13  models.teacher[1].relu  takes no arguments (got a mapping with x)'],
+  ['a layer with two keys',
+   'layer-two-keys.yaml:17:7  models.teacher[2]  must have exactly one key, {name: arguments} (got maxPool2d, flatten)'],
+  ['learning rate 0',
+   'lr-zero.yaml:12:30  optimizer.lr  must be > 0 (got 0)'],
+  ['a stage without model',
+   'missing-model.yaml:24:3  stages.teacher  missing required key "model"'],
+  ['no stages',
+   'missing-stages.yaml:1:1  (top level)  missing required key "stages"'],
+  ['a stage that needs itself',
+   'needs-itself.yaml:27:13  stages.teacher.needs[0]  a stage cannot need itself'],
+  ['needs naming an unknown stage',
+   'needs-unknown.yaml:27:13  stages.teacher.needs[0]  no stage "studnt" (stages: teacher, kd_student)'],
+  ['a model too small for four valid convs',
+   'negative-conv.yaml:24:7  models.student[3]  conv2d turns an input of shape [2, 2, 2] into [0, 0, 2]: the input is too small for it'],
+  ['normalize without std',
+   'normalize-missing-std.yaml:11:7  data.train[0].normalize  missing required key "std"'],
+  ['output width differs from the classes, at the last layer',
+   'output-width.yaml:19:7  models.teacher[4]  model "teacher" outputs [10] per image, but synthetic has 3 classes: it must output [3]'],
+  ['a stage that is its own teacher',
+   'own-teacher.yaml:29:14  stages.kd_student.teacher  a stage cannot be its own teacher'],
+  ['padding enum typo',
+   'padding-typo.yaml:15:48  models.teacher[0].conv2d.padding  must be one of same, valid (got "sme") (did you mean "same"?)'],
+  ['a file that is one string',
+   'scalar-top-level.yaml:1:1  (top level)  an experiment file must be a mapping of keys (name, data, models, stages, ...), not a single value ("just a string")'],
+  ['five mistakes at once: schema and references',
+   'several-errors.yaml:9:14  data.batchSize  must be an integer (got "16")'],
+  ['unknown optimizer in a stage',
+   'stage-optimizer-unknown.yaml:27:23  stages.teacher.optimizer.name  unknown optimizer "sgdd" (did you mean "sgd"?)'],
+  ['a teacher with crossEntropy',
+   'teacher-with-crossentropy.yaml:29:14  stages.kd_student.teacher  the stage\'s loss crossEntropy does not use a teacher: remove `teacher`, or use a distillation loss such as kd'],
+  ['negative temperature',
+   'temperature-negative.yaml:32:22  stages.kd_student.loss.kd.temperature  must be > 0 (got -2)'],
+  ['temperature 0',
+   'temperature-zero.yaml:32:22  stages.kd_student.loss.kd.temperature  must be > 0 (got 0)'],
+  ['a file whose top level is a list',
+   'top-level-list.yaml:1:1  (top level)  an experiment file must be a mapping of keys (name, data, models, stages, ...), not a list'],
+  ['an undefined ${...} parameter',
+   'undefined-param.yaml:26:13  stages.teacher.epochs  undefined parameter ${epoch} (did you mean "epochs"?)'],
+  ['unknown dataset',
+   'unknown-dataset.yaml:7:12  data.dataset  unknown dataset "synthetik" (did you mean "synthetic"?)'],
+  ['unknown layer',
+   'unknown-layer.yaml:15:7  models.teacher[0]  unknown layer "conv2" (did you mean "conv2d"?)'],
+  ['unknown loss',
+   'unknown-loss.yaml:31:7  stages.kd_student.loss  unknown loss "kdd" (did you mean "kd"?)'],
+  ['unknown model in a stage',
+   'unknown-model.yaml:28:12  stages.kd_student.model  no model "studnet" (did you mean "student"?)'],
+  ['unknown optimizer name',
+   'unknown-optimizer.yaml:12:19  optimizer.name  unknown optimizer "adamv" (did you mean "adamw"?)'],
+  ['unknown stage key',
+   'unknown-stage-key.yaml:26:5  stages.teacher.epoch  unknown key "epoch" (did you mean "epochs"?)'],
+  ['unknown teacher stage',
+   'unknown-teacher-stage.yaml:29:14  stages.kd_student.teacher  no stage "teachr" (did you mean "teacher"?)'],
+  ['unknown top-level key',
+   'unknown-top-level-key.yaml:12:1  optimiser  unknown key "optimiser" (did you mean "optimizer"?)'],
+  ['unknown transform',
+   'unknown-transform.yaml:11:7  data.train[0]  unknown transform "normalise" (did you mean "normalize"?)'],
+  ['${T} unquoted inside { }',
+   'unquoted-ref-in-flow.yaml:31:25  (top level)  YAML syntax error: inside [ ] or { }, a reference must be quoted: "${T}"'],
+  ['batchSize as a string',
+   'wrong-type.yaml:9:14  data.batchSize  must be an integer (got "16")'],
+  ['a line indented too far',
+   'yaml-bad-indent.yaml:28:12  (top level)  YAML syntax error: Nested mappings are not allowed in compact mappings (is the next line indented too far?)'],
+  ['an unclosed { (YAML syntax error)',
+   'yaml-syntax.yaml:9:3  (top level)  YAML syntax error: Flow map in block collection must be sufficiently indented and end with a }'],
+];
+
+const fileOf = (first: string) => first.slice(0, first.indexOf(':'));
+/** The expected line when kdx is given `arg` as the path of `file`. */
+const expectedFor = (first: string, arg: string) => arg + first.slice(fileOf(first).length);
+
+/** How many errors a file reports: one mistake each, except the file made of several. */
+const errorCount = (file: string) => (file === 'several-errors.yaml' ? 5 : 1);
+
+async function diagnose(file: string, text: string): Promise<ConfigError> {
+  try {
+    await parseExperiment(file, text);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  assert.fail(`${file} was accepted`);
+}
+
+test('the corpus has at least 30 files, and the table lists exactly the files of test/config/broken/', () => {
+  const files = readdirSync(brokenDir).filter((f) => f.endsWith('.yaml')).sort();
+  assert.ok(files.length >= 30, `only ${files.length} broken files`);
+  assert.deepEqual(corpus.map(([, first]) => fileOf(first)).sort(), files);
+});
+
+test('the experiment the corpus is made from is valid', async () => {
+  const { experiment } = await parseExperiment('tiny.yaml', readFileSync(join(here, 'fixtures', 'tiny.yaml'), 'utf8'));
+  assert.deepEqual(Object.keys(experiment.stages), ['teacher', 'kd_student']);
+});
+
+describe('each broken file, in process: exactly the expected first line, and one error per mistake', () => {
+  for (const [mistake, first] of corpus) {
+    const file = fileOf(first);
+    test(`${file}: ${mistake}`, async () => {
+      const error = await diagnose(file, readFileSync(join(brokenDir, file), 'utf8'));
+      assert.equal(error.message.split('\n')[0], first);
+      assert.equal(error.diagnostics.length, errorCount(file), error.report());
+      assert.equal(error.exitCode, 2);
+    });
+  }
+});
+
+test('the offending line is shown with a caret under the column', async () => {
+  const error = await diagnose('alpha-too-big.yaml', readFileSync(join(brokenDir, 'alpha-too-big.yaml'), 'utf8'));
+  assert.equal(
+    error.report(),
+    [
+      'alpha-too-big.yaml:33:16  stages.kd_student.loss.kd.alpha  must be <= 1 (got 1.5)',
+      '  33 |         alpha: 1.5',
+      '     |                ^',
+      '',
+      '1 error',
+    ].join('\n'),
+  );
+});
+
+test('several errors in one file (schema and references alike) are all reported at once, in file order', async () => {
+  const error = await diagnose('several-errors.yaml', readFileSync(join(brokenDir, 'several-errors.yaml'), 'utf8'));
+  assert.deepEqual(
+    error.message.split('\n').filter((line) => !line.startsWith(' ')),
+    [
+      'several-errors.yaml:9:14  data.batchSize  must be an integer (got "16")',
+      'several-errors.yaml:15:7  models.teacher[0]  unknown layer "conv2" (did you mean "conv2d"?)',
+      'several-errors.yaml:26:13  stages.teacher.epochs  must be >= 1 (got 0)',
+      'several-errors.yaml:28:12  stages.kd_student.model  no model "studnet" (did you mean "student"?)',
+      'several-errors.yaml:33:16  stages.kd_student.loss.kd.alpha  must be <= 1 (got 1.5)',
+    ],
+  );
+  assert.match(error.report(), /\n\n5 errors$/);
+});
+
+describe('each broken file through `kdx validate`: exit 2, the line on stderr, no stack trace, nothing written', { concurrency: 4 }, () => {
+  for (const [, first] of corpus) {
+    const file = fileOf(first);
+    test(file, async () => {
+      const cwd = freshDir();
+      try {
+        const arg = relative(cwd.dir, join(brokenDir, file));
+        const result = await kdx(['validate', arg], { cwd: cwd.dir });
+        assert.equal(result.exitCode, 2, result.stderr);
+        assert.equal(result.stdout, '');
+        assert.ok(result.stderr.split('\n').includes(expectedFor(first, arg)), result.stderr);
+        const n = errorCount(file);
+        assert.ok(result.stderr.endsWith(`\n\n${n} error${n === 1 ? '' : 's'}`), result.stderr); // execa strips the final newline
+        assert.ok(!hasStackTrace(result.stderr), result.stderr);
+        assert.deepEqual(cwd.list(), []);
+      } finally {
+        cwd.cleanup();
+      }
+    });
+  }
+
+  test('a missing file', async () => {
+    const cwd = freshDir();
+    try {
+      const result = await kdx(['validate', 'missing.yaml'], { cwd: cwd.dir });
+      assert.equal(result.exitCode, 2);
+      assert.equal(result.stdout, '');
+      assert.equal(result.stderr, 'kdx: missing.yaml: no such file');
+      assert.deepEqual(cwd.list(), []);
+    } finally {
+      cwd.cleanup();
+    }
+  });
+
+  test('a directory instead of a file', async () => {
+    const cwd = freshDir();
+    try {
+      const result = await kdx(['validate', '.'], { cwd: cwd.dir });
+      assert.equal(result.exitCode, 2);
+      assert.equal(result.stdout, '');
+      assert.equal(result.stderr, 'kdx: .: is a directory, not an experiment file');
+    } finally {
+      cwd.cleanup();
+    }
+  });
+});

@@ -1,0 +1,326 @@
+// kdx's wasm kernels (src/engine/wasm-kernels.ts) against the pure-JS cpu backend, which tfjs tests
+// thoroughly: conv gradients (plain conv2d and tfjs-layers' Conv2D, which goes through FusedConv2D),
+// BatchMatMul with every transpose combination, MaxPoolGrad; and no leaks in tensors or wasm memory.
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+
+import { selectBackend } from '../../src/engine/backend.js';
+import { tf } from '../../src/engine/tf.js';
+import { wasmKernelsRegistered } from '../../src/engine/wasm-kernels.js';
+
+type Backend = 'cpu' | 'wasm';
+type Pad = 'same' | 'valid';
+
+const RTOL = 1e-4;
+
+/** Run `f` on `backend` and bring its results back as plain arrays (computed in a tidy: no leaks). */
+function on(backend: Backend, f: () => tf.Tensor[]): Float32Array[] {
+  assert.ok(tf.setBackend(backend), `setBackend(${backend})`);
+  return tf.tidy(() => f().map((t) => t.dataSync() as Float32Array)).map((a) => Float32Array.from(a));
+}
+
+function assertClose(actual: Float32Array, expected: Float32Array, what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  let maxDiff = 0;
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) {
+    maxDiff = Math.max(maxDiff, Math.abs(actual[i]! - expected[i]!));
+    scale = Math.max(scale, Math.abs(expected[i]!));
+  }
+  assert.ok(Number.isFinite(maxDiff), `${what}: non-finite values`);
+  assert.ok(maxDiff <= RTOL * Math.max(scale, 1e-6), `${what}: max |wasm - cpu| = ${maxDiff} > ${RTOL} x ${scale}`);
+}
+
+function randomData(shape: number[], seed: number): Float32Array {
+  return tf.tidy(() => tf.randomNormal(shape, 0, 1, 'float32', seed).dataSync() as Float32Array).slice();
+}
+
+function wasmBackend(): { numDataIds(): number; wasm: { HEAPU8: Uint8Array } } {
+  return tf.findBackend('wasm') as unknown as { numDataIds(): number; wasm: { HEAPU8: Uint8Array } };
+}
+
+before(async () => {
+  const info = await selectBackend('wasm');
+  assert.equal(info.name, 'wasm');
+  assert.ok(wasmKernelsRegistered());
+});
+
+interface ConvCase { batch: number; h: number; w: number; ci: number; co: number; k: number; s: number; pad: Pad }
+
+const convCases: ConvCase[] = [];
+for (const s of [1, 2]) {
+  for (const pad of ['same', 'valid'] as const) {
+    for (const k of [1, 3, 5]) {
+      convCases.push({ batch: 2, h: 7, w: 9, ci: 3, co: 4, k, s, pad });
+    }
+  }
+}
+convCases.push(
+  { batch: 1, h: 7, w: 9, ci: 1, co: 1, k: 3, s: 1, pad: 'same' },
+  { batch: 1, h: 8, w: 8, ci: 5, co: 2, k: 3, s: 2, pad: 'valid' }, // the last row/column is never read
+  { batch: 3, h: 11, w: 6, ci: 16, co: 8, k: 3, s: 2, pad: 'same' },
+  { batch: 4, h: 12, w: 12, ci: 32, co: 32, k: 3, s: 1, pad: 'same' },
+  { batch: 2, h: 9, w: 7, ci: 8, co: 24, k: 5, s: 1, pad: 'valid' },
+);
+
+describe('Conv2D gradients on wasm equal the cpu backend', () => {
+  for (const c of convCases) {
+    const name = `x ${c.batch}x${c.h}x${c.w}x${c.ci}, filter ${c.k}x${c.k}x${c.ci}x${c.co}, stride ${c.s}, ${c.pad}`;
+    test(`tf.conv2d: ${name}`, () => {
+      const xShape = [c.batch, c.h, c.w, c.ci];
+      const fShape = [c.k, c.k, c.ci, c.co];
+      const xv = randomData(xShape, 1);
+      const fv = randomData(fShape, 2);
+      const grads = (): tf.Tensor[] => {
+        const x = tf.tensor4d(xv, xShape as [number, number, number, number]);
+        const f = tf.tensor4d(fv, fShape as [number, number, number, number]);
+        const y = tf.conv2d(x, f, c.s, c.pad);
+        const w = tf.randomUniform(y.shape, -1, 1, 'float32', 3); // an uneven dy
+        const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.pad).mul(w).sum());
+        return [y, ...g([x, f])];
+      };
+      const expected = on('cpu', grads);
+      const actual = on('wasm', grads);
+      assertClose(actual[0]!, expected[0]!, 'y');
+      assertClose(actual[1]!, expected[1]!, 'dx');
+      assertClose(actual[2]!, expected[2]!, 'dfilter');
+    });
+  }
+
+  for (const c of convCases.filter((_, i) => i % 2 === 0)) {
+    const name = `x ${c.batch}x${c.h}x${c.w}x${c.ci}, ${c.co} filters ${c.k}x${c.k}, stride ${c.s}, ${c.pad}`;
+    test(`tf.layers.conv2d with bias, linear (FusedConv2D): ${name}`, () => {
+      const xShape = [c.batch, c.h, c.w, c.ci] as [number, number, number, number];
+      const xv = randomData(xShape, 4);
+      const kv = randomData([c.k, c.k, c.ci, c.co], 5);
+      const bv = randomData([c.co], 6);
+      const grads = (): tf.Tensor[] => {
+        const layer = tf.layers.conv2d({ filters: c.co, kernelSize: c.k, strides: c.s, padding: c.pad, useBias: true, activation: 'linear' });
+        const x = tf.tensor4d(xv, xShape);
+        layer.build(xShape);
+        layer.setWeights([tf.tensor4d(kv, [c.k, c.k, c.ci, c.co]), tf.tensor1d(bv)]);
+        const y = layer.apply(x) as tf.Tensor;
+        const w = tf.randomUniform(y.shape, -1, 1, 'float32', 7);
+        const loss = (input: tf.Tensor): tf.Scalar => (layer.apply(input) as tf.Tensor).mul(w).sum();
+        const vars = layer.trainableWeights.map((v) => v.read() as tf.Variable);
+        const { value, grads: g } = tf.variableGrads(() => loss(x), vars);
+        const dx = tf.grad(loss)(x);
+        const out = [y, dx, ...vars.map((v) => g[v.name]!), value];
+        for (const v of layer.weights) v.dispose(); // (Layer.dispose() wants a symbolic use first)
+        return out;
+      };
+      const expected = on('cpu', grads);
+      const actual = on('wasm', grads);
+      for (const [i, what] of ['y', 'dx', 'dkernel', 'dbias', 'loss'].entries()) assertClose(actual[i]!, expected[i]!, what);
+    });
+  }
+
+  test('tfjs-layers Conv2D (linear) runs FusedConv2D forward and kdx backprop kernels on wasm', async () => {
+    tf.setBackend('wasm');
+    const layer = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'linear', inputShape: [6, 6, 2] });
+    const x = tf.randomNormal([2, 6, 6, 2]);
+    layer.build([2, 6, 6, 2]);
+    const vars = layer.trainableWeights.map((v) => v.read() as tf.Variable);
+    const info = await tf.profile(() => {
+      const { value, grads } = tf.variableGrads(() => (layer.apply(x) as tf.Tensor).square().sum(), vars);
+      tf.dispose([value, grads]);
+      tf.dispose(tf.grad((a: tf.Tensor) => (layer.apply(a) as tf.Tensor).sum())(x));
+    });
+    const names = new Set(info.kernels.map((k) => k.name));
+    for (const k of ['FusedConv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput']) assert.ok(names.has(k), `${k} not run: ${[...names]}`);
+    for (const v of layer.weights) v.dispose();
+    x.dispose();
+  });
+});
+
+describe('BatchMatMul on wasm equals the cpu backend', () => {
+  const shapes: Array<[number[], number[]]> = [
+    [[5, 7], [7, 3]],
+    [[64, 40], [40, 24]],
+    [[8, 16], [16, 200]], // wide result: computed as (b^T a^T)^T when b is transposed
+    [[200, 16], [16, 8]],
+    [[1, 8, 16], [16, 200]],
+    [[4, 5, 7], [4, 7, 3]],
+    [[1, 5, 7], [4, 7, 3]],
+    [[4, 5, 7], [1, 7, 3]],
+    [[2, 3, 5, 7], [2, 3, 7, 3]],
+  ];
+  const swap = (s: number[]) => [...s.slice(0, -2), s[s.length - 1]!, s[s.length - 2]!];
+  for (const [aShape, bShape] of shapes) {
+    for (const ta of [false, true]) {
+      for (const tb of [false, true]) {
+        test(`a ${aShape} b ${bShape} transposeA=${ta} transposeB=${tb}`, () => {
+          const as = ta ? swap(aShape) : aShape;
+          const bs = tb ? swap(bShape) : bShape;
+          const av = randomData(as, 11);
+          const bv = randomData(bs, 12);
+          const f = () => [tf.matMul(tf.tensor(av, as), tf.tensor(bv, bs), ta, tb)];
+          assertClose(on('wasm', f)[0]!, on('cpu', f)[0]!, 'a.b');
+        });
+      }
+    }
+  }
+  test('dense layer gradients (transposed products) equal cpu', () => {
+    const xv = randomData([16, 40], 13);
+    const kv = randomData([40, 24], 14);
+    const f = (): tf.Tensor[] => {
+      const x = tf.tensor2d(xv, [16, 40]);
+      const k = tf.tensor2d(kv, [40, 24]);
+      return tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.fused.matMul({ a, b, activation: 'relu' }).square().sum())([x, k]);
+    };
+    const expected = on('cpu', f);
+    const actual = on('wasm', f);
+    assertClose(actual[0]!, expected[0]!, 'dx');
+    assertClose(actual[1]!, expected[1]!, 'dkernel');
+  });
+});
+
+describe('Sum on wasm equals the cpu backend', () => {
+  const cases: Array<[number[], number[] | number]> = [
+    [[4, 5, 6, 7], [0, 1, 2]], // bias gradient: kdx's column sum
+    [[4, 5, 6, 7], [0]],
+    [[4, 5, 6, 7], [2, 1, 0]],
+    [[30, 7], 0],
+    [[4, 5, 6, 7], [1, 2]], // not leading: built-in
+    [[4, 5, 6, 7], [0, 1, 2, 3]],
+    [[4, 5], [-1]],
+  ];
+  for (const [shape, axis] of cases) {
+    for (const keepDims of [false, true]) {
+      test(`x ${shape}, axis ${axis}, keepDims ${keepDims}`, () => {
+        const xv = randomData(shape, 31);
+        const f = () => [tf.tensor(xv, shape).sum(axis, keepDims)];
+        const cpu = on('cpu', () => [tf.tensor(xv, shape).sum(axis, keepDims).reshape([-1])]);
+        tf.setBackend('wasm');
+        const shapeOnWasm = tf.tidy(() => f()[0]!.shape);
+        tf.setBackend('cpu');
+        const shapeOnCpu = tf.tidy(() => f()[0]!.shape);
+        assert.deepEqual(shapeOnWasm, shapeOnCpu);
+        assertClose(on('wasm', f)[0]!, cpu[0]!, 'sum');
+      });
+    }
+  }
+});
+
+describe('MaxPoolGrad on wasm equals the cpu backend', () => {
+  const cases: Array<[number[], number, number, Pad]> = [
+    [[2, 6, 6, 3], 2, 2, 'valid'],
+    [[2, 7, 9, 3], 2, 2, 'valid'], // odd sizes: last row/column unused
+    [[2, 7, 9, 3], 2, 2, 'same'],
+    [[1, 6, 6, 5], 3, 2, 'same'],
+    [[1, 7, 9, 4], 3, 1, 'same'],
+    [[2, 6, 6, 3], 2, 1, 'valid'],
+  ];
+  for (const [shape, size, stride, pad] of cases) {
+    test(`x ${shape}, pool ${size}, stride ${stride}, ${pad} (negative maxima and ties included)`, () => {
+      // relu - 0.2: a quarter of the values tie at -0.2, many windows have a negative maximum.
+      const xv = tf.tidy(() => tf.randomNormal(shape, 0, 1, 'float32', 21).relu().sub(0.2).dataSync() as Float32Array).slice();
+      const f = (): tf.Tensor[] => {
+        const x = tf.tensor4d(xv, shape as [number, number, number, number]);
+        const y = tf.maxPool(x, size, stride, pad);
+        const w = tf.randomUniform(y.shape, 0, 1, 'float32', 22);
+        return [y, tf.grad((a: tf.Tensor) => tf.maxPool(a as tf.Tensor4D, size, stride, pad).mul(w).sum())(x)];
+      };
+      const expected = on('cpu', f);
+      const actual = on('wasm', f);
+      assertClose(actual[0]!, expected[0]!, 'y');
+      assertClose(actual[1]!, expected[1]!, 'dx');
+    });
+  }
+});
+
+describe('Identity and Cast on wasm', () => {
+  test('clones and same-dtype casts share data, and outlive the original', () => {
+    tf.setBackend('wasm');
+    const backend = wasmBackend();
+    const ids0 = backend.numDataIds();
+    const a = tf.tensor([1.5, -2, 3]);
+    const b = tf.clone(a);
+    const c = a.cast('float32');
+    const d = a.cast('int32');
+    assert.equal(backend.numDataIds(), ids0 + 2, 'clone and cast share the data; int32 cast copies');
+    a.dispose();
+    assert.deepEqual(Array.from(b.dataSync()), [1.5, -2, 3]);
+    assert.deepEqual(Array.from(c.dataSync()), [1.5, -2, 3]);
+    assert.deepEqual(Array.from(d.dataSync()), [1, -2, 3]);
+    assert.equal(d.dtype, 'int32');
+    tf.dispose([b, c, d]);
+    assert.equal(backend.numDataIds(), ids0);
+  });
+});
+
+describe('no leaks on wasm', () => {
+  test('training steps keep tensors, wasm data ids and heap size flat', () => {
+    tf.setBackend('wasm');
+    const model = tf.sequential({
+      layers: [
+        tf.layers.conv2d({ inputShape: [12, 12, 3], filters: 8, kernelSize: 3, padding: 'same', activation: 'relu' }),
+        tf.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same' }), // linear: FusedConv2D path
+        tf.layers.reLU(),
+        tf.layers.maxPooling2d({ poolSize: 2 }),
+        tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'valid' }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 16, activation: 'relu' }),
+        tf.layers.dense({ units: 4 }),
+      ],
+    });
+    const x = tf.randomNormal([8, 12, 12, 3]);
+    const y = tf.oneHot(tf.tensor1d([0, 1, 2, 3, 0, 1, 2, 3], 'int32'), 4).toFloat();
+    const opt = tf.train.adam(1e-3);
+    const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const step = (): void => {
+      const { value, grads } = tf.variableGrads(
+        () => tf.tidy(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar), vars);
+      opt.applyGradients(grads as unknown as Parameters<typeof opt.applyGradients>[0]);
+      value.dataSync();
+      tf.dispose([value, grads]);
+    };
+    for (let i = 0; i < 3; i++) step(); // optimizer slots, XNNPACK operators
+    const backend = wasmBackend();
+    const tensors0 = tf.memory().numTensors;
+    const ids0 = backend.numDataIds();
+    const heap0 = backend.wasm.HEAPU8.byteLength;
+    for (let i = 0; i < 20; i++) step();
+    assert.equal(tf.memory().numTensors, tensors0, 'tensors');
+    assert.equal(backend.numDataIds(), ids0, 'wasm data ids');
+    assert.equal(backend.wasm.HEAPU8.byteLength, heap0, 'wasm heap grew');
+    tf.dispose([x, y]);
+    opt.dispose();
+    model.dispose();
+  });
+
+  test('each kdx kernel frees its intermediates', () => {
+    tf.setBackend('wasm');
+    const x = tf.randomNormal([2, 9, 7, 3]) as tf.Tensor4D;
+    const f = tf.randomNormal([3, 3, 3, 5]) as tf.Tensor4D;
+    const a = tf.randomNormal([6, 4]);
+    const b = tf.randomNormal([6, 5]);
+    const backend = wasmBackend();
+    const work = (): void => {
+      tf.tidy(() => {
+        for (const s of [1, 2]) {
+          for (const pad of ['same', 'valid'] as const) {
+            const dy = tf.onesLike(tf.conv2d(x, f, s, pad));
+            tf.conv2dTranspose(dy, f, x.shape, s, pad).dataSync(); // Conv2DBackpropInput
+            tf.grad((ff: tf.Tensor) => tf.conv2d(x, ff as tf.Tensor4D, s, pad).sum())(f).dataSync(); // Conv2DBackpropFilter
+          }
+        }
+        tf.matMul(a, b, true, false).dataSync();
+        tf.matMul(b, a, true, false).dataSync();
+        tf.matMul(a.reshape([2, 3, 4]), b.reshape([2, 3, 5]), true, false).dataSync();
+        tf.grad((xx: tf.Tensor) => tf.maxPool(xx as tf.Tensor4D, 2, 2, 'valid').sum())(x).dataSync();
+        tf.matMul(a, tf.randomNormal([40, 4]), false, true).dataSync(); // the swapped orientation
+        x.sum([0, 1, 2]).dataSync();
+      });
+    };
+    work();
+    const tensors0 = tf.memory().numTensors;
+    const ids0 = backend.numDataIds();
+    const heap0 = backend.wasm.HEAPU8.byteLength;
+    for (let i = 0; i < 10; i++) work();
+    assert.equal(tf.memory().numTensors, tensors0);
+    assert.equal(backend.numDataIds(), ids0);
+    assert.equal(backend.wasm.HEAPU8.byteLength, heap0);
+    tf.dispose([x, f, a, b]);
+  });
+});

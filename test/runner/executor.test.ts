@@ -1,0 +1,72 @@
+// The stage executor in-process: tensor counts stay flat, and stored teacher logits train exactly like
+// a live teacher.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { tf } from '../../src/engine/tf.js';
+import { selectBackend } from '../../src/engine/backend.js';
+import { parseExperiment, datasetShape } from '../../src/config/load.js';
+import { planExperiment } from '../../src/runner/plan.js';
+import { registry } from '../../src/registry/index.js';
+import { trainJob } from '../../src/runner/train.js';
+import { execute } from '../../src/runner/run.js';
+import { Store } from '../../src/runner/store.js';
+import type { KdxEvent } from '../../src/runner/events.js';
+import { tinyExperiment } from '../e2e/support.js';
+
+test('a training loop keeps the tensor count flat: the same after epoch 1 and epoch 3', async () => {
+  await selectBackend('wasm');
+  const { experiment } = await parseExperiment('tiny.yaml', tinyExperiment({ epochs: 3 }));
+  const [teacherJob] = planExperiment(experiment).jobs;
+  const dataset = await registry.datasets.get('synthetic').load({ seed: 0, options: experiment.data.options, emit: () => {} });
+  const counts: number[] = [];
+  const result = await trainJob({
+    job: teacherJob,
+    dataset,
+    inputShape: datasetShape(experiment).inputShape,
+    backend: 'wasm',
+    emit: () => {},
+    onEpochEnd: async () => {
+      counts.push(tf.memory().numTensors);
+    },
+  });
+  result.model.dispose();
+  assert.equal(counts.length, 3);
+  assert.equal(counts[2], counts[0], `tensors after each epoch: ${counts.join(', ')}`);
+});
+
+test('stored teacher logits give the same training as computing them live', async () => {
+  await selectBackend('wasm');
+  const { experiment } = await parseExperiment('tiny.yaml', tinyExperiment({ epochs: 2 }));
+  const histories: unknown[] = [];
+  for (const liveTeacher of [true, false]) {
+    const dir = mkdtempSync(join(tmpdir(), 'kdx-logits-'));
+    try {
+      const events: KdxEvent[] = [];
+      const result = await execute({
+        name: 'tiny',
+        kind: 'run',
+        trials: [{ id: '', params: {}, experiment }],
+        store: new Store(join(dir, 'cache')),
+        runDir: dir,
+        backend: 'wasm',
+        jobs: 1,
+        emit: (e) => events.push(e),
+        liveTeacher,
+      });
+      assert.equal(result.status, 'ok');
+      const computedLogits = events.some((e) => e.type === 'task' && e.id.startsWith('teacher-logits'));
+      assert.equal(computedLogits, !liveTeacher);
+      const kdJob = (events.find((e) => e.type === 'job-start' && e.label === 'kd_student') as { job: string }).job;
+      histories.push(events.filter((e) => e.type === 'epoch-end' && e.job === kdJob).map((e) => {
+        const { loss, testLoss, testAccuracy } = e as Extract<KdxEvent, { type: 'epoch-end' }>;
+        return { loss, testLoss, testAccuracy };
+      }));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  assert.deepEqual(histories[1], histories[0]);
+});
