@@ -67,7 +67,8 @@ export function applyOverride(data: Record<string, unknown>, override: Override)
     if (child === undefined || child === null) {
       if (i > 0 && NAMED_COLLECTIONS.has(String(path[i - 1])) || Array.isArray(parent)) {
         const known = Array.isArray(parent) ? [] : Object.keys(parent);
-        const what = Array.isArray(parent) ? `no item ${segment} (the list has ${parent.length})` : `no "${segment}"${didYouMean(String(segment), known)}`;
+        const hint = didYouMean(String(segment), known) || (known.length ? ` (${String(path[i - 1])}: ${known.join(', ')})` : '');
+        const what = Array.isArray(parent) ? `no item ${segment} (the list has ${parent.length})` : `no "${segment}"${hint}`;
         return problem(path.slice(0, i + 1), what);
       }
       child = typeof path[i + 1] === 'number' ? [] : {};

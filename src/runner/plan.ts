@@ -48,6 +48,9 @@ export function planExperiment(experiment: Experiment, labelSuffix = ''): Plan {
       optimizer: stage.optimizer,
       stream: streamSpec(experiment, stage.seed),
       teacher: teacher?.key,
+      // Ordering edges count too (as DESIGN.md has it): otherwise a stage equal to another but for its
+      // `needs` would be the same job, and its ordering would be lost.
+      needs: stage.needs.map((need) => byStage.get(need)!.key).sort(),
     });
     const dependsOn = [...(teacher ? [teacher.id] : []), ...stage.needs.map((need) => byStage.get(need)!.id)];
     byStage.set(name, {

@@ -24,7 +24,9 @@ export function closest(name: string, candidates: Iterable<string>): string | un
     if (d < bestDistance) [best, bestDistance] = [candidate, d];
   }
   const allowed = Math.max(1, Math.floor(name.length / 3));
-  return bestDistance <= allowed ? best : undefined;
+  // A guess that shares no letter with the name (`x` for `T`) is no guess.
+  const related = best !== undefined && bestDistance < Math.max(name.length, best.length);
+  return related && bestDistance <= allowed ? best : undefined;
 }
 
 /** ` (did you mean "x"?)` or the empty string. */

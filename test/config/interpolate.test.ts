@@ -95,7 +95,7 @@ test('the loader: an unquoted reference inside [ ] is a syntax error that says t
   await assert.rejects(parseExperiment('tiny.yaml', text), (error: unknown) => {
     assert.ok(error instanceof ConfigError);
     assert.equal(error.diagnostics.length, 1);
-    assert.equal(error.message.split('\n')[0], 'tiny.yaml:8:23  (top level)  YAML syntax error: inside [ ] or { }, a reference must be quoted: "${T}"');
+    assert.equal(error.message.split('\n')[0], 'tiny.yaml:8:24  (top level)  YAML syntax error: inside [ ] or { }, a reference must be quoted: "${T}"');
     return true;
   });
 });
