@@ -35,6 +35,15 @@ function pooling(kind: 'max' | 'avg'): LayerFactory {
   };
 }
 
+/** What conv2d and dense share: activation, bias, and PyTorch's initialisation. */
+function weightedLayerArgs(args: Args, ctx: LayerContext) {
+  return {
+    activation: (args.activation as Activation | undefined) ?? 'linear',
+    useBias: (args.bias as boolean | undefined) ?? true,
+    kernelInitializer: torchLikeKernel(ctx),
+  };
+}
+
 export const builtinLayers: Record<string, LayerFactory> = {
   conv2d: {
     description: '2-D convolution (NHWC).',
@@ -45,9 +54,7 @@ export const builtinLayers: Record<string, LayerFactory> = {
         kernelSize: pair(args.kernel ?? 3),
         strides: pair(args.strides ?? 1),
         padding: (args.padding as 'same' | 'valid' | undefined) ?? 'valid',
-        activation: (args.activation as Activation | undefined) ?? 'linear',
-        useBias: (args.bias as boolean | undefined) ?? true,
-        kernelInitializer: torchLikeKernel(ctx),
+        ...weightedLayerArgs(args, ctx),
       }),
   },
   dense: {
@@ -56,9 +63,7 @@ export const builtinLayers: Record<string, LayerFactory> = {
     create: (args, ctx) =>
       tf.layers.dense({
         units: args.units as number,
-        activation: (args.activation as Activation | undefined) ?? 'linear',
-        useBias: (args.bias as boolean | undefined) ?? true,
-        kernelInitializer: torchLikeKernel(ctx),
+        ...weightedLayerArgs(args, ctx),
       }),
   },
   maxPool2d: pooling('max'),

@@ -45,16 +45,25 @@ export interface JobSummary {
   backend: string;
 }
 
+/** What a job measured over one epoch (1-based `epoch`; accuracies are fractions; `seconds` this epoch's). */
+export interface EpochMetrics {
+  epoch: number;
+  loss: number;
+  testLoss: number;
+  testAccuracy: number;
+  imgPerSec: number;
+  seconds: number;
+  /** The learning rate at the epoch's last step. */
+  lr?: number;
+}
+
 export type KdxEvent =
   | { type: 'plan'; time: number; name: string; runDir: string; backend: string; jobs: PlanJob[]; trials?: TrialInfo[] }
   /** `startEpoch`: epochs already finished by an earlier, interrupted attempt (0 on a fresh start). */
   | { type: 'job-start'; time: number; job: string; label: string; epochs: number; startEpoch: number; batchesPerEpoch: number }
   | { type: 'epoch-start'; time: number; job: string; epoch: number; epochs: number; batches: number }
   | { type: 'batch'; time: number; job: string; epoch: number; batch: number; batches: number; loss: number; imgPerSec: number }
-  | {
-      type: 'epoch-end'; time: number; job: string; epoch: number; epochs: number;
-      loss: number; testLoss: number; testAccuracy: number; imgPerSec: number; seconds: number;
-    }
+  | ({ type: 'epoch-end'; time: number; job: string; epochs: number } & EpochMetrics)
   | { type: 'job-end'; time: number; job: string; label: string; summary: JobSummary }
   | { type: 'job-cached'; time: number; job: string; label: string; summary: JobSummary }
   | { type: 'job-failed'; time: number; job: string; label: string; error: string }

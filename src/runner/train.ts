@@ -10,18 +10,10 @@ import type { DataSplit, ImageShape, KdxOptimizer, LoadedDataset, BatchTransform
 import { batchesPerEpoch, epochBatches } from '../data/stream.js';
 import { lrAt, type ScheduleConfig } from '../plugins/schedules.js';
 import { buildTransforms } from '../plugins/transforms.js';
-import type { EventSink, JobSummary } from './events.js';
-import type { Job } from './plan.js';
+import type { EpochMetrics, EventSink, JobSummary } from './events.js';
 
-export interface EpochMetrics {
-  epoch: number;
-  loss: number;
-  testLoss: number;
-  testAccuracy: number;
-  imgPerSec: number;
-  seconds: number;
-  lr: number;
-}
+export type { EpochMetrics } from './events.js';
+import type { Job } from './plan.js';
 
 /** Where a distilling job gets its teacher's logits: a live model, or logits stored for every epoch. */
 export type TeacherSource =

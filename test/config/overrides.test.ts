@@ -8,6 +8,7 @@ import { applyOverride, isDiagnostic, parseKeyPath, parseOverride, type Override
 import { formatDiagnostic, ConfigError } from '../../src/config/diagnostics.js';
 import { parseExperiment, loadExperiment, datasetShape } from '../../src/config/load.js';
 import { describeModel } from '../../src/registry/model.js';
+import { formatPlan } from '../../src/commands/plan.js';
 import { freshDir, hasStackTrace, here, kdx, mapLimit, repo } from './support.js';
 
 const tiny = readFileSync(join(here, 'fixtures', 'tiny.yaml'), 'utf8');
@@ -22,12 +23,12 @@ describe('parseOverride and parseKeyPath', () => {
   test('the value is read as YAML', () => {
     assert.deepEqual(parseOverride('T=2'), { text: 'T=2', key: 'T', value: 2 });
     assert.deepEqual(parseOverride('optimizer.lr=3e-4'), { text: 'optimizer.lr=3e-4', key: 'optimizer.lr', value: 3e-4 });
-    assert.deepEqual(parseOverride('optimizer.name=sgd').value, 'sgd');
-    assert.deepEqual(parseOverride('data.options.shape=[8, 8, 1]').value, [8, 8, 1]);
-    assert.deepEqual(parseOverride('runtime={backend: cpu}').value, { backend: 'cpu' });
-    assert.equal(parseOverride('flag=true').value, true);
-    assert.equal(parseOverride('name=a=b').value, 'a=b', 'only the first = separates');
-    assert.equal(parseOverride('epochs=').value, '');
+    assert.deepEqual(override('optimizer.name=sgd').value, 'sgd');
+    assert.deepEqual(override('data.options.shape=[8, 8, 1]').value, [8, 8, 1]);
+    assert.deepEqual(override('runtime={backend: cpu}').value, { backend: 'cpu' });
+    assert.equal(override('flag=true').value, true);
+    assert.equal(override('name=a=b').value, 'a=b', 'only the first = separates');
+    assert.equal(override('epochs=').value, '');
   });
 
   test('without KEY=, a diagnostic naming the override', () => {
@@ -179,7 +180,6 @@ function paramsOf(stdout: string): Record<string, number> {
 describe('kdx plan --set, end to end', () => {
   const runs = new Map<string, { exitCode: number | undefined; stdout: string; stderr: string; written: string[] }>();
   const cases: string[][] = [
-    [],
     ['epochs=5'],
     ['stages.kd_student.epochs=2'],
     ['optimizer.lr=0.01'],
@@ -219,20 +219,32 @@ describe('kdx plan --set, end to end', () => {
     return run.stderr;
   };
 
-  test('without overrides: the file\'s values', () => {
-    const { rows } = ok('');
+  /** The plan without overrides, made in process: what `kdx plan experiments/quick.yaml` prints. */
+  const baseline = async () => {
+    const { experiment } = await loadExperiment(quick);
+    const stdout = formatPlan(experiment, () => false);
+    return { rows: stagesOf(stdout), params: paramsOf(stdout) };
+  };
+
+  test('without overrides: the file\'s values (every stage reads ${epochs})', async () => {
+    const { rows, params } = await baseline();
+    const { experiment } = await loadExperiment(quick);
     assert.deepEqual(rows.map((r) => r.stage), ['teacher', 'student', 'kd_student']);
-    assert.deepEqual(rows.map((r) => r.epochs), [3, 3, 3]);
+    assert.deepEqual(rows.map((r) => r.epochs), [1, 2, 3].map(() => experiment.params.epochs));
+    assert.notEqual(experiment.params.epochs, 5);
+    assert.notEqual(experiment.optimizer.lr, 0.01);
+    assert.deepEqual(Object.keys(params), ['teacher', 'student']);
   });
 
   test('--set epochs=5 (a params key) sets every stage that reads ${epochs}', () => {
     assert.deepEqual(ok('epochs=5').rows.map((r) => r.epochs), [5, 5, 5]);
   });
 
-  test('--set stages.kd_student.epochs=2 changes only kd_student', () => {
-    const base = ok('').rows;
+  test('--set stages.kd_student.epochs=2 changes only kd_student', async () => {
+    const base = (await baseline()).rows;
     const rows = ok('stages.kd_student.epochs=2').rows;
-    assert.deepEqual(rows.map((r) => [r.stage, r.epochs]), [['teacher', 3], ['student', 3], ['kd_student', 2]]);
+    assert.deepEqual(rows.map((r) => [r.stage, r.epochs]), [['teacher', base[0].epochs], ['student', base[1].epochs], ['kd_student', 2]]);
+    assert.notEqual(base[2].epochs, 2);
     assert.deepEqual(rows.map((r) => r.loss), base.map((r) => r.loss));
   });
 
@@ -241,7 +253,7 @@ describe('kdx plan --set, end to end', () => {
   });
 
   test('--set models.student[0].conv2d.filters=8 changes the student\'s parameter count, not the teacher\'s', async () => {
-    const base = ok('').params;
+    const base = (await baseline()).params;
     const changed = ok('models.student[0].conv2d.filters=8').params;
     assert.equal(changed.teacher, base.teacher);
     assert.notEqual(changed.student, base.student);

@@ -11,7 +11,7 @@ test('a run killed with SIGKILL mid-epoch resumes from its last finished epoch',
   try {
     // One slow-ish stage: 6 epochs of the teacher on 2048 images.
     const file = writeExperiment(cwd, 'kill.yaml', tinyExperiment({ epochs: 6 }).replace('train: 1024', 'train: 2048'));
-    const child = kdx(['run', file, '--json'], { cwd, buffer: true });
+    const child = kdx(['run', file, '--json'], { cwd });
     let killedAt = 0;
     await new Promise<void>((resolve) => {
       let text = '';

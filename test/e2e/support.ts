@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync, readFileSync, readdirSync, existsSync, rmSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execa, type Options } from 'execa';
+import { execa } from 'execa';
 import type { KdxEvent } from '../../src/runner/events.js';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -14,13 +14,11 @@ export function scratchDir(prefix = 'kdx-e2e-'): string {
 }
 
 /** Runs `kdx ARGS` in `cwd`, never throwing; stdout is not a TTY, so output is plain lines. */
-export function kdx(args: string[], options: { cwd: string; env?: Record<string, string> } & Omit<Options, 'cwd' | 'env'>) {
-  const { cwd, env, ...rest } = options;
+export function kdx(args: string[], { cwd, env }: { cwd: string; env?: Record<string, string> }) {
   return execa(process.execPath, [kdxBin, ...args], {
     cwd,
     env: { KDX_DATA: join(cwd, 'no-data'), XDG_CACHE_HOME: join(cwd, 'xdg-cache'), NO_COLOR: '1', ...env },
     reject: false,
-    ...rest,
   });
 }
 
