@@ -2,6 +2,7 @@
 //
 //   node --import tsx bench/training-speed.ts [--profile] [--seconds 8] [--models student,teacher]
 //        [--backends tensorflow,wasm,cpu] [--relu fused|separate] [--batch 64] [--no-cpu]
+//        [--cpu-models student,teacher] [--cpu-batch 8]
 //
 // One training step = forward with training:true + softmax cross-entropy + tf.variableGrads over the
 // model's trainable weights + Adam applyGradients (what a kdx epoch does per batch, minus data loading).
@@ -25,8 +26,13 @@ export interface TrainingSpeedOptions {
   minSteps?: number;
   /** Warm-up steps before timing. */
   warmup?: number;
-  /** The cpu backend is ~100x slower: it gets this many timed steps and no warm-up. */
+  /** The cpu backend is ~1000x slower at training (a batch-64 student step takes ~10 min): it gets this
+   * many timed steps, no warm-up, ... */
   cpuSteps?: number;
+  /** ... a smaller batch (its time per image hardly depends on the batch size; default 8) ... */
+  cpuBatchSize?: number;
+  /** ... and only these models (default: the student). */
+  cpuModels?: ReferenceKind[];
   relu?: ReluStyle;
   /** Also return the per-kernel breakdown (tf.profile) of one training step on this backend. */
   profile?: ConcreteBackend | false;
@@ -227,6 +233,8 @@ export async function benchTrainingSpeed(opts: TrainingSpeedOptions = {}): Promi
   const minSteps = opts.minSteps ?? 5;
   const warmup = opts.warmup ?? 3;
   const cpuSteps = opts.cpuSteps ?? 1;
+  const cpuBatchSize = opts.cpuBatchSize ?? 8;
+  const cpuModels = opts.cpuModels ?? ['student'];
   const relu = opts.relu ?? 'fused';
   const log = opts.log ?? (() => {});
   const result: TrainingSpeedResult = { rows: [], skipped: [], wasmOverCpu: {}, profiles: [] };
@@ -243,7 +251,9 @@ export async function benchTrainingSpeed(opts: TrainingSpeedOptions = {}): Promi
     }
     const isCpu = name === 'cpu';
     for (const kind of models) {
-      const trainer = makeTrainer(kind, batchSize, inputShape, relu);
+      if (isCpu && !cpuModels.includes(kind)) continue;
+      const batch = isCpu ? cpuBatchSize : batchSize;
+      const trainer = makeTrainer(kind, batch, inputShape, relu);
       try {
         log(`${name} ${kind}: forward...`);
         const fwd = isCpu ? timeSteps(() => trainer.forward(), 0, cpuSteps, 0) : timeSteps(() => trainer.forward(), warmup, minSteps, seconds);
@@ -263,14 +273,14 @@ export async function benchTrainingSpeed(opts: TrainingSpeedOptions = {}): Promi
         const forwardCpuMs = median(fwd.cpu);
         const trainCpuMs = median(train.cpu);
         const row: SpeedRow = {
-          backend: name, model: kind, params: trainer.params, batchSize,
+          backend: name, model: kind, params: trainer.params, batchSize: batch,
           forwardMs, trainMs,
-          forwardImgPerSec: (batchSize * 1000) / forwardMs,
-          trainImgPerSec: (batchSize * 1000) / trainMs,
+          forwardImgPerSec: (batch * 1000) / forwardMs,
+          trainImgPerSec: (batch * 1000) / trainMs,
           ratio: forwardMs / trainMs,
           forwardCpuMs, trainCpuMs,
-          forwardImgPerCpuSec: (batchSize * 1000) / forwardCpuMs,
-          trainImgPerCpuSec: (batchSize * 1000) / trainCpuMs,
+          forwardImgPerCpuSec: (batch * 1000) / forwardCpuMs,
+          trainImgPerCpuSec: (batch * 1000) / trainCpuMs,
           cpuRatio: forwardCpuMs / trainCpuMs,
           forwardSteps: fwd.wall.length, trainSteps: train.wall.length, tensorLeak,
         };
@@ -299,14 +309,15 @@ function pad(s: string, n: number, right = false): string {
 /** The side-by-side table (plain text) of a result. */
 export function formatTrainingSpeed(result: TrainingSpeedResult, topKernels = 12): string {
   const lines: string[] = [];
-  const head = ['backend', 'model', 'params', 'forward img/s', 'train img/s', 'train/fwd', 'fwd ms', 'train ms', 'steps',
+  const head = ['backend', 'model', 'params', 'batch', 'forward img/s', 'train img/s', 'train/fwd', 'fwd ms', 'train ms', 'steps',
     '| per CPU s: fwd', 'train', 'train/fwd'];
-  const widths = [10, 8, 10, 14, 12, 10, 8, 9, 6, 16, 7, 10];
+  const widths = [10, 8, 10, 6, 14, 12, 10, 8, 9, 6, 16, 7, 10];
+  const num = (x: number) => (x >= 10 ? x.toFixed(1) : x.toPrecision(2));
   lines.push(head.map((h, i) => pad(h, widths[i]!, i < 2)).join(' '));
   for (const r of result.rows) {
-    const cells = [r.backend, r.model, r.params.toLocaleString('en-US'), r.forwardImgPerSec.toFixed(1), r.trainImgPerSec.toFixed(1),
+    const cells = [r.backend, r.model, r.params.toLocaleString('en-US'), String(r.batchSize), num(r.forwardImgPerSec), num(r.trainImgPerSec),
       `1/${(1 / r.ratio).toFixed(2)}`, r.forwardMs.toFixed(0), r.trainMs.toFixed(0), String(r.trainSteps),
-      r.forwardImgPerCpuSec.toFixed(1), r.trainImgPerCpuSec.toFixed(1), `1/${(1 / r.cpuRatio).toFixed(2)}`];
+      num(r.forwardImgPerCpuSec), num(r.trainImgPerCpuSec), `1/${(1 / r.cpuRatio).toFixed(2)}`];
     lines.push(cells.map((c, i) => pad(c, widths[i]!, i < 2)).join(' '));
   }
   lines.push('(img/s from the median wall-clock time per batch; "per CPU s" from the process CPU time, which other load on the machine does not inflate)');
@@ -341,6 +352,8 @@ function parseArgs(argv: string[]): TrainingSpeedOptions {
     else if (a === '--models') opts.models = list<ReferenceKind>(next());
     else if (a === '--backends') opts.backends = list<ConcreteBackend>(next());
     else if (a === '--relu') opts.relu = next() as ReluStyle;
+    else if (a === '--cpu-models') opts.cpuModels = list<ReferenceKind>(next());
+    else if (a === '--cpu-batch') opts.cpuBatchSize = Number(next());
     else if (a === '--no-cpu') opts.backends = (opts.backends ?? ['tensorflow', 'wasm', 'cpu']).filter((b) => b !== 'cpu');
     else if (a === '--quiet') delete opts.log;
     else throw new Error(`unknown option ${a}`);

@@ -9,7 +9,7 @@ import type { ImageShape, LayerSpec, OptimizerConfig } from '../registry/types.j
 import { ensureBuiltins } from '../plugins/builtin.js';
 import { loadPlugin } from '../plugins/load.js';
 import { ConfigError, formatPath, type Diagnostic, type PathSegment } from './diagnostics.js';
-import { normalizeNamed, type Experiment, type StageSpec } from './experiment.js';
+import { normalizeNamed, type Experiment, type NamedSpec, type StageSpec } from './experiment.js';
 import { interpolate, type InterpolationProblem, type ParameterUse } from './interpolate.js';
 import { applyOverride, isDiagnostic, parseOverride } from './overrides.js';
 import { checkSchema } from './schema.js';
@@ -44,7 +44,8 @@ export async function parseExperiment(file: string, text: string, options: LoadO
   await ensureBuiltins();
   const { source, syntaxErrors } = parseSource(file, text);
   if (syntaxErrors.length > 0) throw new ConfigError(syntaxErrors);
-  const data = source.doc.toJS({ maxAliasCount: 1000 }) as unknown;
+  // A copy, so an alias is its own value: `--set` on one use of an anchor must not change the others.
+  const data = JSON.parse(JSON.stringify(source.doc.toJS({ maxAliasCount: 1000 }) ?? null)) as unknown;
   if (data === null || data === undefined) {
     throw new ConfigError([diagnosticAt(source, [], 'the file is empty: an experiment needs at least data, models and stages')]);
   }
@@ -170,25 +171,57 @@ function addImplicitLosses(data: Record<string, unknown>): void {
   }
 }
 
-/** The dataset's input shape and class count, known without loading it. */
+/** The dataset's input shape (after the training transforms) and class count, known without loading it. */
 export function datasetShape(experiment: Experiment): { inputShape: ImageShape; classes: number } {
   const dataset = registry.datasets.get(experiment.data.dataset);
-  let inputShape = dataset.inputShape(experiment.data.options);
-  for (const t of experiment.data.train) {
-    inputShape = registry.transforms.get(t.type).outputShape?.(t.args, inputShape) ?? inputShape;
+  const stored = dataset.inputShape(experiment.data.options);
+  return { inputShape: transformedShape(experiment.data.train, stored), classes: dataset.classes(experiment.data.options) };
+}
+
+function transformedShape(transforms: NamedSpec[], shape: ImageShape): ImageShape {
+  return transforms.reduce((s, t) => registry.transforms.get(t.type).outputShape?.(t.args, s) ?? s, shape);
+}
+
+type Problem = { path: PathSegment[]; message: string };
+
+/** Each transform built against the shape it receives; both streams must end at the shape the models see. */
+function streamProblems(experiment: Experiment): Problem[] {
+  const problems: Problem[] = [];
+  const stored = registry.datasets.get(experiment.data.dataset).inputShape(experiment.data.options);
+  const ends: Partial<Record<'train' | 'test', ImageShape>> = {};
+  for (const split of ['train', 'test'] as const) {
+    let shape = stored;
+    experiment.data[split].forEach((t, i) => {
+      const factory = registry.transforms.get(t.type);
+      try {
+        factory.create(t.args, shape);
+        shape = factory.outputShape?.(t.args, shape) ?? shape;
+      } catch (error) {
+        problems.push({ path: ['data', split, i], message: (error as Error).message });
+      }
+    });
+    ends[split] = shape;
   }
-  return { inputShape, classes: dataset.classes(experiment.data.options) };
+  const [train, test] = [ends.train!.join('x'), ends.test!.join('x')];
+  if (problems.length === 0 && train !== test) {
+    problems.push({
+      path: ['data', 'test'],
+      message: `the test images end up ${test} but the training images ${train} (after data.train's transforms): both must reach the models at one shape`,
+    });
+  }
+  return problems;
 }
 
 /** Builds each model used by a stage once: layers that do not fit, and outputs that are not one logit per class. */
-function shapeProblems(experiment: Experiment): { path: PathSegment[]; message: string }[] {
-  const problems: { path: PathSegment[]; message: string }[] = [];
+function shapeProblems(experiment: Experiment): Problem[] {
   let shape: { inputShape: ImageShape; classes: number };
   try {
     shape = datasetShape(experiment);
   } catch (error) {
     return [{ path: ['data'], message: (error as Error).message }];
   }
+  const problems = streamProblems(experiment);
+  if (problems.length > 0) return problems;
   const used = new Set(Object.values(experiment.stages).map((s) => s.model));
   for (const name of Object.keys(experiment.models).filter((m) => used.has(m))) {
     try {

@@ -3,8 +3,8 @@
 //
 // - Conv2DBackpropFilter (missing on wasm) and Conv2DBackpropInput (slow, scalar C++) are computed through
 //   the XNNPACK Conv2D forward kernel: transposes, a flipped filter and (for stride > 1) a dilation.
-// - BatchMatMul with transposeA/transposeB falls off XNNPACK onto a naive strided loop in tfjs-wasm (287 ms
-//   for the dense gradient 4096x64 . 64x256); an explicit Transpose then a plain matmul takes ~30 ms.
+// - BatchMatMul with transposeA/transposeB falls off XNNPACK onto a naive strided loop in tfjs-wasm (250 ms
+//   for the dense gradient 4096x64 . 64x256); explicit transposes then the XNNPACK product take ~9 ms.
 // - MaxPoolGrad: a channel-innermost JS loop over the heap is several times faster than the built-in (which
 //   also loses the gradient of windows whose maximum is negative).
 // - Sum over leading axes (bias gradients): a column sum instead of a generic transpose then a row sum.
@@ -412,6 +412,11 @@ const replacements: Array<[string, KernelFn]> = [
  */
 export function registerWasmKernels(): void {
   if (registered) return;
+  if (tf.findBackendFactory(BACKEND) == null) {
+    // Registering first would make the package's own registrations fail ("already registered") and leave
+    // the replacements without the originals they delegate to.
+    throw new Error('kdx: import @tensorflow/tfjs-backend-wasm before registering kdx wasm kernels');
+  }
   for (const [name, fn] of replacements) {
     const existing = tf.getKernel(name, BACKEND);
     if (existing != null) {

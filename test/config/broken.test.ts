@@ -99,7 +99,7 @@ const corpus: [mistake: string, first: string][] = [
   ['${T} unquoted inside { }',
    'unquoted-ref-in-flow.yaml:31:25  (top level)  YAML syntax error: inside [ ] or { }, a reference must be quoted: "${T}"'],
   ['batchSize as a string',
-   'wrong-type.yaml:9:14  data.batchSize  must be an integer (got "16")'],
+   'wrong-type.yaml:9:14  data.batchSize  must be an integer (got "64")'],
   ['a line indented too far',
    'yaml-bad-indent.yaml:28:12  (top level)  YAML syntax error: Nested mappings are not allowed in compact mappings (is the next line indented too far?)'],
   ['an unclosed { (YAML syntax error)',
@@ -217,4 +217,31 @@ test('a directory instead of a file: a usage error that says so', async () => {
     assert.equal(error.exitCode, 2);
     return true;
   });
+});
+
+test('every one-line mutation of the valid file is either valid or a located ConfigError, never a crash', async () => {
+  const lines = readFileSync(join(here, 'fixtures', 'tiny.yaml'), 'utf8').split('\n');
+  const variants: string[] = [];
+  const replaceLine = (i: number, text: string) => lines.map((line, j) => (j === i ? text : line)).join('\n');
+  for (const [i, line] of lines.entries()) {
+    variants.push(lines.filter((_, j) => j !== i).join('\n'));
+    const entry = /^(\s*-?\s*)(\w+)(:\s*)(.*)$/.exec(line);
+    if (!entry) continue;
+    variants.push(replaceLine(i, `${entry[1]}${entry[2]}x${entry[3]}${entry[4]}`));
+    if (entry[4] === '') continue;
+    for (const value of ['[]', '{}', 'null', '"x"', '-1', '0', '[1, 2]', '{a: 1}', 'true', '1.5']) {
+      variants.push(replaceLine(i, `${entry[1]}${entry[2]}${entry[3]}${value}`));
+    }
+  }
+  assert.ok(variants.length > 200, `${variants.length} variants`);
+  for (const text of variants) {
+    try {
+      await parseExperiment('v.yaml', text);
+    } catch (error) {
+      assert.ok(error instanceof ConfigError, `${(error as Error).stack}\n--- for ---\n${text}`);
+      for (const d of error.diagnostics) {
+        assert.ok(d.override === undefined && d.line! >= 1 && d.line! <= lines.length && d.col! >= 1, `${JSON.stringify(d)}\n${text}`);
+      }
+    }
+  }
 });

@@ -10,6 +10,7 @@ import { wasmKernelsRegistered } from '../../src/engine/wasm-kernels.js';
 
 type Backend = 'cpu' | 'wasm';
 type Pad = 'same' | 'valid';
+type ConvPad = Pad | number | [[number, number], [number, number], [number, number], [number, number]];
 
 const RTOL = 1e-4;
 
@@ -45,7 +46,7 @@ before(async () => {
   assert.ok(wasmKernelsRegistered());
 });
 
-interface ConvCase { batch: number; h: number; w: number; ci: number; co: number; k: number; s: number; pad: Pad }
+interface ConvCase { batch: number; h: number; w: number; ci: number; co: number; k: number; s: number; pad: ConvPad }
 
 const convCases: ConvCase[] = [];
 for (const s of [1, 2]) {
@@ -61,11 +62,14 @@ convCases.push(
   { batch: 3, h: 11, w: 6, ci: 16, co: 8, k: 3, s: 2, pad: 'same' },
   { batch: 4, h: 12, w: 12, ci: 32, co: 32, k: 3, s: 1, pad: 'same' },
   { batch: 2, h: 9, w: 7, ci: 8, co: 24, k: 5, s: 1, pad: 'valid' },
+  { batch: 2, h: 7, w: 9, ci: 3, co: 4, k: 3, s: 1, pad: 1 },
+  { batch: 2, h: 7, w: 9, ci: 3, co: 4, k: 3, s: 2, pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
+  { batch: 2, h: 8, w: 8, ci: 3, co: 4, k: 3, s: 1, pad: [[0, 0], [3, 0], [0, 4], [0, 0]] }, // pads >= kernel: built-in dx
 );
 
 describe('Conv2D gradients on wasm equal the cpu backend', () => {
   for (const c of convCases) {
-    const name = `x ${c.batch}x${c.h}x${c.w}x${c.ci}, filter ${c.k}x${c.k}x${c.ci}x${c.co}, stride ${c.s}, ${c.pad}`;
+    const name = `x ${c.batch}x${c.h}x${c.w}x${c.ci}, filter ${c.k}x${c.k}x${c.ci}x${c.co}, stride ${c.s}, pad ${JSON.stringify(c.pad)}`;
     test(`tf.conv2d: ${name}`, () => {
       const xShape = [c.batch, c.h, c.w, c.ci];
       const fShape = [c.k, c.k, c.ci, c.co];
@@ -87,7 +91,7 @@ describe('Conv2D gradients on wasm equal the cpu backend', () => {
     });
   }
 
-  for (const c of convCases.filter((_, i) => i % 2 === 0)) {
+  for (const c of convCases.filter((x, i) => i % 2 === 0 && typeof x.pad === 'string')) {
     const name = `x ${c.batch}x${c.h}x${c.w}x${c.ci}, ${c.co} filters ${c.k}x${c.k}, stride ${c.s}, ${c.pad}`;
     test(`tf.layers.conv2d with bias, linear (FusedConv2D): ${name}`, () => {
       const xShape = [c.batch, c.h, c.w, c.ci] as [number, number, number, number];
@@ -95,7 +99,7 @@ describe('Conv2D gradients on wasm equal the cpu backend', () => {
       const kv = randomData([c.k, c.k, c.ci, c.co], 5);
       const bv = randomData([c.co], 6);
       const grads = (): tf.Tensor[] => {
-        const layer = tf.layers.conv2d({ filters: c.co, kernelSize: c.k, strides: c.s, padding: c.pad, useBias: true, activation: 'linear' });
+        const layer = tf.layers.conv2d({ filters: c.co, kernelSize: c.k, strides: c.s, padding: c.pad as Pad, useBias: true, activation: 'linear' });
         const x = tf.tensor4d(xv, xShape);
         layer.build(xShape);
         layer.setWeights([tf.tensor4d(kv, [c.k, c.k, c.ci, c.co]), tf.tensor1d(bv)]);
