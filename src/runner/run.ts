@@ -120,30 +120,25 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
     return executeJob(job, env);
   };
   let settled: Promise<void> = Promise.resolve();
-  const { interrupted } = await schedule(jobs, {
+  const scheduled = await schedule(jobs, {
     concurrency: options.jobs,
-    emit: (event) => {
-      emit(event);
-      if (event.type === 'job-end' || event.type === 'job-cached' || event.type === 'job-failed' || event.type === 'job-skipped') {
-        settled = settled.then(() => onJobSettled(jobs.find((j) => j.id === event.job)!));
-      }
-    },
+    emit,
     signal: options.signal,
-    run: async (job) => {
-      const outcome = await runJob(job);
-      results.set(job.id, { job, status: outcome.status, outcome });
-      return outcome;
-    },
+    run: runJob,
     describeError: (error) => {
       const interruptedError = error instanceof TrainingAborted || error instanceof WorkerInterrupted;
       const message = error instanceof UserError || interruptedError ? (error as Error).message : String((error as Error)?.stack ?? error);
       return { message, interrupted: interruptedError };
     },
-  }).then((outcome) => {
-    for (const [id, result] of outcome.results) results.set(id, result);
-    return outcome;
+    onSettled: (result) => {
+      results.set(result.job.id, result);
+      settled = settled.then(() => onJobSettled(result.job));
+    },
   });
   await settled;
+  // Jobs stopped by an interruption settle silently; the final table shows them too.
+  for (const [id, result] of scheduled.results) results.set(id, result);
+  const { interrupted } = scheduled;
 
   const rows = planned.map(rowOf);
   const failed = [...results.values()].some((r) => r.status === 'failed' || (r.status === 'skipped' && r.error !== 'interrupted'));

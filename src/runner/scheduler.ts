@@ -18,6 +18,8 @@ export interface ScheduleOptions {
   run: (job: Job) => Promise<JobOutcome>;
   /** Turns an error into the message shown for the failed job (and says whether it was an interruption). */
   describeError: (error: unknown) => { message: string; interrupted: boolean };
+  /** Called once per job as soon as its result is known (after its event), in completion order. */
+  onSettled?: (result: JobResult) => void;
 }
 
 export async function schedule(jobs: Job[], options: ScheduleOptions): Promise<{ results: Map<string, JobResult>; interrupted: boolean }> {
@@ -27,6 +29,7 @@ export async function schedule(jobs: Job[], options: ScheduleOptions): Promise<{
   let interrupted = false;
 
   const finish = (job: Job, result: Omit<JobResult, 'job'>) => results.set(job.id, { job, ...result });
+  const settle = (job: Job) => options.onSettled?.(results.get(job.id)!);
   const start = (job: Job) => {
     const task = options
       .run(job)
@@ -34,6 +37,7 @@ export async function schedule(jobs: Job[], options: ScheduleOptions): Promise<{
         finish(job, { status: outcome.status, outcome });
         const type = outcome.status === 'cached' ? 'job-cached' : 'job-end';
         options.emit({ type, time: Date.now(), job: job.id, label: job.label, summary: outcome.summary });
+        settle(job);
       })
       .catch((error: unknown) => {
         const { message, interrupted: stopped } = options.describeError(error);
@@ -44,6 +48,7 @@ export async function schedule(jobs: Job[], options: ScheduleOptions): Promise<{
         }
         finish(job, { status: 'failed', error: message });
         options.emit({ type: 'job-failed', time: Date.now(), job: job.id, label: job.label, error: message });
+        settle(job);
       })
       .finally(() => running.delete(job.id));
     running.set(job.id, task);
@@ -57,7 +62,10 @@ export async function schedule(jobs: Job[], options: ScheduleOptions): Promise<{
         waiting.splice(waiting.indexOf(job), 1);
         const reason = blocked ? `${blocked.job.label} ${blocked.status === 'failed' ? 'failed' : 'was skipped'}` : 'interrupted';
         finish(job, { status: 'skipped', error: reason });
-        if (blocked) options.emit({ type: 'job-skipped', time: Date.now(), job: job.id, label: job.label, reason });
+        if (blocked) {
+          options.emit({ type: 'job-skipped', time: Date.now(), job: job.id, label: job.label, reason });
+          settle(job);
+        }
         continue;
       }
       const ready = deps.every((dep) => dep && (dep.status === 'done' || dep.status === 'cached'));
