@@ -103,6 +103,9 @@ interface Trainer {
 
 function makeTrainer(kind: ReferenceKind, batchSize: number, inputShape: [number, number, number], relu: ReluStyle): Trainer & { params: number } {
   const model = buildReferenceModel(kind, inputShape, { relu, seed: 1 });
+  // Inference runs on its own copy with fixed weights (as a frozen teacher does): training steps change the
+  // trained model's weights, which would make every forward batch re-pack them for XNNPACK.
+  const frozen = buildReferenceModel(kind, inputShape, { relu, seed: 1 });
   const classes = 10;
   const x = tf.randomNormal([batchSize, ...inputShape], 0, 1, 'float32', 3);
   const labels = tf.randomUniform([batchSize], 0, classes, 'int32', 4);
@@ -113,7 +116,7 @@ function makeTrainer(kind: ReferenceKind, batchSize: number, inputShape: [number
   return {
     params: model.countParams(),
     forward() {
-      const out = model.predict(x, { batchSize }) as tf.Tensor;
+      const out = frozen.predict(x, { batchSize }) as tf.Tensor;
       out.dataSync();
       out.dispose();
     },
@@ -132,6 +135,7 @@ function makeTrainer(kind: ReferenceKind, batchSize: number, inputShape: [number
     dispose() {
       optimizer.dispose();
       model.dispose();
+      frozen.dispose();
       tf.dispose([x, y]);
     },
   };
@@ -151,19 +155,32 @@ interface Timings {
   cpu: number[];
 }
 
-function timeSteps(f: () => unknown, warmup: number, minSteps: number, seconds: number): Timings {
-  for (let i = 0; i < warmup; i++) f();
-  const t: Timings = { wall: [], cpu: [] };
-  const start = performance.now();
-  while (t.wall.length < minSteps || performance.now() - start < seconds * 1000) {
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    f();
-    t.wall.push(performance.now() - t0);
-    const c = process.cpuUsage(c0);
-    t.cpu.push((c.user + c.system) / 1000);
+function timeOnce(f: () => unknown, into: Timings): void {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  f();
+  into.wall.push(performance.now() - t0);
+  const c = process.cpuUsage(c0);
+  into.cpu.push((c.user + c.system) / 1000);
+}
+
+/**
+ * Time forward batches and training steps alternately (after warm-up), so that both see the same load
+ * from other processes, until `seconds` have passed and each has at least `minSteps` samples.
+ */
+function timeInterleaved(forward: () => unknown, train: () => unknown, warmup: number, minSteps: number, seconds: number): { fwd: Timings; train: Timings } {
+  for (let i = 0; i < warmup; i++) {
+    forward();
+    train();
   }
-  return t;
+  const fwd: Timings = { wall: [], cpu: [] };
+  const tr: Timings = { wall: [], cpu: [] };
+  const start = performance.now();
+  while (tr.wall.length < minSteps || fwd.wall.length < minSteps || performance.now() - start < seconds * 1000) {
+    timeOnce(forward, fwd);
+    timeOnce(train, tr);
+  }
+  return { fwd, train: tr };
 }
 
 /**
@@ -255,19 +272,21 @@ export async function benchTrainingSpeed(opts: TrainingSpeedOptions = {}): Promi
       const batch = isCpu ? cpuBatchSize : batchSize;
       const trainer = makeTrainer(kind, batch, inputShape, relu);
       try {
-        log(`${name} ${kind}: forward...`);
-        const fwd = isCpu ? timeSteps(() => trainer.forward(), 0, cpuSteps, 0) : timeSteps(() => trainer.forward(), warmup, minSteps, seconds);
-        log(`${name} ${kind}: train...`);
+        log(`${name} ${kind}: timing forward batches and training steps...`);
+        let fwd: Timings = { wall: [], cpu: [] };
+        let train: Timings = { wall: [], cpu: [] };
         let tensorLeak = 0;
-        const train: Timings = isCpu
-          ? timeSteps(() => trainer.train(), 0, cpuSteps, 0)
-          : (() => {
-            for (let i = 0; i < warmup; i++) trainer.train();
-            const n0 = tf.memory().numTensors;
-            const times = timeSteps(() => trainer.train(), 0, minSteps, seconds);
-            tensorLeak = tf.memory().numTensors - n0;
-            return times;
-          })();
+        if (isCpu) {
+          for (let i = 0; i < cpuSteps; i++) {
+            timeOnce(() => trainer.forward(), fwd);
+            timeOnce(() => trainer.train(), train);
+          }
+        } else {
+          trainer.train(); // optimizer slots exist from here on
+          const n0 = tf.memory().numTensors;
+          ({ fwd, train } = timeInterleaved(() => trainer.forward(), () => trainer.train(), warmup, minSteps, seconds));
+          tensorLeak = tf.memory().numTensors - n0;
+        }
         const forwardMs = median(fwd.wall);
         const trainMs = median(train.wall);
         const forwardCpuMs = median(fwd.cpu);
@@ -285,8 +304,8 @@ export async function benchTrainingSpeed(opts: TrainingSpeedOptions = {}): Promi
           forwardSteps: fwd.wall.length, trainSteps: train.wall.length, tensorLeak,
         };
         result.rows.push(row);
-        log(`${name} ${kind}: forward ${row.forwardImgPerSec.toFixed(1)} img/s, train ${row.trainImgPerSec.toFixed(1)} img/s ` +
-          `(per CPU second: ${row.forwardImgPerCpuSec.toFixed(1)}, ${row.trainImgPerCpuSec.toFixed(1)})`);
+        log(`${name} ${kind}: forward ${num(row.forwardImgPerSec)} img/s, train ${num(row.trainImgPerSec)} img/s ` +
+          `(per CPU second: ${num(row.forwardImgPerCpuSec)}, ${num(row.trainImgPerCpuSec)})`);
         if (opts.profile === requested && !isCpu) result.profiles.push(profileStep(trainer, name, kind));
       } finally {
         trainer.dispose();
@@ -302,6 +321,10 @@ export async function benchTrainingSpeed(opts: TrainingSpeedOptions = {}): Promi
   return result;
 }
 
+function num(x: number): string {
+  return x >= 10 ? x.toFixed(1) : x.toPrecision(2);
+}
+
 function pad(s: string, n: number, right = false): string {
   return right ? s.padEnd(n) : s.padStart(n);
 }
@@ -312,7 +335,6 @@ export function formatTrainingSpeed(result: TrainingSpeedResult, topKernels = 12
   const head = ['backend', 'model', 'params', 'batch', 'forward img/s', 'train img/s', 'train/fwd', 'fwd ms', 'train ms', 'steps',
     '| per CPU s: fwd', 'train', 'train/fwd'];
   const widths = [10, 8, 10, 6, 14, 12, 10, 8, 9, 6, 16, 7, 10];
-  const num = (x: number) => (x >= 10 ? x.toFixed(1) : x.toPrecision(2));
   lines.push(head.map((h, i) => pad(h, widths[i]!, i < 2)).join(' '));
   for (const r of result.rows) {
     const cells = [r.backend, r.model, r.params.toLocaleString('en-US'), String(r.batchSize), num(r.forwardImgPerSec), num(r.trainImgPerSec),
