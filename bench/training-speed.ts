@@ -252,7 +252,7 @@ export async function benchTrainingSpeed(opts: TrainingSpeedOptions = {}): Promi
   const cpuSteps = opts.cpuSteps ?? 1;
   const cpuBatchSize = opts.cpuBatchSize ?? 8;
   const cpuModels = opts.cpuModels ?? ['student'];
-  const relu = opts.relu ?? 'fused';
+  const relu = opts.relu ?? 'separate';
   const log = opts.log ?? (() => {});
   const result: TrainingSpeedResult = { rows: [], skipped: [], wasmOverCpu: {}, profiles: [] };
   const before = tf.getBackend();

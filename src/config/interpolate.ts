@@ -61,7 +61,3 @@ function interpolateString(
     return found === undefined ? match : String(found);
   });
 }
-
-export function hasReference(text: string): boolean {
-  return text.includes('${');
-}

@@ -48,6 +48,20 @@ test('a run killed with SIGKILL mid-epoch resumes from its last finished epoch',
   }
 });
 
+test('kdx sweep without a file and without an earlier run says what to do, exit 2', async () => {
+  const cwd = scratchDir();
+  try {
+    const result = await kdx(['sweep', '--grid', 'T=2,4'], { cwd });
+    assert.equal(result.exitCode, 2);
+    assert.match(result.stderr, /no experiment file given/);
+    const badGrid = await kdx(['sweep', writeExperiment(cwd, 'x.yaml', tinyExperiment()), '--grid', 'T=range(1,1)'], { cwd });
+    assert.equal(badGrid.exitCode, 2);
+    assert.match(badGrid.stderr, /range\(1,1\): the range is empty/);
+  } finally {
+    cleanup(cwd);
+  }
+});
+
 test('two kdx processes on one store train each job once', async () => {
   const cwd = scratchDir();
   try {
@@ -93,6 +107,10 @@ test('a 3 x 3 sweep over T and alpha trains 11 jobs, not 27, and computes teache
     // Again: nothing to train, and `kdx results` prints the table of the latest run.
     const again = await kdx(['sweep', file, '--grid', 'T=2,4,8', 'alpha=0.5,0.7,0.9', '--json'], { cwd });
     assert.equal(countEvents(parseEvents(again.stdout), 'job-start'), 0);
+    // Without a file, `kdx sweep` takes the last run's.
+    const implicit = await kdx(['sweep', '--grid', 'T=2,4', '--dry-run'], { cwd });
+    assert.equal(implicit.exitCode, 0, implicit.stderr);
+    assert.match(implicit.stdout, /2 trials, 4 distinct jobs \(4 cached, 0 to run\)/);
     const table = await kdx(['results'], { cwd });
     assert.equal(table.exitCode, 0, table.stderr);
     assert.match(table.stdout, /KD gain/);
