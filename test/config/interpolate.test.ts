@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { interpolate, hasReference, type InterpolationProblem, type ParameterUse } from '../../src/config/interpolate.js';
+import { interpolate, type InterpolationProblem, type ParameterUse } from '../../src/config/interpolate.js';
 import { parseExperiment } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/diagnostics.js';
 import { here } from './support.js';
@@ -65,11 +65,6 @@ test('an undefined reference far from every parameter gets no guess; a file with
   assert.deepEqual(run('${T}', {}).problems.map((p) => p.message), ['undefined parameter ${T} (the file has no params)']);
   assert.deepEqual(run('a ${x} b ${T}').problems.map((p) => p.message), ['undefined parameter ${x}']);
   assert.equal(run('a ${x} b ${T}').result, 'a ${x} b 4');
-});
-
-test('hasReference', () => {
-  assert.equal(hasReference('${T}'), true);
-  assert.equal(hasReference('T'), false);
 });
 
 test('the loader: numbers stay numbers through ${...}, text references become text, params are not interpolated', async () => {
