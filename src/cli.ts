@@ -99,4 +99,13 @@ function reportError(error: unknown): number {
   return EXIT.failure;
 }
 
+// `kdx run --json | head`: when the reader goes away, stop quietly, as command-line tools do. Locks are
+// released on exit and the last finished epoch's checkpoint stands.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(EXIT.ok);
+    throw error;
+  });
+}
+
 process.exitCode = await main(process.argv);

@@ -10,7 +10,9 @@ export async function results(runDir: string | undefined, options: { runsDir: st
   const path = join(dir, 'summary.json');
   if (!existsSync(path)) throw new UserError(`${dir}: no summary.json (not a kdx run directory, or the run did not finish)`);
   const summary = JSON.parse(readFileSync(path, 'utf8')) as { kind: 'run' | 'sweep'; rows: ResultRow[] };
-  process.stdout.write(`${dir}\n${renderResults(summary.rows, options.format as TableFormat, { kind: summary.kind })}\n`);
+  // Only the text table is headed by its directory: markdown and CSV stay valid files when redirected.
+  const heading = options.format === 'text' ? `${dir}\n` : '';
+  process.stdout.write(`${heading}${renderResults(summary.rows, options.format as TableFormat, { kind: summary.kind })}\n`);
 }
 
 function latestRun(runsDir: string): string {
@@ -19,6 +21,6 @@ function latestRun(runsDir: string): string {
         .map((name) => join(runsDir, name))
         .filter((dir) => existsSync(join(dir, 'summary.json')))
     : [];
-  if (dirs.length === 0) throw new UserError(`no finished runs in ${runsDir}/: run one with kdx run FILE`);
+  if (dirs.length === 0) throw new UsageError(`no finished runs in ${runsDir}/: run one with kdx run FILE, or name a run directory`);
   return dirs.sort((a, b) => statSync(a).mtimeMs - statSync(b).mtimeMs || a.localeCompare(b)).at(-1)!;
 }

@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Experiment } from '../config/experiment.js';
-import { selectBackend, type BackendName } from '../engine/backend.js';
+import { selectBackend, type BackendInfo, type BackendName } from '../engine/backend.js';
 import { EXIT, UserError } from '../errors.js';
 import { createReporter } from '../reporters/reporter.js';
 import type { KdxEvent } from '../runner/events.js';
@@ -57,14 +57,11 @@ export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, tri
     log(event);
     reporter.onEvent(event);
   };
-  if (backend.fallbacks.length > 0 && flags.backend !== undefined && flags.backend !== 'auto') {
-    emit({ type: 'log', time: Date.now(), level: 'warn', message: `backend: ${backend.fallbacks.join('; ')}` });
-  }
   const store = new Store(flags.cacheDir);
   await store.sweep(); // temporary files of processes that died
   let result;
   try {
-    result = await execute({ name: base.name, kind, trials, store, runDir, backend: backend.name, jobs: flags.jobs, emit, signal: controller.signal });
+    result = await execute({ name: base.name, kind, trials, store, runDir, backend: { name: backend.name, label: backendLabel(backend) }, jobs: flags.jobs, emit, signal: controller.signal });
   } finally {
     await reporter.close();
     process.off('SIGINT', onSigint);
@@ -78,6 +75,12 @@ export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, tri
   } else if (result.status === 'failed') {
     process.exitCode = EXIT.failure;
   }
+}
+
+/** The backend as runs record it: tfjs-node-gpu runs on the CPU when it finds no GPU, so say which. */
+function backendLabel(backend: BackendInfo): string {
+  if (backend.name !== 'tensorflow') return backend.name;
+  return backend.gpu ? 'tensorflow (GPU)' : 'tensorflow (no GPU found: CPU)';
 }
 
 function rememberLastRun(file: string): void {

@@ -10,11 +10,15 @@ import { executeTrials, LAST_RUN_FILE, type ExecutionFlags } from './session.js'
 export async function sweep(fileArg: string | undefined, flags: ExecutionFlags & { grid?: string[]; dryRun?: boolean }): Promise<void> {
   const file = fileArg ?? defaultFile();
   const { experiment: base } = await loadExperiment(file, { overrides: flags.set });
-  const grid = flags.grid?.length ? parseGridArgs(flags.grid) : base.sweep ? gridFromFile(base.sweep.grid) : undefined;
+  const fromFlag = Boolean(flags.grid?.length);
+  const grid = fromFlag ? parseGridArgs(flags.grid!) : base.sweep ? gridFromFile(base.sweep.grid) : undefined;
   if (!grid) throw new UsageError(`${file} has no sweep.grid: give one with --grid KEY=V1,V2,... (e.g. --grid T=2,4,8 alpha=0.5,0.7,0.9)`);
   const trials: Trial[] = [];
   for (const point of gridPoints(grid)) {
-    const { experiment } = await loadExperiment(file, { overrides: [...flags.set, ...point.overrides], checkShapes: false });
+    const { experiment } = await loadExperiment(file, {
+      overrides: flags.set,
+      grid: { flag: fromFlag ? '--grid' : 'sweep.grid', overrides: point.overrides },
+    });
     trials.push({ id: point.id, params: point.params, experiment });
   }
   if (flags.dryRun) {

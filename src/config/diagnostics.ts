@@ -13,6 +13,8 @@ export interface Diagnostic {
   sourceLine?: string;
   /** When the value came from `--set KEY=VALUE` (or a sweep grid), that override, instead of a file line. */
   override?: string;
+  /** Where the override came from: `--set` (the default), `--grid` or `sweep.grid`. */
+  overrideFlag?: string;
 }
 
 export type PathSegment = string | number;
@@ -28,7 +30,7 @@ export function formatPath(path: readonly PathSegment[]): string {
 
 /** `file:line:col  path  message`, then the source line with a caret under the column. */
 export function formatDiagnostic(d: Diagnostic): string {
-  if (d.override !== undefined) return [`--set ${d.override}`, d.path, d.message].filter((part) => part !== '').join('  ');
+  if (d.override !== undefined) return [`${d.overrideFlag ?? '--set'} ${d.override}`, d.path, d.message].filter((part) => part !== '').join('  ');
   const where = d.file === undefined ? '' : d.line === undefined ? d.file : `${d.file}:${d.line}:${d.col}`;
   const head = [where, d.path, d.message].filter((part) => part !== '').join('  ');
   if (d.sourceLine === undefined || d.line === undefined || d.col === undefined) return head;

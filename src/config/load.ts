@@ -12,13 +12,16 @@ import { ConfigError, formatPath, type Diagnostic, type PathSegment } from './di
 import { normalizeNamed, type Experiment, type NamedSpec, type StageSpec } from './experiment.js';
 import { interpolate, type InterpolationProblem, type ParameterUse } from './interpolate.js';
 import { applyOverride, isDiagnostic, parseOverride } from './overrides.js';
-import { checkSchema } from './schema.js';
+import { checkSchema, withDefaults } from './schema.js';
 import { checkSemantics } from './semantics.js';
+import { contentHash } from '../util/hash.js';
 import { diagnosticAt, parseSource, type Source } from './source.js';
 
 export interface LoadOptions {
-  /** `KEY=VALUE` overrides, applied in order (`--set`, then a sweep trial's grid point). */
+  /** `KEY=VALUE` overrides from `--set`, applied in order. */
   overrides?: string[];
+  /** A sweep trial's point, applied after `overrides`; `flag` names where it came from in messages. */
+  grid?: { flag: '--grid' | 'sweep.grid'; overrides: string[] };
   /** Build every model once to check its shapes against the dataset (default true). */
   checkShapes?: boolean;
 }
@@ -57,20 +60,26 @@ export async function parseExperiment(file: string, text: string, options: LoadO
   const diagnostics: Diagnostic[] = [];
 
   // Overrides: a diagnostic whose path lies under an overridden path names the override, not a line.
-  const overridden: { text: string; path: PathSegment[] }[] = [];
-  for (const text of options.overrides ?? []) {
+  const overridden: { text: string; flag: string; path: PathSegment[] }[] = [];
+  const allOverrides = [
+    ...(options.overrides ?? []).map((text) => ({ text, flag: '--set' })),
+    ...(options.grid?.overrides ?? []).map((text) => ({ text, flag: options.grid!.flag })),
+  ];
+  for (const { text, flag } of allOverrides) {
     const parsed = parseOverride(text);
     const applied = isDiagnostic(parsed) ? parsed : applyOverride(raw, parsed);
-    if (isDiagnostic(applied)) diagnostics.push(applied);
-    else overridden.push({ text, path: applied });
+    if (isDiagnostic(applied)) diagnostics.push({ ...applied, overrideFlag: flag });
+    else overridden.push({ text, flag, path: applied });
   }
   // A value that reads an overridden parameter (`epochs: ${epochs}` with --set epochs=abc) names it too.
   const uses: ParameterUse[] = [];
   const locate = (path: PathSegment[], message: string, onKey = false): Diagnostic => {
     const by =
       overridden.findLast((o) => isPrefix(o.path, path)) ??
+      // An override inside the node at fault (`models.student[3].dense=5` making layer 3 wrong).
+      overridden.findLast((o) => path.length >= 2 && isPrefix(path, o.path)) ??
       overridden.findLast((o) => uses.some((use) => isPrefix(use.path, path) && isPrefix(o.path, ['params', use.name])));
-    return by ? { override: by.text, path: formatPath(path), message } : diagnosticAt(source, path, message, onKey);
+    return by ? { override: by.text, overrideFlag: by.flag, path: formatPath(path), message } : diagnosticAt(source, path, message, onKey);
   };
 
   // ${params}: everything but params itself and the sweep grid (whose values are data, not references).
@@ -112,7 +121,7 @@ export async function parseExperiment(file: string, text: string, options: LoadO
   }
   if (diagnostics.length > 0) throw new ConfigError(sortByPosition(diagnostics));
 
-  const experiment = normalize(resolved, file, plugins, options.overrides ?? []);
+  const experiment = normalize(resolved, file, plugins, allOverrides.map((o) => o.text));
   if (options.checkShapes !== false) {
     for (const problem of shapeProblems(experiment)) diagnostics.push(locate(problem.path, problem.message));
     if (diagnostics.length > 0) throw new ConfigError(sortByPosition(diagnostics));
@@ -122,10 +131,15 @@ export async function parseExperiment(file: string, text: string, options: LoadO
 
 function normalize(data: Record<string, any>, file: string, plugins: string[], overrides: string[]): Experiment {
   const layerShorthand = (type: string) => (registry.layers.has(type) ? registry.layers.get(type).shorthand : undefined);
+  // One form per entry, with the schema's defaults, whatever short form the file used.
+  const entry = (def: 'layer' | 'transform' | 'loss', value: unknown, shorthand?: (type: string) => string | undefined): NamedSpec => {
+    const { type, args } = normalizeNamed(value, shorthand);
+    return { type, args: withDefaults(def, type, args) };
+  };
   const optimizer = data.optimizer as OptimizerConfig;
   const stages: Record<string, StageSpec> = {};
   for (const [name, stage] of Object.entries<any>(data.stages)) {
-    const loss = normalizeNamed(stage.loss);
+    const loss = entry('loss', stage.loss);
     stages[name] = {
       name,
       model: stage.model,
@@ -147,12 +161,12 @@ function normalize(data: Record<string, any>, file: string, plugins: string[], o
     backend: data.runtime.backend,
     data: {
       ...data.data,
-      train: data.data.train.map((t: unknown) => normalizeNamed(t)),
-      test: data.data.test.map((t: unknown) => normalizeNamed(t)),
+      train: data.data.train.map((t: unknown) => entry('transform', t)),
+      test: data.data.test.map((t: unknown) => entry('transform', t)),
     },
     optimizer,
     models: Object.fromEntries(
-      Object.entries<unknown[]>(data.models).map(([name, layers]) => [name, layers.map((l) => normalizeNamed(l, layerShorthand) as LayerSpec)]),
+      Object.entries<unknown[]>(data.models).map(([name, layers]) => [name, layers.map((l) => entry('layer', l, layerShorthand))]),
     ),
     stages,
     ...(data.sweep ? { sweep: data.sweep } : {}),
@@ -212,6 +226,33 @@ function streamProblems(experiment: Experiment): Problem[] {
   return problems;
 }
 
+/** Shape checks already made in this process: a sweep's trials mostly share their models. */
+const modelChecks = new Map<string, Problem | undefined>();
+
+/** Builds a model once against its input: a layer that does not fit, or an output that is not one logit per class. */
+function modelProblem(name: string, layers: LayerSpec[], inputShape: ImageShape, classes: number, dataset: string): Problem | undefined {
+  const id = contentHash({ name, layers, inputShape, classes, dataset });
+  if (modelChecks.has(id)) return modelChecks.get(id);
+  let problem: Problem | undefined;
+  try {
+    const built = buildModel(name, layers, inputShape, 0);
+    built.model.dispose();
+    const out = built.outputShape;
+    if (out.length !== 1 || out[0] !== classes) {
+      const hint = out.length > 1 ? ' (add flatten or globalAvgPool2d before the last dense layer)' : '';
+      problem = {
+        path: ['models', name, layers.length - 1],
+        message: `model "${name}" outputs [${out.join(', ')}] per image, but ${dataset} has ${classes} classes: it must output [${classes}]${hint}`,
+      };
+    }
+  } catch (error) {
+    if (!(error instanceof LayerShapeError)) throw error;
+    problem = { path: ['models', name, error.index], message: error.message };
+  }
+  modelChecks.set(id, problem);
+  return problem;
+}
+
 /** Builds each model used by a stage once: layers that do not fit, and outputs that are not one logit per class. */
 function shapeProblems(experiment: Experiment): Problem[] {
   let shape: { inputShape: ImageShape; classes: number };
@@ -224,22 +265,8 @@ function shapeProblems(experiment: Experiment): Problem[] {
   if (problems.length > 0) return problems;
   const used = new Set(Object.values(experiment.stages).map((s) => s.model));
   for (const name of Object.keys(experiment.models).filter((m) => used.has(m))) {
-    try {
-      const built = buildModel(name, experiment.models[name], shape.inputShape, 0);
-      built.model.dispose();
-      const out = built.outputShape;
-      if (out.length !== 1 || out[0] !== shape.classes) {
-        const last = experiment.models[name].length - 1;
-        const hint = out.length > 1 ? ' (add flatten or globalAvgPool2d before the last dense layer)' : '';
-        problems.push({
-          path: ['models', name, last],
-          message: `model "${name}" outputs [${out.join(', ')}] per image, but ${experiment.data.dataset} has ${shape.classes} classes: it must output [${shape.classes}]${hint}`,
-        });
-      }
-    } catch (error) {
-      if (!(error instanceof LayerShapeError)) throw error;
-      problems.push({ path: ['models', name, error.index], message: error.message });
-    }
+    const problem = modelProblem(name, experiment.models[name], shape.inputShape, shape.classes, experiment.data.dataset);
+    if (problem) problems.push(problem);
   }
   return problems;
 }

@@ -10,6 +10,18 @@ export const experimentSchema = JSON.parse(readFileSync(schemaUrl, 'utf8')) as R
 const ajv = new Ajv2020({ allErrors: true, verbose: true, useDefaults: true, strict: true, allowUnionTypes: true });
 const validateFile = ajv.compile(experimentSchema);
 
+/**
+ * Fills the schema's defaults into a normalised `{name: arguments}` entry of a `$defs` kind (layer,
+ * transform, loss), so `{dense: 10}`, `{dense: {units: 10}}` and `{dense: {units: 10, bias: true}}` end up
+ * equal — and so do their job keys.
+ */
+export function withDefaults(def: 'layer' | 'transform' | 'loss', type: string, args: Record<string, unknown>): Record<string, unknown> {
+  const validate = ajv.getSchema(`${experimentSchema.$id as string}#/$defs/${def}`)!;
+  const entry = { [type]: structuredClone(args) };
+  validate(entry); // already valid; this only fills defaults
+  return entry[type];
+}
+
 export interface SchemaProblem {
   path: PathSegment[];
   message: string;

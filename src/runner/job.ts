@@ -1,5 +1,6 @@
 // Executes one job in this process, through the store: cached -> reuse; otherwise take the job's lock,
 // resume from its last checkpoint, train, checkpoint every epoch, and commit the finished outputs.
+import { UserError } from '../errors.js';
 import type { EventSink, JobSummary } from './events.js';
 import type { Job } from './plan.js';
 import type { Store, JobWork } from './store.js';
@@ -7,7 +8,7 @@ import type { DatasetCache } from './datasets.js';
 import type { LoadedDataset } from '../registry/types.js';
 import { datasetShape } from '../config/load.js';
 import { decodeTensors, encodeTensors, loadModelDir, modelToFiles } from './model-io.js';
-import { trainJob, TrainingError, type EpochMetrics, type ResumeState, type TeacherSource } from './train.js';
+import { trainJob, TrainingAborted, TrainingError, type EpochMetrics, type ResumeState, type TeacherSource } from './train.js';
 import { computeTeacherLogits, teacherLogitsKey } from './teacher-logits.js';
 
 export interface JobEnvironment {
@@ -32,10 +33,13 @@ interface CheckpointMeta {
 }
 
 export async function executeJob(job: Job, env: JobEnvironment): Promise<JobOutcome> {
-  const claim = await env.store.claim(job.key, {
-    wait: true,
-    onWait: (holder) => env.emit({ type: 'log', time: Date.now(), level: 'info', message: `${job.label}: waiting for process ${holder?.pid ?? '?'}, which is training the same job` }),
-  });
+  const claim = await stoppable(env.signal, () =>
+    env.store.claim(job.key, {
+      wait: true,
+      signal: env.signal,
+      onWait: (holder) => env.emit({ type: 'log', time: Date.now(), level: 'info', message: `${job.label}: waiting for process ${holder?.pid ?? '?'}, which is training the same job` }),
+    }),
+  );
   if (claim.status === 'cached') return { status: 'cached', summary: await readSummary(env.store, job.key) };
   if (claim.status !== 'claimed') throw new Error(`could not claim job ${job.id}`);
   const work = claim.work;
@@ -89,14 +93,46 @@ async function trainAndCommit(job: Job, work: JobWork, env: JobEnvironment): Pro
     resume?.weights.forEach((w) => w.tensor.dispose());
     resume?.optimizerState.forEach((w) => w.tensor.dispose());
   }
-  const files = await modelToFiles(result.model);
-  result.model.dispose();
+  let files;
+  try {
+    files = await modelToFiles(result.model);
+  } finally {
+    result.model.dispose();
+  }
   await work.commit({
     ...files,
     'metrics.json': JSON.stringify({ summary: result.summary, history: result.history }, null, 2),
     'config.json': JSON.stringify(jobConfig(job), null, 2),
   });
   return result.summary;
+}
+
+/**
+ * How a job's error is shown: a user's problem in its own words, an interruption, or kdx's own bug with
+ * its stack and a request to report it. The same in-process and in a worker.
+ */
+export function describeJobError(error: unknown): { message: string; interrupted: boolean } {
+  if (error instanceof TrainingAborted) return { message: 'interrupted', interrupted: true };
+  if (error instanceof UserError) return { message: error.message, interrupted: false };
+  const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  return { message: `${stack}\n(this is a bug in kdx, not in your experiment; please report it with the lines above)`, interrupted: false };
+}
+
+/** Waiting for another process's lock ends with the run when it is stopped. */
+async function stoppable<T>(signal: AbortSignal | undefined, wait: () => Promise<T>): Promise<T> {
+  try {
+    return await wait();
+  } catch (error) {
+    if (signal?.aborted) throw new TrainingAborted();
+    throw error;
+  }
+}
+
+function checkTeacherWidth(job: Job, dataset: LoadedDataset, source: TeacherSource & { kind: 'stored' }): TeacherSource {
+  if (source.classes !== dataset.classes) {
+    throw new TrainingError(`${job.label}: its teacher outputs ${source.classes} logits, but ${dataset.name} has ${dataset.classes} classes`);
+  }
+  return source;
 }
 
 /** The resolved configuration of a job, as written next to its model. */
@@ -122,19 +158,19 @@ async function teacherSource(job: Job, teacherKey: string, dataset: LoadedDatase
   if (env.liveTeacher) return { kind: 'live', model: await loadTeacher() };
   const logitsKey = teacherLogitsKey(job, teacherKey);
   // Trials running at once in other processes share the logits: one computes, the others wait and read.
-  const lock = await env.store.lock(`logits-${logitsKey}`, { wait: true });
+  const lock = await stoppable(env.signal, () => env.store.lock(`logits-${logitsKey}`, { wait: true, signal: env.signal }));
   try {
     const stored = await env.store.getLogits(logitsKey);
     if (stored) {
       env.emit({ type: 'log', time: Date.now(), level: 'info', message: `${job.label}: reusing stored teacher logits` });
       const [, samplesPerEpoch, classes] = stored.shape;
-      return { kind: 'stored', logits: stored.data, samplesPerEpoch, classes };
+      return checkTeacherWidth(job, dataset, { kind: 'stored', logits: stored.data, samplesPerEpoch, classes });
     }
     const model = await loadTeacher();
     try {
       const computed = await computeTeacherLogits(job, model, dataset, env.emit, env.signal);
       await env.store.putLogits(logitsKey, computed.logits, [job.stage.epochs, computed.samplesPerEpoch, computed.classes]);
-      return { kind: 'stored', ...computed };
+      return checkTeacherWidth(job, dataset, { kind: 'stored', ...computed });
     } finally {
       model.dispose();
     }

@@ -28,14 +28,15 @@ export interface Plan {
   jobs: Job[];
 }
 
-/** What the data stream of a stage depends on: the dataset, its subset, batching, transforms and seed. */
+/** What the data stream of a stage depends on: the dataset (and the seed it is loaded with, which
+ * generates synthetic data), its subset, batching, transforms, and the stage's stream seed. */
 export function streamSpec(experiment: Experiment, seed: number) {
   const { dataset, options, batchSize, limit, train, test } = experiment.data;
-  return { dataset, options, batchSize, limit, train, test, seed };
+  return { dataset, options, datasetSeed: experiment.seed, batchSize, limit, train, test, seed };
 }
 
-/** Plans one experiment; `labelSuffix` distinguishes the trials of a sweep (`[T=2,alpha=0.5]`). */
-export function planExperiment(experiment: Experiment, labelSuffix = ''): Plan {
+/** Plans one experiment: its jobs in execution order, labelled by stage (see planTrials for sweeps). */
+export function planExperiment(experiment: Experiment): Plan {
   const byStage = new Map<string, Job>();
   for (const name of executionOrder(experiment.stages)) {
     const stage = experiment.stages[name];
@@ -56,7 +57,7 @@ export function planExperiment(experiment: Experiment, labelSuffix = ''): Plan {
     byStage.set(name, {
       key,
       id: shortKey(key),
-      label: `${name}${labelSuffix}`,
+      label: name,
       stage,
       layers: experiment.models[stage.model],
       experiment,
@@ -65,11 +66,4 @@ export function planExperiment(experiment: Experiment, labelSuffix = ''): Plan {
     });
   }
   return { jobs: [...byStage.values()] };
-}
-
-/** The union of several plans, each job once (the first label wins: the one whose trial needs it first). */
-export function mergePlans(plans: Plan[]): Plan {
-  const jobs = new Map<string, Job>();
-  for (const plan of plans) for (const job of plan.jobs) if (!jobs.has(job.id)) jobs.set(job.id, job);
-  return { jobs: [...jobs.values()] };
 }

@@ -36,16 +36,14 @@ export async function writeText(dir: string, name: string, text: string): Promis
   await writeFileAtomic(join(dir, name), text.endsWith('\n') ? text : `${text}\n`);
 }
 
-/** Makes a finished entry's files visible under the run directory: hard links, or copies across devices. */
-export async function linkOutputs(entryDir: string, target: string): Promise<void> {
+/**
+ * Copies a finished entry's outputs into the run directory. Copies, not links: the store's entries must
+ * never change, and a user may well edit what is under runs/. The store's own bookkeeping stays there.
+ */
+export async function copyOutputs(entryDir: string, target: string): Promise<void> {
   await fsp.mkdir(target, { recursive: true });
   for (const name of await fsp.readdir(entryDir)) {
-    const to = join(target, name);
-    await fsp.rm(to, { force: true });
-    try {
-      await fsp.link(join(entryDir, name), to);
-    } catch {
-      await fsp.copyFile(join(entryDir, name), to);
-    }
+    if (name === 'entry.json') continue;
+    await fsp.copyFile(join(entryDir, name), join(target, name));
   }
 }

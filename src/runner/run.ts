@@ -2,17 +2,15 @@
 // `jobs` workers, with events to the reporters and results to the run directory.
 import { join } from 'node:path';
 import type { Experiment } from '../config/experiment.js';
-import { UserError } from '../errors.js';
 import { renderResults } from '../report/table.js';
 import type { EventSink, JobState, PlanJob, ResultRow, TrialInfo } from './events.js';
-import { executeJob, type JobEnvironment, type JobOutcome } from './job.js';
+import { describeJobError, executeJob, type JobEnvironment, type JobOutcome } from './job.js';
 import { planExperiment, type Job } from './plan.js';
-import { linkOutputs, writeJson, writeText } from './run-dir.js';
+import { copyOutputs, writeJson, writeText } from './run-dir.js';
 import { schedule, type JobResult } from './scheduler.js';
 import type { Store } from './store.js';
 import { DatasetCache } from './datasets.js';
-import { TrainingAborted } from './train.js';
-import { runInWorker, WorkerInterrupted } from './worker.js';
+import { runInWorker } from './worker.js';
 
 export interface Trial {
   /** Content-derived id (the trial directory's name); empty for a plain run. */
@@ -27,7 +25,8 @@ export interface ExecuteOptions {
   trials: Trial[];
   store: Store;
   runDir: string;
-  backend: string;
+  /** The backend to select (in workers) and the label results record (`tensorflow (GPU)`). */
+  backend: { name: string; label: string };
   jobs: number;
   emit: EventSink;
   signal?: AbortSignal;
@@ -83,7 +82,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
     options.kind === 'sweep'
       ? planned.map((t) => ({ trial: t.id, params: t.params, jobs: Object.fromEntries(t.jobs.map((j) => [j.stage.name, j.id])) }))
       : undefined;
-  emit({ type: 'plan', time: Date.now(), name: options.name, runDir, backend: options.backend, jobs: planJobs, ...(trialInfo ? { trials: trialInfo } : {}) });
+  emit({ type: 'plan', time: Date.now(), name: options.name, runDir, backend: options.backend.label, jobs: planJobs, ...(trialInfo ? { trials: trialInfo } : {}) });
 
   const started = Date.now();
   const results = new Map<string, JobResult>();
@@ -93,7 +92,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   const onJobSettled = async (job: Job) => {
     if (results.get(job.id)?.outcome) {
       for (const trial of planned.filter((t) => t.jobs.includes(job))) {
-        await linkOutputs(store.entryDir(job.key), join(runDir, ...(options.kind === 'sweep' ? ['trials', trial.id] : []), 'stages', job.stage.name));
+        await copyOutputs(store.entryDir(job.key), join(runDir, ...(options.kind === 'sweep' ? ['trials', trial.id] : []), 'stages', job.stage.name));
       }
     }
     if (options.kind !== 'sweep') return;
@@ -107,7 +106,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   const env: JobEnvironment = {
     store,
     datasets: new DatasetCache(emit, options.signal),
-    backend: options.backend,
+    backend: options.backend.label,
     emit,
     signal: options.signal,
     keyOf: (id) => keyOf.get(id)!,
@@ -125,11 +124,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
     emit,
     signal: options.signal,
     run: runJob,
-    describeError: (error) => {
-      const interruptedError = error instanceof TrainingAborted || error instanceof WorkerInterrupted;
-      const message = error instanceof UserError || interruptedError ? (error as Error).message : String((error as Error)?.stack ?? error);
-      return { message, interrupted: interruptedError };
-    },
+    describeError: describeJobError,
     onSettled: (result) => {
       results.set(result.job.id, result);
       settled = settled.then(() => onJobSettled(result.job));

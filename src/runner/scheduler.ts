@@ -57,15 +57,18 @@ export async function schedule(jobs: Job[], options: ScheduleOptions): Promise<{
   while (waiting.length > 0 || running.size > 0) {
     for (const job of [...waiting]) {
       const deps = job.dependsOn.map((id) => results.get(id));
-      const blocked = deps.find((dep) => dep && (dep.status === 'failed' || dep.status === 'skipped'));
-      if (blocked || (interrupted || options.signal?.aborted)) {
+      if (interrupted || options.signal?.aborted) {
         waiting.splice(waiting.indexOf(job), 1);
-        const reason = blocked ? `${blocked.job.label} ${blocked.status === 'failed' ? 'failed' : 'was skipped'}` : 'interrupted';
+        finish(job, { status: 'skipped', error: 'interrupted' });
+        continue;
+      }
+      const blocked = deps.find((dep) => dep && (dep.status === 'failed' || dep.status === 'skipped'));
+      if (blocked) {
+        waiting.splice(waiting.indexOf(job), 1);
+        const reason = `${blocked.job.label} ${blocked.status === 'failed' ? 'failed' : 'was skipped'}`;
         finish(job, { status: 'skipped', error: reason });
-        if (blocked) {
-          options.emit({ type: 'job-skipped', time: Date.now(), job: job.id, label: job.label, reason });
-          settle(job);
-        }
+        options.emit({ type: 'job-skipped', time: Date.now(), job: job.id, label: job.label, reason });
+        settle(job);
         continue;
       }
       const ready = deps.every((dep) => dep && (dep.status === 'done' || dep.status === 'cached'));

@@ -31,6 +31,7 @@ export function expandRange(text: string): unknown[] | undefined {
 function parseValues(key: string, text: string): unknown[] {
   const range = expandRange(text);
   if (range) return range;
+  if (text.includes('range(')) throw new UsageError(`${key}=${text}: a range stands alone (KEY=range(start,stop,step)), not in a list of values`);
   const values = splitTopLevel(text).map((part) => {
     try {
       return parseYaml(part);

@@ -10,6 +10,7 @@ import type { DataSplit, ImageShape, KdxOptimizer, LoadedDataset, BatchTransform
 import { batchesPerEpoch, epochBatches } from '../data/stream.js';
 import { lrAt, type ScheduleConfig } from '../plugins/schedules.js';
 import { buildTransforms } from '../plugins/transforms.js';
+import { crossEntropy } from '../plugins/losses.js';
 import type { EpochMetrics, EventSink, JobSummary } from './events.js';
 
 export type { EpochMetrics } from './events.js';
@@ -64,15 +65,26 @@ export function transformChain(specs: { type: string; args: Record<string, unkno
 }
 
 export async function trainJob(ctx: TrainContext): Promise<TrainResult> {
-  const { job, dataset } = ctx;
-  const { stage, experiment } = job;
-  const batchSize = experiment.data.batchSize;
-  const { model, params } = buildModel(stage.model, job.layers, ctx.inputShape, stage.seed);
+  const { stage } = ctx.job;
+  const { model, params } = buildModel(stage.model, ctx.job.layers, ctx.inputShape, stage.seed);
   const optimizer = registry.optimizers.get(stage.optimizer.name).create(stage.optimizer);
-  const lossFn = registry.losses.get(stage.loss.type).create(stage.loss.args);
-  const trainTransforms = transformChain(experiment.data.train, dataset.shape);
-  const testTransforms = transformChain(experiment.data.test, dataset.shape);
-  const steps = batchesPerEpoch(dataset.train.count, batchSize, false);
+  try {
+    return await trainLoop(ctx, model, optimizer, params);
+  } catch (error) {
+    // A failed or stopped job must not leave its variables behind: other jobs go on in this process.
+    model.dispose();
+    optimizer.dispose();
+    throw error;
+  }
+}
+
+async function trainLoop(
+  ctx: TrainContext,
+  model: LayersModel,
+  optimizer: KdxOptimizer,
+  params: number,
+): Promise<TrainResult> {
+  const { job, dataset } = ctx;
   const history: EpochMetrics[] = [];
   let epochsDone = 0;
   if (ctx.resume) {
@@ -80,6 +92,16 @@ export async function trainJob(ctx: TrainContext): Promise<TrainResult> {
     await optimizer.setWeights(ctx.resume.optimizerState);
     history.push(...ctx.resume.history);
     epochsDone = ctx.resume.epochsDone;
+  }
+  const { stage, experiment } = job;
+  const batchSize = experiment.data.batchSize;
+  const lossFn = registry.losses.get(stage.loss.type).create(stage.loss.args);
+  const trainTransforms = transformChain(experiment.data.train, dataset.shape);
+  const testTransforms = transformChain(experiment.data.test, dataset.shape);
+  const steps = batchesPerEpoch(dataset.train.count, batchSize, false);
+  const width = (model.outputs[0].shape as number[])[1];
+  if (width !== dataset.classes) {
+    throw new TrainingError(`${job.label}: model ${stage.model} outputs ${width} logits, but ${dataset.name} has ${dataset.classes} classes`);
   }
   const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
   ctx.emit({ type: 'job-start', time: Date.now(), job: job.id, label: job.label, epochs: stage.epochs, startEpoch: epochsDone, batchesPerEpoch: steps });
@@ -171,7 +193,7 @@ export function evaluate(model: LayersModel, split: DataSplit, shape: ImageShape
       const x = tf.tensor4d(batch.x, [batch.n, ...batch.shape]);
       const labels = tf.tensor1d(batch.y, 'int32');
       const logits = model.apply(x, { training: false }) as Tensor;
-      const ce = tf.losses.softmaxCrossEntropy(tf.oneHot(labels, logits.shape[1]!), logits, undefined, tf.Reduction.SUM);
+      const ce = tf.mul(crossEntropy(logits, labels), batch.n); // the batch's sum
       const hits = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32'));
       return [ce.dataSync()[0], hits.dataSync()[0]];
     });

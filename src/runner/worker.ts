@@ -6,6 +6,7 @@ import type { EventSink, KdxEvent } from './events.js';
 import type { JobOutcome } from './job.js';
 import type { Job } from './plan.js';
 import { UserError } from '../errors.js';
+import { TrainingAborted } from './train.js';
 
 const kdxBin = fileURLToPath(new URL('../../bin/kdx.js', import.meta.url));
 
@@ -16,7 +17,8 @@ export interface WorkerRequest {
   jobId: string;
   label: string;
   cacheDir: string;
-  backend: string;
+  /** The backend to select, and the label its results record. */
+  backend: { name: string; label: string };
   liveTeacher?: boolean;
 }
 
@@ -26,12 +28,11 @@ export type WorkerMessage =
   | { type: 'result'; outcome: JobOutcome }
   | { type: 'error'; message: string; interrupted: boolean };
 
-export class WorkerInterrupted extends Error {}
 export class WorkerFailed extends UserError {}
 
 export async function runInWorker(
   job: Job,
-  options: { cacheDir: string; backend: string; emit: EventSink; signal?: AbortSignal; liveTeacher?: boolean },
+  options: { cacheDir: string; backend: { name: string; label: string }; emit: EventSink; signal?: AbortSignal; liveTeacher?: boolean },
 ): Promise<JobOutcome> {
   const request: WorkerRequest = {
     file: job.experiment.file,
@@ -56,7 +57,7 @@ export async function runInWorker(
   const result = await child;
   options.signal?.removeEventListener('abort', stopChild);
   if (outcome) return outcome;
-  if (failure?.interrupted || options.signal?.aborted) throw new WorkerInterrupted('interrupted');
+  if (failure?.interrupted || options.signal?.aborted) throw new TrainingAborted();
   if (failure) throw new WorkerFailed(failure.message);
   const why = result.signal ? `was killed by ${result.signal}` : `exited with status ${result.exitCode}`;
   const stderr = String(result.stderr ?? '').trim().split('\n').slice(-5).join('\n');

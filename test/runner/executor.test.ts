@@ -51,7 +51,7 @@ test('stored teacher logits give the same training as computing them live', asyn
         trials: [{ id: '', params: {}, experiment }],
         store: new Store(join(dir, 'cache')),
         runDir: dir,
-        backend: 'wasm',
+        backend: { name: 'wasm', label: 'wasm' },
         jobs: 1,
         emit: (e) => events.push(e),
         liveTeacher,
