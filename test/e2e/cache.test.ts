@@ -57,6 +57,11 @@ test('kdx sweep without a file and without an earlier run says what to do, exit 
     const badGrid = await kdx(['sweep', writeExperiment(cwd, 'x.yaml', tinyExperiment()), '--grid', 'T=range(1,1)'], { cwd });
     assert.equal(badGrid.exitCode, 2);
     assert.match(badGrid.stderr, /range\(1,1\): the range is empty/);
+    // Each trial is checked like a file: a grid point that breaks a model fails before anything trains.
+    const badPoint = await kdx(['sweep', join(cwd, 'x.yaml'), '--grid', 'models.student[3].dense=4,5'], { cwd });
+    assert.equal(badPoint.exitCode, 2);
+    assert.match(badPoint.stderr, /^--grid models\.student\[3\]\.dense=5  models\.student\[3\]  model "student" outputs \[5\]/m);
+    assert.deepEqual(runDirs(cwd), []);
   } finally {
     cleanup(cwd);
   }

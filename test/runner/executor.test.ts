@@ -10,7 +10,7 @@ import { selectBackend } from '../../src/engine/backend.js';
 import { parseExperiment, datasetShape } from '../../src/config/load.js';
 import { planExperiment } from '../../src/runner/plan.js';
 import { registry } from '../../src/registry/index.js';
-import { trainJob } from '../../src/runner/train.js';
+import { evaluate, trainJob } from '../../src/runner/train.js';
 import { execute } from '../../src/runner/run.js';
 import { Store } from '../../src/runner/store.js';
 import type { KdxEvent } from '../../src/runner/events.js';
@@ -69,4 +69,16 @@ test('stored teacher logits give the same training as computing them live', asyn
     }
   }
   assert.deepEqual(histories[1], histories[0]);
+});
+
+test('evaluation: mean cross-entropy and top-1 accuracy over the split', async () => {
+  await selectBackend('wasm');
+  // Zero weights: every logit 0, so the loss is ln(classes) for every image and argmax picks class 0.
+  const model = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [2, 2, 1] }), tf.layers.dense({ units: 4, kernelInitializer: 'zeros' })] });
+  const labels = Uint8Array.from([0, 1, 2, 3, 0, 0, 1, 2, 3, 0]);
+  const split = { images: new Uint8Array(labels.length * 4).fill(100), labels, count: labels.length };
+  const { loss, accuracy } = evaluate(model, split, [2, 2, 1], [], 3);
+  assert.ok(Math.abs(loss - Math.log(4)) < 1e-5, `loss ${loss}`);
+  assert.equal(accuracy, 0.4);
+  model.dispose();
 });
