@@ -51,7 +51,7 @@ export function buildProgram(): Command {
 
   executionOptions(experimentOptions(program.command('sweep').argument('[file]', 'experiment file (default: the last run\'s, else the only file in experiments/)')))
     .description('run an experiment over a grid of values and print one results table')
-    .option('--grid <key=values...>', 'KEY=V1,V2,... or KEY=range(start,stop[,step]) (stop excluded, as in Python); keys as for --set')
+    .option('--grid <key=values...>', 'KEY=V1,V2,... or KEY=range(start,stop[,step]) (stop excluded, as in Python and Hydra); keys as for --set')
     .option('--dry-run', 'list the trials and which of their jobs are cached, run nothing')
     .action(async (file: string | undefined, options) => (await import('./commands/sweep.js')).sweep(file, options));
 

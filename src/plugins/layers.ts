@@ -47,7 +47,6 @@ function weightedLayerArgs(args: Args, ctx: LayerContext) {
 export const builtinLayers: Record<string, LayerFactory> = {
   conv2d: {
     description: '2-D convolution (NHWC).',
-    shorthand: 'filters',
     create: (args, ctx) =>
       tf.layers.conv2d({
         filters: args.filters as number,
