@@ -36,14 +36,30 @@ export async function writeText(dir: string, name: string, text: string): Promis
   await writeFileAtomic(join(dir, name), text.endsWith('\n') ? text : `${text}\n`);
 }
 
+/** Files at least this large are hard-linked rather than copied (weights: a sweep shares its teacher's). */
+const LINK_FROM_BYTES = 1 << 20;
+
 /**
- * Copies a finished entry's outputs into the run directory. Copies, not links: the store's entries must
- * never change, and a user may well edit what is under runs/. The store's own bookkeeping stays there.
+ * Puts a finished entry's outputs into the run directory. Small files (metrics, config, model.json, log)
+ * are copies, so editing them cannot change the store, whose entries must never change; large weight
+ * files are hard links (copies across devices), so a sweep does not duplicate a teacher per trial.
+ * The store's own bookkeeping (entry.json) stays in the store.
  */
 export async function copyOutputs(entryDir: string, target: string): Promise<void> {
   await fsp.mkdir(target, { recursive: true });
   for (const name of await fsp.readdir(entryDir)) {
     if (name === 'entry.json') continue;
-    await fsp.copyFile(join(entryDir, name), join(target, name));
+    const from = join(entryDir, name);
+    const to = join(target, name);
+    await fsp.rm(to, { force: true });
+    if ((await fsp.stat(from)).size >= LINK_FROM_BYTES) {
+      try {
+        await fsp.link(from, to);
+        continue;
+      } catch {
+        // another filesystem: copy below
+      }
+    }
+    await fsp.copyFile(from, to);
   }
 }

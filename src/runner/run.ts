@@ -88,7 +88,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   const results = new Map<string, JobResult>();
   const reported = new Set<string>();
   const rowOf = (trial: PlannedTrial): ResultRow => resultRow(trial, results);
-  // After each job: link its outputs into the run directory, and report the trials it completed.
+  // After each job: put its outputs into the run directory, and report the trials it completed.
   const onJobSettled = async (job: Job) => {
     if (results.get(job.id)?.outcome) {
       for (const trial of planned.filter((t) => t.jobs.includes(job))) {
