@@ -161,6 +161,8 @@ function normalize(data: Record<string, any>, file: string, plugins: string[], o
     backend: data.runtime.backend,
     data: {
       ...data.data,
+      // Like plugins, a relative data.root is relative to the experiment file, not to where kdx runs.
+      ...(data.data.root === undefined ? {} : { root: resolve(dirname(resolve(file)), data.data.root) }),
       train: data.data.train.map((t: unknown) => entry('transform', t)),
       test: data.data.test.map((t: unknown) => entry('transform', t)),
     },

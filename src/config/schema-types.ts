@@ -341,7 +341,7 @@ export interface Data {
    */
   dataset: string;
   /**
-   * Directory holding the dataset's files (then $KDX_DATA, then the user cache dir are searched).
+   * Directory holding the dataset's files, relative to this file (then $KDX_DATA, then the user cache dir are searched).
    */
   root?: string;
   /**

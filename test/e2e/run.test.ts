@@ -100,10 +100,13 @@ test('kdx run on a CIFAR-10 binary fixture (the real file format) with the refer
 optimizer:`)
       .replaceAll('{dense: 4}', '{dense: 10}');
     const file = writeExperiment(cwd, 'cifar.yaml', text);
-    const result = await kdx(['run', file], { cwd });
+    // Run from elsewhere: `root: cifar` is relative to the experiment file, not to the working directory.
+    const elsewhere = join(cwd, 'elsewhere');
+    mkdirSync(elsewhere);
+    const result = await kdx(['run', file], { cwd: elsewhere });
     assert.equal(result.exitCode, 0, result.stderr);
     assert.match(result.stdout, /kd_student/);
-    const summary = readJson(join(runDirs(cwd)[0], 'summary.json'));
+    const summary = readJson(join(runDirs(elsewhere)[0], 'summary.json'));
     assert.equal(summary.status, 'ok');
     assert.equal(summary.rows[0].stages.teacher.epochs, 1);
   } finally {
