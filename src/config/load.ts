@@ -8,6 +8,7 @@ import { buildModel, LayerShapeError } from '../registry/model.js';
 import type { ImageShape, LayerSpec, OptimizerConfig } from '../registry/types.js';
 import { ensureBuiltins } from '../plugins/builtin.js';
 import { loadPlugin } from '../plugins/load.js';
+import { buildTransforms } from '../plugins/transforms.js';
 import { ConfigError, formatPath, type Diagnostic, type PathSegment } from './diagnostics.js';
 import { normalizeNamed, type Experiment, type NamedSpec, type StageSpec } from './experiment.js';
 import { interpolate, type InterpolationProblem, type ParameterUse } from './interpolate.js';
@@ -191,11 +192,8 @@ function addImplicitLosses(data: Record<string, unknown>): void {
 export function datasetShape(experiment: Experiment): { inputShape: ImageShape; classes: number } {
   const dataset = registry.datasets.get(experiment.data.dataset);
   const stored = dataset.inputShape(experiment.data.options);
-  return { inputShape: transformedShape(experiment.data.train, stored), classes: dataset.classes(experiment.data.options) };
-}
-
-function transformedShape(transforms: NamedSpec[], shape: ImageShape): ImageShape {
-  return transforms.reduce((s, t) => registry.transforms.get(t.type).outputShape?.(t.args, s) ?? s, shape);
+  const chain = experiment.data.train.map((t) => ({ factory: registry.transforms.get(t.type), args: t.args }));
+  return { inputShape: buildTransforms(chain, stored).outputShape, classes: dataset.classes(experiment.data.options) };
 }
 
 type Problem = { path: PathSegment[]; message: string };

@@ -40,7 +40,7 @@ export async function executeJob(job: Job, env: JobEnvironment): Promise<JobOutc
       onWait: (holder) => env.emit({ type: 'log', time: Date.now(), level: 'info', message: `${job.label}: waiting for process ${holder?.pid ?? '?'}, which is training the same job` }),
     }),
   );
-  if (claim.status === 'cached') return { status: 'cached', summary: await readSummary(env.store, job.key) };
+  if (claim.status === 'cached') return { status: 'cached', summary: (claim.entry.metrics as { summary: JobSummary }).summary };
   if (claim.status !== 'claimed') throw new Error(`could not claim job ${job.id}`);
   const work = claim.work;
   try {
@@ -48,11 +48,6 @@ export async function executeJob(job: Job, env: JobEnvironment): Promise<JobOutc
   } finally {
     await work.release();
   }
-}
-
-export async function readSummary(store: Store, key: string): Promise<JobSummary> {
-  const entry = await store.readEntryFile(key, 'metrics.json');
-  return (JSON.parse(new TextDecoder().decode(entry)) as { summary: JobSummary }).summary;
 }
 
 async function trainAndCommit(job: Job, work: JobWork, env: JobEnvironment): Promise<JobSummary> {
