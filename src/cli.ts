@@ -15,12 +15,16 @@ function experimentOptions(command: Command): Command {
 
 function executionOptions(command: Command): Command {
   return command
-    .addOption(new Option('--backend <name>', 'TensorFlow.js backend (default: the file\'s runtime.backend, else auto)').choices(['auto', 'tensorflow', 'wasm', 'cpu']))
+    .addOption(backendOption())
     .option('--jobs <n>', 'jobs at once: 1 runs in this process, more run in worker processes', parsePositiveInt, 1)
     .option('--cache-dir <dir>', 'content-addressed store of finished jobs (default $KDX_CACHE, else .kdx/cache)')
     .option('--runs-dir <dir>', 'where run directories are created', 'runs')
     .option('--json', 'print one JSON event per line on stdout, nothing else')
     .option('--quiet', 'print only errors and the final table');
+}
+
+function backendOption(): Option {
+  return new Option('--backend <name>', 'TensorFlow.js backend (default: the file\'s runtime.backend, else auto); part of every job key').choices(['auto', 'tensorflow', 'wasm', 'cpu']);
 }
 
 function parsePositiveInt(value: string): number {
@@ -43,6 +47,7 @@ export function buildProgram(): Command {
   experimentOptions(program.command('plan').argument('<file>', 'experiment file (YAML)'))
     .description('show the stages in execution order, their edges, job keys, and each model\'s layers, shapes and parameters')
     .option('--cache-dir <dir>', 'store to look up cached jobs in (default $KDX_CACHE, else .kdx/cache)')
+    .addOption(backendOption())
     .action(async (file: string, options) => (await import('./commands/plan.js')).plan(file, options));
 
   executionOptions(experimentOptions(program.command('run').argument('<file>', 'experiment file (YAML)')))

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError, UserError } from '../errors.js';
-import type { ResultRow } from '../runner/events.js';
+import type { ResultRow } from '../events.js';
 import { renderResults, type TableFormat } from '../report/table.js';
 
 export async function results(runDir: string | undefined, options: { runsDir: string; format: string }): Promise<void> {

@@ -3,13 +3,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Experiment } from '../config/experiment.js';
-import { selectBackend, type BackendInfo, type BackendName } from '../engine/backend.js';
+import { backendLabel, selectBackendOrFail, type BackendName } from '../engine/backend.js';
 import { EXIT, UserError } from '../errors.js';
-import { createReporter } from '../reporters/reporter.js';
-import type { KdxEvent } from '../runner/events.js';
+import { createReporter } from '../reporters/index.js';
+import type { KdxEvent } from '../events.js';
 import { createRunDir, eventLog, writeJson } from '../runner/run-dir.js';
 import { execute, type Trial } from '../runner/run.js';
-import { Store } from '../runner/store.js';
+import { Store } from '../store/store.js';
 
 export interface ExecutionFlags {
   set: string[];
@@ -25,12 +25,7 @@ export interface ExecutionFlags {
 export const LAST_RUN_FILE = join('.kdx', 'last-run.json');
 
 export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, trials: Trial[], flags: ExecutionFlags): Promise<void> {
-  let backend;
-  try {
-    backend = await selectBackend(flags.backend ?? base.backend);
-  } catch (error) {
-    throw new UserError((error as Error).message);
-  }
+  const backend = await selectBackendOrFail(flags.backend ?? base.backend);
   const controller = new AbortController();
   // Ctrl-C, SIGTERM, or `q` / Ctrl-C in the TUI (which reads the keys itself): stop at the next batch,
   // keeping the last finished epoch's checkpoint. A second request means it: exit at once.
@@ -75,12 +70,6 @@ export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, tri
   } else if (result.status === 'failed') {
     process.exitCode = EXIT.failure;
   }
-}
-
-/** The backend as runs record it: tfjs-node-gpu runs on the CPU when it finds no GPU, so say which. */
-function backendLabel(backend: BackendInfo): string {
-  if (backend.name !== 'tensorflow') return backend.name;
-  return backend.gpu ? 'tensorflow (GPU)' : 'tensorflow (no GPU found: CPU)';
 }
 
 function rememberLastRun(file: string): void {

@@ -2,8 +2,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadExperiment } from '../config/load.js';
 import { UsageError } from '../errors.js';
+import { backendLabel, selectBackendOrFail } from '../engine/backend.js';
 import { planTrials, type Trial } from '../runner/run.js';
-import { Store } from '../runner/store.js';
+import { Store } from '../store/store.js';
 import { gridFromFile, gridPoints, parseGridArgs } from '../runner/sweep.js';
 import { executeTrials, LAST_RUN_FILE, type ExecutionFlags } from './session.js';
 
@@ -22,7 +23,8 @@ export async function sweep(fileArg: string | undefined, flags: ExecutionFlags &
     trials.push({ id: point.id, params: point.params, experiment });
   }
   if (flags.dryRun) {
-    process.stdout.write(describeTrials(trials, new Store(flags.cacheDir)));
+    const backend = backendLabel(await selectBackendOrFail(flags.backend ?? base.backend));
+    process.stdout.write(describeTrials(trials, backend, new Store(flags.cacheDir)));
     return;
   }
   await executeTrials('sweep', base, trials, flags);
@@ -43,8 +45,8 @@ function defaultFile(): string {
   );
 }
 
-function describeTrials(trials: Trial[], store: Store): string {
-  const { jobs, planned } = planTrials(trials);
+function describeTrials(trials: Trial[], backend: string, store: Store): string {
+  const { jobs, planned } = planTrials(trials, backend);
   const cached = jobs.filter((job) => store.hasSync(job.key)).length;
   const lines = [`${trials.length} trials, ${jobs.length} distinct jobs (${cached} cached, ${jobs.length - cached} to run):`];
   for (const trial of planned) {

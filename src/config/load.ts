@@ -15,7 +15,7 @@ import { interpolate, type InterpolationProblem, type ParameterUse } from './int
 import { applyOverride, isDiagnostic, parseOverride } from './overrides.js';
 import { checkSchema, withDefaults } from './schema.js';
 import { checkSemantics } from './semantics.js';
-import { contentHash } from '../util/hash.js';
+import { contentHash, hashBytes } from '../util/hash.js';
 import { diagnosticAt, parseSource, type Source } from './source.js';
 
 export interface LoadOptions {
@@ -107,11 +107,13 @@ export async function parseExperiment(file: string, text: string, options: LoadO
   // plugins first, since they add names.
   const baseDir = dirname(resolve(file));
   const plugins: string[] = [];
+  const pluginDigests: string[] = [];
   for (const [i, entry] of (Array.isArray(resolved.plugins) ? (resolved.plugins as unknown[]) : []).entries()) {
     if (typeof entry !== 'string') continue;
     const plugin = resolve(baseDir, entry);
     plugins.push(plugin);
     try {
+      pluginDigests.push(hashBytes(await readFile(plugin)));
       await loadPlugin(plugin);
     } catch (error) {
       diagnostics.push(locate(['plugins', i], `cannot load plugin ${plugin}: ${(error as Error).message.split('\n')[0]}`));
@@ -122,7 +124,7 @@ export async function parseExperiment(file: string, text: string, options: LoadO
   }
   if (diagnostics.length > 0) throw new ConfigError(sortByPosition(diagnostics));
 
-  const experiment = normalize(resolved, file, plugins, allOverrides.map((o) => o.text));
+  const experiment = normalize(resolved, file, { plugins, pluginDigests }, allOverrides.map((o) => o.text));
   if (options.checkShapes !== false) {
     for (const problem of shapeProblems(experiment)) diagnostics.push(locate(problem.path, problem.message));
     if (diagnostics.length > 0) throw new ConfigError(sortByPosition(diagnostics));
@@ -130,14 +132,14 @@ export async function parseExperiment(file: string, text: string, options: LoadO
   return { experiment, source };
 }
 
-function normalize(data: Record<string, any>, file: string, plugins: string[], overrides: string[]): Experiment {
+function normalize(data: Record<string, any>, file: string, plugins: { plugins: string[]; pluginDigests: string[] }, overrides: string[]): Experiment {
   const layerShorthand = (type: string) => (registry.layers.has(type) ? registry.layers.get(type).shorthand : undefined);
   // One form per entry, with the schema's defaults, whatever short form the file used.
   const entry = (def: 'layer' | 'transform' | 'loss', value: unknown, shorthand?: (type: string) => string | undefined): NamedSpec => {
     const { type, args } = normalizeNamed(value, shorthand);
     return { type, args: withDefaults(def, type, args) };
   };
-  const optimizer = data.optimizer as OptimizerConfig;
+  const optimizer = { ...DEFAULT_OPTIMIZER, ...(data.optimizer ?? {}) } as OptimizerConfig;
   const stages: Record<string, StageSpec> = {};
   for (const [name, stage] of Object.entries<any>(data.stages)) {
     const loss = entry('loss', stage.loss);
@@ -147,7 +149,7 @@ function normalize(data: Record<string, any>, file: string, plugins: string[], o
       epochs: stage.epochs,
       ...(stage.teacher === undefined ? {} : { teacher: stage.teacher }),
       loss,
-      optimizer: { ...optimizer, ...(stage.optimizer ?? {}) },
+      optimizer: stageOptimizer(optimizer, stage.optimizer),
       needs: stage.needs ?? [],
       seed: stage.seed ?? data.seed,
     };
@@ -158,7 +160,7 @@ function normalize(data: Record<string, any>, file: string, plugins: string[], o
     overrides,
     seed: data.seed,
     params: data.params,
-    plugins,
+    ...plugins,
     backend: data.runtime.backend,
     data: {
       ...data.data,
@@ -167,13 +169,33 @@ function normalize(data: Record<string, any>, file: string, plugins: string[], o
       train: data.data.train.map((t: unknown) => entry('transform', t)),
       test: data.data.test.map((t: unknown) => entry('transform', t)),
     },
-    optimizer,
+    optimizer: withOptimizerDefaults(optimizer),
     models: Object.fromEntries(
       Object.entries<unknown[]>(data.models).map(([name, layers]) => [name, layers.map((l) => entry('layer', l, layerShorthand))]),
     ),
     stages,
     ...(data.sweep ? { sweep: data.sweep } : {}),
   };
+}
+
+/** The optimizer of a file that names none, and the learning rate of one that names no lr. */
+const DEFAULT_OPTIMIZER = { name: 'adamw', lr: 1e-3 };
+
+/**
+ * A stage's effective optimizer: its own keys merged over the experiment's, one by one. A stage that
+ * names another optimizer keeps only the experiment's lr and schedule (momentum means nothing to adamw).
+ * The optimizer's defaults are filled after the merge, so they never hide a value the file gave.
+ */
+function stageOptimizer(experiment: OptimizerConfig, own: Partial<OptimizerConfig> | undefined): OptimizerConfig {
+  const switched = own?.name !== undefined && own.name !== experiment.name;
+  const base = switched ? { lr: experiment.lr, ...(experiment.schedule === undefined ? {} : { schedule: experiment.schedule }) } : experiment;
+  return withOptimizerDefaults({ ...base, ...(own ?? {}) } as OptimizerConfig);
+}
+
+/** Every option of the named optimizer spelled out, so `kdx plan` shows and the job key hashes the whole. */
+function withOptimizerDefaults(config: OptimizerConfig): OptimizerConfig {
+  const defaults = registry.optimizers.has(config.name) ? registry.optimizers.get(config.name).defaults : undefined;
+  return { ...(defaults ?? {}), ...config, schedule: config.schedule ?? { type: 'constant' } };
 }
 
 /** A stage without a loss distils with kd when it has a teacher, else trains with crossEntropy; written

@@ -369,15 +369,15 @@ export interface Data {
   test?: TransformList1;
 }
 /**
- * Optimizer and learning-rate schedule.
+ * The optimizer of every stage (default adamw, lr 0.001). A stage's own optimizer merges over it key by key; defaults apply after the merge.
  */
 export interface Optimizer {
   /**
-   * adamw, adam, sgd, or one a plugin adds.
+   * adamw (the default), adam, sgd, or one a plugin adds. A stage that names another optimizer than the experiment starts from that optimizer's defaults, keeping the experiment's lr and schedule.
    */
   name?: string;
   /**
-   * Base learning rate.
+   * Base learning rate (default 0.001).
    */
   lr?: number;
   /**
@@ -458,15 +458,15 @@ export interface Stage {
   seed?: number;
 }
 /**
- * Overrides the experiment's optimizer for this stage (keys merge).
+ * Merged key by key over the experiment's optimizer: `{momentum: 0.5}` changes only the momentum. Naming another optimizer starts from its defaults plus the experiment's lr and schedule.
  */
 export interface Optimizer1 {
   /**
-   * adamw, adam, sgd, or one a plugin adds.
+   * adamw (the default), adam, sgd, or one a plugin adds. A stage that names another optimizer than the experiment starts from that optimizer's defaults, keeping the experiment's lr and schedule.
    */
   name?: string;
   /**
-   * Base learning rate.
+   * Base learning rate (default 0.001).
    */
   lr?: number;
   /**

@@ -8,7 +8,7 @@ export interface NamedTensor {
   name: string;
   tensor: Tensor;
 }
-import type { KdxEvent } from '../runner/events.js';
+import type { KdxEvent } from '../events.js';
 
 /** Height, width, channels: images are stored and batched channels-last (NHWC). */
 export type ImageShape = [number, number, number];
@@ -144,5 +144,7 @@ export interface KdxOptimizer {
 
 export interface OptimizerFactory {
   description: string;
+  /** Every option's default (not lr), filled in after a stage's optimizer is merged over the experiment's. */
+  defaults?: Record<string, unknown>;
   create(config: OptimizerConfig): KdxOptimizer;
 }

@@ -1,15 +1,16 @@
 // Executes one job in this process, through the store: cached -> reuse; otherwise take the job's lock,
 // resume from its last checkpoint, train, checkpoint every epoch, and commit the finished outputs.
 import { UserError } from '../errors.js';
-import type { EventSink, JobSummary } from './events.js';
+import type { EventSink, JobSummary } from '../events.js';
 import type { Job } from './plan.js';
-import type { Store, JobWork } from './store.js';
+import type { Store, JobWork } from '../store/store.js';
 import type { DatasetCache } from './datasets.js';
 import type { LoadedDataset } from '../registry/types.js';
 import { datasetShape } from '../config/load.js';
 import { decodeTensors, encodeTensors, loadModelDir, modelToFiles } from './model-io.js';
 import { trainJob, TrainingAborted, TrainingError, type EpochMetrics, type ResumeState, type TeacherSource } from './train.js';
-import { computeTeacherLogits, teacherLogitsKey } from './teacher-logits.js';
+import { computeTeacherLogits } from './teacher-logits.js';
+import { teacherLogitsKey } from '../store/keys.js';
 
 export interface JobEnvironment {
   store: Store;
@@ -151,7 +152,7 @@ async function loadResume(work: JobWork): Promise<ResumeState | undefined> {
 async function teacherSource(job: Job, teacherKey: string, dataset: LoadedDataset, env: JobEnvironment): Promise<TeacherSource> {
   const loadTeacher = () => loadModelDir(env.store.entryDir(teacherKey));
   if (env.liveTeacher) return { kind: 'live', model: await loadTeacher() };
-  const logitsKey = teacherLogitsKey(job, teacherKey);
+  const logitsKey = teacherLogitsKey(job.experiment, job.stage, teacherKey);
   // Trials running at once in other processes share the logits: one computes, the others wait and read.
   const lock = await stoppable(env.signal, () => env.store.lock(`logits-${logitsKey}`, { wait: true, signal: env.signal }));
   try {

@@ -11,9 +11,9 @@ import { batchesPerEpoch, epochBatches } from '../data/stream.js';
 import { lrAt, type ScheduleConfig } from '../plugins/schedules.js';
 import { buildTransforms } from '../plugins/transforms.js';
 import { crossEntropy } from '../plugins/losses.js';
-import type { EpochMetrics, EventSink, JobSummary } from './events.js';
+import type { EpochMetrics, EventSink, JobSummary } from '../events.js';
 
-export type { EpochMetrics } from './events.js';
+export type { EpochMetrics } from '../events.js';
 import type { Job } from './plan.js';
 
 /** Where a distilling job gets its teacher's logits: a live model, or logits stored for every epoch. */

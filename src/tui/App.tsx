@@ -3,7 +3,7 @@
 // a sweep's progress and live results, and at the end a summary that goes to the scrollback (Static).
 import React from 'react';
 import { Box, Static, Text, useInput } from 'ink';
-import type { JobState } from '../runner/events.js';
+import type { JobState } from '../events.js';
 import { bar, duration, loss, pct, rate, sparkline, truncate } from '../report/format.js';
 import { formatTable, resultsTable } from '../report/table.js';
 import {

@@ -1,7 +1,7 @@
 // The TUI's view of a run: a pure reducer over runner events (no I/O, no clock; times come from the
 // events), plus derived values (the job tree, ETAs). The Ink reporter folds every event in at once and
 // re-renders from the latest state on a timer.
-import type { EpochMetrics, JobState, JobSummary, KdxEvent, PlanJob, ResultRow, TrialInfo } from '../runner/events.js';
+import type { EpochMetrics, JobState, JobSummary, KdxEvent, PlanJob, ResultRow, TrialInfo } from '../events.js';
 import { duration } from '../report/format.js';
 
 /** One finished epoch of a job. */

@@ -222,7 +222,7 @@ describe('kdx plan --set, end to end', () => {
   /** The plan without overrides, made in process: what `kdx plan experiments/quick.yaml` prints. */
   const baseline = async () => {
     const { experiment } = await loadExperiment(quick);
-    const stdout = formatPlan(experiment, () => false);
+    const stdout = formatPlan(experiment, 'wasm', () => false);
     return { rows: stagesOf(stdout), params: paramsOf(stdout) };
   };
 

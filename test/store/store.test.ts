@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { contentHash } from '../../src/util/hash.js';
-import { Store, logitsKey, resolveStoreRoot } from '../../src/runner/store.js';
+import { Store, resolveStoreRoot } from '../../src/store/store.js';
+import { logitsKey } from '../../src/store/keys.js';
 import { runHelper, tempRoot } from './support.js';
 
 const { dir: base, cleanup } = tempRoot('kdx-store-');

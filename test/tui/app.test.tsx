@@ -2,7 +2,7 @@ import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import React from 'react';
 import { cleanup, render } from 'ink-testing-library';
-import type { KdxEvent, PlanJob } from '../../src/runner/events.js';
+import type { KdxEvent, PlanJob } from '../../src/events.js';
 import { App } from '../../src/tui/App.js';
 import { reduce, reduceAll } from '../../src/tui/store.js';
 import { T0, okRows, runFailed, runMidEpoch, sweepHalf } from './fixtures.js';

@@ -32,11 +32,10 @@ import {
   writeFileSynced,
   writeJsonAtomic,
   type FileData,
-} from '../util/atomic.js';
-import { contentHash } from '../util/hash.js';
+} from './atomic.js';
 import { acquireLock, isPidAlive, readLockHolder, type AcquireOptions, type Lock, type LockHolder } from './lock.js';
 
-export type { FileData } from '../util/atomic.js';
+export type { FileData } from './atomic.js';
 export type { AcquireOptions, Lock, LockHolder } from './lock.js';
 
 /** Files to write, by relative path (`/`-separated; subdirectories are created). */
@@ -150,14 +149,6 @@ export type Claim =
   | { status: 'claimed'; work: JobWork }
   /** Another live process holds the lock and `wait` was false. */
   | { status: 'busy'; holder?: LockHolder };
-
-/**
- * Key for teacher logits: they depend on the teacher (its job key), the data stream that produced the
- * inputs (dataset, transforms, seed, batch order) and which epochs of it — not on T, alpha or the student.
- */
-export function logitsKey(parts: { teacher: string; data: unknown; epochs: unknown }): string {
-  return contentHash({ kind: 'teacher-logits', format: STORE_FORMAT, teacher: parts.teacher, data: parts.data, epochs: parts.epochs });
-}
 
 function errno(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code;
