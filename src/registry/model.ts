@@ -3,7 +3,7 @@
 import { tf } from '../engine/tf.js';
 import type { LayersModel } from '../engine/tf.js';
 import { registry } from './index.js';
-import type { ImageShape, LayerSpec } from './types.js';
+import type { ImageShape, LayerSpec, StepSeeded } from './types.js';
 
 export interface LayerRow {
   index: number;
@@ -40,7 +40,7 @@ export function buildModel(name: string, layers: LayerSpec[], inputShape: ImageS
   layers.forEach((spec, index) => {
     let layer;
     try {
-      layer = registry.layers.get(spec.type).create(spec.args, { seed: layerSeed(seed, index) });
+      layer = registry.layers.get(spec.type).create(spec.args, { seed: layerSeed(seed, index), inputShape: shape });
       current = layer.apply(current) as typeof current;
     } catch (error) {
       throw new LayerShapeError(index, `${spec.type} does not fit its input of shape [${shape.join(', ')}]: ${plain(error)}`);
@@ -54,6 +54,13 @@ export function buildModel(name: string, layers: LayerSpec[], inputShape: ImageS
   });
   const model = tf.model({ inputs: input, outputs: current, name });
   return { model, rows, params: model.countParams(), outputShape: shape };
+}
+
+/** Tells every step-seeded layer of `model` (see StepSeeded) which training step comes next. */
+export function setTrainingStep(model: LayersModel, step: number): void {
+  for (const layer of model.layers) {
+    if (typeof (layer as Partial<StepSeeded>).setStep === 'function') (layer as unknown as StepSeeded).setStep(step);
+  }
 }
 
 /** tfjs error messages name internal layer ids; keep the first sentence. */

@@ -94,6 +94,17 @@ export interface LayerSpec {
 export interface LayerContext {
   /** Seed for this layer's initialisers and randomness (derived from the stage's seed and the layer's index). */
   seed: number;
+  /** Shape of one input to the layer (no batch axis), e.g. [32, 32, 3]: initialisers that depend on fan-in use it. */
+  inputShape: number[];
+}
+
+/**
+ * A layer whose training-time randomness (dropout masks...) is drawn from its seed and the step, so runs
+ * are reproducible and a resumed run equals an uninterrupted one. The training loop calls setStep with
+ * the global step (epoch x batches per epoch + batch) before each step.
+ */
+export interface StepSeeded {
+  setStep(step: number): void;
 }
 
 export interface LayerFactory {

@@ -3,7 +3,9 @@
 import { UserError } from '../errors.js';
 import type { EventSink, JobSummary } from '../events.js';
 import type { Job } from './plan.js';
-import type { Store, JobWork } from '../store/store.js';
+import type { Damage, Entry, Store, JobWork } from '../store/store.js';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { DatasetCache } from './datasets.js';
 import type { LoadedDataset } from '../registry/types.js';
 import { datasetShape } from '../config/load.js';
@@ -41,8 +43,9 @@ export async function executeJob(job: Job, env: JobEnvironment): Promise<JobOutc
       onWait: (holder) => env.emit({ type: 'log', time: Date.now(), level: 'info', message: `${job.label}: waiting for process ${holder?.pid ?? '?'}, which is training the same job` }),
     }),
   );
-  if (claim.status === 'cached') return { status: 'cached', summary: (claim.entry.metrics as { summary: JobSummary }).summary };
+  if (claim.status === 'cached') return { status: 'cached', summary: await storedSummary(claim.entry) };
   if (claim.status !== 'claimed') throw new Error(`could not claim job ${job.id}`);
+  if (claim.quarantined) warnDamaged(env, `${job.label}: its cached result`, claim.quarantined, 'training it again');
   const work = claim.work;
   try {
     return { status: 'done', summary: await trainAndCommit(job, work, env) };
@@ -95,12 +98,41 @@ async function trainAndCommit(job: Job, work: JobWork, env: JobEnvironment): Pro
   } finally {
     result.model.dispose();
   }
-  await work.commit({
-    ...files,
-    'metrics.json': JSON.stringify({ summary: result.summary, history: result.history }, null, 2),
-    'config.json': JSON.stringify(jobConfig(job), null, 2),
-  });
+  await work.commit(
+    {
+      ...files,
+      ...metricsFiles(result.summary, result.history),
+      'config.json': JSON.stringify(jobConfig(job), null, 2),
+    },
+    { stage: job.stage.name, model: job.stage.model, experiment: job.experiment.name, file: job.experiment.file },
+  );
   return result.summary;
+}
+
+/**
+ * A job's numbers in two files: metrics.json holds what training computed (losses, accuracies, learning
+ * rates), which is the same to the byte on every run of the same key; timing.json holds how long it took
+ * and how fast, which is not.
+ */
+function metricsFiles(summary: JobSummary, history: EpochMetrics[]): { 'metrics.json': string; 'timing.json': string } {
+  const { seconds, imgPerSec, backend, ...results } = summary;
+  return {
+    'metrics.json': `${JSON.stringify({ summary: results, history: history.map(({ seconds: _s, imgPerSec: _r, ...epoch }) => epoch) }, null, 2)}\n`,
+    'timing.json': `${JSON.stringify({ backend, seconds, imgPerSec, epochs: history.map(({ epoch, seconds: s, imgPerSec: r }) => ({ epoch, seconds: s, imgPerSec: r })) }, null, 2)}\n`,
+  };
+}
+
+/** The summary of a cached job, from its metrics.json and timing.json. */
+async function storedSummary(entry: Entry): Promise<JobSummary> {
+  const { summary } = entry.metrics as { summary: Omit<JobSummary, 'seconds' | 'imgPerSec' | 'backend'> };
+  const timing = JSON.parse(await readFile(join(entry.dir, 'timing.json'), 'utf8')) as Pick<JobSummary, 'seconds' | 'imgPerSec' | 'backend'>;
+  return { ...summary, seconds: timing.seconds, imgPerSec: timing.imgPerSec, backend: timing.backend };
+}
+
+/** One warning line: which stored data was damaged, where it went, and what happens now. */
+function warnDamaged(env: JobEnvironment, what: string, damage: Damage & { movedTo: string }, next: string): void {
+  const message = `${what} is damaged (${damage.file} ${damage.problem}); moved it to ${damage.movedTo} and ${next}`;
+  env.emit({ type: 'log', time: Date.now(), level: 'warn', message });
 }
 
 /**
@@ -150,13 +182,20 @@ async function loadResume(work: JobWork): Promise<ResumeState | undefined> {
 }
 
 async function teacherSource(job: Job, teacherKey: string, dataset: LoadedDataset, env: JobEnvironment): Promise<TeacherSource> {
-  const loadTeacher = () => loadModelDir(env.store.entryDir(teacherKey));
+  // The teacher's entry was verified when its job was claimed; it is checked again right before its
+  // weights are read, since this may be another process, minutes later.
+  const loadTeacher = async () => {
+    const { entry, quarantined } = await env.store.readVerifiedEntry(teacherKey);
+    if (entry) return loadModelDir(entry.dir);
+    if (quarantined) warnDamaged(env, `${job.label}: its teacher's cached result`, quarantined, 'cannot go on');
+    throw new TrainingError(`${job.label}: the trained teacher ${job.stage.teacher} is no longer in the store; run the same command again to retrain it`);
+  };
   if (env.liveTeacher) return { kind: 'live', model: await loadTeacher() };
   const logitsKey = teacherLogitsKey(job.experiment, job.stage, teacherKey);
   // Trials running at once in other processes share the logits: one computes, the others wait and read.
   const lock = await stoppable(env.signal, () => env.store.lock(`logits-${logitsKey}`, { wait: true, signal: env.signal }));
   try {
-    const stored = await env.store.getLogits(logitsKey);
+    const stored = await env.store.getLogits(logitsKey, (damage) => warnDamaged(env, `${job.label}: the stored teacher logits`, damage, 'computing them again'));
     if (stored) {
       env.emit({ type: 'log', time: Date.now(), level: 'info', message: `${job.label}: reusing stored teacher logits` });
       const [, samplesPerEpoch, classes] = stored.shape;

@@ -5,7 +5,7 @@ import { tf } from '../engine/tf.js';
 import type { LayersModel, NamedTensor, Tensor } from '../engine/tf.js';
 import { UserError } from '../errors.js';
 import { registry } from '../registry/index.js';
-import { buildModel } from '../registry/model.js';
+import { buildModel, setTrainingStep } from '../registry/model.js';
 import type { DataSplit, ImageShape, KdxOptimizer, LoadedDataset, BatchTransform } from '../registry/types.js';
 import { batchesPerEpoch, epochBatches } from '../data/stream.js';
 import { lrAt, type ScheduleConfig } from '../plugins/schedules.js';
@@ -121,6 +121,7 @@ async function trainLoop(
       if (ctx.signal?.aborted) throw new TrainingAborted();
       lr = lrAt(schedule, stage.optimizer.lr, epoch * steps + batchIndex, stage.epochs * steps, steps);
       optimizer.setLearningRate(lr);
+      setTrainingStep(model, epoch * steps + batchIndex);
       const offset = seen;
       const lossValue = tf.tidy(() => {
         const x = tf.tensor4d(batch.x, [batch.n, ...batch.shape]);
