@@ -2,7 +2,7 @@
 // mapped to exit codes here, in one place: 0 ok, 1 a failed run, 2 usage or config error, 130 interrupted.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { EXIT, UserError } from './errors.js';
+import { environmentError, EXIT, UserError } from './errors.js';
 import { ConfigError } from './config/diagnostics.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -68,6 +68,22 @@ export function buildProgram(): Command {
     .description('print the results table of a past run or sweep')
     .action(async (runDir: string | undefined, options) => (await import('./commands/results.js')).results(runDir, options));
 
+  const cache = program.command('cache').description('look after the store of finished jobs: ls, verify, gc, du');
+  const cacheDir = (command: Command) => command.option('--cache-dir <dir>', 'the store (default $KDX_CACHE, else .kdx/cache)');
+  cacheDir(cache.command('ls'))
+    .description('list finished entries: key, stage, experiment, size, age')
+    .action(async (options) => (await import('./commands/cache.js')).cacheLs(options));
+  cacheDir(cache.command('verify'))
+    .description('check every entry against its recorded sizes and sha256; move damaged ones aside (exit 1 if any)')
+    .action(async (options) => (await import('./commands/cache.js')).cacheVerify(options));
+  cacheDir(experimentOptions(cache.command('gc').argument('<files...>', 'experiment files whose results to keep')))
+    .description('remove entries, logits and unfinished work that the given experiment files (and their sweep grids) do not use')
+    .option('--dry-run', 'say what would be removed, remove nothing')
+    .action(async (files: string[], options) => (await import('./commands/cache.js')).cacheGc(files, options));
+  cacheDir(cache.command('du'))
+    .description('disk usage of the store, by part')
+    .action(async (options) => (await import('./commands/cache.js')).cacheDu(options));
+
   program
     .command('__worker', { hidden: true })
     .action(async () => (await import('./commands/worker.js')).worker());
@@ -95,9 +111,10 @@ function reportError(error: unknown): number {
     process.stderr.write(`${error.report()}\n`);
     return error.exitCode;
   }
-  if (error instanceof UserError) {
-    process.stderr.write(`kdx: ${error.message}\n`);
-    return error.exitCode;
+  const user = error instanceof UserError ? error : environmentError(error);
+  if (user) {
+    process.stderr.write(`kdx: ${user.message}\n`);
+    return user.exitCode;
   }
   const stack = error instanceof Error ? error.stack ?? error.message : String(error);
   process.stderr.write(`${stack}\n\nkdx: this is a bug in kdx, not in your experiment; please report it with the lines above.\n`);

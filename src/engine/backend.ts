@@ -128,6 +128,9 @@ export async function selectBackend(requested: BackendName): Promise<BackendInfo
   throw new Error(`no TensorFlow.js backend could be loaded (${fallbacks.join('; ')})`);
 }
 
+/** Every label backendLabel can give: a store's entries may come from any of them (`kdx cache gc`). */
+export const BACKEND_LABELS: readonly string[] = ['tensorflow (GPU)', 'tensorflow (no GPU found: CPU)', 'wasm', 'cpu'];
+
 /** The backend as runs record it, and as job keys include it: tfjs-node-gpu runs on the CPU when it finds
  * no GPU, and the two give different bytes, so say which. */
 export function backendLabel(backend: BackendInfo): string {

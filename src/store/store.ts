@@ -237,6 +237,26 @@ async function checkFiles(dir: string, files: Record<string, FileRecord> | undef
   return undefined;
 }
 
+/** Store keys naming the subdirectories of `dir` (none if it does not exist). */
+async function keysIn(dir: string): Promise<string[]> {
+  try {
+    return (await fsp.readdir(dir)).filter((n) => KEY.test(n)).sort();
+  } catch (error) {
+    if (errno(error) === 'ENOENT') return [];
+    throw error;
+  }
+}
+
+/** Bytes of every file under `path` (0 if it does not exist). */
+export async function treeSize(path: string): Promise<number> {
+  const stat = await fsp.lstat(path).catch(() => undefined);
+  if (!stat) return 0;
+  if (!stat.isDirectory()) return stat.size;
+  let total = 0;
+  for (const name of await fsp.readdir(path).catch(() => [] as string[])) total += await treeSize(join(path, name));
+  return total;
+}
+
 async function exists(path: string): Promise<boolean> {
   try {
     await fsp.access(path);
@@ -337,7 +357,7 @@ export class Store {
    * The entry for `key` if it is there and whole. A damaged one is moved to quarantine/ (it never reads
    * as finished again) and reported in `quarantined`.
    */
-  async readVerifiedEntry(key: string): Promise<{ entry?: Entry; quarantined?: Damage & { movedTo: string } }> {
+  async readVerifiedEntry(key: string): Promise<{ entry?: Entry; quarantined?: Damage & { movedTo: string; meta?: Record<string, unknown> } }> {
     let entry: Entry | undefined;
     try {
       entry = await this.readEntry(key);
@@ -350,7 +370,7 @@ export class Store {
     const damage = await this.verifyEntry(entry);
     if (!damage) return { entry };
     const movedTo = await this.quarantine(entry.dir, key);
-    return movedTo ? { quarantined: { ...damage, movedTo } } : {};
+    return movedTo ? { quarantined: { ...damage, movedTo, ...(entry.meta ? { meta: entry.meta } : {}) } } : {};
   }
 
   /**
@@ -394,12 +414,40 @@ export class Store {
 
   /** Keys of jobs with work in progress (checkpoints of an interrupted run). */
   async unfinished(): Promise<string[]> {
-    try {
-      return (await fsp.readdir(this.workRoot)).filter((n) => KEY.test(n)).sort();
-    } catch (error) {
-      if (errno(error) === 'ENOENT') return [];
-      throw error;
-    }
+    return keysIn(this.workRoot);
+  }
+
+  /** Keys of every directory under jobs/, readable entries or not (what `kdx cache verify` checks). */
+  async entryKeys(): Promise<string[]> {
+    return keysIn(this.jobsDir);
+  }
+
+  /** Keys of stored teacher logits. */
+  async logitsKeys(): Promise<string[]> {
+    return keysIn(this.logitsRoot);
+  }
+
+  /** Deletes stored logits (renamed away first). False if absent. */
+  async removeLogits(key: string): Promise<boolean> {
+    return this.#removeDir(this.logitsDir(key));
+  }
+
+  /** Bytes under each part of the store (what `kdx cache du` shows). */
+  async usage(): Promise<Record<'jobs' | 'logits' | 'work' | 'quarantine' | 'tmp', number>> {
+    return {
+      jobs: await treeSize(this.jobsDir),
+      logits: await treeSize(this.logitsRoot),
+      work: await treeSize(this.workRoot),
+      quarantine: await treeSize(this.quarantineDir),
+      tmp: await treeSize(this.tmpDir),
+    };
+  }
+
+  /** Empties quarantine/; returns how many items were removed. */
+  async clearQuarantine(): Promise<number> {
+    const names = await fsp.readdir(this.quarantineDir).catch(() => [] as string[]);
+    for (const name of names) await fsp.rm(join(this.quarantineDir, name), { recursive: true, force: true });
+    return names.length;
   }
 
   /**
