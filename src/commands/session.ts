@@ -46,6 +46,7 @@ export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, tri
   let runDirFailure: unknown;
   try {
     await reporter.ready; // training keeps the event loop busy: the UI must be up before it starts
+    await store.prepare();
     await store.sweep(); // temporary files of processes that died
     const runDir = createRunDir(flags.runsDir, kind === 'sweep' ? `${base.name}-sweep` : base.name);
     await writeJson(runDir, 'experiment.json', { kind, backend, experiment: base, trials: trials.map(({ id, params }) => ({ id, params })) });

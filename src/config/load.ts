@@ -125,6 +125,8 @@ export async function parseExperiment(file: string, text: string, options: LoadO
   if (diagnostics.length > 0) throw new ConfigError(sortByPosition(diagnostics));
 
   const experiment = normalize(resolved, file, { plugins, pluginDigests }, allOverrides.map((o) => o.text));
+  for (const problem of optimizerProblems(experiment, resolved)) diagnostics.push(locate(problem.path, problem.message));
+  if (diagnostics.length > 0) throw new ConfigError(sortByPosition(diagnostics));
   if (options.checkShapes !== false) {
     for (const problem of shapeProblems(experiment)) diagnostics.push(locate(problem.path, problem.message));
     if (diagnostics.length > 0) throw new ConfigError(sortByPosition(diagnostics));
@@ -195,7 +197,8 @@ function stageOptimizer(experiment: OptimizerConfig, own: Partial<OptimizerConfi
 /** Every option of the named optimizer spelled out, so `kdx plan` shows and the job key hashes the whole. */
 function withOptimizerDefaults(config: OptimizerConfig): OptimizerConfig {
   const defaults = registry.optimizers.has(config.name) ? registry.optimizers.get(config.name).defaults : undefined;
-  return { ...(defaults ?? {}), ...config, schedule: config.schedule ?? { type: 'constant' } };
+  const { name, lr, schedule, ...own } = config;
+  return { name, lr, ...(defaults ?? {}), ...own, schedule: schedule ?? { type: 'constant' } };
 }
 
 /** A stage without a loss distils with kd when it has a teacher, else trains with crossEntropy; written
@@ -244,6 +247,25 @@ function streamProblems(experiment: Experiment): Problem[] {
       path: ['data', 'test'],
       message: `the test images end up ${test} but the training images ${train} (after data.train's transforms): both must reach the models at one shape`,
     });
+  }
+  return problems;
+}
+
+/** Each distinct stage optimizer built once, so a combination its factory refuses (sgd's nesterov without
+ * momentum) is a located error now, not a failed job later. */
+function optimizerProblems(experiment: Experiment, data: Record<string, any>): Problem[] {
+  const problems: Problem[] = [];
+  const seen = new Set<string>();
+  for (const stage of Object.values(experiment.stages)) {
+    const id = contentHash(stage.optimizer);
+    if (seen.has(id)) continue;
+    seen.add(id);
+    try {
+      registry.optimizers.get(stage.optimizer.name).create(stage.optimizer).dispose();
+    } catch (error) {
+      const own = data.stages?.[stage.name]?.optimizer !== undefined;
+      problems.push({ path: own ? ['stages', stage.name, 'optimizer'] : ['optimizer'], message: (error as Error).message });
+    }
   }
   return problems;
 }

@@ -33,7 +33,7 @@ export function layerSeed(seed: number, index: number): number {
 }
 
 export function buildModel(name: string, layers: LayerSpec[], inputShape: ImageShape, seed: number): BuiltModel {
-  const input = tf.input({ shape: inputShape });
+  const input = tf.input({ shape: inputShape, name: 'input' });
   let current: ReturnType<typeof tf.input> = input;
   let shape: number[] = [...inputShape];
   const rows: LayerRow[] = [];
@@ -41,6 +41,9 @@ export function buildModel(name: string, layers: LayerSpec[], inputShape: ImageS
     let layer;
     try {
       layer = registry.layers.get(spec.type).create(spec.args, { seed: layerSeed(seed, index), inputShape: shape });
+      // tfjs names layers from a process-wide counter: a model built after another would save other
+      // names (and other bytes). Named by position, the same list saves the same model.json anywhere.
+      (layer as { name: string }).name = `${String(index).padStart(3, '0')}_${spec.type}`;
       current = layer.apply(current) as typeof current;
     } catch (error) {
       throw new LayerShapeError(index, `${spec.type} does not fit its input of shape [${shape.join(', ')}]: ${plain(error)}`);

@@ -338,17 +338,25 @@ export class Store {
 
   /** The entry for `key` (with its metrics.json and config.json parsed), or undefined. */
   async readEntry(key: string): Promise<Entry | undefined> {
+    const record = await this.#readRecord(key);
+    return record && this.#withParsedFiles(record);
+  }
+
+  async #readRecord(key: string): Promise<(EntryRecord & { dir: string }) | undefined> {
     const dir = this.entryDir(key);
     const record = await readJsonIfExists<EntryRecord>(join(dir, ENTRY_FILE));
-    if (!record) return undefined;
-    const entry: Entry = { ...record, dir };
-    if ('metrics.json' in record.files) entry.metrics = await readJsonIfExists(join(dir, 'metrics.json'));
-    if ('config.json' in record.files) entry.config = await readJsonIfExists(join(dir, 'config.json'));
+    return record && { ...record, dir };
+  }
+
+  async #withParsedFiles(record: EntryRecord & { dir: string }): Promise<Entry> {
+    const entry: Entry = { ...record };
+    if ('metrics.json' in record.files) entry.metrics = await readJsonIfExists(join(record.dir, 'metrics.json'));
+    if ('config.json' in record.files) entry.config = await readJsonIfExists(join(record.dir, 'config.json'));
     return entry;
   }
 
   /** Whether the entry's files are those it recorded: undefined if whole, else the first damage found. */
-  async verifyEntry(entry: Entry): Promise<Damage | undefined> {
+  async verifyEntry(entry: EntryRecord & { dir: string }): Promise<Damage | undefined> {
     if (entry.format !== STORE_FORMAT) return { file: ENTRY_FILE, problem: `is of store format ${entry.format}, this kdx writes ${STORE_FORMAT}` };
     return checkFiles(entry.dir, entry.files);
   }
@@ -358,9 +366,9 @@ export class Store {
    * as finished again) and reported in `quarantined`.
    */
   async readVerifiedEntry(key: string): Promise<{ entry?: Entry; quarantined?: Damage & { movedTo: string; meta?: Record<string, unknown> } }> {
-    let entry: Entry | undefined;
+    let entry: (EntryRecord & { dir: string }) | undefined;
     try {
-      entry = await this.readEntry(key);
+      entry = await this.#readRecord(key);
     } catch {
       // entry.json itself is unreadable: damaged like any other file.
       const movedTo = await this.quarantine(this.entryDir(key), key);
@@ -368,7 +376,8 @@ export class Store {
     }
     if (!entry) return {};
     const damage = await this.verifyEntry(entry);
-    if (!damage) return { entry };
+    // Parsed only once verified: a damaged metrics.json is damage to report, not a parse error.
+    if (!damage) return { entry: await this.#withParsedFiles(entry) };
     const movedTo = await this.quarantine(entry.dir, key);
     return movedTo ? { quarantined: { ...damage, movedTo, ...(entry.meta ? { meta: entry.meta } : {}) } } : {};
   }
@@ -562,6 +571,27 @@ export class Store {
   async removeWork(key: string): Promise<boolean> {
     checkKey(key);
     return this.#removeDir(join(this.workRoot, key));
+  }
+
+  /**
+   * Readies the store for a run: creates its directories and writes a probe file, so a store that cannot
+   * be written (read-only, another user's, a full disk) fails here, with its own errno and path, before
+   * anything trains.
+   */
+  async prepare(): Promise<void> {
+    await fsp.mkdir(this.root, { recursive: true });
+    for (const dir of [this.jobsDir, this.workRoot, this.logitsRoot, this.locksDir, this.tmpDir]) {
+      // One level at a time: a recursive mkdir on a read-only file system reports ENOENT, not EROFS.
+      await fsp.mkdir(dir).catch((error: unknown) => {
+        if (errno(error) !== 'EEXIST') throw error;
+      });
+    }
+    const probe = await this.newTempDir('probe');
+    try {
+      await writeFileSynced(join(probe, 'probe'), 'kdx');
+    } finally {
+      await fsp.rm(probe, { recursive: true, force: true });
+    }
   }
 
   /**
