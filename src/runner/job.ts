@@ -43,7 +43,7 @@ export async function executeJob(job: Job, env: JobEnvironment): Promise<JobOutc
       onWait: (holder) => env.emit({ type: 'log', time: Date.now(), level: 'info', message: `${job.label}: waiting for process ${holder?.pid ?? '?'}, which is training the same job` }),
     }),
   );
-  if (claim.status === 'cached') return { status: 'cached', summary: await storedSummary(claim.entry) };
+  if (claim.status === 'cached') return { status: 'cached', summary: await storedSummary(claim.entry, job) };
   if (claim.status !== 'claimed') throw new Error(`could not claim job ${job.id}`);
   if (claim.quarantined) warnDamaged(env, `${job.label}: its cached result`, claim.quarantined, 'training it again');
   const work = claim.work;
@@ -122,11 +122,12 @@ function metricsFiles(summary: JobSummary, history: EpochMetrics[]): { 'metrics.
   };
 }
 
-/** The summary of a cached job, from its metrics.json and timing.json. */
-async function storedSummary(entry: Entry): Promise<JobSummary> {
+/** The summary of a cached job, from its metrics.json and timing.json. The entry may have been trained
+ * under another stage name (a key does not hash names): this job's names are the ones to report. */
+async function storedSummary(entry: Entry, job: Job): Promise<JobSummary> {
   const { summary } = entry.metrics as { summary: Omit<JobSummary, 'seconds' | 'imgPerSec' | 'backend'> };
   const timing = JSON.parse(await readFile(join(entry.dir, 'timing.json'), 'utf8')) as Pick<JobSummary, 'seconds' | 'imgPerSec' | 'backend'>;
-  return { ...summary, seconds: timing.seconds, imgPerSec: timing.imgPerSec, backend: timing.backend };
+  return { ...summary, stage: job.stage.name, model: job.stage.model, seconds: timing.seconds, imgPerSec: timing.imgPerSec, backend: timing.backend };
 }
 
 /** One warning line: which stored data was damaged, where it went, and what happens now. */
