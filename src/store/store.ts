@@ -15,7 +15,8 @@
 //                           directory is deleted: at every instant current.json names a complete checkpoint.
 //   logits/<key>/           stored teacher logits: logits.f32 (little-endian float32) + header.json (with the
 //                           data's sha256, checked on every read).
-//   quarantine/<key>-<time>/  entries, logits and checkpoints that failed verification, kept for inspection.
+//   quarantine/<key>-<time>/  entries and logits that failed verification, kept for inspection (a damaged
+//                           checkpoint is not resumed from: the job starts over).
 //   locks/<name>.lock       one lock per job key (see lock.ts).
 //   tmp/p<pid>-h<host>-...  directories being filled before a commit; leftovers of dead processes are
 //                           removed by sweep().
