@@ -31,6 +31,12 @@ function checkLogits(logits: Tensor, what: string): void {
   if (logits.rank !== 2) throw new Error(`${what} must be [batch, classes] (got shape [${logits.shape}])`);
 }
 
+/** The teacher logits a distillation loss was given; a stage without a teacher is a caller's mistake. */
+function teacherLogitsOf(loss: string, inputs: LossInputs): Tensor {
+  if (inputs.teacherLogits === undefined) throw new Error(`loss ${loss} needs the teacher logits (the stage has no teacher)`);
+  return inputs.teacherLogits;
+}
+
 function intLabels(labels: Tensor): Tensor {
   return labels.dtype === 'int32' ? labels : tf.cast(labels, 'int32');
 }
@@ -139,21 +145,13 @@ export const kdLossFactory: LossFactory = {
   needsTeacher: true,
   create(args) {
     const options = kdOptions(args);
-    return ({ logits, labels, teacherLogits }: LossInputs) => {
-      if (teacherLogits === undefined) throw new Error('loss kd needs the teacher logits (the stage has no teacher)');
-      return kdLoss(logits, teacherLogits, labels, options);
-    };
+    return (inputs: LossInputs) => kdLoss(inputs.logits, teacherLogitsOf('kd', inputs), inputs.labels, options);
   },
 };
 
 // ---------------------------------------------------------------------------------------------
 // DKD and DIST: ceWeight * cross-entropy + the distillation term, as mdistiller's DKD distiller (its
 // linear warm-up of the DKD term over the first epochs needs per-term schedules, issue 11).
-
-function teacherLogitsOf(loss: string, inputs: LossInputs): Tensor {
-  if (inputs.teacherLogits === undefined) throw new Error(`loss ${loss} needs the teacher logits (the stage has no teacher)`);
-  return inputs.teacherLogits;
-}
 
 /** The weight of the cross-entropy term next to a distillation term: mdistiller's CE_WEIGHT, default 1. */
 function ceWeightArg(loss: string, args: Record<string, unknown>): number {
