@@ -264,6 +264,48 @@ export type Loss =
          */
         alpha?: number;
       };
+      /**
+       * Decoupled knowledge distillation (Zhao et al. 2022, as mdistiller): ceWeight * cross-entropy + alpha * TCKD + beta * NCKD, where TCKD is the KL divergence of the teacher's and student's target/non-target probabilities and NCKD that of their distributions over the non-target classes, both at temperature T and times T^2. Defaults are mdistiller's; its linear warm-up of the DKD term (20 epochs) is not applied.
+       */
+      dkd?: {
+        /**
+         * Weight of the cross-entropy with the labels next to the distillation term (mdistiller's CE_WEIGHT).
+         */
+        ceWeight?: number;
+        /**
+         * Weight of the target-class term TCKD.
+         */
+        alpha?: number;
+        /**
+         * Weight of the non-target-class term NCKD.
+         */
+        beta?: number;
+        /**
+         * Softening temperature T.
+         */
+        temperature?: number;
+      };
+      /**
+       * DIST (Huang et al. 2022): ceWeight * cross-entropy + T^2 * (beta * inter-class + gamma * intra-class relation loss), each 1 - the mean Pearson correlation of the student's and teacher's softmax(logits / T): per example across classes (inter), per class across the batch (intra). Defaults are torchdistill's (mdistiller has no DIST).
+       */
+      dist?: {
+        /**
+         * Weight of the cross-entropy with the labels next to the distillation term (mdistiller's CE_WEIGHT).
+         */
+        ceWeight?: number;
+        /**
+         * Weight of the inter-class relation loss.
+         */
+        beta?: number;
+        /**
+         * Weight of the intra-class relation loss.
+         */
+        gamma?: number;
+        /**
+         * Softening temperature T.
+         */
+        temperature?: number;
+      };
     };
 
 /**

@@ -165,10 +165,18 @@ function stagesOf(stdout: string): PlanRow[] {
   const lines = stdout.split('\n');
   const start = lines.indexOf('Stages, in execution order:') + 2;
   const rows: PlanRow[] = [];
+  // Each stage's optimizer is in its own table: "stage  name lr=... betas=...", read as "name lr=...".
+  const optimizers = new Map<string, string>();
+  const table = lines.findIndex((l) => l.startsWith('Optimizers ('));
+  for (const line of table < 0 ? [] : lines.slice(table + 2)) {
+    if (line.trim() === '') break;
+    const [stage, optimizer] = line.trim().split(/\s{2,}/);
+    optimizers.set(stage, optimizer.split(' ').slice(0, 2).join(' '));
+  }
   for (const line of lines.slice(start)) {
     if (line.trim() === '') break;
-    const [, stage, model, epochs, loss, optimizer] = line.trim().split(/\s{2,}/);
-    rows.push({ stage, model, epochs: Number(epochs), loss, optimizer });
+    const [, stage, model, epochs, loss] = line.trim().split(/\s{2,}/);
+    rows.push({ stage, model, epochs: Number(epochs), loss, optimizer: optimizers.get(stage) ?? '' });
   }
   return rows;
 }
