@@ -10,6 +10,7 @@ import { datasetShape } from '../config/load.js';
 import { decodeTensors, encodeTensors, loadModelDir, modelToFiles } from './model-io.js';
 import { trainJob, TrainingAborted, TrainingError, type EpochMetrics, type ResumeState, type TeacherSource } from './train.js';
 import { computeTeacherLogits, teacherLogitsKey } from './teacher-logits.js';
+import { EVALUATION_FILE } from '../report/evaluation.js';
 
 export interface JobEnvironment {
   store: Store;
@@ -98,6 +99,7 @@ async function trainAndCommit(job: Job, work: JobWork, env: JobEnvironment): Pro
     ...files,
     'metrics.json': JSON.stringify({ summary: result.summary, history: result.history }, null, 2),
     'config.json': JSON.stringify(jobConfig(job), null, 2),
+    [EVALUATION_FILE]: JSON.stringify(result.evaluation),
   });
   return result.summary;
 }

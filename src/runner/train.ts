@@ -12,6 +12,7 @@ import { lrAt, type ScheduleConfig } from '../plugins/schedules.js';
 import { buildTransforms } from '../plugins/transforms.js';
 import { crossEntropy } from '../plugins/losses.js';
 import type { EpochMetrics, EventSink, JobSummary } from './events.js';
+import { evaluationOf, type StageEvaluation } from '../report/evaluation.js';
 
 export type { EpochMetrics } from './events.js';
 import type { Job } from './plan.js';
@@ -48,6 +49,8 @@ export interface TrainResult {
   model: LayersModel;
   history: EpochMetrics[];
   summary: JobSummary;
+  /** The final model's predictions on the test set (evaluation.json). */
+  evaluation: StageEvaluation;
 }
 
 /** How often (ms) a training loop hands the event loop to timers, signals and input. */
@@ -106,6 +109,7 @@ async function trainLoop(
   const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
   ctx.emit({ type: 'job-start', time: Date.now(), job: job.id, label: job.label, epochs: stage.epochs, startEpoch: epochsDone, batchesPerEpoch: steps });
 
+  let lastPredictions: Int32Array | undefined;
   const schedule = (stage.optimizer.schedule ?? { type: 'constant' }) as ScheduleConfig;
   const interval = ctx.batchEventInterval ?? 200;
   for (let epoch = epochsDone; epoch < stage.epochs; epoch++) {
@@ -158,7 +162,8 @@ async function trainLoop(
       }
     }
     const trainSeconds = (performance.now() - started) / 1000;
-    const { loss: testLoss, accuracy } = evaluate(model, dataset.test, dataset.shape, testTransforms);
+    const { loss: testLoss, accuracy, predictions } = evaluate(model, dataset.test, dataset.shape, testTransforms);
+    lastPredictions = predictions;
     const metrics: EpochMetrics = {
       epoch: epoch + 1,
       loss: lossSum / seen,
@@ -173,7 +178,10 @@ async function trainLoop(
     await ctx.onEpochEnd?.({ epochsDone: epoch + 1, model, optimizer, history });
   }
   optimizer.dispose();
-  return { model, history, summary: summarize(job, params, history, ctx.backend) };
+  // A job resumed after its last epoch has not evaluated in this process.
+  const predictions = lastPredictions ?? evaluate(model, dataset.test, dataset.shape, testTransforms).predictions;
+  const evaluation = evaluationOf(dataset.test.labels, predictions, dataset.classes, dataset.classNames);
+  return { model, history, summary: summarize(job, params, history, ctx.backend), evaluation };
 }
 
 function teacherLogitsFor(teacher: TeacherSource | undefined, x: Tensor, epoch: number, offset: number, n: number): Tensor | undefined {
@@ -183,8 +191,15 @@ function teacherLogitsFor(teacher: TeacherSource | undefined, x: Tensor, epoch: 
   return tf.tensor2d(teacher.logits.subarray(start, start + n * teacher.classes), [n, teacher.classes]);
 }
 
-/** Mean cross-entropy and top-1 accuracy over a split, in inference mode. */
-export function evaluate(model: LayersModel, split: DataSplit, shape: ImageShape, transforms: BatchTransform[], batchSize = 256): { loss: number; accuracy: number } {
+/** Mean cross-entropy, top-1 accuracy and the predicted classes over a split, in inference mode. */
+export function evaluate(
+  model: LayersModel,
+  split: DataSplit,
+  shape: ImageShape,
+  transforms: BatchTransform[],
+  batchSize = 256,
+): { loss: number; accuracy: number; predictions: Int32Array } {
+  const predictions = new Int32Array(split.count);
   let lossSum = 0;
   let correct = 0;
   let count = 0;
@@ -194,14 +209,16 @@ export function evaluate(model: LayersModel, split: DataSplit, shape: ImageShape
       const labels = tf.tensor1d(batch.y, 'int32');
       const logits = model.apply(x, { training: false }) as Tensor;
       const ce = tf.mul(crossEntropy(logits, labels), batch.n); // the batch's sum
-      const hits = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32'));
+      const predicted = tf.argMax(logits, 1);
+      predictions.set(predicted.dataSync(), count);
+      const hits = tf.sum(tf.cast(tf.equal(predicted, labels), 'float32'));
       return [ce.dataSync()[0], hits.dataSync()[0]];
     });
     lossSum += loss;
     correct += right;
     count += batch.n;
   }
-  return { loss: lossSum / Math.max(count, 1), accuracy: correct / Math.max(count, 1) };
+  return { loss: lossSum / Math.max(count, 1), accuracy: correct / Math.max(count, 1), predictions };
 }
 
 export function summarize(job: Job, params: number, history: EpochMetrics[], backend: string): JobSummary {
