@@ -10,6 +10,7 @@ import type { KdxEvent } from '../runner/events.js';
 import { createRunDir, eventLog, writeJson } from '../runner/run-dir.js';
 import { execute, type Trial } from '../runner/run.js';
 import { Store } from '../runner/store.js';
+import { gitInfo } from '../util/git.js';
 
 export interface ExecutionFlags {
   set: string[];
@@ -51,7 +52,8 @@ export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, tri
   process.on('SIGTERM', onSigint);
 
   const runDir = createRunDir(flags.runsDir, kind === 'sweep' ? `${base.name}-sweep` : base.name);
-  await writeJson(runDir, 'experiment.json', { kind, backend, experiment: base, trials: trials.map(({ id, params }) => ({ id, params })) });
+  const git = gitInfo(base.file);
+  await writeJson(runDir, 'experiment.json', { kind, backend, ...(git ? { git } : {}), experiment: base, trials: trials.map(({ id, params }) => ({ id, params })) });
   const log = eventLog(runDir);
   const emit = (event: KdxEvent) => {
     log(event);
@@ -61,7 +63,7 @@ export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, tri
   await store.sweep(); // temporary files of processes that died
   let result;
   try {
-    result = await execute({ name: base.name, kind, trials, store, runDir, backend: { name: backend.name, label: backendLabel(backend) }, jobs: flags.jobs, emit, signal: controller.signal });
+    result = await execute({ name: base.name, kind, trials, store, runDir, backend: { name: backend.name, label: backendLabel(backend) }, jobs: flags.jobs, emit, signal: controller.signal, writeReport: (dir) => writeReportAtEnd(dir, emit) });
   } finally {
     await reporter.close();
     process.off('SIGINT', onSigint);
@@ -81,6 +83,17 @@ export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, tri
 function backendLabel(backend: BackendInfo): string {
   if (backend.name !== 'tensorflow') return backend.name;
   return backend.gpu ? 'tensorflow (GPU)' : 'tensorflow (no GPU found: CPU)';
+}
+
+/** report.html at the end of a run: Vega loads only then, and a report that fails never fails the run. */
+async function writeReportAtEnd(runDir: string, emit: (event: KdxEvent) => void): Promise<string | undefined> {
+  try {
+    const { writeReport } = await import('../report/html/index.js');
+    return (await writeReport([runDir])).path;
+  } catch (error) {
+    emit({ type: 'log', time: Date.now(), level: 'warn', message: `could not write the report: ${(error as Error).message}` });
+    return undefined;
+  }
 }
 
 function rememberLastRun(file: string): void {
