@@ -3,7 +3,10 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 
-/** The most recently finished run or sweep in `runsDir` (one with a summary.json). */
+/**
+ * The most recently finished run or sweep in `runsDir`: the newest summary.json, which a run writes once,
+ * at its end (the directory's own time changes whenever `kdx report` writes into it).
+ */
 export function latestRun(runsDir: string): string {
   const dirs = existsSync(runsDir)
     ? readdirSync(runsDir)
@@ -11,5 +14,6 @@ export function latestRun(runsDir: string): string {
         .filter((dir) => existsSync(join(dir, 'summary.json')))
     : [];
   if (dirs.length === 0) throw new UsageError(`no finished runs in ${runsDir}/: run one with kdx run FILE, or name a run directory`);
-  return dirs.sort((a, b) => statSync(a).mtimeMs - statSync(b).mtimeMs || a.localeCompare(b)).at(-1)!;
+  const finished = (dir: string) => statSync(join(dir, 'summary.json')).mtimeMs;
+  return dirs.sort((a, b) => finished(a) - finished(b) || a.localeCompare(b)).at(-1)!;
 }

@@ -1,7 +1,6 @@
 // What the report shows, computed from the runs' data (no HTML, no charts): which trial of a sweep stands
 // for it, the comparison of stages with mean ± std over seeds, the heatmap cells of a sweep, and how
 // often a distilled student agrees with its teacher.
-import { basename } from 'node:path';
 import { agreement } from '../evaluation.js';
 import { paramList, paramValue } from '../format.js';
 import { sortTrials } from '../table.js';
@@ -61,9 +60,13 @@ export function shownGroup(run: RunData): TrialGroup {
   return [...groups].sort((a, b) => score(b) - score(a) || firstRank(a) - firstRank(b))[0];
 }
 
-/** How a run is named where several are shown together. */
-export function runLabel(run: RunData): string {
-  return basename(run.dir);
+/**
+ * How runs are told apart where several are shown together: by experiment name, numbered when names
+ * repeat (a directory's name, with its timestamp, is too long for a legend).
+ */
+export function runLabels(runs: readonly RunData[]): string[] {
+  const names = runs.map((run) => run.name);
+  return names.map((name, i) => (names.filter((n) => n === name).length > 1 ? `${name}#${i + 1}` : name));
 }
 
 /** A stage's agreement with its teacher on the test set, in one trial. */

@@ -8,7 +8,7 @@ import { resultsTable, type Cell, type Column, type Table } from '../table.js';
 import type { RunData, StageData } from '../run-data.js';
 import { gitInfo } from '../../util/git.js';
 import {
-  groupLabel, headlineStage, runLabel, shownGroup, stageStats, stat, sweepCells, teacherAgreement,
+  groupLabel, headlineStage, runLabels, shownGroup, stageStats, stat, sweepCells, teacherAgreement,
   type Stat, type SweepCell, type TrialGroup,
 } from './analysis.js';
 import { escapeHtml, figure, htmlTable, page } from './page.js';
@@ -40,19 +40,28 @@ class Charts {
   }
 }
 
+/** What every section needs: where charts go, and how runs are told apart when there are several. */
+interface Context {
+  charts: Charts;
+  several: boolean;
+  label(run: RunData): string;
+}
+
 export async function buildReport(runs: RunData[], now = new Date()): Promise<string> {
   const charts = new Charts();
   const several = runs.length > 1;
+  const labels = new Map(runs.map((run, i) => [run, runLabels(runs)[i]]));
+  const ctx: Context = { charts, several, label: (run) => labels.get(run)! };
   const title = `kdx report: ${runs.map((r) => r.name).join(' vs ')}`;
   const body = [
     `<header><h1>${escapeHtml(title)}</h1>`,
     `<p class="lead">${several ? `${runs.length} runs side by side.` : runs[0].kind === 'sweep' ? `A sweep of ${runs[0].trials.length} trials.` : 'One run.'}</p>`,
-    ...runs.map((run) => runHeader(run, several)),
+    ...runs.map((run) => runHeader(run, ctx)),
     '</header>',
-    curvesSection(runs, charts),
-    comparisonSection(runs, charts),
-    ...runs.filter((r) => r.kind === 'sweep').map((run) => sweepSection(run, charts, several)),
-    confusionSection(runs, charts),
+    curvesSection(runs, ctx),
+    comparisonSection(runs, ctx),
+    ...runs.filter((r) => r.kind === 'sweep').map((run) => sweepSection(run, ctx)),
+    confusionSection(runs, ctx),
     `<footer>Written by kdx ${escapeHtml(pkg.version)} on ${escapeHtml(now.toISOString().replace('T', ' ').slice(0, 19))} UTC. Charts: Vega-Lite, rendered to SVG when the report was written.</footer>`,
   ];
   return page({ title, body: [await charts.fill(body.join('\n'))] });
@@ -61,7 +70,7 @@ export async function buildReport(runs: RunData[], now = new Date()): Promise<st
 // ---------------------------------------------------------------------------------------------
 // Header
 
-function runHeader(run: RunData, several: boolean): string {
+function runHeader(run: RunData, ctx: Context): string {
   // Runs from before git was recorded: the repository's state now, said to be so.
   const git = run.git ?? (run.file ? gitInfo(run.file) : undefined);
   const gitWhen = run.git ? '' : ' (at report time: the run did not record it)';
@@ -83,7 +92,7 @@ function runHeader(run: RunData, several: boolean): string {
     ? `<div class="missing"><strong>Not in this run directory</strong><ul>${run.missing.map((m) => `<li>${escapeHtml(m)}</li>`).join('')}</ul></div>`
     : '';
   return [
-    several ? `<h3>${escapeHtml(runLabel(run))}</h3>` : '',
+    ctx.several ? `<h3>${escapeHtml(ctx.label(run))}</h3>` : '',
     `<dl class="facts">${facts.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('')}</dl>`,
     experiment,
     missing,
@@ -94,8 +103,8 @@ function runHeader(run: RunData, several: boolean): string {
 // Learning curves
 
 /** What a curve is labelled: the stage, prefixed by its run when several are shown. */
-function seriesName(run: RunData, stage: string, several: boolean): string {
-  return several ? `${runLabel(run)} · ${stage}` : stage;
+function seriesName(run: RunData, stage: string, ctx: Context): string {
+  return ctx.several ? `${ctx.label(run)} · ${stage}` : stage;
 }
 
 function shownWhat(run: RunData, group: TrialGroup): string {
@@ -111,8 +120,7 @@ const METRICS: { key: 'loss' | 'testLoss' | 'testAccuracy' | 'lr'; title: string
   { key: 'lr', title: 'Learning rate', yTitle: 'learning rate', format: '.1e', chart: 'curve-lr' },
 ];
 
-function curvesSection(runs: RunData[], charts: Charts): string {
-  const several = runs.length > 1;
+function curvesSection(runs: RunData[], ctx: Context): string {
   const points: Record<string, CurvePoint[]> = { loss: [], testLoss: [], testAccuracy: [], lr: [] };
   const series: string[] = [];
   let epochs = 1;
@@ -120,11 +128,11 @@ function curvesSection(runs: RunData[], charts: Charts): string {
   for (const run of runs) {
     const group = shownGroup(run);
     const what = shownWhat(run, group);
-    if (what) notes.push(`${several ? `${runLabel(run)}: ` : ''}${what}`);
+    if (what) notes.push(`${ctx.several ? `${ctx.label(run)}: ` : ''}${what}`);
     for (const name of stageNames(group)) {
       const histories = group.trials.map((t) => t.stages.find((s) => s.name === name)?.history ?? []).filter((h) => h.length > 0);
       if (histories.length === 0) continue;
-      const label = seriesName(run, name, several);
+      const label = seriesName(run, name, ctx);
       series.push(label);
       const longest = Math.max(...histories.map((h) => h.length));
       epochs = Math.max(epochs, longest);
@@ -138,7 +146,7 @@ function curvesSection(runs: RunData[], charts: Charts): string {
   }
   if (series.length === 0) return '<section id="curves"><h2>Learning curves</h2><p class="muted">No stage has per-epoch metrics.</p></section>';
   const figures = METRICS.filter((m) => points[m.key].length > 0).map((m) =>
-    charts.add({ spec: curveSpec({ title: m.title, yTitle: m.yTitle, points: points[m.key], series, epochs, format: m.format }), chart: m.chart }),
+    ctx.charts.add({ spec: curveSpec({ title: m.title, yTitle: m.yTitle, points: points[m.key], series, epochs, format: m.format }), chart: m.chart }),
   );
   const lead = `Per epoch, every stage on shared axes${notes.length > 0 ? `; for a sweep, ${notes.join('; ')}` : ''}. Test metrics are measured on the whole test set after each epoch; the learning rate is the one at the epoch's last step.`;
   return `<section id="curves"><h2>Learning curves</h2><p class="lead">${escapeHtml(lead)}</p><div class="charts">${figures.join('')}</div></section>`;
@@ -164,8 +172,8 @@ function pointsStat(s: Stat | undefined): Cell {
   return cell(s.mean, s.std !== undefined ? `${points(s.mean)} ± ${(s.std * 100).toFixed(1)}` : points(s.mean));
 }
 
-function comparisonSection(runs: RunData[], charts: Charts): string {
-  const several = runs.length > 1;
+function comparisonSection(runs: RunData[], ctx: Context): string {
+  const { several } = ctx;
   const anySweep = runs.some((r) => r.kind === 'sweep');
   const anySeeds = runs.some((r) => shownGroup(r).trials.length > 1);
   const columns: Column[] = [
@@ -188,7 +196,7 @@ function comparisonSection(runs: RunData[], charts: Charts): string {
     const group = shownGroup(run);
     for (const s of stageStats(group)) {
       rows.push([
-        ...(several ? [cell(runLabel(run))] : []),
+        ...(several ? [cell(ctx.label(run))] : []),
         ...(anySweep ? [cell(run.kind === 'sweep' ? groupLabel(group) : '', run.kind === 'sweep' ? groupLabel(group) : '—')] : []),
         cell(s.stage, s.teacher ? `${s.stage} ← ${s.teacher}` : s.stage),
         cell(s.model),
@@ -201,13 +209,13 @@ function comparisonSection(runs: RunData[], charts: Charts): string {
         cell(s.seconds?.mean, duration(s.seconds?.mean)),
         ...(anySeeds ? [cell(s.finalAccuracy?.n)] : []),
       ]);
-      const label = seriesName(run, s.stage, several);
+      const label = seriesName(run, s.stage, ctx);
       if (s.finalAccuracy) bars.push({ label, kind: 'final', value: s.finalAccuracy.mean, ...(s.finalAccuracy.std !== undefined ? { std: s.finalAccuracy.std } : {}) });
       if (s.bestAccuracy) bars.push({ label, kind: 'best', value: s.bestAccuracy.mean, ...(s.bestAccuracy.std !== undefined ? { std: s.bestAccuracy.std } : {}) });
     }
   }
   const table: Table = { kind: 'run', columns, rows, notes: [] };
-  const chart = bars.length > 0 ? charts.add({ spec: accuracyBarsSpec(bars, [0, 1]), chart: 'accuracy-bars' }) : '';
+  const chart = bars.length > 0 ? ctx.charts.add({ spec: accuracyBarsSpec(bars, [0, 1]), chart: 'accuracy-bars' }) : '';
   const lead =
     'Final and best test accuracy per stage. The KD gain is a distilled stage\'s final accuracy minus that of the plain stage training the same model; ' +
     '"agrees with teacher" is the share of test images on which the distilled stage predicts the same class as its teacher.' +
@@ -218,10 +226,12 @@ function comparisonSection(runs: RunData[], charts: Charts): string {
 // ---------------------------------------------------------------------------------------------
 // Sweep: heatmaps and the trials table
 
-function sweepSection(run: RunData, charts: Charts, several: boolean): string {
+function sweepSection(run: RunData, ctx: Context): string {
+  const { charts } = ctx;
+  const id = ctx.label(run).replace(/[^\w-]+/g, '-');
   const stage = headlineStage(run);
-  const heading = `<h2>Sweep${several ? `: ${escapeHtml(runLabel(run))}` : ''}</h2>`;
-  const trials = htmlTable(resultsTable(run.trials.map((t) => t.row), { kind: 'sweep' }), { id: `trials-${runLabel(run)}`, caption: 'All trials, best first (by KD gain). Click a heading to sort.' });
+  const heading = `<h2>Sweep${ctx.several ? `: ${escapeHtml(ctx.label(run))}` : ''}</h2>`;
+  const trials = htmlTable(resultsTable(run.trials.map((t) => t.row), { kind: 'sweep' }), { id: `trials-${id}`, caption: 'All trials, best first (by KD gain). Click a heading to sort.' });
   if (!stage) return `<section class="sweep">${heading}${trials}</section>`;
   const { keys, cells, orders } = sweepCells(run, stage);
   const averaged = cells.some((c) => c.trials > 1) ? ' Each cell is the mean over its seeds.' : '';
@@ -234,7 +244,7 @@ function sweepSection(run: RunData, charts: Charts, several: boolean): string {
       : '';
     grid = `<div class="charts">${accuracy}${gain}</div>`;
   } else {
-    grid = htmlTable(cellTable(keys, cells), { id: `cells-${runLabel(run)}`, caption: `${keys.length === 0 ? 'No grid key besides the seed' : `${keys.length} grid keys`}: a table instead of a heatmap.` });
+    grid = htmlTable(cellTable(keys, cells), { id: `cells-${id}`, caption: `${keys.length === 0 ? 'No grid key besides the seed' : `${keys.length} grid keys`}: a table instead of a heatmap.` });
   }
   const lead = `Final test accuracy of ${stage} and its KD gain, over the grid.${averaged}`;
   return `<section class="sweep">${heading}<p class="lead">${escapeHtml(lead)}</p>${grid}${trials}</section>`;
@@ -288,25 +298,25 @@ function cellTable(keys: string[], cells: SweepCell[]): Table {
 // ---------------------------------------------------------------------------------------------
 // Confusion matrices
 
-function confusionSection(runs: RunData[], charts: Charts): string {
-  const several = runs.length > 1;
+function confusionSection(runs: RunData[], ctx: Context): string {
+  const { several } = ctx;
   const parts: string[] = [];
   for (const run of runs) {
     const group = shownGroup(run);
     const trial = group.trials[0];
-    const figures = trial.stages.filter((s) => s.evaluation).map((stage) => confusionFigure(run, trial, stage, several, charts));
+    const figures = trial.stages.filter((s) => s.evaluation).map((stage) => confusionFigure(run, trial, stage, ctx));
     const where = run.kind === 'sweep' ? ` (${groupLabel(group)}${group.trials.length > 1 ? `, ${paramValue(trial.params.seed ?? 'first seed')}` : ''})` : '';
     if (figures.length === 0) {
-      parts.push(`<p class="muted">${escapeHtml(`${several ? `${runLabel(run)}: ` : ''}no confusion matrix: see "Not in this run directory" above.`)}</p>`);
+      parts.push(`<p class="muted">${escapeHtml(`${several ? `${ctx.label(run)}: ` : ''}no confusion matrix: see "Not in this run directory" above.`)}</p>`);
     } else {
-      parts.push(`${several || where ? `<h3>${escapeHtml(`${several ? runLabel(run) : ''}${where}`)}</h3>` : ''}<div class="charts">${figures.join('')}</div>`);
+      parts.push(`${several || where ? `<h3>${escapeHtml(`${several ? ctx.label(run) : ''}${where}`)}</h3>` : ''}<div class="charts">${figures.join('')}</div>`);
     }
   }
   const lead = 'Rows are the true classes, columns the predicted ones, on the test set after the last epoch; a cell shows its count, its colour the share of its row.';
   return `<section id="confusion"><h2>Confusion matrices</h2><p class="lead">${escapeHtml(lead)}</p>${parts.join('\n')}</section>`;
 }
 
-function confusionFigure(run: RunData, trial: RunData['trials'][number], stage: StageData, several: boolean, charts: Charts): string {
+function confusionFigure(run: RunData, trial: RunData['trials'][number], stage: StageData, ctx: Context): string {
   const evaluation = stage.evaluation!;
   const names = evaluation.classNames ?? Array.from({ length: evaluation.classes }, (_, i) => String(i));
   const cells: HeatCell[] = [];
@@ -323,7 +333,7 @@ function confusionFigure(run: RunData, trial: RunData['trials'][number], stage: 
   const caption = `${pct(total > 0 ? correct / total : undefined)} of ${total} test images right` +
     (agree !== undefined ? `; agrees with its teacher (${stage.teacher}) on ${pct(agree)}` : '');
   const spec = heatmapSpec({
-    title: seriesName(run, stage.name, several),
+    title: seriesName(run, stage.name, ctx),
     cells,
     xTitle: 'predicted',
     yTitle: 'true',
@@ -334,5 +344,5 @@ function confusionFigure(run: RunData, trial: RunData['trials'][number], stage: 
     cellSize: evaluation.classes <= 10 ? 26 : Math.max(8, Math.floor(280 / evaluation.classes)),
     domain: [0, 1],
   });
-  return charts.add({ spec, chart: 'confusion', caption, data: { stage: stage.name, classes: evaluation.classes } });
+  return ctx.charts.add({ spec, chart: 'confusion', caption, data: { stage: stage.name, classes: evaluation.classes } });
 }

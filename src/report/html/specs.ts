@@ -7,11 +7,13 @@ export const CELL_MARK = 'cells';
 
 const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
 
+// Without a canvas, Vega estimates text widths generously (0.8 em a character) and cuts labels at their
+// limit: the limits are high so that names are cut only when they are really long.
 const config = {
   font: FONT,
   view: { stroke: '#ddd' },
   axis: { labelFontSize: 11, titleFontSize: 11, titleFontWeight: 'normal' as const, grid: true, gridColor: '#eee' },
-  legend: { labelFontSize: 11, titleFontSize: 11, orient: 'bottom' as const, direction: 'horizontal' as const, columns: 3, labelLimit: 260 },
+  legend: { labelFontSize: 11, titleFontSize: 11, orient: 'bottom' as const, direction: 'horizontal' as const, columns: 3, labelLimit: 400 },
   title: { fontSize: 13, fontWeight: 'bold' as const, anchor: 'start' as const },
 };
 
@@ -58,7 +60,7 @@ export interface BarDatum {
 export function accuracyBarsSpec(bars: BarDatum[], domain: [number, number]): TopLevelSpec {
   const kinds = [...new Set(bars.map((b) => b.kind))];
   const withError = bars.filter((b) => b.std !== undefined).map((b) => ({ ...b, low: b.value - b.std!, high: b.value + b.std! }));
-  const y = { field: 'label', type: 'nominal' as const, title: null, sort: null, axis: { labelLimit: 260 } };
+  const y = { field: 'label', type: 'nominal' as const, title: null, sort: null, axis: { labelLimit: 400 } };
   const yOffset = { field: 'kind', type: 'nominal' as const, sort: kinds };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
