@@ -3,12 +3,12 @@
 // HTML around chart specs; the specs are rendered to SVG at the end, all in one place.
 import { readFileSync } from 'node:fs';
 import { stringify } from 'yaml';
-import { count, duration, paramValue, pct, points, rate } from '../format.js';
+import { count, duration, paramList, pct, points, rate } from '../format.js';
 import { resultsTable, type Cell, type Column, type Table } from '../table.js';
 import type { RunData, StageData } from '../run-data.js';
 import { gitInfo } from '../../util/git.js';
 import {
-  groupLabel, headlineStage, runLabels, shownGroup, stageStats, stat, sweepCells, teacherAgreement,
+  groupLabel, headlineStage, runLabels, seedKeys, shownGroup, stageStats, stat, sweepCells, teacherAgreement,
   type Stat, type SweepCell, type TrialGroup,
 } from './analysis.js';
 import { escapeHtml, figure, htmlTable, page } from './page.js';
@@ -305,11 +305,13 @@ function confusionSection(runs: RunData[], ctx: Context): string {
     const group = shownGroup(run);
     const trial = group.trials[0];
     const figures = trial.stages.filter((s) => s.evaluation).map((stage) => confusionFigure(run, trial, stage, ctx));
-    const where = run.kind === 'sweep' ? ` (${groupLabel(group)}${group.trials.length > 1 ? `, ${paramValue(trial.params.seed ?? 'first seed')}` : ''})` : '';
+    // Over several seeds, the first seed's: a confusion matrix of means would count no real image.
+    const seed = group.trials.length > 1 ? `, ${paramList(Object.fromEntries(seedKeys(run).map((key) => [key, trial.params[key]])))}` : '';
+    const heading = [several ? ctx.label(run) : '', run.kind === 'sweep' ? `(${groupLabel(group)}${seed})` : ''].filter((p) => p !== '').join(' ');
     if (figures.length === 0) {
       parts.push(`<p class="muted">${escapeHtml(`${several ? `${ctx.label(run)}: ` : ''}no confusion matrix: see "Not in this run directory" above.`)}</p>`);
     } else {
-      parts.push(`${several || where ? `<h3>${escapeHtml(`${several ? ctx.label(run) : ''}${where}`)}</h3>` : ''}<div class="charts">${figures.join('')}</div>`);
+      parts.push(`${heading ? `<h3>${escapeHtml(heading)}</h3>` : ''}<div class="charts">${figures.join('')}</div>`);
     }
   }
   const lead = 'Rows are the true classes, columns the predicted ones, on the test set after the last epoch; a cell shows its count, its colour the share of its row.';
