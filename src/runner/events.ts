@@ -55,6 +55,8 @@ export interface EpochMetrics {
   seconds: number;
   /** The learning rate at the epoch's last step. */
   lr?: number;
+  /** A loss of several terms (KD: soft, hard): each term's mean over the epoch's training batches. */
+  terms?: Record<string, number>;
 }
 
 export type KdxEvent =

@@ -2,11 +2,11 @@
 // It knows nothing about caches or run directories: checkpoints go out through `onEpochEnd`, and a
 // resumed job comes in through `resume`.
 import { tf } from '../engine/tf.js';
-import type { LayersModel, NamedTensor, Tensor } from '../engine/tf.js';
+import type { LayersModel, NamedTensor, Scalar, Tensor } from '../engine/tf.js';
 import { UserError } from '../errors.js';
 import { registry } from '../registry/index.js';
 import { buildModel } from '../registry/model.js';
-import type { DataSplit, ImageShape, KdxOptimizer, LoadedDataset, BatchTransform } from '../registry/types.js';
+import type { DataSplit, ImageShape, KdxOptimizer, LoadedDataset, BatchTransform, LossFactory, LossInputs } from '../registry/types.js';
 import { batchesPerEpoch, epochBatches } from '../data/stream.js';
 import { lrAt, type ScheduleConfig } from '../plugins/schedules.js';
 import { buildTransforms } from '../plugins/transforms.js';
@@ -98,7 +98,7 @@ async function trainLoop(
   }
   const { stage, experiment } = job;
   const batchSize = experiment.data.batchSize;
-  const lossFn = registry.losses.get(stage.loss.type).create(stage.loss.args);
+  const lossFn = lossWithTerms(registry.losses.get(stage.loss.type), stage.loss.args);
   const trainTransforms = transformChain(experiment.data.train, dataset.shape);
   const testTransforms = transformChain(experiment.data.test, dataset.shape);
   const steps = batchesPerEpoch(dataset.train.count, batchSize, false);
@@ -116,6 +116,7 @@ async function trainLoop(
     ctx.emit({ type: 'epoch-start', time: Date.now(), job: job.id, epoch: epoch + 1, epochs: stage.epochs, batches: steps });
     const started = performance.now();
     let lossSum = 0;
+    const termSums: Record<string, number> = {};
     let seen = 0;
     let lastEvent = 0;
     let lastYield = performance.now();
@@ -126,13 +127,17 @@ async function trainLoop(
       lr = lrAt(schedule, stage.optimizer.lr, epoch * steps + batchIndex, stage.epochs * steps, steps);
       optimizer.setLearningRate(lr);
       const offset = seen;
+      let terms: [string, Tensor][] = [];
       const lossValue = tf.tidy(() => {
         const x = tf.tensor4d(batch.x, [batch.n, ...batch.shape]);
         const labels = tf.tensor1d(batch.y, 'int32');
         const teacherLogits = teacherLogitsFor(ctx.teacher, x, epoch, offset, batch.n);
         const { value, grads } = tf.variableGrads(() => {
           const logits = model.apply(x, { training: true }) as Tensor;
-          let loss = lossFn({ logits, labels, teacherLogits });
+          const parts = lossFn({ logits, labels, teacherLogits });
+          // Kept past the tidy scopes to be read below; only `loss` is differentiated.
+          terms = Object.entries(parts.terms ?? {}).map(([name, term]) => [name, tf.keep(term)]);
+          let loss: Tensor = parts.total;
           for (const extra of model.calculateLosses()) loss = tf.add(loss, extra);
           return loss as tf.Scalar;
         }, trainable);
@@ -141,6 +146,10 @@ async function trainLoop(
       });
       const loss = (await lossValue.data())[0];
       lossValue.dispose();
+      for (const [name, term] of terms) {
+        termSums[name] = (termSums[name] ?? 0) + (await term.data())[0] * batch.n;
+        term.dispose();
+      }
       if (!Number.isFinite(loss)) {
         throw new TrainingError(
           `${job.label}: the loss is ${loss} at epoch ${epoch + 1}, batch ${batchIndex + 1}: training diverged (try a lower optimizer.lr)`,
@@ -172,6 +181,7 @@ async function trainLoop(
       imgPerSec: seen / trainSeconds,
       seconds: (performance.now() - started) / 1000,
       lr,
+      ...(Object.keys(termSums).length > 0 ? { terms: Object.fromEntries(Object.entries(termSums).map(([name, sum]) => [name, sum / seen])) } : {}),
     };
     history.push(metrics);
     ctx.emit({ type: 'epoch-end', time: Date.now(), job: job.id, epochs: stage.epochs, ...metrics });
@@ -182,6 +192,13 @@ async function trainLoop(
   const predictions = lastPredictions ?? evaluate(model, dataset.test, dataset.shape, testTransforms).predictions;
   const evaluation = evaluationOf(dataset.test.labels, predictions, dataset.classes, dataset.classNames);
   return { model, history, summary: summarize(job, params, history, ctx.backend), evaluation };
+}
+
+/** A loss as a function that also gives its terms when it has several. */
+function lossWithTerms(factory: LossFactory, args: Record<string, unknown>): (inputs: LossInputs) => { total: Scalar; terms?: Record<string, Scalar> } {
+  if (factory.createWithTerms) return factory.createWithTerms(args);
+  const loss = factory.create(args);
+  return (inputs) => ({ total: loss(inputs) });
 }
 
 function teacherLogitsFor(teacher: TeacherSource | undefined, x: Tensor, epoch: number, offset: number, n: number): Tensor | undefined {

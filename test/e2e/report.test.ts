@@ -46,7 +46,7 @@ test('kdx run writes a report of the quick experiment that renders offline in Ch
     assert.deepEqual(opened.failedRequests, [], 'no failed requests');
     assert.deepEqual(opened.blockedRequests, [], 'no requests but the page itself');
     const kinds = opened.charts.map((c) => c.chart);
-    assert.deepEqual(kinds, [...CURVES, 'accuracy-bars', 'confusion', 'confusion', 'confusion']);
+    assert.deepEqual(kinds, [...CURVES, 'curve-terms', 'accuracy-bars', 'confusion', 'confusion', 'confusion'], 'the KD stage\'s soft and hard terms too');
     for (const chart of opened.charts) assert.ok(chart.width > 0 && chart.height > 0, `${chart.chart} has a size`);
     for (const chart of opened.charts.filter((c) => c.chart === 'confusion')) assert.equal(chart.cells, 100, 'a 10 x 10 confusion matrix');
 

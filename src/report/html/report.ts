@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 import { count, duration, paramList, pct, points, rate } from '../format.js';
 import { resultsTable, type Cell, type Column, type Table } from '../table.js';
+import type { EpochMetrics } from '../../runner/events.js';
 import type { RunData, StageData } from '../run-data.js';
 import { gitInfo } from '../../util/git.js';
 import {
@@ -125,6 +126,7 @@ function curvesSection(runs: RunData[], ctx: Context): string {
   const series: string[] = [];
   let epochs = 1;
   const notes: string[] = [];
+  const termCurves: { label: string; points: CurvePoint[]; series: string[] }[] = [];
   for (const run of runs) {
     const group = shownGroup(run);
     const what = shownWhat(run, group);
@@ -142,14 +144,37 @@ function curvesSection(runs: RunData[], ctx: Context): string {
           if (value !== undefined) points[metric.key].push({ series: label, epoch: e + 1, value });
         }
       }
+      const terms = termPoints(histories);
+      if (terms) termCurves.push({ label, ...terms });
     }
   }
   if (series.length === 0) return '<section id="curves"><h2>Learning curves</h2><p class="muted">No stage has per-epoch metrics.</p></section>';
   const figures = METRICS.filter((m) => points[m.key].length > 0).map((m) =>
     ctx.charts.add({ spec: curveSpec({ title: m.title, yTitle: m.yTitle, points: points[m.key], series, epochs, format: m.format }), chart: m.chart }),
   );
+  for (const curve of termCurves) {
+    // Other colours than the stages': these lines are terms, not stages.
+    const spec = curveSpec({ title: `Loss terms: ${curve.label}`, yTitle: 'train loss', points: curve.points, series: curve.series, epochs, scheme: 'dark2' });
+    figures.push(ctx.charts.add({ spec, chart: 'curve-terms', caption: 'Each term\'s mean over the epoch\'s training batches; the loss is their weighted sum.' }));
+  }
   const lead = `Per epoch, every stage on shared axes${notes.length > 0 ? `; for a sweep, ${notes.join('; ')}` : ''}. Test metrics are measured on the whole test set after each epoch; the learning rate is the one at the epoch's last step.`;
   return `<section id="curves"><h2>Learning curves</h2><p class="lead">${escapeHtml(lead)}</p><div class="charts">${figures.join('')}</div></section>`;
+}
+
+/** The terms of a loss that has several (KD: soft, hard) and the loss itself, per epoch, mean over seeds. */
+function termPoints(histories: EpochMetrics[][]): { points: CurvePoint[]; series: string[] } | undefined {
+  const names = [...new Set(histories.flatMap((h) => h.flatMap((m) => Object.keys(m.terms ?? {}))))];
+  if (names.length < 2) return undefined;
+  const series = ['loss', ...names];
+  const points: CurvePoint[] = [];
+  const longest = Math.max(...histories.map((h) => h.length));
+  for (let e = 0; e < longest; e++) {
+    for (const name of series) {
+      const value = stat(histories.map((h) => (name === 'loss' ? h[e]?.loss : h[e]?.terms?.[name])))?.mean;
+      if (value !== undefined) points.push({ series: name, epoch: e + 1, value });
+    }
+  }
+  return { points, series };
 }
 
 function stageNames(group: TrialGroup): string[] {

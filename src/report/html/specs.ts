@@ -24,7 +24,7 @@ export interface CurvePoint {
 }
 
 /** One metric per epoch, a line per series; `series` fixes the colours so every curve chart agrees. */
-export function curveSpec(options: { title: string; yTitle: string; points: CurvePoint[]; series: string[]; epochs: number; format?: string; logScale?: boolean }): TopLevelSpec {
+export function curveSpec(options: { title: string; yTitle: string; points: CurvePoint[]; series: string[]; epochs: number; format?: string; scheme?: 'tableau10' | 'dark2' }): TopLevelSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     config,
@@ -39,10 +39,10 @@ export function curveSpec(options: { title: string; yTitle: string; points: Curv
         field: 'value',
         type: 'quantitative',
         title: options.yTitle,
-        scale: { zero: false, ...(options.logScale ? { type: 'log' as const } : {}) },
+        scale: { zero: false },
         ...(options.format ? { axis: { format: options.format } } : {}),
       },
-      color: { field: 'series', type: 'nominal', title: null, scale: { domain: options.series, scheme: 'tableau10' } },
+      color: { field: 'series', type: 'nominal', title: null, scale: { domain: options.series, scheme: options.scheme ?? 'tableau10' } },
     },
   };
 }
