@@ -89,6 +89,8 @@ export interface StageStats {
   imgPerSec?: Stat;
   seconds?: Stat;
   status: string;
+  /** Why it failed or was skipped, in the first trial where it did. */
+  error?: string;
 }
 
 export function stageStats(group: TrialGroup): StageStats[] {
@@ -111,6 +113,7 @@ export function stageStats(group: TrialGroup): StageStats[] {
       imgPerSec: stat(summaries.map((s) => s?.imgPerSec)),
       seconds: stat(summaries.map((s) => s?.seconds)),
       status: [...new Set(entries.map((e) => e.stage.status))].join(', '),
+      ...(entries.find((e) => e.stage.error) ? { error: entries.find((e) => e.stage.error)!.stage.error } : {}),
     };
   });
 }

@@ -205,6 +205,7 @@ function comparisonSection(runs: RunData[], ctx: Context): string {
     ...(several ? [{ id: 'run', header: 'run', align: 'left' as const }] : []),
     ...(anySweep ? [{ id: 'trial', header: 'trial', align: 'left' as const }] : []),
     { id: 'stage', header: 'stage', align: 'left' },
+    { id: 'status', header: 'status', align: 'left' },
     { id: 'model', header: 'model', align: 'left' },
     { id: 'params', header: 'params', align: 'right' },
     { id: 'final_accuracy', header: 'final acc.', align: 'right' },
@@ -216,6 +217,7 @@ function comparisonSection(runs: RunData[], ctx: Context): string {
     ...(anySeeds ? [{ id: 'seeds', header: 'seeds', align: 'right' as const }] : []),
   ];
   const rows: Cell[][] = [];
+  const notes: string[] = [];
   const bars: BarDatum[] = [];
   for (const run of runs) {
     const group = shownGroup(run);
@@ -224,6 +226,7 @@ function comparisonSection(runs: RunData[], ctx: Context): string {
         ...(several ? [cell(ctx.label(run))] : []),
         ...(anySweep ? [cell(run.kind === 'sweep' ? groupLabel(group) : '', run.kind === 'sweep' ? groupLabel(group) : '—')] : []),
         cell(s.stage, s.teacher ? `${s.stage} ← ${s.teacher}` : s.stage),
+        cell(s.status),
         cell(s.model),
         cell(s.params, count(s.params)),
         pctStat(s.finalAccuracy),
@@ -235,11 +238,12 @@ function comparisonSection(runs: RunData[], ctx: Context): string {
         ...(anySeeds ? [cell(s.finalAccuracy?.n)] : []),
       ]);
       const label = seriesName(run, s.stage, ctx);
+      if (s.error) notes.push(`${label} ${s.status}: ${s.error}`);
       if (s.finalAccuracy) bars.push({ label, kind: 'final', value: s.finalAccuracy.mean, ...(s.finalAccuracy.std !== undefined ? { std: s.finalAccuracy.std } : {}) });
       if (s.bestAccuracy) bars.push({ label, kind: 'best', value: s.bestAccuracy.mean, ...(s.bestAccuracy.std !== undefined ? { std: s.bestAccuracy.std } : {}) });
     }
   }
-  const table: Table = { kind: 'run', columns, rows, notes: [] };
+  const table: Table = { kind: 'run', columns, rows, notes };
   const chart = bars.length > 0 ? ctx.charts.add({ spec: accuracyBarsSpec(bars, [0, 1]), chart: 'accuracy-bars' }) : '';
   const lead =
     'Final and best test accuracy per stage. The KD gain is a distilled stage\'s final accuracy minus that of the plain stage training the same model; ' +
@@ -334,7 +338,8 @@ function confusionSection(runs: RunData[], ctx: Context): string {
     const seed = group.trials.length > 1 ? `, ${paramList(Object.fromEntries(seedKeys(run).map((key) => [key, trial.params[key]])))}` : '';
     const heading = [several ? ctx.label(run) : '', run.kind === 'sweep' ? `(${groupLabel(group)}${seed})` : ''].filter((p) => p !== '').join(' ');
     if (figures.length === 0) {
-      parts.push(`<p class="muted">${escapeHtml(`${several ? `${ctx.label(run)}: ` : ''}no confusion matrix: see "Not in this run directory" above.`)}</p>`);
+      const why = trial.stages.some((s) => s.summary) ? 'see "Not in this run directory" above' : 'no stage finished';
+      parts.push(`<p class="muted">${escapeHtml(`${several ? `${ctx.label(run)}: ` : ''}no confusion matrix: ${why}.`)}</p>`);
     } else {
       parts.push(`${heading ? `<h3>${escapeHtml(heading)}</h3>` : ''}<div class="charts">${figures.join('')}</div>`);
     }
