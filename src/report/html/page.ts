@@ -11,6 +11,7 @@ export function escapeHtml(text: string): string {
 
 /** A `Table` of src/report/table.ts as an HTML table whose columns sort on click (numbers as numbers). */
 export function htmlTable(table: Table, options: { id: string; caption?: string }): string {
+  // The columns a person reads (those of markdown); CSV-only ones (job ids, raw statuses) stay out.
   const columns = table.columns.map((column, index) => ({ column, index })).filter(({ column }) => !column.only || column.only.includes('markdown'));
   const head = columns
     .map(({ column }) => {

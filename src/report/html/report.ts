@@ -19,7 +19,10 @@ import type { TopLevelSpec } from 'vega-lite';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
-/** A chart waiting to be rendered: `{{chart:N}}` in the HTML becomes its figure. */
+/**
+ * A chart waiting to be rendered: `<!--chart:N-->` in the HTML becomes its figure (a comment marker, since
+ * escaped text from a run can never contain `<`).
+ */
 interface PendingChart {
   spec: TopLevelSpec;
   chart: string;
@@ -31,13 +34,13 @@ class Charts {
   readonly pending: PendingChart[] = [];
   add(chart: PendingChart): string {
     this.pending.push(chart);
-    return `{{chart:${this.pending.length - 1}}}`;
+    return `<!--chart:${this.pending.length - 1}-->`;
   }
   async fill(html: string): Promise<string> {
     const figures = await Promise.all(
       this.pending.map(async (c, i) => figure(await renderSvg(c.spec, `c${i}`), { chart: c.chart, caption: c.caption, data: c.data })),
     );
-    return html.replace(/\{\{chart:(\d+)\}\}/g, (_, i: string) => figures[Number(i)]);
+    return html.replace(/<!--chart:(\d+)-->/g, (_, i: string) => figures[Number(i)]);
   }
 }
 
@@ -51,7 +54,8 @@ interface Context {
 export async function buildReport(runs: RunData[], now = new Date()): Promise<string> {
   const charts = new Charts();
   const several = runs.length > 1;
-  const labels = new Map(runs.map((run, i) => [run, runLabels(runs)[i]]));
+  const names = runLabels(runs);
+  const labels = new Map(runs.map((run, i) => [run, names[i]]));
   const ctx: Context = { charts, several, label: (run) => labels.get(run)! };
   const title = `kdx report: ${runs.map((r) => r.name).join(' vs ')}`;
   const body = [
