@@ -76,3 +76,22 @@ test('a grid of three keys gets a table instead of a heatmap; a page is whole an
   assert.doesNotMatch(html, /three<keys>/);
   assert.doesNotMatch(html, /<!--chart:\d+-->/, 'every chart placeholder is filled');
 });
+
+test('many classes get a table of the top confusions instead of a matrix; few get a matrix with teacher agreement', async () => {
+  const labels = Array.from({ length: 400 }, (_, i) => i % 40);
+  const many = trial({}, 0.5, 0.6);
+  many.stages[0].evaluation = evaluationOf(labels, labels.map((y) => (y === 3 ? 4 : y)), 40);
+  const manyHtml = await buildReport([{ ...sweep([many]), kind: 'run', gridKeys: [] }]);
+  assert.doesNotMatch(manyHtml, /data-chart="confusion"/);
+  assert.match(manyHtml, /40 classes, the 12 most frequent confusions/);
+  assert.match(manyHtml, /<td class="left" data-sort="3">3<\/td><td class="left" data-sort="4">4<\/td><td class="right" data-sort="10">10<\/td>/);
+
+  const few = trial({}, 0.5, 0.6);
+  const [student, kd, teacher] = few.stages;
+  student.evaluation = evaluationOf([0, 1, 2, 0], [0, 1, 2, 0], 3);
+  kd.evaluation = evaluationOf([0, 1, 2, 0], [0, 1, 1, 0], 3);
+  teacher.evaluation = evaluationOf([0, 1, 2, 0], [0, 1, 2, 2], 3);
+  const fewHtml = await buildReport([{ ...sweep([few]), kind: 'run', gridKeys: [] }]);
+  assert.equal(fewHtml.match(/data-chart="confusion"/g)?.length, 3);
+  assert.match(fewHtml, /75\.0% of 4 test images right; agrees with its teacher \(teacher\) on 50\.0%/);
+});

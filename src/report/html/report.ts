@@ -352,9 +352,19 @@ function confusionSection(runs: RunData[], ctx: Context): string {
   return `<section id="confusion"><h2>Confusion matrices</h2><p class="lead">${escapeHtml(lead)}</p>${parts.join('\n')}</section>`;
 }
 
+/** Above this many classes a matrix is unreadable, and heavy (a cell per pair): the top confusions instead. */
+const MAX_MATRIX_CLASSES = 30;
+const TOP_CONFUSIONS = 12;
+
 function confusionFigure(run: RunData, trial: RunData['trials'][number], stage: StageData, ctx: Context): string {
   const evaluation = stage.evaluation!;
   const names = evaluation.classNames ?? Array.from({ length: evaluation.classes }, (_, i) => String(i));
+  const correct = evaluation.confusion.reduce((sum, row, i) => sum + row[i], 0);
+  const total = evaluation.predictions.length;
+  const agree = teacherAgreement(trial, stage);
+  const caption = `${pct(total > 0 ? correct / total : undefined)} of ${total} test images right` +
+    (agree !== undefined ? `; agrees with its teacher (${stage.teacher}) on ${pct(agree)}` : '');
+  if (evaluation.classes > MAX_MATRIX_CLASSES) return topConfusions(seriesName(run, stage.name, ctx), evaluation.confusion, names, caption);
   const cells: HeatCell[] = [];
   evaluation.confusion.forEach((row, t) => {
     const total = row.reduce((a, b) => a + b, 0);
@@ -363,11 +373,6 @@ function confusionFigure(run: RunData, trial: RunData['trials'][number], stage: 
       cells.push({ x: names[p], y: names[t], value: share, text: evaluation.classes <= 20 ? String(n) : '', ink: share < 0.5 ? 'white' : 'black' });
     });
   });
-  const correct = evaluation.confusion.reduce((sum, row, i) => sum + row[i], 0);
-  const total = evaluation.predictions.length;
-  const agree = teacherAgreement(trial, stage);
-  const caption = `${pct(total > 0 ? correct / total : undefined)} of ${total} test images right` +
-    (agree !== undefined ? `; agrees with its teacher (${stage.teacher}) on ${pct(agree)}` : '');
   const spec = heatmapSpec({
     title: seriesName(run, stage.name, ctx),
     cells,
@@ -377,8 +382,25 @@ function confusionFigure(run: RunData, trial: RunData['trials'][number], stage: 
     yOrder: names,
     valueTitle: 'share of row',
     format: '.0%',
-    cellSize: evaluation.classes <= 10 ? 26 : Math.max(8, Math.floor(280 / evaluation.classes)),
+    cellSize: evaluation.classes <= 10 ? 26 : Math.max(10, Math.floor(300 / evaluation.classes)),
     domain: [0, 1],
   });
   return ctx.charts.add({ spec, chart: 'confusion', caption, data: { stage: stage.name, classes: evaluation.classes } });
+}
+
+function topConfusions(title: string, confusion: number[][], names: string[], caption: string): string {
+  const pairs = confusion.flatMap((row, t) => row.map((n, p) => ({ t, p, n }))).filter(({ t, p, n }) => t !== p && n > 0);
+  pairs.sort((a, b) => b.n - a.n);
+  const table: Table = {
+    kind: 'run',
+    columns: [
+      { id: 'true', header: 'true', align: 'left' },
+      { id: 'predicted', header: 'predicted as', align: 'left' },
+      { id: 'count', header: 'images', align: 'right' },
+    ],
+    rows: pairs.slice(0, TOP_CONFUSIONS).map(({ t, p, n }) => [cell(names[t]), cell(names[p]), cell(n)]),
+    notes: [],
+  };
+  const heading = `${title}: ${names.length} classes, the ${TOP_CONFUSIONS} most frequent confusions. ${caption}`;
+  return `<div class="confusions">${htmlTable(table, { id: `confusions-${title.replace(/[^\w-]+/g, '-')}`, caption: heading })}</div>`;
 }
