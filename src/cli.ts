@@ -85,6 +85,14 @@ export function buildProgram(): Command {
     .action(async (options) => (await import('./commands/cache.js')).cacheDu(options));
 
   program
+    .command('report')
+    .argument('[run-dirs...]', 'run or sweep directories (default: the latest); several are shown side by side')
+    .option('--runs-dir <dir>', 'where run directories are', 'runs')
+    .option('-o, --out <file>', 'where to write the page (default: report.html in the run directory; with several, ./report.html)')
+    .description('write report.html: learning curves, the comparison of stages, a sweep\'s heatmaps, confusion matrices')
+    .action(async (runDirs: string[], options) => (await import('./commands/report.js')).report(runDirs, options));
+
+  program
     .command('__worker', { hidden: true })
     .action(async () => (await import('./commands/worker.js')).worker());
 

@@ -11,6 +11,7 @@ import type { KdxEvent } from '../events.js';
 import { createRunDir, eventLog, writeJson } from '../runner/run-dir.js';
 import { execute, type Trial } from '../runner/run.js';
 import { Store } from '../store/store.js';
+import { gitInfo } from '../util/git.js';
 
 export interface ExecutionFlags {
   set: string[];
@@ -49,7 +50,8 @@ export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, tri
     await store.prepare();
     await store.sweep(); // temporary files of processes that died
     const runDir = createRunDir(flags.runsDir, kind === 'sweep' ? `${base.name}-sweep` : base.name);
-    await writeJson(runDir, 'experiment.json', { kind, backend, experiment: base, trials: trials.map(({ id, params }) => ({ id, params })) });
+    const git = gitInfo(base.file);
+    await writeJson(runDir, 'experiment.json', { kind, backend, ...(git ? { git } : {}), experiment: base, trials: trials.map(({ id, params }) => ({ id, params })) });
     const log = eventLog(runDir);
     const emit = (event: KdxEvent) => {
       if (runDirFailure === undefined) {
@@ -62,7 +64,7 @@ export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, tri
       }
       reporter.onEvent(event);
     };
-    result = await execute({ name: base.name, kind, trials, store, runDir, backend: { name: backend.name, label: backendLabel(backend) }, jobs: flags.jobs, emit, signal: controller.signal });
+    result = await execute({ name: base.name, kind, trials, store, runDir, backend: { name: backend.name, label: backendLabel(backend) }, jobs: flags.jobs, emit, signal: controller.signal, writeReport: (dir) => writeReportAtEnd(dir, emit) });
   } finally {
     await reporter.close();
     interrupts.dispose();
@@ -76,6 +78,17 @@ export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, tri
   if (result.status === 'failed') {
     const failed = result.rows.flatMap((row) => Object.values(row.stages)).filter((stage) => stage.status === 'failed').length;
     throw new RunFailedError(failed > 0 ? `${failed} job${failed === 1 ? '' : 's'} failed (see above)` : 'the run failed (see above)');
+  }
+}
+
+/** report.html at the end of a run: Vega loads only then, and a report that fails never fails the run. */
+async function writeReportAtEnd(runDir: string, emit: (event: KdxEvent) => void): Promise<string | undefined> {
+  try {
+    const { writeReport } = await import('../report/html/index.js');
+    return (await writeReport([runDir])).path;
+  } catch (error) {
+    emit({ type: 'log', time: Date.now(), level: 'warn', message: `could not write the report: ${(error as Error).message}` });
+    return undefined;
   }
 }
 

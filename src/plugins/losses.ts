@@ -196,6 +196,14 @@ export const distLossFactory: LossFactory = {
       ) as Scalar;
     };
   },
+  createWithTerms(args) {
+    const options = kdOptions(args);
+    return ({ logits, labels, teacherLogits }: LossInputs) => {
+      if (teacherLogits === undefined) throw new Error('loss kd needs the teacher logits (the stage has no teacher)');
+      const { soft, hard, total } = kdLossParts(logits, teacherLogits, labels, options);
+      return { total, terms: { soft, hard } };
+    };
+  },
 };
 
 /** The built-in losses under the names experiment files use. */

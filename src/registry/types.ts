@@ -131,6 +131,11 @@ export interface LossFactory {
   /** Whether the loss needs a teacher's logits. */
   needsTeacher: boolean;
   create(args: Record<string, unknown>): (inputs: LossInputs) => Scalar;
+  /**
+   * For a loss made of several terms (KD: `soft` and `hard`): the same loss, with its terms by name, so
+   * training can log each (per epoch, for the report's learning curves). The caller owns all the scalars.
+   */
+  createWithTerms?(args: Record<string, unknown>): (inputs: LossInputs) => { total: Scalar; terms: Record<string, Scalar> };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -99,7 +99,7 @@ export function createPlainReporter(options: PlainReporterOptions): Reporter {
         : e.status === 'failed'
           ? `failed after ${duration(e.seconds)}`
           : `interrupted after ${duration(e.seconds)} (resumable)`;
-      const lines = ['', ...(table ? [table, ''] : []), `run dir ${e.runDir}`, status];
+      const lines = ['', ...(table ? [table, ''] : []), `run dir ${e.runDir}`, ...(e.report ? [`report ${e.report}`] : []), status];
       stdout.write(`${lines.map(stripAnsi).join('\n')}\n`);
     },
   };

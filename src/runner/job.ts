@@ -13,6 +13,7 @@ import { decodeTensors, encodeTensors, loadModelDir, modelToFiles } from './mode
 import { trainJob, TrainingAborted, TrainingError, type EpochMetrics, type ResumeState, type TeacherSource } from './train.js';
 import { computeTeacherLogits } from './teacher-logits.js';
 import { teacherLogitsKey } from '../store/keys.js';
+import { EVALUATION_FILE } from '../report/evaluation.js';
 
 export interface JobEnvironment {
   store: Store;
@@ -103,6 +104,7 @@ async function trainAndCommit(job: Job, work: JobWork, env: JobEnvironment): Pro
       ...files,
       ...metricsFiles(result.summary, result.history),
       'config.json': JSON.stringify(jobConfig(job), null, 2),
+      [EVALUATION_FILE]: JSON.stringify(result.evaluation),
     },
     { stage: job.stage.name, model: job.stage.model, experiment: job.experiment.name, file: job.experiment.file },
   );

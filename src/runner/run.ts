@@ -31,6 +31,8 @@ export interface ExecuteOptions {
   emit: EventSink;
   signal?: AbortSignal;
   liveTeacher?: boolean;
+  /** Writes the run's report once its results are written; returns its path, or undefined if it could not. */
+  writeReport?: (runDir: string) => Promise<string | undefined>;
 }
 
 export interface ExecuteResult {
@@ -139,7 +141,9 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   const failed = [...results.values()].some((r) => r.status === 'failed' || (r.status === 'skipped' && r.error !== 'interrupted'));
   const status = interrupted ? 'interrupted' : failed ? 'failed' : 'ok';
   await writeResults(runDir, options.kind, rows, status);
-  emit({ type: 'run-end', time: Date.now(), status, runDir, rows, seconds: (Date.now() - started) / 1000 });
+  const seconds = (Date.now() - started) / 1000; // the run's, not the report's
+  const report = await options.writeReport?.(runDir);
+  emit({ type: 'run-end', time: Date.now(), status, runDir, rows, seconds, ...(report ? { report } : {}) });
   return { status, rows };
 }
 

@@ -311,6 +311,7 @@ function Final({ state, width, paint }: { state: RunView; width: number; paint: 
       <Box marginTop={1} flexDirection="column">
         <Text {...paint(status.hue)}>{status.text}</Text>
         <Text>{`run dir ${end.runDir}`}</Text>
+        {end.report && <Text>{`report ${end.report}`}</Text>}
       </Box>
     </Box>
   );

@@ -60,6 +60,7 @@ export interface RunEnd {
   runDir: string;
   rows: ResultRow[];
   seconds: number;
+  report?: string;
   /** Notices that came before the end (the UI shows no later ones, so the scrollback stays in order). */
   noticeCount: number;
 }
@@ -191,7 +192,7 @@ export function reduce(state: RunView, event: KdxEvent): RunView {
     case 'run-end':
       return {
         ...s, runDir: event.runDir || s.runDir,
-        end: { status: event.status, runDir: event.runDir || s.runDir, rows: event.rows, seconds: event.seconds, noticeCount: s.notices.length },
+        end: { status: event.status, runDir: event.runDir || s.runDir, rows: event.rows, seconds: event.seconds, report: event.report, noticeCount: s.notices.length },
       };
     default:
       return s;
