@@ -29,6 +29,8 @@ export function formatPath(path: readonly PathSegment[]): string {
   let out = '';
   for (const segment of path) {
     if (typeof segment === 'number') out += `[${segment}]`;
+    // A key that would read as more than one (`kd.v2`, `a b`) is quoted: `stages["kd.v2"]`.
+    else if (!/^[\w$-]+$/.test(segment)) out += `[${JSON.stringify(segment)}]`;
     else out += out === '' ? segment : `.${segment}`;
   }
   return out || '(top level)';

@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { loadExperiment, parseExperiment } from '../../src/config/load.js';
 import { UserError } from '../../src/errors.js';
-import { ConfigError } from '../../src/config/diagnostics.js';
+import { ConfigError, formatPath } from '../../src/config/diagnostics.js';
 import { freshDir, hasStackTrace, here, kdx } from './support.js';
 
 const brokenDir = join(here, 'broken');
@@ -81,7 +81,7 @@ const corpus: [mistake: string, first: string][] = [
   ['five mistakes at once: schema and references',
    'several-errors.yaml:9:14  data.batchSize  must be an integer (got "16")'],
   ['a stage name with a dot, at that stage (not the first), with a message that agrees with the rule',
-   'stage-name-dot.yaml:27:3  stages.kd.v2  must start with a letter or _ and use only letters, digits and _ - (got "kd.v2")'],
+   'stage-name-dot.yaml:27:3  stages["kd.v2"]  must start with a letter or _ and use only letters, digits and _ - (got "kd.v2")'],
   ['unknown optimizer in a stage',
    'stage-optimizer-unknown.yaml:27:23  stages.teacher.optimizer.name  unknown optimizer "sgdd" (did you mean "sgd"?)'],
   ['a teacher with crossEntropy',
@@ -180,6 +180,13 @@ test('the offending line is shown with a caret under the column', async () => {
       '1 error',
     ].join('\n'),
   );
+});
+
+test('a path reads as the keys it is made of: a key with a dot or a space is quoted', () => {
+  assert.equal(formatPath([]), '(top level)');
+  assert.equal(formatPath(['models', 'student', 0, 'conv2d']), 'models.student[0].conv2d');
+  assert.equal(formatPath(['stages', 'kd.v2', 'epochs']), 'stages["kd.v2"].epochs');
+  assert.equal(formatPath(['params', 'a b', 'c-d_$e']), 'params["a b"].c-d_$e');
 });
 
 test('an unclosed quote: the error where it opens, then a note where YAML gave up, each with its line', async () => {
