@@ -103,7 +103,7 @@ function unclosedOpening(text: string, before: number): { offset: number; char: 
   return undefined;
 }
 
-/** Whether a quoted scalar's source ends with its closing quote (`\"` escapes a double quote, `''` a single one). */
+/** Whether a quoted scalar's source holds its closing quote (`\"` escapes a double quote, `''` a single one). */
 function isClosedQuote(source: string): boolean {
   const quote = source[0];
   for (let i = 1; i < source.length; i++) {
