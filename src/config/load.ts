@@ -16,7 +16,7 @@ import { applyOverride, isDiagnostic, parseOverride } from './overrides.js';
 import { checkSchema, withDefaults } from './schema.js';
 import { checkSemantics } from './semantics.js';
 import { contentHash, hashBytes } from '../util/hash.js';
-import { diagnosticAt, parseSource, type Source } from './source.js';
+import { diagnosticAt, hasNode, locate as locateNode, parseSource, type Source } from './source.js';
 
 export interface LoadOptions {
   /** `KEY=VALUE` overrides from `--set`, applied in order. */
@@ -72,15 +72,26 @@ export async function parseExperiment(file: string, text: string, options: LoadO
     if (isDiagnostic(applied)) diagnostics.push({ ...applied, overrideFlag: flag });
     else overridden.push({ text, flag, path: applied });
   }
-  // A value that reads an overridden parameter (`epochs: ${epochs}` with --set epochs=abc) names it too.
+  // Where a problem comes from: an override is named instead of a file line (also when the value reached
+  // the file through `${param}`); a value read from params names the params entry too.
   const uses: ParameterUse[] = [];
-  const locate = (path: PathSegment[], message: string, onKey = false): Diagnostic => {
+  const locate = ({ path, message, onKey = false, related }: Problem & { onKey?: boolean }): Diagnostic => {
+    const involved = related === undefined ? [path] : [path, related];
     const by =
-      overridden.findLast((o) => isPrefix(o.path, path)) ??
+      overridden.findLast((o) => involved.some((p) => isPrefix(o.path, p))) ??
       // An override inside the node at fault (`models.student[3].dense=5` making layer 3 wrong).
-      overridden.findLast((o) => path.length >= 2 && isPrefix(path, o.path)) ??
-      overridden.findLast((o) => uses.some((use) => isPrefix(use.path, path) && isPrefix(o.path, ['params', use.name])));
-    return by ? { override: by.text, overrideFlag: by.flag, path: formatPath(path), message } : diagnosticAt(source, path, message, onKey);
+      overridden.findLast((o) => involved.some((p) => p.length >= 2 && isPrefix(p, o.path))) ??
+      overridden.findLast((o) => uses.some((use) => involved.some((p) => isPrefix(use.path, p)) && isPrefix(o.path, ['params', use.name])));
+    if (by) return { override: by.text, overrideFlag: by.flag, path: formatPath(path), message };
+    const params = [...new Set(uses.filter((use) => involved.some((p) => isPrefix(use.path, p))).map((use) => use.name))];
+    const origins = params.map((name) => {
+      const { line, col } = locateNode(source, ['params', name]);
+      return `params.${name} at ${source.file}:${line}:${col}`;
+    });
+    // A path the file does not write (data.test when only data.train is given) is shown at the related one.
+    const shownAt = related !== undefined && !hasNode(source, path) && hasNode(source, related) ? related : path;
+    const diagnostic = diagnosticAt(source, shownAt, origins.length > 0 ? `${message} (from ${origins.join(', ')})` : message, onKey);
+    return { ...diagnostic, path: formatPath(path) };
   };
 
   // ${params}: everything but params itself and the sweep grid (whose values are data, not references).
@@ -90,7 +101,7 @@ export async function parseExperiment(file: string, text: string, options: LoadO
   for (const [key, value] of Object.entries(raw)) {
     resolved[key] = key === 'params' || key === 'sweep' ? value : interpolate(value, params, problems, [key], uses);
   }
-  for (const problem of problems) diagnostics.push(locate(problem.path, problem.message));
+  for (const problem of problems) diagnostics.push(locate(problem));
 
   addImplicitLosses(resolved);
   // A value already reported (an undefined reference is still the text `${name}`; a name of the wrong
@@ -99,7 +110,7 @@ export async function parseExperiment(file: string, text: string, options: LoadO
   const isReported = (path: PathSegment[]) => reported.some((r) => isPrefix(r, path));
   for (const problem of checkSchema(resolved)) {
     if (isReported(problem.path)) continue;
-    diagnostics.push(locate(problem.path, problem.message, problem.onKey));
+    diagnostics.push(locate(problem));
     if (!problem.onKey) reported.push(problem.path); // unknown and missing keys say nothing of the values
   }
 
@@ -116,19 +127,19 @@ export async function parseExperiment(file: string, text: string, options: LoadO
       pluginDigests.push(hashBytes(await readFile(plugin)));
       await loadPlugin(plugin);
     } catch (error) {
-      diagnostics.push(locate(['plugins', i], `cannot load plugin ${plugin}: ${(error as Error).message.split('\n')[0]}`));
+      diagnostics.push(locate({ path: ['plugins', i], message: `cannot load plugin ${plugin}: ${(error as Error).message.split('\n')[0]}` }));
     }
   }
   for (const problem of checkSemantics(resolved, registry)) {
-    if (!isReported(problem.path)) diagnostics.push(locate(problem.path, problem.message));
+    if (!isReported(problem.path)) diagnostics.push(locate(problem));
   }
   if (diagnostics.length > 0) throw new ConfigError(sortByPosition(diagnostics));
 
   const experiment = normalize(resolved, file, { plugins, pluginDigests }, allOverrides.map((o) => o.text));
-  for (const problem of optimizerProblems(experiment, resolved)) diagnostics.push(locate(problem.path, problem.message));
+  for (const problem of optimizerProblems(experiment, resolved)) diagnostics.push(locate(problem));
   if (diagnostics.length > 0) throw new ConfigError(sortByPosition(diagnostics));
   if (options.checkShapes !== false) {
-    for (const problem of shapeProblems(experiment)) diagnostics.push(locate(problem.path, problem.message));
+    for (const problem of shapeProblems(experiment)) diagnostics.push(locate(problem));
     if (diagnostics.length > 0) throw new ConfigError(sortByPosition(diagnostics));
   }
   return { experiment, source };
@@ -221,12 +232,18 @@ export function datasetShape(experiment: Experiment): { inputShape: ImageShape; 
   return { inputShape: buildTransforms(chain, stored).outputShape, classes: dataset.classes(experiment.data.options) };
 }
 
-type Problem = { path: PathSegment[]; message: string };
+/** A problem at `path`; `related` is a second path whose value shares the blame (the other data stream). */
+type Problem = { path: PathSegment[]; message: string; related?: PathSegment[] };
 
 /** Each transform built against the shape it receives; both streams must end at the shape the models see. */
 function streamProblems(experiment: Experiment): Problem[] {
   const problems: Problem[] = [];
-  const stored = registry.datasets.get(experiment.data.dataset).inputShape(experiment.data.options);
+  let stored: ImageShape;
+  try {
+    stored = registry.datasets.get(experiment.data.dataset).inputShape(experiment.data.options);
+  } catch (error) {
+    return [{ path: ['data', 'options'], message: (error as Error).message }];
+  }
   const ends: Partial<Record<'train' | 'test', ImageShape>> = {};
   for (const split of ['train', 'test'] as const) {
     let shape = stored;
@@ -245,6 +262,7 @@ function streamProblems(experiment: Experiment): Problem[] {
   if (problems.length === 0 && train !== test) {
     problems.push({
       path: ['data', 'test'],
+      related: ['data', 'train'],
       message: `the test images end up ${test} but the training images ${train} (after data.train's transforms): both must reach the models at one shape`,
     });
   }
@@ -291,7 +309,12 @@ function modelProblem(name: string, layers: LayerSpec[], inputShape: ImageShape,
     }
   } catch (error) {
     if (!(error instanceof LayerShapeError)) throw error;
-    problem = { path: ['models', name, error.index], message: error.message };
+    // V8 refuses a typed array of more than 2^32 numbers, or one larger than memory: weights that
+    // cannot exist, whatever the input, not a shape that does not fit.
+    const { cause } = error;
+    const message =
+      cause instanceof RangeError ? `${layers[error.index].type} has more weights than can be allocated: is one of its sizes a typo?` : error.message;
+    problem = { path: ['models', name, error.index], message };
   }
   modelChecks.set(id, problem);
   return problem;
@@ -299,14 +322,16 @@ function modelProblem(name: string, layers: LayerSpec[], inputShape: ImageShape,
 
 /** Builds each model used by a stage once: layers that do not fit, and outputs that are not one logit per class. */
 function shapeProblems(experiment: Experiment): Problem[] {
+  // The transforms first, each at its entry: datasetShape would fail on the first bad one too, but
+  // without saying which.
+  const problems = streamProblems(experiment);
+  if (problems.length > 0) return problems;
   let shape: { inputShape: ImageShape; classes: number };
   try {
     shape = datasetShape(experiment);
   } catch (error) {
     return [{ path: ['data'], message: (error as Error).message }];
   }
-  const problems = streamProblems(experiment);
-  if (problems.length > 0) return problems;
   const used = new Set(Object.values(experiment.stages).map((s) => s.model));
   for (const name of Object.keys(experiment.models).filter((m) => used.has(m))) {
     const problem = modelProblem(name, experiment.models[name], shape.inputShape, shape.classes, experiment.data.dataset);

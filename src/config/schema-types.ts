@@ -71,7 +71,7 @@ export type Layer =
        */
       conv2d?: {
         /**
-         * Output channels.
+         * Output channels, at most 65,536 (as dense's units).
          */
         filters: number;
         kernel?: Size2;
@@ -93,7 +93,7 @@ export type Layer =
         | number
         | {
             /**
-             * Output width.
+             * Output width, at most 65,536 (a wider layer is a typo more often than not, and its weights seldom fit in memory).
              */
             units: number;
             activation?: ActivationName;
@@ -346,13 +346,13 @@ export interface KdxExperiment {
   data: Data;
   optimizer?: Optimizer;
   /**
-   * Architectures by name, each a list of layers applied in order. Shapes are inferred from the dataset's input shape.
+   * Architectures by name, each a list of layers applied in order. Shapes are inferred from the dataset's input shape. A name starts with a letter or _ and holds letters, digits, _ and -.
    */
   models: {
     [k: string]: LayerList;
   };
   /**
-   * The stages to run, by name. A stage trains one model; with `teacher` it distils a finished stage's model into it.
+   * The stages to run, by name. A stage trains one model; with `teacher` it distils a finished stage's model into it. A name starts with a letter or _ and holds letters, digits, _ and -.
    */
   stages: {
     [k: string]: Stage;

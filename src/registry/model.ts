@@ -22,8 +22,8 @@ export interface BuiltModel {
 
 /** A layer that cannot be built or does not fit its input. `index` is the layer's position in the list. */
 export class LayerShapeError extends Error {
-  constructor(readonly index: number, message: string) {
-    super(message);
+  constructor(readonly index: number, message: string, options?: ErrorOptions) {
+    super(message, options);
   }
 }
 
@@ -46,7 +46,7 @@ export function buildModel(name: string, layers: LayerSpec[], inputShape: ImageS
       (layer as { name: string }).name = `${String(index).padStart(3, '0')}_${spec.type}`;
       current = layer.apply(current) as typeof current;
     } catch (error) {
-      throw new LayerShapeError(index, `${spec.type} does not fit its input of shape [${shape.join(', ')}]: ${plain(error)}`);
+      throw new LayerShapeError(index, `${spec.type} does not fit its input of shape [${shape.join(', ')}]: ${plain(error)}`, { cause: error });
     }
     const next = (current.shape as (number | null)[]).slice(1) as number[];
     if (next.some((d) => !(d > 0))) {
