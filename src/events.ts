@@ -63,8 +63,11 @@ export type KdxEvent =
   | { type: 'plan'; time: number; name: string; runDir: string; backend: string; jobs: PlanJob[]; trials?: TrialInfo[] }
   /** `startEpoch`: epochs already finished by an earlier, interrupted attempt (0 on a fresh start). */
   | { type: 'job-start'; time: number; job: string; label: string; epochs: number; startEpoch: number; batchesPerEpoch: number }
-  | { type: 'epoch-start'; time: number; job: string; epoch: number; epochs: number; batches: number }
+  /** `evalBatches`: batches of the test-set evaluation that follows the epoch's training. */
+  | { type: 'epoch-start'; time: number; job: string; epoch: number; epochs: number; batches: number; evalBatches?: number }
   | { type: 'batch'; time: number; job: string; epoch: number; batch: number; batches: number; loss: number; imgPerSec: number }
+  /** Progress of the evaluation after an epoch's training (`batch` of `batches` test batches done). */
+  | { type: 'eval'; time: number; job: string; epoch: number; batch: number; batches: number }
   | ({ type: 'epoch-end'; time: number; job: string; epochs: number } & EpochMetrics)
   | { type: 'job-end'; time: number; job: string; label: string; summary: JobSummary }
   | { type: 'job-cached'; time: number; job: string; label: string; summary: JobSummary }

@@ -6,11 +6,12 @@ import type { LayersModel, NamedTensor, Scalar, Tensor } from '../engine/tf.js';
 import { UserError } from '../errors.js';
 import { registry } from '../registry/index.js';
 import { buildModel, setTrainingStep } from '../registry/model.js';
-import type { DataSplit, ImageShape, KdxOptimizer, LoadedDataset, BatchTransform, LossFactory, LossInputs } from '../registry/types.js';
+import type { ImageShape, KdxOptimizer, LoadedDataset, BatchTransform, LossFactory, LossInputs } from '../registry/types.js';
 import { batchesPerEpoch, epochBatches } from '../data/stream.js';
 import { lrAt, type ScheduleConfig } from '../plugins/schedules.js';
 import { buildTransforms } from '../plugins/transforms.js';
-import { crossEntropy } from '../plugins/losses.js';
+import { evaluate, evaluationBatches } from './evaluate.js';
+import { breather, every } from './pace.js';
 import type { EpochMetrics, EventSink, JobSummary } from '../events.js';
 import { evaluationOf, type StageEvaluation } from '../report/evaluation.js';
 
@@ -52,9 +53,6 @@ export interface TrainResult {
   /** The final model's predictions on the test set (evaluation.json). */
   evaluation: StageEvaluation;
 }
-
-/** How often (ms) a training loop hands the event loop to timers, signals and input. */
-const YIELD_MS = 50;
 
 /** A run that cannot go on: a NaN loss, a teacher of the wrong width. Exit 1. */
 export class TrainingError extends UserError {}
@@ -112,14 +110,17 @@ async function trainLoop(
   let lastPredictions: Int32Array | undefined;
   const schedule = (stage.optimizer.schedule ?? { type: 'constant' }) as ScheduleConfig;
   const interval = ctx.batchEventInterval ?? 200;
+  const evalBatches = evaluationBatches(dataset.test.count, batchSize);
   for (let epoch = epochsDone; epoch < stage.epochs; epoch++) {
-    ctx.emit({ type: 'epoch-start', time: Date.now(), job: job.id, epoch: epoch + 1, epochs: stage.epochs, batches: steps });
+    ctx.emit({ type: 'epoch-start', time: Date.now(), job: job.id, epoch: epoch + 1, epochs: stage.epochs, batches: steps, evalBatches });
     const started = performance.now();
     let lossSum = 0;
     const termSums: Record<string, number> = {};
     let seen = 0;
-    let lastEvent = 0;
-    let lastYield = performance.now();
+    // The first batches of an epoch are slow (warm-up) or too few to time: no rate before one interval.
+    const batchEventDue = every(interval);
+    batchEventDue(true);
+    const breathe = breather();
     let lr = stage.optimizer.lr;
     let batchIndex = 0;
     for (const batch of epochBatches(dataset.train, { batchSize, shape: dataset.shape, transforms: trainTransforms, seed: stage.seed, epoch, shuffle: true })) {
@@ -159,20 +160,23 @@ async function trainLoop(
       lossSum += loss * batch.n;
       seen += batch.n;
       batchIndex++;
-      const now = performance.now();
-      if (now - lastYield >= YIELD_MS) {
-        // Let timers, signals and key presses through: the UI redraws, Ctrl-C and `q` are seen mid-epoch.
-        await new Promise((resolve) => setImmediate(resolve));
-        lastYield = performance.now();
-      }
-      if (now - lastEvent >= interval || batchIndex === steps) {
-        lastEvent = now;
+      await breathe(); // the UI redraws, Ctrl-C and `q` are seen mid-epoch
+      if (batchEventDue(batchIndex === steps)) {
+        const now = performance.now();
         const imgPerSec = seen / ((now - started) / 1000);
         ctx.emit({ type: 'batch', time: Date.now(), job: job.id, epoch: epoch + 1, batch: batchIndex, batches: steps, loss: lossSum / seen, imgPerSec });
       }
     }
     const trainSeconds = (performance.now() - started) / 1000;
-    const { loss: testLoss, accuracy, predictions } = evaluate(model, dataset.test, dataset.shape, testTransforms);
+    const evalEventDue = every(interval);
+    const { loss: testLoss, accuracy, predictions } = await evaluate(model, dataset.test, dataset.shape, testTransforms, {
+      batchSize,
+      signal: ctx.signal,
+      onAbort: () => new TrainingAborted(),
+      onProgress: (batch, batches) => {
+        if (evalEventDue(batch === batches)) ctx.emit({ type: 'eval', time: Date.now(), job: job.id, epoch: epoch + 1, batch, batches });
+      },
+    });
     lastPredictions = predictions;
     const metrics: EpochMetrics = {
       epoch: epoch + 1,
@@ -190,7 +194,8 @@ async function trainLoop(
   }
   optimizer.dispose();
   // A job resumed after its last epoch has not evaluated in this process.
-  const predictions = lastPredictions ?? evaluate(model, dataset.test, dataset.shape, testTransforms).predictions;
+  const predictions = lastPredictions
+    ?? (await evaluate(model, dataset.test, dataset.shape, testTransforms, { batchSize, signal: ctx.signal, onAbort: () => new TrainingAborted() })).predictions;
   const evaluation = evaluationOf(dataset.test.labels, predictions, dataset.classes, dataset.classNames);
   return { model, history, summary: summarize(job, params, history, ctx.backend), evaluation };
 }
@@ -207,36 +212,6 @@ function teacherLogitsFor(teacher: TeacherSource | undefined, x: Tensor, epoch: 
   if (teacher.kind === 'live') return teacher.model.apply(x, { training: false }) as Tensor;
   const start = (epoch * teacher.samplesPerEpoch + offset) * teacher.classes;
   return tf.tensor2d(teacher.logits.subarray(start, start + n * teacher.classes), [n, teacher.classes]);
-}
-
-/** Mean cross-entropy, top-1 accuracy and the predicted classes over a split, in inference mode. */
-export function evaluate(
-  model: LayersModel,
-  split: DataSplit,
-  shape: ImageShape,
-  transforms: BatchTransform[],
-  batchSize = 256,
-): { loss: number; accuracy: number; predictions: Int32Array } {
-  const predictions = new Int32Array(split.count);
-  let lossSum = 0;
-  let correct = 0;
-  let count = 0;
-  for (const batch of epochBatches(split, { batchSize, shape, transforms, seed: 0, epoch: 0, shuffle: false })) {
-    const [loss, right] = tf.tidy(() => {
-      const x = tf.tensor4d(batch.x, [batch.n, ...batch.shape]);
-      const labels = tf.tensor1d(batch.y, 'int32');
-      const logits = model.apply(x, { training: false }) as Tensor;
-      const ce = tf.mul(crossEntropy(logits, labels), batch.n); // the batch's sum
-      const predicted = tf.argMax(logits, 1);
-      predictions.set(predicted.dataSync(), count);
-      const hits = tf.sum(tf.cast(tf.equal(predicted, labels), 'float32'));
-      return [ce.dataSync()[0], hits.dataSync()[0]];
-    });
-    lossSum += loss;
-    correct += right;
-    count += batch.n;
-  }
-  return { loss: lossSum / Math.max(count, 1), accuracy: correct / Math.max(count, 1), predictions };
 }
 
 export function summarize(job: Job, params: number, history: EpochMetrics[], backend: string): JobSummary {

@@ -7,7 +7,7 @@ import type { JobState } from '../events.js';
 import { bar, duration, loss, pct, rate, sparkline, truncate } from '../report/format.js';
 import { formatTable, resultsTable } from '../report/table.js';
 import {
-  currentEpoch, elapsedSeconds, etaSeconds, inEpoch, jobCounts, jobTree, trialProgress,
+  currentEpoch, elapsedSeconds, etaSeconds, evaluating, inEpoch, jobCounts, jobTree, trialProgress,
   type JobView, type Notice, type RunView, type TaskView, type TreeLine,
 } from './store.js';
 
@@ -138,6 +138,7 @@ function jobDetail(job: JobView): string {
     case 'waiting':
       return job.epochs > 0 ? `${job.epochs} epochs` : '';
     case 'running': {
+      if (evaluating(job)) return `epoch ${currentEpoch(job)}/${job.epochs}  evaluating ${pct(evalFraction(job), 0)}`;
       const f = job.batches > 0 && inEpoch(job) ? job.batch / job.batches : 0;
       return `epoch ${currentEpoch(job)}/${job.epochs}  ${pct(f, 0)}`;
     }
@@ -230,15 +231,22 @@ function TaskLine({ task, now, width, paint }: { task: TaskView; now: number; wi
   );
 }
 
+function evalFraction(job: JobView): number {
+  return job.evalBatches > 0 ? job.evalBatch / job.evalBatches : 0;
+}
+
 function RunningJob({ job, now, width, paint }: { job: JobView; now: number; width: number; paint: Paint }) {
   const active = inEpoch(job);
-  const f = active && job.batches > 0 ? job.batch / job.batches : 0;
+  const testing = evaluating(job);
+  const f = testing ? evalFraction(job) : active && job.batches > 0 ? job.batch / job.batches : 0;
   const percent = pct(f, 0).padStart(5);
   const barWidth = Math.max(10, width - 2 - percent.length - 1);
   const eta = etaSeconds(job);
   const last = job.history[job.history.length - 1];
   const best = job.history.length > 0 ? Math.max(...job.history.map((h) => h.testAccuracy)) : undefined;
-  const batchText = job.batches > 0 ? `  batch ${active ? job.batch : 0}/${job.batches}` : '';
+  const batchText = testing
+    ? `  evaluating  test batch ${job.evalBatch}/${job.evalBatches}`
+    : job.batches > 0 ? `  batch ${active ? job.batch : 0}/${job.batches}` : '';
   return (
     <Box flexDirection="column" marginTop={1}>
       <Text wrap="truncate-end">
@@ -248,7 +256,7 @@ function RunningJob({ job, now, width, paint }: { job: JobView; now: number; wid
       </Text>
       <Text wrap="truncate-end">
         {'  '}
-        <Text {...paint('cyan')}>{bar(f, barWidth)}</Text>
+        <Text {...paint(testing ? 'magenta' : 'cyan')}>{bar(f, barWidth)}</Text>
         {percent}
       </Text>
       <Text wrap="truncate-end">

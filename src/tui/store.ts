@@ -23,6 +23,14 @@ export interface JobView {
   /** Batches of the current epoch finished so far, and in all. */
   batch: number;
   batches: number;
+  /** Test batches evaluated after this epoch's training, and in all (0 while training). */
+  evalBatch: number;
+  evalBatches: number;
+  /** When this epoch's evaluation began, and its latest progress (ms). */
+  evalStartedAt?: number;
+  lastEvalAt?: number;
+  /** How long the last finished evaluation took (s): the estimate for the next ones. */
+  lastEvalSeconds?: number;
   /** The latest running training loss. */
   loss?: number;
   imgPerSec?: number;
@@ -93,7 +101,8 @@ export function initialState(): RunView {
 function newJob(id: string, label: string, plan?: Partial<PlanJob>): JobView {
   return {
     id, label, stage: plan?.stage ?? label, model: plan?.model ?? '', teacher: plan?.teacher, dependsOn: plan?.dependsOn ?? [],
-    state: 'waiting', epochs: plan?.epochs ?? 0, startEpoch: 0, epoch: 0, batch: 0, batches: 0, history: [],
+    state: 'waiting', epochs: plan?.epochs ?? 0, startEpoch: 0, epoch: 0, batch: 0, batches: 0, evalBatch: 0, evalBatches: 0,
+    history: [],
   };
 }
 
@@ -137,20 +146,30 @@ export function reduce(state: RunView, event: KdxEvent): RunView {
       return updateJob(s, event.job, event.label, () => ({
         state: 'running', label: event.label, epochs: event.epochs, startEpoch: event.startEpoch, epoch: event.startEpoch,
         batch: 0, batches: event.batchesPerEpoch, startedAt: event.time, epochStartedAt: undefined, lastBatchAt: undefined,
-        history: [], error: undefined,
+        evalBatch: 0, evalStartedAt: undefined, lastEvalAt: undefined, history: [], error: undefined,
       }));
     case 'epoch-start':
-      return updateJob(s, event.job, undefined, () => ({
+      return updateJob(s, event.job, undefined, (job) => ({
         state: 'running', epoch: event.epoch, epochs: event.epochs, batch: 0, batches: event.batches, epochStartedAt: event.time,
-        lastBatchAt: undefined,
+        lastBatchAt: undefined, evalBatch: 0, evalBatches: event.evalBatches ?? job.evalBatches, evalStartedAt: undefined,
+        lastEvalAt: undefined,
       }));
     case 'batch':
       return updateJob(s, event.job, undefined, (job) => ({
         state: 'running', epoch: event.epoch, batch: event.batch, batches: event.batches, loss: event.loss,
         imgPerSec: event.imgPerSec, lastBatchAt: event.time, epochStartedAt: job.epochStartedAt ?? job.startedAt ?? event.time,
       }));
+    case 'eval':
+      return updateJob(s, event.job, undefined, (job) => ({
+        state: 'running', epoch: event.epoch, batch: job.batches, evalBatch: event.batch, evalBatches: event.batches,
+        // Evaluation starts when training ends: at the epoch's last batch event, if there was one.
+        evalStartedAt: job.evalStartedAt ?? (job.batch === job.batches && job.lastBatchAt !== undefined ? job.lastBatchAt : event.time),
+        lastEvalAt: event.time,
+      }));
     case 'epoch-end':
       return updateJob(s, event.job, undefined, (job) => ({
+        lastEvalSeconds: job.evalStartedAt !== undefined ? Math.max(0, event.time - job.evalStartedAt) / 1000 : job.lastEvalSeconds,
+        evalBatch: 0, evalStartedAt: undefined, lastEvalAt: undefined,
         epoch: event.epoch, epochs: event.epochs, batch: job.batches, loss: event.loss, imgPerSec: event.imgPerSec,
         history: [
           ...job.history.filter((h) => h.epoch !== event.epoch),
@@ -287,9 +306,19 @@ export function currentEpoch(job: JobView): number {
   return Math.min(Math.max(1, job.epoch + 1), Math.max(1, job.epochs));
 }
 
+/** Whether the job is evaluating the test set after an epoch's training. */
+export function evaluating(job: JobView): boolean {
+  return inEpoch(job) && job.evalStartedAt !== undefined;
+}
+
+/** A forward pass costs about a third of a training step (forward + backward + update) of the same batch. */
+const FORWARD_SHARE = 1 / 3;
+
 /**
- * Estimated seconds until the job ends: the rest of this epoch at its batch rate, plus the remaining
- * epochs at the mean duration of the epochs seen so far (or at the batch rate when none has finished).
+ * Estimated seconds until the job ends: the rest of this epoch's training at its batch rate, its
+ * evaluation (at its own rate once under way, else as long as the last one took, else estimated from the
+ * training rate), plus the remaining epochs at the mean duration of the epochs seen so far (training and
+ * evaluation both).
  */
 export function etaSeconds(job: JobView): number | undefined {
   if (job.state !== 'running' || job.epochs <= 0) return undefined;
@@ -297,14 +326,21 @@ export function etaSeconds(job: JobView): number | undefined {
   if (job.batch > 0 && job.epochStartedAt !== undefined && job.lastBatchAt !== undefined && job.lastBatchAt > job.epochStartedAt) {
     perBatch = (job.lastBatchAt - job.epochStartedAt) / 1000 / job.batch;
   }
+  const evalEstimate = job.lastEvalSeconds ?? (perBatch !== undefined ? perBatch * FORWARD_SHARE * job.evalBatches : undefined);
   const seen = job.history.filter((h) => h.seconds > 0);
   const perEpoch = seen.length > 0
     ? seen.reduce((a, h) => a + h.seconds, 0) / seen.length
-    : perBatch !== undefined && job.batches > 0 ? perBatch * job.batches : undefined;
+    : perBatch !== undefined && job.batches > 0 ? perBatch * job.batches + (evalEstimate ?? 0) : undefined;
   if (perEpoch === undefined) return undefined;
   const running = inEpoch(job);
   const finished = running ? job.epoch - 1 : job.epoch;
-  const restOfEpoch = !running ? 0 : perBatch !== undefined ? perBatch * Math.max(0, job.batches - job.batch) : perEpoch;
+  let restOfEpoch = 0;
+  if (running && evaluating(job)) {
+    const perEvalBatch = job.evalBatch > 0 && job.lastEvalAt !== undefined ? (job.lastEvalAt - job.evalStartedAt!) / 1000 / job.evalBatch : undefined;
+    restOfEpoch = perEvalBatch !== undefined ? perEvalBatch * Math.max(0, job.evalBatches - job.evalBatch) : evalEstimate ?? 0;
+  } else if (running) {
+    restOfEpoch = perBatch !== undefined ? perBatch * Math.max(0, job.batches - job.batch) + (evalEstimate ?? 0) : perEpoch;
+  }
   const after = Math.max(0, job.epochs - finished - (running ? 1 : 0));
   return restOfEpoch + after * perEpoch;
 }

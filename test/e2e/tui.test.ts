@@ -93,3 +93,53 @@ test('pressing q mid-run checkpoints, exits 130, and the next run resumes', asyn
     cleanup(cwd);
   }
 });
+
+test('pressing q during a long evaluation stops within 2 s, exits 130, and the next run resumes', async () => {
+  const cwd = scratchDir();
+  try {
+    // Four training batches, then 16,384 test images: evaluation takes seconds, training a fraction of one.
+    const file = writeExperiment(cwd, 'eval-heavy.yaml', `name: eval-heavy
+seed: 0
+data:
+  dataset: synthetic
+  options: {shape: [16, 16, 3], classes: 4, train: 256, test: 16384}
+  batchSize: 64
+optimizer: {name: adamw, lr: 3.0e-3}
+models:
+  teacher: [{conv2d: {filters: 32, kernel: 3, padding: same}}, relu, {conv2d: {filters: 32, kernel: 3, padding: same}}, relu, {maxPool2d: 2}, flatten, {dense: 4}]
+stages:
+  teacher: {model: teacher, epochs: 2}
+`);
+    const child = kdxInTerminal(['run', file], cwd);
+    let exitedAt = 0;
+    void child.then(() => { exitedAt = Date.now(); }, () => { exitedAt = Date.now(); });
+    // Wait (by the run's own event log) until epoch 2's evaluation is under way, then press q.
+    const deadline = Date.now() + 120_000;
+    let pressedAt = 0;
+    let evalEvent: Extract<KdxEvent, { type: 'eval' }> | undefined;
+    while (Date.now() < deadline && !pressedAt && !exitedAt) {
+      await new Promise((r) => setTimeout(r, 100));
+      const [runDir] = runDirs(cwd);
+      const log = runDir && existsSync(join(runDir, 'events.jsonl')) ? readFileSync(join(runDir, 'events.jsonl'), 'utf8') : '';
+      evalEvent = log.split('\n').filter((l) => l.includes('"type":"eval"')).map((l) => JSON.parse(l)).find((e) => e.epoch === 2);
+      if (evalEvent && evalEvent.batch < evalEvent.batches / 2) {
+        child.stdin!.write('q');
+        pressedAt = Date.now();
+      }
+    }
+    const result = await child;
+    assert.ok(pressedAt, 'epoch 2 was evaluating');
+    const screen = stripAnsi(result.stdout);
+    assert.equal(result.exitCode, 130, screen);
+    const took = exitedAt - pressedAt;
+    assert.ok(took < 2000, `exited ${took} ms after q`);
+    assert.match(screen, /evaluating\s+test batch \d+\/256/, 'the capture shows evaluation progress');
+
+    const again = await kdx(['run', file, '--json'], { cwd });
+    assert.equal(again.exitCode, 0, again.stderr);
+    const start = parseEvents(again.stdout).find((e) => e.type === 'job-start') as Extract<KdxEvent, { type: 'job-start' }>;
+    assert.equal(start.startEpoch, 1, 'resumed after epoch 1');
+  } finally {
+    cleanup(cwd);
+  }
+});

@@ -10,7 +10,8 @@ import { selectBackend } from '../../src/engine/backend.js';
 import { parseExperiment, datasetShape } from '../../src/config/load.js';
 import { planExperiment } from '../../src/runner/plan.js';
 import { registry } from '../../src/registry/index.js';
-import { evaluate, trainJob } from '../../src/runner/train.js';
+import { trainJob } from '../../src/runner/train.js';
+import { evaluate } from '../../src/runner/evaluate.js';
 import { execute } from '../../src/runner/run.js';
 import { Store } from '../../src/store/store.js';
 import type { KdxEvent } from '../../src/events.js';
@@ -77,8 +78,28 @@ test('evaluation: mean cross-entropy and top-1 accuracy over the split', async (
   const model = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [2, 2, 1] }), tf.layers.dense({ units: 4, kernelInitializer: 'zeros' })] });
   const labels = Uint8Array.from([0, 1, 2, 3, 0, 0, 1, 2, 3, 0]);
   const split = { images: new Uint8Array(labels.length * 4).fill(100), labels, count: labels.length };
-  const { loss, accuracy } = evaluate(model, split, [2, 2, 1], [], 3);
+  const progress: number[] = [];
+  const { loss, accuracy } = await evaluate(model, split, [2, 2, 1], [], { batchSize: 3, onProgress: (batch, batches) => progress.push(batch, batches) });
   assert.ok(Math.abs(loss - Math.log(4)) < 1e-5, `loss ${loss}`);
   assert.equal(accuracy, 0.4);
+  assert.deepEqual(progress, [1, 4, 2, 4, 3, 4, 4, 4], 'one progress call per batch of 3');
   model.dispose();
+});
+
+test('evaluation stops before the next batch once the signal aborts', async () => {
+  await selectBackend('wasm');
+  const model = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [2, 2, 1] }), tf.layers.dense({ units: 4 })] });
+  const labels = Uint8Array.from([0, 1, 2, 3, 0, 0, 1, 2, 3, 0]);
+  const split = { images: new Uint8Array(labels.length * 4).fill(100), labels, count: labels.length };
+  const controller = new AbortController();
+  let seen = 0;
+  class Stopped extends Error {}
+  await assert.rejects(
+    evaluate(model, split, [2, 2, 1], [], {
+      batchSize: 2, signal: controller.signal, onAbort: () => new Stopped(),
+      onProgress: (batch) => { seen = batch; if (batch === 2) controller.abort(); },
+    }),
+    Stopped,
+  );
+  assert.equal(seen, 2, 'no batch after the stop');
 });

@@ -128,3 +128,15 @@ test('many jobs: the tree shows running and failed jobs first and counts the res
   assert.match(frame, /^✓ teacher/m);
   assert.match(frame, /^… 24 more: 24 waiting$/m);
 });
+
+test('a job evaluating after its epoch shows the evaluation, not a frozen training bar', () => {
+  const events = runMidEpoch();
+  events.push(
+    { type: 'batch', time: T0 + 60_000, job: 'ccccccccccc3', epoch: 3, batch: 782, batches: 782, loss: 1.2, imgPerSec: 1234 },
+    { type: 'eval', time: T0 + 61_000, job: 'ccccccccccc3', epoch: 3, batch: 12, batches: 40 },
+  );
+  const frame = render(<App state={reduceAll(events)} />).lastFrame()!;
+  assert.match(frame, /kd_student\s+running\s+epoch 3\/10\s+evaluating 30%/);
+  assert.match(frame, /evaluating {2}test batch 12\/40/);
+  assert.doesNotMatch(frame, /batch 782\/782/);
+});

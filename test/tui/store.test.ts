@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KdxEvent } from '../../src/events.js';
 import {
-  currentEpoch, etaSeconds, initialState, jobCounts, jobTree, reduce, reduceAll, trialProgress, type RunView,
+  currentEpoch, etaSeconds, evaluating, initialState, jobCounts, jobTree, reduce, reduceAll, trialProgress, type RunView,
 } from '../../src/tui/store.js';
 import { T0, okRows, runFailed, runMidEpoch, summary, sweepHalf, sweepRow } from './fixtures.js';
 
@@ -145,4 +145,37 @@ test('run-end keeps the rows and the run directory', () => {
   assert.equal(s.end?.runDir, 'runs/x');
   assert.equal(s.runDir, 'runs/x');
   assert.equal(s.end?.seconds, 200);
+});
+
+test('evaluation after an epoch: its progress shows, and the ETA counts it', () => {
+  const job = 'eeeeeeeeeee1';
+  const events: KdxEvent[] = [
+    { type: 'plan', time: T0, name: 'x', runDir: 'runs/x', backend: 'wasm', jobs: [{ job, label: 'teacher', stage: 'teacher', model: 'teacher', dependsOn: [], epochs: 2, cached: false }] },
+    { type: 'job-start', time: T0, job, label: 'teacher', epochs: 2, startEpoch: 0, batchesPerEpoch: 10 },
+    { type: 'epoch-start', time: T0, job, epoch: 1, epochs: 2, batches: 10, evalBatches: 90 },
+    { type: 'batch', time: T0 + 5000, job, epoch: 1, batch: 5, batches: 10, loss: 1, imgPerSec: 100 },
+  ];
+  // Training: 1 s a batch. Evaluation not yet seen: 90 forward passes at a third of a step each, 30 s.
+  let s = reduceAll(events);
+  assert.equal(evaluating(s.jobs[job]), false);
+  assert.equal(etaSeconds(s.jobs[job]), 5 + 30 + (10 + 30));
+  events.push(
+    { type: 'batch', time: T0 + 10_000, job, epoch: 1, batch: 10, batches: 10, loss: 1, imgPerSec: 100 },
+    { type: 'eval', time: T0 + 12_000, job, epoch: 1, batch: 20, batches: 90 },
+  );
+  // Evaluating since the last training batch: 20 batches in 2 s, 70 left at 0.1 s.
+  s = reduceAll(events);
+  assert.equal(evaluating(s.jobs[job]), true);
+  assert.equal(s.jobs[job].evalBatch, 20);
+  assert.ok(Math.abs(etaSeconds(s.jobs[job])! - (7 + (10 + 30))) < 1e-9);
+  events.push(
+    { type: 'epoch-end', time: T0 + 19_000, job, epoch: 1, epochs: 2, loss: 1, testLoss: 1, testAccuracy: 0.5, imgPerSec: 100, seconds: 19 },
+    { type: 'epoch-start', time: T0 + 19_000, job, epoch: 2, epochs: 2, batches: 10, evalBatches: 90 },
+    { type: 'batch', time: T0 + 21_000, job, epoch: 2, batch: 4, batches: 10, loss: 1, imgPerSec: 100 },
+  );
+  // Epoch 2 trains at 0.5 s a batch; its evaluation is expected to take as long as epoch 1's (9 s).
+  s = reduceAll(events);
+  assert.equal(evaluating(s.jobs[job]), false);
+  assert.equal(s.jobs[job].lastEvalSeconds, 9);
+  assert.equal(etaSeconds(s.jobs[job]), 6 * 0.5 + 9);
 });
