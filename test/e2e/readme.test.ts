@@ -1,0 +1,92 @@
+// The README's quick start, run exactly as written in a fresh clone, and a check that no command the
+// README gives can run another npm package: the npm name `kdx` belongs to an unrelated program.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { cleanup, repoRoot, scratchDir } from './support.js';
+
+/** The lines of the indented code blocks of a markdown section (up to the next heading of any level). */
+function sectionCode(markdown: string, heading: string): string[] {
+  const lines = markdown.split('\n');
+  const start = lines.findIndex((l) => l.trim() === heading);
+  assert.ok(start >= 0, `README.md has a "${heading}" section`);
+  const end = lines.findIndex((l, i) => i > start && /^#{1,6} /.test(l));
+  return lines.slice(start + 1, end < 0 ? undefined : end).filter((l) => l.startsWith('    ')).map((l) => l.slice(4));
+}
+
+/** A shell line without its trailing `# comment`. */
+function withoutComment(line: string): string {
+  return line.replace(/\s+#.*$/, '').trim();
+}
+
+/** Every line of every code block (indented or fenced) of a markdown text. */
+function codeLines(markdown: string): string[] {
+  const out: string[] = [];
+  let fenced = false;
+  for (const line of markdown.split('\n')) {
+    if (line.startsWith('```')) fenced = !fenced;
+    else if (fenced || line.startsWith('    ')) out.push(line.trim());
+  }
+  return out;
+}
+
+/** A clean environment for a newcomer's shell: no npm_* variables from `npm test`, plain output (CI). */
+function shellEnv(dir: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: process.env.PATH!, HOME: process.env.HOME!, CI: 'true', NO_COLOR: '1',
+    KDX_DATA: join(dir, 'no-data'), XDG_CACHE_HOME: join(dir, 'xdg-cache'), ...extra,
+  };
+}
+
+test('every kdx command in the README runs this project, never a downloaded package', () => {
+  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+  const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { name: string; bin: Record<string, string> };
+  assert.notEqual(pkg.name, 'kdx', 'the npm name kdx is taken by an unrelated package');
+  assert.deepEqual(Object.keys(pkg.bin), ['kdx']);
+  // npx anywhere (code or prose) must be told never to install.
+  for (const match of readme.matchAll(/\bnpx\b(?! --no-install)[^\n]*/g)) {
+    assert.fail(`README.md uses npx without --no-install: "${match[0]}"`);
+  }
+  const commands = codeLines(readme).filter((l) => /(^|\s)kdx\s/.test(l) && !l.startsWith('//'));
+  assert.ok(commands.length > 5);
+  for (const line of commands) {
+    assert.match(line, /^(npx --no-install kdx|kdx) /, `a kdx command is run directly or through npx --no-install: "${line}"`);
+  }
+});
+
+test('the quick start, as written in README.md, succeeds in a fresh clone', async () => {
+  const dir = scratchDir('kdx-readme-');
+  try {
+    const clone = join(dir, 'kdx');
+    const cloned = await execa('git', ['clone', '--quiet', repoRoot, clone], { reject: false });
+    assert.equal(cloned.exitCode, 0, `git clone of ${repoRoot}: ${cloned.stderr}`);
+    // `npm ci` as the README says would reinstall every dependency (a minute, and the network):
+    // the clone shares this checkout's installed node_modules instead.
+    symlinkSync(join(repoRoot, 'node_modules'), join(clone, 'node_modules'), 'dir');
+    const readme = readFileSync(join(clone, 'README.md'), 'utf8');
+    const quickStart = sectionCode(readme, '## Quick start').map(withoutComment).filter(Boolean);
+    assert.ok(quickStart.length >= 5, `quick start commands: ${quickStart.join(' | ')}`);
+    for (const command of quickStart) {
+      const result = await execa('bash', ['-c', command], { cwd: clone, env: shellEnv(dir), extendEnv: false, reject: false, stdin: 'ignore' });
+      assert.equal(result.exitCode, 0, `${command}\n${result.stdout}\n${result.stderr}`);
+    }
+    // The claims the comments make: the second run trains nothing, results prints the sweep's table.
+    const cached = await execa('bash', ['-c', quickStart.find((c) => / run /.test(c))! + ' --json'], { cwd: clone, env: shellEnv(dir), extendEnv: false, reject: false });
+    assert.equal(cached.exitCode, 0, cached.stderr);
+    assert.ok(!cached.stdout.includes('"type":"job-start"'), 'a rerun trains nothing');
+    assert.ok(existsSync(join(clone, '.kdx', 'cache')), 'the store is in the clone');
+
+    // The global way: `npm link` puts this project's `kdx` on the PATH (here a private prefix).
+    const prefix = join(dir, 'prefix');
+    mkdirSync(prefix);
+    const link = await execa('npm', ['link', '--no-audit', '--no-fund'], { cwd: clone, env: shellEnv(dir, { npm_config_prefix: prefix }), extendEnv: false, reject: false });
+    assert.equal(link.exitCode, 0, link.stderr);
+    const version = await execa('kdx', ['--version'], { cwd: dir, env: shellEnv(dir, { PATH: `${join(prefix, 'bin')}:${process.env.PATH}` }), extendEnv: false, reject: false });
+    const pkg = JSON.parse(readFileSync(join(clone, 'package.json'), 'utf8')) as { version: string };
+    assert.equal(version.stdout.trim(), pkg.version, version.stderr);
+  } finally {
+    cleanup(dir);
+  }
+});
