@@ -7,13 +7,14 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { cleanup, repoRoot, scratchDir } from './support.js';
 
-/** The lines of the indented code blocks of a markdown section (up to the next heading of any level). */
-function sectionCode(markdown: string, heading: string): string[] {
+/** The lines of the first indented code block after a markdown heading. */
+function firstBlockAfter(markdown: string, heading: string): string[] {
   const lines = markdown.split('\n');
   const start = lines.findIndex((l) => l.trim() === heading);
   assert.ok(start >= 0, `README.md has a "${heading}" section`);
-  const end = lines.findIndex((l, i) => i > start && /^#{1,6} /.test(l));
-  return lines.slice(start + 1, end < 0 ? undefined : end).filter((l) => l.startsWith('    ')).map((l) => l.slice(4));
+  const first = lines.findIndex((l, i) => i > start && l.startsWith('    '));
+  const after = lines.findIndex((l, i) => i > first && !l.startsWith('    '));
+  return lines.slice(first, after < 0 ? undefined : after).map((l) => l.slice(4));
 }
 
 /** A shell line without its trailing `# comment`. */
@@ -46,7 +47,7 @@ test('every kdx command in the README runs this project, never a downloaded pack
   assert.notEqual(pkg.name, 'kdx', 'the npm name kdx is taken by an unrelated package');
   assert.deepEqual(Object.keys(pkg.bin), ['kdx']);
   // npx anywhere (code or prose) must be told never to install.
-  for (const match of readme.matchAll(/\bnpx\b(?! --no-install)[^\n]*/g)) {
+  for (const match of readme.matchAll(/\bnpx +(?!--no-install)[^\n]*/g)) {
     assert.fail(`README.md uses npx without --no-install: "${match[0]}"`);
   }
   const commands = codeLines(readme).filter((l) => /(^|\s)kdx\s/.test(l) && !l.startsWith('//'));
@@ -66,7 +67,7 @@ test('the quick start, as written in README.md, succeeds in a fresh clone', asyn
     // the clone shares this checkout's installed node_modules instead.
     symlinkSync(join(repoRoot, 'node_modules'), join(clone, 'node_modules'), 'dir');
     const readme = readFileSync(join(clone, 'README.md'), 'utf8');
-    const quickStart = sectionCode(readme, '## Quick start').map(withoutComment).filter(Boolean);
+    const quickStart = firstBlockAfter(readme, '## Quick start').map(withoutComment).filter(Boolean);
     assert.ok(quickStart.length >= 5, `quick start commands: ${quickStart.join(' | ')}`);
     for (const command of quickStart) {
       const result = await execa('bash', ['-c', command], { cwd: clone, env: shellEnv(dir), extendEnv: false, reject: false, stdin: 'ignore' });
