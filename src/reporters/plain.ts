@@ -99,7 +99,8 @@ export function createPlainReporter(options: PlainReporterOptions): Reporter {
         : e.status === 'failed'
           ? `failed after ${duration(e.seconds)}`
           : `interrupted after ${duration(e.seconds)} (resumable)`;
-      const lines = ['', ...(table ? [table, ''] : []), `run dir ${e.runDir}`, ...(e.report ? [`report ${e.report}`] : []), status];
+      // Quiet output starts with the table itself, not a blank line separating it from progress lines.
+      const lines = [...(quiet ? [] : ['']), ...(table ? [table, ''] : []), `run dir ${e.runDir}`, ...(e.report ? [`report ${e.report}`] : []), status];
       stdout.write(`${lines.map(stripAnsi).join('\n')}\n`);
     },
   };

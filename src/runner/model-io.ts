@@ -1,9 +1,8 @@
 // TensorFlow.js's own model format without tfjs-node: model.json + weights.bin, the files tfjs-node's
-// file:// handler writes and tf.loadLayersModel reads in a browser or in Node.
+// file:// handler writes, tf.loadLayersModel reads in a browser, and lib/load-model.js reads in Node.
 import { tf } from '../engine/tf.js';
 import type { LayersModel, NamedTensor } from '../engine/tf.js';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { loadModel } from '../../lib/load-model.js';
 
 export type ModelFiles = { 'model.json': string; 'weights.bin': Uint8Array };
 
@@ -28,16 +27,9 @@ export async function modelToFiles(model: LayersModel): Promise<ModelFiles> {
   return files!;
 }
 
-export async function loadModelDir(dir: string): Promise<LayersModel> {
-  const json = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8'));
-  const weights = await readFile(join(dir, 'weights.bin'));
-  return tf.loadLayersModel(
-    tf.io.fromMemory({
-      modelTopology: json.modelTopology,
-      weightSpecs: json.weightsManifest[0].weights,
-      weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
-    }),
-  );
+/** A stage's model from its directory: the same loader users get (lib/load-model.js, see the README). */
+export function loadModelDir(dir: string): Promise<LayersModel> {
+  return loadModel(tf, dir);
 }
 
 /** Named tensors (optimizer state) <-> one binary blob + its specs. */

@@ -99,13 +99,12 @@ test('plain: skipped jobs, task progress at most every 5 s, escape codes in mess
   assert.deepEqual(stderr.lines, ['error: disk full']);
 });
 
-test('quiet: only errors and the final table', async () => {
+test('quiet: only errors, then the final table, the run directory and the status', async () => {
   const stdout = new Sink();
   const stderr = new Sink();
   await feed(createPlainReporter({ stdout, stderr, quiet: true }), runFailed());
   assert.deepEqual(stderr.lines, ['✗ kd_student  failed: out of memory']);
-  assert.equal(stdout.lines[0], '');
-  assert.equal(stdout.lines[1], 'stage       status  model    params   best  final   time  img/s  backend');
+  assert.equal(stdout.lines[0], 'stage       status  model    params   best  final   time  img/s  backend');
   assert.deepEqual(stdout.lines.slice(-2), ['run dir runs/cifar10-kd/1', 'failed after 11.0s']);
   assert.ok(!stdout.text.includes('started'));
 });
