@@ -93,6 +93,14 @@ export function buildProgram(): Command {
     .action(async (runDirs: string[], options) => (await import('./commands/report.js')).report(runDirs, options));
 
   program
+    .command('prune')
+    .description('delete old run directories, keeping the newest (the store of finished jobs is not touched)')
+    .option('--keep <n>', 'run directories to keep', '10')
+    .option('--runs-dir <dir>', 'where run directories are', 'runs')
+    .option('--dry-run', 'list what would be deleted, delete nothing')
+    .action(async (options) => (await import('./commands/prune.js')).prune(options));
+
+  program
     .command('__worker', { hidden: true })
     .action(async () => (await import('./commands/worker.js')).worker());
 

@@ -36,14 +36,14 @@ export async function writeText(dir: string, name: string, text: string): Promis
   await writeFileAtomic(join(dir, name), text.endsWith('\n') ? text : `${text}\n`);
 }
 
-/** Files at least this large are hard-linked rather than copied (weights: a sweep shares its teacher's). */
-const LINK_FROM_BYTES = 1 << 20;
+/** Weight files: hard-linked, whatever their size (a sweep or a cached rerun then adds no copy of them). */
+const isWeights = (name: string) => name.endsWith('.bin');
 
 /**
- * Puts a finished entry's outputs into the run directory. Small files (metrics, config, model.json, log)
- * are copies, so editing them cannot change the store, whose entries must never change; large weight
- * files are hard links (copies across devices), so a sweep does not duplicate a teacher per trial.
- * The store's own bookkeeping (entry.json) stays in the store.
+ * Puts a finished entry's outputs into the run directory. The small text files (metrics, config,
+ * model.json, log) are copies, so editing them cannot change the store, whose entries must never
+ * change; weight files are hard links (copies across devices), so neither a sweep nor a rerun of cached
+ * jobs duplicates a model. The store's own bookkeeping (entry.json) stays in the store.
  */
 export async function copyOutputs(entryDir: string, target: string): Promise<void> {
   await fsp.mkdir(target, { recursive: true });
@@ -52,7 +52,7 @@ export async function copyOutputs(entryDir: string, target: string): Promise<voi
     const from = join(entryDir, name);
     const to = join(target, name);
     await fsp.rm(to, { force: true });
-    if ((await fsp.stat(from)).size >= LINK_FROM_BYTES) {
+    if (isWeights(name)) {
       try {
         await fsp.link(from, to);
         continue;

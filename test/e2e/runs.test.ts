@@ -1,0 +1,71 @@
+// Run directories: cheap when jobs are cached (weights are links), `kdx results` on a wrong argument is a
+// usage error and tells an interrupted run apart, and `kdx prune` removes old runs only.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cleanup, hasStackTrace, kdx, runDirs, scratchDir, tinyExperiment, writeExperiment } from './support.js';
+
+test('a cached rerun links the weights, results rejects what is not a run directory, prune keeps the newest', async () => {
+  const cwd = scratchDir();
+  try {
+    const file = writeExperiment(cwd, 'tiny.yaml', tinyExperiment({ epochs: 1 }));
+    assert.equal((await kdx(['run', file], { cwd })).exitCode, 0);
+    const again = await kdx(['run', file], { cwd });
+    assert.equal(again.exitCode, 0, again.stderr);
+    const [first, second] = runDirs(cwd).sort();
+    assert.ok(first && second && first !== second);
+    for (const stage of ['teacher', 'student', 'kd_student']) {
+      const weights = statSync(join(second, 'stages', stage, 'weights.bin'));
+      assert.ok(weights.nlink >= 3, `${stage}/weights.bin is shared with the store and the first run (links: ${weights.nlink})`);
+      assert.equal(statSync(join(second, 'stages', stage, 'model.json')).nlink, 1, 'small text files are copies');
+    }
+
+    for (const [args, message] of [
+      [['results', 'runs/nope'], /runs\/nope: no such run directory/],
+      [['results', file], /is a file, not a run directory/],
+      [['results', cwd], /is not a kdx run directory/],
+      [['prune', '--keep', 'x'], /--keep must be a whole number/],
+    ] as const) {
+      const result = await kdx([...args], { cwd });
+      assert.equal(result.exitCode, 2, `kdx ${args.join(' ')}: ${result.stderr}`);
+      assert.match(result.stderr, message);
+      assert.ok(!hasStackTrace(result.stderr), result.stderr);
+    }
+
+    // Not kdx's: prune must never touch it.
+    mkdirSync(join(cwd, 'runs', 'my-notes'));
+    const dry = await kdx(['prune', '--keep', '1', '--dry-run'], { cwd });
+    assert.equal(dry.exitCode, 0, dry.stderr);
+    assert.match(dry.stdout, new RegExp(`would remove ${first.slice(cwd.length + 1)}`));
+    assert.ok(existsSync(first), 'a dry run deletes nothing');
+    const pruned = await kdx(['prune', '--keep', '1'], { cwd });
+    assert.equal(pruned.exitCode, 0, pruned.stderr);
+    assert.match(pruned.stdout, /1 run directory, freed [\d.]+ [kM]?B; kept the newest 1/);
+    assert.ok(!existsSync(first) && existsSync(second) && existsSync(join(cwd, 'runs', 'my-notes')));
+    const results = await kdx(['results'], { cwd });
+    assert.equal(results.exitCode, 0, results.stderr);
+    assert.match(results.stdout, /kd_student/);
+  } finally {
+    cleanup(cwd);
+  }
+});
+
+test('kdx results says when a run was interrupted', async () => {
+  const cwd = scratchDir();
+  try {
+    const dir = join(cwd, 'runs', '20250101-000000-tiny');
+    mkdirSync(dir, { recursive: true });
+    for (const name of ['experiment.json', 'events.jsonl']) writeFileSync(join(dir, name), '');
+    writeFileSync(join(dir, 'summary.json'), JSON.stringify({
+      kind: 'run', status: 'interrupted',
+      rows: [{ params: {}, stages: { teacher: { job: 'a', status: 'skipped', error: 'interrupted after epoch 2 of 4 (resumable)' } } }],
+    }));
+    const result = await kdx(['results'], { cwd });
+    assert.equal(result.exitCode, 0, result.stderr);
+    assert.match(result.stdout, /interrupted after epoch 2 of 4/);
+    assert.match(result.stdout, /run the same command again to resume/);
+  } finally {
+    cleanup(cwd);
+  }
+});
