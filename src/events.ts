@@ -86,8 +86,11 @@ export interface ResultRow {
   params: Record<string, unknown>;
   /** Per stage name: its summary, or undefined if it failed or was skipped. */
   stages: Record<string, (JobSummary & { job: string; status: JobState }) | { job: string; status: JobState; error?: string }>;
-  /** Best KD stage's final accuracy minus its plain student's, when the experiment has both. */
-  kdGain?: number;
+  /**
+   * Per distilling stage: its final accuracy minus that of its plain counterpart (the stage training the
+   * same model without a teacher); null when either has no result. Absent when no stage has a counterpart.
+   */
+  kdGains?: Record<string, number | null>;
 }
 
 export type KdxEventType = KdxEvent['type'];

@@ -27,6 +27,9 @@ export interface TrialData {
   id: string;
   params: Record<string, unknown>;
   stages: StageData[];
+  /** Per distilling stage with a result: its KD gain over the same model trained without a teacher. */
+  kdGains: Record<string, number>;
+  /** The best of them: what a sweep ranks its trials by. */
   kdGain?: number;
   row: ResultRow;
 }
@@ -103,7 +106,9 @@ export function readRunData(dir: string): RunData {
         ...(evaluation ? { evaluation } : {}),
       };
     });
-    return { id: row.trial ?? '', params: row.params, stages, ...(row.kdGain !== undefined ? { kdGain: row.kdGain } : {}), row };
+    const kdGains = Object.fromEntries(Object.entries(row.kdGains ?? {}).filter((g): g is [string, number] => g[1] !== null));
+    const gains = Object.values(kdGains);
+    return { id: row.trial ?? '', params: row.params, stages, kdGains, ...(gains.length > 0 ? { kdGain: Math.max(...gains) } : {}), row };
   });
   noteMissingStageFiles(trials, missing);
 

@@ -2,7 +2,8 @@
 // summary.md) or CSV (results.csv). Every rendering reads the same `Table`, so a column is declared once.
 //
 // A run (one row, no trial id) shows a line per stage. A sweep shows a line per trial: its parameter
-// values, each stage's final and best test accuracy, and the KD gain over the plain student, best first.
+// values, each stage's final and best test accuracy, and each distilling stage's KD gain over its plain
+// counterpart (same model, no teacher); trials are ranked by the KD gain, as a note under the table says.
 import type { JobState, JobSummary, ResultRow } from '../events.js';
 import { count, duration, paramValue, pct, points, rate, truncate } from './format.js';
 
@@ -74,15 +75,19 @@ function runTable(row: ResultRow | undefined): Table {
     { id: 'job', header: 'job', align: 'left', only: ['csv'] },
     { id: 'error', header: 'error', align: 'left', only: ['csv'] },
   ];
+  columns.push({ id: 'kd_gain', header: 'KD gain', align: 'right', only: ['csv'] });
   const out: Cell[][] = [];
   const notes: string[] = [];
+  const gains = Object.entries(row?.kdGains ?? {}).filter((g): g is [string, number] => g[1] !== null);
+  if (gains.length > 0) notes.push(`KD gain: ${gains.map(([stage, gain]) => `${stage} ${points(gain)}`).join(', ')}`);
   for (const [stage, entry] of Object.entries(row?.stages ?? {})) {
+    const gain = row?.kdGains?.[stage] ?? undefined;
     if (hasSummary(entry)) {
       out.push([
         cell(stage), cell(entry.status), cell(entry.model), cell(entry.params, count(entry.params)),
         accCell(entry.bestAccuracy), accCell(entry.finalAccuracy), cell(entry.seconds, duration(entry.seconds)),
         cell(entry.imgPerSec, rate(entry.imgPerSec)), cell(entry.backend), cell(entry.epochs),
-        cell(entry.finalLoss), cell(entry.job), cell(undefined, ''),
+        cell(entry.finalLoss), cell(entry.job), cell(undefined, ''), cell(gain),
       ]);
     } else {
       const error = errorOf(entry);
@@ -90,14 +95,19 @@ function runTable(row: ResultRow | undefined): Table {
       out.push([
         cell(stage), cell(entry.status), cell(undefined), cell(undefined), cell(undefined), cell(undefined),
         cell(undefined), cell(undefined), cell(undefined), cell(undefined), cell(undefined), cell(entry.job),
-        cell(error, error ?? ''),
+        cell(error, error ?? ''), cell(undefined),
       ]);
     }
   }
   return { kind: 'run', columns, rows: out, notes };
 }
 
-/** Sort key of a sweep row, best first: KD gain, then the last stage's final accuracy. */
+/** The stages that have a KD gain (distilling stages with a plain counterpart), in order of appearance. */
+function distilledStages(rows: readonly ResultRow[]): string[] {
+  return [...new Set(rows.flatMap((row) => Object.keys(row.kdGains ?? {})))];
+}
+
+/** Sort key of a sweep row, best first: its best KD gain, then the last stage's final accuracy. */
 function sweepScore(row: ResultRow, stages: readonly string[]): [number, number] {
   let last = -Infinity;
   for (let i = stages.length - 1; i >= 0; i--) {
@@ -107,7 +117,8 @@ function sweepScore(row: ResultRow, stages: readonly string[]): [number, number]
       break;
     }
   }
-  return [row.kdGain ?? -Infinity, last];
+  const gains = Object.values(row.kdGains ?? {}).filter((g): g is number => g !== null);
+  return [gains.length > 0 ? Math.max(...gains) : -Infinity, last];
 }
 
 /** Sweep rows best first (the order of the sweep table; stable for ties). */
@@ -126,6 +137,7 @@ function stageNames(rows: readonly ResultRow[]): string[] {
 
 function sweepTable(rows: readonly ResultRow[]): Table {
   const stages = stageNames(rows);
+  const distilled = new Set(distilledStages(rows));
   const paramKeys = [...new Set(rows.flatMap((row) => Object.keys(row.params)))];
   const columns: Column[] = [
     { id: 'rank', header: '#', align: 'right' },
@@ -139,10 +151,14 @@ function sweepTable(rows: readonly ResultRow[]): Table {
       { id: `${stage}.best_accuracy`, header: 'best', group: stage, align: 'right', dropOrder: 1 + stages.length - i },
       { id: `${stage}.status`, header: 'status', group: stage, align: 'left', only: ['csv'] },
     );
+    if (distilled.has(stage)) columns.push({ id: `${stage}.kd_gain`, header: 'KD gain', group: stage, align: 'right' });
   });
-  columns.push({ id: 'kd_gain', header: 'KD gain', align: 'right' });
 
   const notes: string[] = [];
+  if (distilled.size > 0) {
+    const names = [...distilled];
+    notes.push(names.length === 1 ? `ranked by ${names[0]} KD gain` : `ranked by the best KD gain of ${names.join(', ')}`);
+  }
   const out = sortTrials(rows).map((row, i): Cell[] => {
     const cells: Cell[] = [cell(i + 1), cell(row.trial)];
     for (const key of paramKeys) {
@@ -159,8 +175,11 @@ function sweepTable(rows: readonly ResultRow[]): Table {
         if (error) notes.push(`#${i + 1} ${stage} ${status}: ${error}`);
         cells.push(cell(undefined, status && status !== 'waiting' ? status : '—'), cell(undefined), cell(status));
       }
+      if (distilled.has(stage)) {
+        const gain = row.kdGains?.[stage] ?? undefined;
+        cells.push(cell(gain, points(gain)));
+      }
     }
-    cells.push(cell(row.kdGain, points(row.kdGain)));
     return cells;
   });
   return { kind: 'sweep', columns, rows: out, notes };

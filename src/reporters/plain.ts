@@ -84,7 +84,9 @@ export function createPlainReporter(options: PlainReporterOptions): Reporter {
       const headline = lastStage(e.row);
       const parts = [`◆ trial ${of}`, paramList(e.params)];
       if (headline) parts.push(`${headline.stage} ${pct(headline.accuracy)}`);
-      if (e.row.kdGain !== undefined) parts.push(`KD gain ${points(e.row.kdGain)}`);
+      const gains = Object.entries(e.row.kdGains ?? {}).filter((g): g is [string, number] => g[1] !== null);
+      if (gains.length === 1) parts.push(`KD gain ${points(gains[0][1])}`);
+      else if (gains.length > 1) parts.push(`KD gain ${gains.map(([stage, gain]) => `${stage} ${points(gain)}`).join(', ')}`);
       out(parts.filter((p) => p !== '').join('  '));
     },
     log(e) {

@@ -156,19 +156,22 @@ function resultRow(trial: PlannedTrial, results: Map<string, JobResult>): Result
       ? { ...result.outcome.summary, job: job.id, status }
       : { job: job.id, status, ...(result?.error ? { error: result.error } : {}) };
   }
-  return { ...(trial.id ? { trial: trial.id } : {}), params: trial.params, stages, ...kdGain(trial, stages) };
+  const gains = kdGains(trial, stages);
+  return { ...(trial.id ? { trial: trial.id } : {}), params: trial.params, stages, ...(gains ? { kdGains: gains } : {}) };
 }
 
-/** The first distilling stage's final accuracy minus that of a plain stage training the same model. */
-function kdGain(trial: PlannedTrial, stages: ResultRow['stages']): { kdGain?: number } {
-  const stagesSpec = trial.experiment.stages;
-  for (const kd of Object.values(stagesSpec).filter((s) => s.teacher !== undefined)) {
-    const plain = Object.values(stagesSpec).find((s) => s.teacher === undefined && s.model === kd.model);
+/** Each distilling stage's final accuracy minus that of the first plain stage training the same model. */
+function kdGains(trial: PlannedTrial, stages: ResultRow['stages']): Record<string, number | null> | undefined {
+  const specs = Object.values(trial.experiment.stages);
+  const gains: Record<string, number | null> = {};
+  for (const kd of specs.filter((s) => s.teacher !== undefined)) {
+    const plain = specs.find((s) => s.teacher === undefined && s.model === kd.model);
+    if (!plain) continue;
     const a = stages[kd.name];
-    const b = plain && stages[plain.name];
-    if (a && b && 'finalAccuracy' in a && 'finalAccuracy' in b) return { kdGain: a.finalAccuracy - b.finalAccuracy };
+    const b = stages[plain.name];
+    gains[kd.name] = a && b && 'finalAccuracy' in a && 'finalAccuracy' in b ? a.finalAccuracy - b.finalAccuracy : null;
   }
-  return {};
+  return Object.keys(gains).length > 0 ? gains : undefined;
 }
 
 async function writeResults(runDir: string, kind: 'run' | 'sweep', rows: ResultRow[], status: string): Promise<void> {

@@ -17,8 +17,8 @@ function stage(name: string, finalAccuracy: number, extra: Partial<StageData> = 
 function trial(params: Record<string, unknown>, student: number, kd: number): TrialData {
   const stages = [stage('student', student), stage('kd', kd, { teacher: 'teacher' }), stage('teacher', 0.9)];
   const id = Object.entries(params).map(([k, v]) => `${k}=${v}`).join(',');
-  const row: ResultRow = { trial: id, params, stages: Object.fromEntries(stages.map((s) => [s.name, { ...s.summary!, job: s.job, status: s.status }])), kdGain: kd - student };
-  return { id, params, stages, kdGain: kd - student, row };
+  const row: ResultRow = { trial: id, params, stages: Object.fromEntries(stages.map((s) => [s.name, { ...s.summary!, job: s.job, status: s.status }])), kdGains: { kd: kd - student } };
+  return { id, params, stages, kdGains: { kd: kd - student }, kdGain: kd - student, row };
 }
 
 function sweep(trials: TrialData[], name = 'x'): RunData {

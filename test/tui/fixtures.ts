@@ -92,7 +92,7 @@ export const okRows: ResultRow[] = [{
     student: { ...summary('student', 'student', 0.521, 0.53, { seconds: 30.2, imgPerSec: 3456.7 }), job: 'bbbbbbbbbbb2', status: 'done' },
     kd_student: { ...summary('kd_student', 'student', 0.563, 0.57, { seconds: 125, imgPerSec: 987.6 }), job: 'ccccccccccc3', status: 'done' },
   },
-  kdGain: 0.042,
+  kdGains: { kd_student: 0.042 },
 }];
 
 /** A sweep of T x alpha (4 trials): teacher and student once, two KD trials done, a third running. */
@@ -112,7 +112,7 @@ export function sweepRow(i: number): ResultRow {
       student: { ...summary('student', 'student', 0.521, 0.53), job: 'bbbbbbbbbbb2', status: 'done' },
       kd_student: { ...summary('kd_student', 'student', tr.acc, tr.acc + 0.004), job: tr.kd, status: 'done' },
     },
-    kdGain: tr.acc - 0.521,
+    kdGains: { kd_student: tr.acc - 0.521 },
   };
 }
 

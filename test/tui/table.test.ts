@@ -6,8 +6,8 @@ import { failedRows, okRows, sweepRow } from './fixtures.js';
 
 function sweepRows(): ResultRow[] {
   const rows = [0, 1, 2, 3].map(sweepRow);
-  rows[2] = { ...rows[2], stages: { ...rows[2].stages, kd_student: { ...rows[2].stages.kd_student, finalAccuracy: 0.53, bestAccuracy: 0.54 } as ResultRow['stages'][string] }, kdGain: 0.009 };
-  rows[3] = { ...rows[3], stages: { ...rows[3].stages, kd_student: { job: 'x', status: 'failed', error: 'NaN loss, "diverged"' } }, kdGain: undefined };
+  rows[2] = { ...rows[2], stages: { ...rows[2].stages, kd_student: { ...rows[2].stages.kd_student, finalAccuracy: 0.53, bestAccuracy: 0.54 } as ResultRow['stages'][string] }, kdGains: { kd_student: 0.009 } };
+  rows[3] = { ...rows[3], stages: { ...rows[3].stages, kd_student: { job: 'x', status: 'failed', error: 'NaN loss, "diverged"' } }, kdGains: { kd_student: null } };
   return rows;
 }
 
@@ -20,6 +20,7 @@ test('a run: one line per stage, as text', () => {
     'teacher     cached  teacher   2.47M  60.1%  59.8%  45.6s   1234  wasm',
     'student     done    student   61.7k  53.0%  52.1%  30.2s   3457  wasm',
     'kd_student  done    student   61.7k  57.0%  56.3%  2m05s    988  wasm',
+    'KD gain: kd_student +4.2pt',
   ].join('\n'));
 });
 
@@ -40,10 +41,10 @@ test('a run as markdown and as CSV, from the same columns', () => {
     '- kd_student failed: out of memory',
   ].join('\n'));
   assert.equal(renderResults(okRows, 'csv'), [
-    'stage,status,model,params,best_accuracy,final_accuracy,seconds,img_per_sec,backend,epochs,final_loss,job,error',
-    'teacher,cached,teacher,2473610,0.601,0.598,45.6,1234,wasm,10,0.9,aaaaaaaaaaa1,',
-    'student,done,student,61706,0.53,0.521,30.2,3456.7,wasm,10,0.9,bbbbbbbbbbb2,',
-    'kd_student,done,student,61706,0.57,0.563,125,987.6,wasm,10,0.9,ccccccccccc3,',
+    'stage,status,model,params,best_accuracy,final_accuracy,seconds,img_per_sec,backend,epochs,final_loss,job,error,kd_gain',
+    'teacher,cached,teacher,2473610,0.601,0.598,45.6,1234,wasm,10,0.9,aaaaaaaaaaa1,,',
+    'student,done,student,61706,0.53,0.521,30.2,3456.7,wasm,10,0.9,bbbbbbbbbbb2,,',
+    'kd_student,done,student,61706,0.57,0.563,125,987.6,wasm,10,0.9,ccccccccccc3,,0.042',
     '',
   ].join('\n'));
 });
@@ -51,27 +52,28 @@ test('a run as markdown and as CSV, from the same columns', () => {
 test('a sweep: a row per trial, best KD gain first, failed trials last', () => {
   assert.deepEqual(sortTrials(sweepRows()).map((r) => r.trial), ['tr-2-09', 'tr-2-05', 'tr-4-05', 'tr-4-09']);
   assert.equal(renderResults(sweepRows(), 'text'), [
-    '               teacher       student      kd_student',
+    '               teacher       student           kd_student',
     '#  T  alpha  final   best  final   best   final   best  KD gain',
     '─  ─  ─────  ─────  ─────  ─────  ─────  ──────  ─────  ───────',
     '1  2  0.9    59.8%  60.1%  52.1%  53.0%   57.1%  57.5%   +5.0pt',
     '2  2  0.5    59.8%  60.1%  52.1%  53.0%   55.0%  55.4%   +2.9pt',
     '3  4  0.5    59.8%  60.1%  52.1%  53.0%   53.0%  54.0%   +0.9pt',
     '4  4  0.9    59.8%  60.1%  52.1%  53.0%  failed      —        —',
+    'ranked by kd_student KD gain',
     '#4 kd_student failed: NaN loss, "diverged"',
   ].join('\n'));
 });
 
 test('a sweep as markdown names each stage in its headings; CSV keeps raw values and quotes', () => {
   const md = renderResults(sweepRows(), 'markdown').split('\n');
-  assert.equal(md[0], '| # | T | alpha | teacher final | teacher best | student final | student best | kd_student final | kd_student best | KD gain |');
+  assert.equal(md[0], '| # | T | alpha | teacher final | teacher best | student final | student best | kd_student final | kd_student best | kd_student KD gain |');
   assert.equal(md[2], '| 1 | 2 | 0.9 | 59.8% | 60.1% | 52.1% | 53.0% | 57.1% | 57.5% | +5.0pt |');
   const csv = renderResults(sweepRows(), 'csv').trimEnd().split('\n');
-  assert.equal(csv[0], 'rank,trial,T,alpha,teacher.final_accuracy,teacher.best_accuracy,teacher.status,student.final_accuracy,student.best_accuracy,student.status,kd_student.final_accuracy,kd_student.best_accuracy,kd_student.status,kd_gain');
+  assert.equal(csv[0], 'rank,trial,T,alpha,teacher.final_accuracy,teacher.best_accuracy,teacher.status,student.final_accuracy,student.best_accuracy,student.status,kd_student.final_accuracy,kd_student.best_accuracy,kd_student.status,kd_student.kd_gain');
   assert.equal(csv[1], '1,tr-2-09,2,0.9,0.598,0.601,done,0.521,0.53,done,0.571,0.575,done,0.05');
   assert.equal(csv[4], '4,tr-4-09,4,0.9,0.598,0.601,done,0.521,0.53,done,,,failed,');
   const quoted = renderResults([{ trial: 't', params: { name: 'a,"b"' }, stages: {} }], 'csv').split('\n')[1];
-  assert.equal(quoted, '1,t,"a,""b""",');
+  assert.equal(quoted, '1,t,"a,""b"""');
 });
 
 test('markdown escapes pipes', () => {
@@ -109,4 +111,21 @@ test('the kind is inferred: one row without a trial id is a run', () => {
   assert.equal(resultsTable([sweepRow(0)]).kind, 'sweep');
   assert.equal(resultsTable([]).kind, 'sweep');
   assert.equal(resultsTable([], { kind: 'run' }).rows.length, 0);
+});
+
+test('two distilled students: a KD gain for each, trials ranked by the better one, as a note says', () => {
+  const row = (trial: string, a: number, b: number): ResultRow => {
+    const base = sweepRow(0);
+    return {
+      ...base, trial, params: { T: trial },
+      stages: { ...base.stages, kd_T8: { ...base.stages.kd_student, stage: 'kd_T8', finalAccuracy: b, bestAccuracy: b } as ResultRow['stages'][string], kd_student: { ...base.stages.kd_student, finalAccuracy: a } as ResultRow['stages'][string] },
+      kdGains: { kd_student: a - 0.521, kd_T8: b - 0.521 },
+    };
+  };
+  const rows = [row('x', 0.55, 0.56), row('y', 0.53, 0.813)];
+  assert.deepEqual(sortTrials(rows).map((r) => r.trial), ['y', 'x'], 'kd_T8 at 81.3% ranks y first');
+  const md = renderResults(rows, 'markdown').split('\n');
+  assert.match(md[0], /kd_student KD gain \| kd_T8 final \| kd_T8 best \| kd_T8 KD gain \|$/);
+  assert.match(md[2], /\| 1 \| y \|.*\| \+0\.9pt \| 81\.3% \| 81\.3% \| \+29\.2pt \|$/);
+  assert.equal(md.at(-1), '- ranked by the best KD gain of kd_student, kd_T8');
 });

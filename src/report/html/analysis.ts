@@ -107,8 +107,8 @@ export function stageStats(group: TrialGroup): StageStats[] {
       params: summaries.find((s) => s)?.params,
       finalAccuracy: stat(summaries.map((s) => s?.finalAccuracy)),
       bestAccuracy: stat(summaries.map((s) => s?.bestAccuracy)),
-      // A trial's KD gain belongs to its distilled stage.
-      kdGain: distils ? stat(entries.map((e) => (e.stage.summary ? e.trial.kdGain : undefined))) : undefined,
+      // Each distilled stage has its own KD gain.
+      kdGain: distils ? stat(entries.map((e) => (e.stage.summary ? e.trial.kdGains[name] : undefined))) : undefined,
       agreement: stat(entries.map((e) => teacherAgreement(e.trial, e.stage))),
       imgPerSec: stat(summaries.map((s) => s?.imgPerSec)),
       seconds: stat(summaries.map((s) => s?.seconds)),
@@ -141,7 +141,7 @@ export function sweepCells(run: RunData, stage: string): { keys: string[]; cells
     coordinates: keys.map((key) => paramValue(group.params[key])),
     params: group.params,
     accuracy: stat(group.trials.map((t) => t.stages.find((s) => s.name === stage)?.summary?.finalAccuracy)),
-    gain: stat(group.trials.map((t) => t.kdGain)),
+    gain: stat(group.trials.map((t) => t.kdGains[stage])),
     trials: group.trials.length,
   }));
   // Axis order: the values in the order the grid gave them (trials are in grid order), not sorted as text.
