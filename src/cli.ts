@@ -129,7 +129,7 @@ function reportError(error: unknown): number {
   }
   const user = error instanceof UserError ? error : environmentError(error);
   if (user) {
-    process.stderr.write(`kdx: ${user.message}\n`);
+    if (user.message) process.stderr.write(`kdx: ${user.message}\n`); // empty: the reporter has said it
     return user.exitCode;
   }
   const stack = error instanceof Error ? error.stack ?? error.message : String(error);

@@ -72,8 +72,9 @@ export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, tri
   if (runDirFailure !== undefined) throw environmentError(runDirFailure) ?? runDirFailure;
   await rememberLastRun(store, base.file);
   if (result.status === 'interrupted') {
+    // The reporters end with the same news; only JSON lines leave it to this message on stderr.
     const again = kind === 'sweep' ? 'kdx sweep' : 'kdx run';
-    throw new InterruptedError(`interrupted. Run the same ${again} command again to resume from the last finished epoch.`);
+    throw new InterruptedError(flags.json ? `interrupted. Run the same ${again} command again to resume from the last finished epoch.` : '');
   }
   if (result.status === 'failed') {
     const failed = result.rows.flatMap((row) => Object.values(row.stages)).filter((stage) => stage.status === 'failed').length;

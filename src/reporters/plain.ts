@@ -100,7 +100,7 @@ export function createPlainReporter(options: PlainReporterOptions): Reporter {
         ? `done in ${duration(e.seconds)}`
         : e.status === 'failed'
           ? `failed after ${duration(e.seconds)}`
-          : `interrupted after ${duration(e.seconds)} (resumable)`;
+          : `interrupted after ${duration(e.seconds)} (resumable: run the same command again)`;
       // Quiet output starts with the table itself, not a blank line separating it from progress lines.
       const lines = [...(quiet ? [] : ['']), ...(table ? [table, ''] : []), `run dir ${e.runDir}`, ...(e.report ? [`report ${e.report}`] : []), status];
       stdout.write(`${lines.map(stripAnsi).join('\n')}\n`);

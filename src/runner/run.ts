@@ -67,7 +67,14 @@ export function planTrials(trials: Trial[], backend: string): { jobs: Job[]; pla
 }
 
 export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
-  const { store, runDir, emit } = options;
+  const { store, runDir } = options;
+  // Finished epochs of each started job, from its events (workers' too): what an interrupted job resumes from.
+  const epochsDone = new Map<string, number>();
+  const emit: EventSink = (event) => {
+    if (event.type === 'job-start') epochsDone.set(event.job, event.startEpoch);
+    else if (event.type === 'epoch-end') epochsDone.set(event.job, event.epoch);
+    options.emit(event);
+  };
   const { jobs, planned } = planTrials(options.trials, options.backend.label);
   const keyOf = new Map(jobs.map((job) => [job.id, job.key]));
   const planJobs: PlanJob[] = jobs.map((job) => ({
@@ -137,14 +144,30 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   for (const [id, result] of scheduled.results) results.set(id, result);
   const { interrupted } = scheduled;
 
-  const rows = planned.map(rowOf);
   const failed = [...results.values()].some((r) => r.status === 'failed' || (r.status === 'skipped' && r.error !== 'interrupted'));
+  for (const result of results.values()) {
+    if (result.status === 'skipped' && result.error === 'interrupted') describeInterruption(result, epochsDone.get(result.job.id), emit);
+  }
+  const rows = planned.map(rowOf);
   const status = interrupted ? 'interrupted' : failed ? 'failed' : 'ok';
   await writeResults(runDir, options.kind, rows, status);
   const seconds = (Date.now() - started) / 1000; // the run's, not the report's
   const report = await options.writeReport?.(runDir);
   emit({ type: 'run-end', time: Date.now(), status, runDir, rows, seconds, ...(report ? { report } : {}) });
   return { status, rows };
+}
+
+/** Says how far an interrupted job got; a job that had started leaves the live view as skipped with that reason. */
+function describeInterruption(result: JobResult, epochsDone: number | undefined, emit: EventSink): void {
+  const { job } = result;
+  if (epochsDone === undefined) {
+    result.error = 'not started (interrupted)';
+    return;
+  }
+  result.error = epochsDone > 0
+    ? `interrupted after epoch ${epochsDone} of ${job.stage.epochs} (resumable)`
+    : 'interrupted in its first epoch (nothing to resume)';
+  emit({ type: 'job-skipped', time: Date.now(), job: job.id, label: job.label, reason: result.error });
 }
 
 function resultRow(trial: PlannedTrial, results: Map<string, JobResult>): ResultRow {

@@ -82,7 +82,14 @@ test('pressing q mid-run checkpoints, exits 130, and the next run resumes', asyn
     const result = await child;
     assert.ok(pressed, 'an epoch finished');
     assert.equal(result.exitCode, 130, stripAnsi(result.stdout));
-    assert.match(stripAnsi(result.stdout), /again to resume/);
+    const screen = stripAnsi(result.stdout);
+    assert.match(screen, /interrupted after [\d.]+s \(resumable: run the same command again\)/);
+    assert.equal(screen.match(/interrupted after [\d.]+s/g)?.length, 1, 'the interruption is announced once');
+    assert.doesNotMatch(screen, /kdx: interrupted/);
+    // The final job list and the table say how far the teacher got, not that it is still running.
+    const final = screen.slice(screen.lastIndexOf('kdx tiny'));
+    assert.match(final, /- teacher\s+skipped\s+interrupted after epoch \d of 8 \(resumable\)/);
+    assert.doesNotMatch(final, /running/);
 
     const again = await kdx(['run', file, '--json'], { cwd });
     assert.equal(again.exitCode, 0, again.stderr);
