@@ -61,8 +61,11 @@ export interface EpochMetrics {
 
 export type KdxEvent =
   | { type: 'plan'; time: number; name: string; runDir: string; backend: string; jobs: PlanJob[]; trials?: TrialInfo[] }
-  /** `startEpoch`: epochs already finished by an earlier, interrupted attempt (0 on a fresh start). */
-  | { type: 'job-start'; time: number; job: string; label: string; epochs: number; startEpoch: number; batchesPerEpoch: number }
+  /**
+   * `startEpoch`: epochs already finished by an earlier, interrupted attempt (0 on a fresh start);
+   * `history`: their metrics, so a resumed job's curves start at epoch 1.
+   */
+  | { type: 'job-start'; time: number; job: string; label: string; epochs: number; startEpoch: number; batchesPerEpoch: number; history?: EpochMetrics[] }
   /** `evalBatches`: batches of the test-set evaluation that follows the epoch's training. */
   | { type: 'epoch-start'; time: number; job: string; epoch: number; epochs: number; batches: number; evalBatches?: number }
   | { type: 'batch'; time: number; job: string; epoch: number; batch: number; batches: number; loss: number; imgPerSec: number }

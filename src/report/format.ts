@@ -118,3 +118,20 @@ const ANSI = /\u001b(?:\[[0-?]*[ -/]*[@-~]|\][^\u0007\u001b]*(?:\u0007|\u001b\\)
 export function stripAnsi(text: string): string {
   return text.replace(ANSI, '');
 }
+
+/**
+ * A job label cut to `width` so that a sweep's labels stay distinct: `stage[k=v,...]` gives up the end of
+ * the stage name first, then the parameter names (`[2,0.5]`), and its values last.
+ */
+export function fitLabel(label: string, width: number): string {
+  if (label.length <= width) return label;
+  const match = /^(.*?)(\[.*\])$/.exec(label);
+  if (!match) return truncate(label, width);
+  const [, stage, params] = match;
+  const valuesOnly = params.replace(/([[,])[^[,=\]]+=/g, '$1');
+  for (const tail of [params, valuesOnly]) {
+    const room = width - tail.length;
+    if (room >= Math.min(stage.length, 3)) return `${truncate(stage, room)}${tail}`;
+  }
+  return truncate(`${stage}${valuesOnly}`, width);
+}

@@ -50,6 +50,20 @@ function errorOf(entry: StageEntry | undefined): string | undefined {
   return entry && 'error' in entry ? entry.error : undefined;
 }
 
+/** Why stages have no result, one note per distinct reason: a missing dataset fails every stage alike. */
+class ProblemNotes {
+  private readonly byReason = new Map<string, string[]>();
+
+  add(who: string, status: string | undefined, error: string): void {
+    const reason = `${status ?? 'failed'}: ${error}`;
+    this.byReason.set(reason, [...(this.byReason.get(reason) ?? []), who]);
+  }
+
+  lines(): string[] {
+    return [...this.byReason].map(([reason, whos]) => `${whos.join(', ')} ${reason}`);
+  }
+}
+
 const cell = (raw: CellValue, text?: string): Cell => ({ raw, text: text ?? (raw === undefined || raw === null ? '—' : String(raw)) });
 const accCell = (v: number | undefined): Cell => cell(v, pct(v));
 
@@ -78,6 +92,7 @@ function runTable(row: ResultRow | undefined): Table {
   columns.push({ id: 'kd_gain', header: 'KD gain', align: 'right', only: ['csv'] });
   const out: Cell[][] = [];
   const notes: string[] = [];
+  const problems = new ProblemNotes();
   const gains = Object.entries(row?.kdGains ?? {}).filter((g): g is [string, number] => g[1] !== null);
   if (gains.length > 0) notes.push(`KD gain: ${gains.map(([stage, gain]) => `${stage} ${points(gain)}`).join(', ')}`);
   for (const [stage, entry] of Object.entries(row?.stages ?? {})) {
@@ -91,7 +106,7 @@ function runTable(row: ResultRow | undefined): Table {
       ]);
     } else {
       const error = errorOf(entry);
-      if (error) notes.push(`${stage} ${entry.status}: ${error}`);
+      if (error) problems.add(stage, entry.status, error);
       out.push([
         cell(stage), cell(entry.status), cell(undefined), cell(undefined), cell(undefined), cell(undefined),
         cell(undefined), cell(undefined), cell(undefined), cell(undefined), cell(undefined), cell(entry.job),
@@ -99,7 +114,7 @@ function runTable(row: ResultRow | undefined): Table {
       ]);
     }
   }
-  return { kind: 'run', columns, rows: out, notes };
+  return { kind: 'run', columns, rows: out, notes: [...notes, ...problems.lines()] };
 }
 
 /** The stages that have a KD gain (distilling stages with a plain counterpart), in order of appearance. */
@@ -155,6 +170,7 @@ function sweepTable(rows: readonly ResultRow[]): Table {
   });
 
   const notes: string[] = [];
+  const problems = new ProblemNotes();
   if (distilled.size > 0) {
     const names = [...distilled];
     notes.push(names.length === 1 ? `ranked by ${names[0]} KD gain` : `ranked by the best KD gain of ${names.join(', ')}`);
@@ -172,7 +188,7 @@ function sweepTable(rows: readonly ResultRow[]): Table {
       } else {
         const status = entry?.status;
         const error = errorOf(entry);
-        if (error) notes.push(`#${i + 1} ${stage} ${status}: ${error}`);
+        if (error) problems.add(`#${i + 1} ${stage}`, status, error);
         cells.push(cell(undefined, status && status !== 'waiting' ? status : '—'), cell(undefined), cell(status));
       }
       if (distilled.has(stage)) {
@@ -182,7 +198,7 @@ function sweepTable(rows: readonly ResultRow[]): Table {
     }
     return cells;
   });
-  return { kind: 'sweep', columns, rows: out, notes };
+  return { kind: 'sweep', columns, rows: out, notes: [...notes, ...problems.lines()] };
 }
 
 /** Renders a table. `width` (text only, default 80) drops low-priority columns, then truncates cells. */

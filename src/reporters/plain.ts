@@ -29,6 +29,8 @@ export function createPlainReporter(options: PlainReporterOptions): Reporter {
   let trialsTotal = 0;
   let trialsDone = 0;
   const taskLast = new Map<string, number>();
+  /** Error message -> the first job that failed with it. */
+  const failures = new Map<string, string>();
 
   const handlers: { [T in KdxEvent['type']]?: (e: EventOf<T>) => void } = {
     plan(e) {
@@ -54,7 +56,10 @@ export function createPlainReporter(options: PlainReporterOptions): Reporter {
       out(`● ${e.label}  cached  final ${pct(e.summary.finalAccuracy)}`);
     },
     'job-failed'(e) {
-      err(`✗ ${e.label}  failed: ${e.error}`);
+      // A long error shared by several jobs (a missing dataset) is printed once.
+      const first = failures.get(e.error);
+      err(first ? `✗ ${e.label}  failed: the same error as ${first}` : `✗ ${e.label}  failed: ${e.error}`);
+      if (!first) failures.set(e.error, e.label);
     },
     'job-skipped'(e) {
       out(`- ${e.label} skipped: ${e.reason}`);

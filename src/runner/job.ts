@@ -201,7 +201,6 @@ async function teacherSource(job: Job, teacherKey: string, dataset: LoadedDatase
   try {
     const stored = await env.store.getLogits(logitsKey, (damage) => warnDamaged(env, `${job.label}: the stored teacher logits`, damage, 'computing them again'));
     if (stored) {
-      env.emit({ type: 'log', time: Date.now(), level: 'info', message: `${job.label}: reusing stored teacher logits` });
       const [, samplesPerEpoch, classes] = stored.shape;
       return checkTeacherWidth(job, dataset, { kind: 'stored', logits: stored.data, samplesPerEpoch, classes });
     }

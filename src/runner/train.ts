@@ -105,7 +105,10 @@ async function trainLoop(
     throw new TrainingError(`${job.label}: model ${stage.model} outputs ${width} logits, but ${dataset.name} has ${dataset.classes} classes`);
   }
   const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  ctx.emit({ type: 'job-start', time: Date.now(), job: job.id, label: job.label, epochs: stage.epochs, startEpoch: epochsDone, batchesPerEpoch: steps });
+  ctx.emit({
+    type: 'job-start', time: Date.now(), job: job.id, label: job.label, epochs: stage.epochs, startEpoch: epochsDone, batchesPerEpoch: steps,
+    ...(history.length > 0 ? { history: [...history] } : {}),
+  });
 
   let lastPredictions: Int32Array | undefined;
   const schedule = (stage.optimizer.schedule ?? { type: 'constant' }) as ScheduleConfig;

@@ -49,7 +49,7 @@ export async function runInWorker(
   let outcome: JobOutcome | undefined;
   let failure: { message: string; interrupted: boolean } | undefined;
   child.on('message', (message: WorkerMessage) => {
-    if (message.type === 'event') options.emit(message.event);
+    if (message.type === 'event') options.emit(fromWorker(message.event, job.id));
     else if (message.type === 'result') outcome = message.outcome;
     else failure = message;
   });
@@ -62,4 +62,13 @@ export async function runInWorker(
   const why = result.signal ? `was killed by ${result.signal}` : `exited with status ${result.exitCode}`;
   const stderr = String(result.stderr ?? '').trim().split('\n').slice(-5).join('\n');
   throw new WorkerFailed(`the worker process for ${job.label} ${why}${stderr ? `:\n${stderr}` : ''}`);
+}
+
+/**
+ * A worker's event as the parent reports it. Tasks (loading data, ...) are per process: each worker
+ * loads its own copy, so its task ids are made its own, or one worker's task would seem to have started
+ * when another's did.
+ */
+export function fromWorker(event: KdxEvent, jobId: string): KdxEvent {
+  return event.type === 'task' ? { ...event, id: `${jobId}/${event.id}` } : event;
 }

@@ -4,7 +4,7 @@
 import React from 'react';
 import { Box, Static, Text, useInput } from 'ink';
 import type { JobState } from '../events.js';
-import { bar, duration, loss, pct, rate, sparkline, truncate } from '../report/format.js';
+import { bar, duration, fitLabel, loss, pct, rate, sparkline, truncate } from '../report/format.js';
 import { formatTable, resultsTable } from '../report/table.js';
 import {
   currentEpoch, elapsedSeconds, etaSeconds, evaluating, inEpoch, jobCounts, jobTree, trialProgress,
@@ -149,7 +149,7 @@ function jobDetail(job: JobView): string {
         ? `best ${pct(job.summary.bestAccuracy)}  final ${pct(job.summary.finalAccuracy)}  ${duration(job.summary.seconds)}`
         : '';
     case 'failed':
-      return job.error ?? '';
+      return job.error?.split('\n')[0] ?? ''; // the whole message is in the scrollback
     case 'skipped':
       return job.reason ?? '';
   }
@@ -180,7 +180,7 @@ function JobLines({ lines, width, paint }: { lines: TreeLine[]; width: number; p
       {lines.map((line, k) => {
         const job = line.job;
         const prefix = treePrefix(line);
-        const label = truncate(job.label, headWidth - prefix.length - 2).padEnd(headWidth - prefix.length - 2);
+        const label = fitLabel(job.label, headWidth - prefix.length - 2).padEnd(headWidth - prefix.length - 2);
         const needs = line.alsoNeeds.length > 0 && job.state === 'waiting' ? `  after ${line.alsoNeeds.join(', ')}` : '';
         return (
           <Text key={job.id} wrap="truncate-end">

@@ -38,7 +38,7 @@ export interface JobView {
   epochStartedAt?: number;
   lastBatchAt?: number;
   endedAt?: number;
-  /** Finished epochs of this session, in order. */
+  /** Finished epochs in order, including those before a resume. */
   history: EpochPoint[];
   summary?: JobSummary;
   error?: string;
@@ -146,7 +146,7 @@ export function reduce(state: RunView, event: KdxEvent): RunView {
       return updateJob(s, event.job, event.label, () => ({
         state: 'running', label: event.label, epochs: event.epochs, startEpoch: event.startEpoch, epoch: event.startEpoch,
         batch: 0, batches: event.batchesPerEpoch, startedAt: event.time, epochStartedAt: undefined, lastBatchAt: undefined,
-        evalBatch: 0, evalStartedAt: undefined, lastEvalAt: undefined, history: [], error: undefined,
+        evalBatch: 0, evalStartedAt: undefined, lastEvalAt: undefined, history: event.history ?? [], error: undefined,
       }));
     case 'epoch-start':
       return updateJob(s, event.job, undefined, (job) => ({
@@ -186,8 +186,10 @@ export function reduce(state: RunView, event: KdxEvent): RunView {
     case 'job-cached':
       return updateJob(s, event.job, event.label, () => ({ state: 'cached', summary: event.summary, endedAt: event.time }));
     case 'job-failed': {
+      // A long error shared by several jobs (a missing dataset) is shown once.
+      const first = s.order.map((id) => s.jobs[id]).find((j) => j.state === 'failed' && j.error === event.error && j.id !== event.job);
       const next = updateJob(s, event.job, event.label, () => ({ state: 'failed', error: event.error, endedAt: event.time }));
-      return notice(next, 'error', `✗ ${event.label}  failed: ${event.error}`);
+      return notice(next, 'error', first ? `✗ ${event.label}  failed: the same error as ${first.label}` : `✗ ${event.label}  failed: ${event.error}`);
     }
     case 'job-skipped':
       return updateJob(s, event.job, event.label, () => ({ state: 'skipped', reason: event.reason, endedAt: event.time }));

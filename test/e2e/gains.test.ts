@@ -34,6 +34,17 @@ test('a sweep with two distilled students reports two gains', async () => {
     const csvHeader = readFileSync(join(runDir, 'results.csv'), 'utf8').split('\n')[0];
     assert.match(csvHeader, /kd_student\.kd_gain.*kd_T8\.kd_gain/);
     assert.match(readFileSync(join(runDir, 'results.md'), 'utf8'), /ranked by the best KD gain of kd_student, kd_T8/);
+    assert.match(readFileSync(join(runDir, 'summary.md'), 'utf8'), /kd_T8/, 'a sweep has a summary.md too');
+
+    // Without a file, kdx sweep names the file it chose; --dry-run --json prints JSON.
+    const dry = await kdx(['sweep', '--grid', 'alpha=0.5,0.7', '--dry-run', '--json'], { cwd });
+    assert.equal(dry.exitCode, 0, dry.stderr);
+    assert.match(dry.stderr, /no file given: sweeping .*two\.yaml \(the file of the last kdx run here\)/);
+    const plan = JSON.parse(dry.stdout) as { trials: { params: { alpha: number }; stages: Record<string, { cached: boolean }> }[]; jobs: number; cached: number };
+    assert.deepEqual(plan.trials.map((t) => t.params.alpha), [0.5, 0.7]);
+    assert.equal(plan.trials[0].stages.kd_T8.cached, true);
+    assert.equal(plan.trials[1].stages.kd_T8.cached, false);
+    assert.deepEqual([plan.jobs, plan.cached], [6, 4]);
   } finally {
     cleanup(cwd);
   }

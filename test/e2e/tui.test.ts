@@ -96,6 +96,7 @@ test('pressing q mid-run checkpoints, exits 130, and the next run resumes', asyn
     const start = parseEvents(again.stdout).find((e) => e.type === 'job-start') as Extract<KdxEvent, { type: 'job-start' }>;
     assert.equal(start.label, 'teacher');
     assert.ok(start.startEpoch >= 1, `resumed after epoch ${start.startEpoch}`);
+    assert.deepEqual(start.history?.map((h) => h.epoch), Array.from({ length: start.startEpoch }, (_, i) => i + 1), 'the earlier epochs come along');
   } finally {
     cleanup(cwd);
   }

@@ -140,3 +140,12 @@ test('a job evaluating after its epoch shows the evaluation, not a frozen traini
   assert.match(frame, /evaluating {2}test batch 12\/40/);
   assert.doesNotMatch(frame, /batch 782\/782/);
 });
+
+test('at 60 columns the tree rows of a sweep can still be told apart', () => {
+  const frame = render(<App state={reduceAll(sweepHalf())} width={60} />).lastFrame()!;
+  const kdRows = frame.split('\n').filter((l) => /\[.*\]/.test(l) && /[├└]─/.test(l));
+  assert.ok(kdRows.length >= 3, frame);
+  const labels = kdRows.map((l) => /([^\s─├└│]*\[[^\]]*\])/.exec(l)![1]);
+  assert.equal(new Set(labels).size, labels.length, labels.join(' | '));
+  for (const row of frame.split('\n')) assert.ok([...row].length <= 60, row);
+});

@@ -6,6 +6,8 @@ import { createJsonReporter } from '../../src/reporters/json.js';
 import { createPlainReporter } from '../../src/reporters/plain.js';
 import { colorAllowed, createReporter, isCI, resolveMode, type Reporter } from '../../src/reporters/index.js';
 import { T0, runFailed, runMidEpoch, sweepHalf } from './fixtures.js';
+import { reduceAll } from '../../src/tui/store.js';
+import { renderResults } from '../../src/report/table.js';
 
 class Sink extends EventEmitter {
   chunks: string[] = [];
@@ -156,4 +158,19 @@ test('auto on a TTY starts the Ink UI and leaves the summary on screen when clos
   assert.match(text, /run dir runs\/cifar10-kd\/1/);
   // NO_COLOR: no SGR colour sequences (cursor and erase sequences are not colour).
   assert.doesNotMatch(text, /\u001b\[(3\d|9\d|1|2)m/);
+});
+
+test('an error shared by several jobs (a missing dataset) is printed in full once', async () => {
+  const help = 'cifar10 not found in ~/.cache/kdx/datasets/cifar10\nput the files there, or set KDX_DATA\n(13 lines of help)';
+  const jobs = ['teacher', 'student'].map((label, i): KdxEvent => ({ type: 'job-failed', time: T0 + i, job: `j${i}`, label, error: help }));
+  const stderr = new Sink();
+  await feed(createPlainReporter({ stdout: new Sink(), stderr }), jobs);
+  assert.equal(stderr.text.split('put the files there').length - 1, 1, stderr.text);
+  assert.match(stderr.text, /✗ student {2}failed: the same error as teacher/);
+  const state = reduceAll(jobs);
+  assert.deepEqual(state.notices.map((n) => n.text.split('\n')[0]), [`✗ teacher  failed: ${help.split('\n')[0]}`, '✗ student  failed: the same error as teacher']);
+  const rows = [{ params: {}, stages: { teacher: { job: 'j0', status: 'failed' as const, error: help }, student: { job: 'j1', status: 'failed' as const, error: help } } }];
+  const table = renderResults(rows, 'text', { kind: 'run' });
+  assert.equal(table.split('put the files there').length - 1, 1, table);
+  assert.match(table, /^teacher, student failed: cifar10 not found/m);
 });

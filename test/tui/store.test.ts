@@ -179,3 +179,13 @@ test('evaluation after an epoch: its progress shows, and the ETA counts it', () 
   assert.equal(s.jobs[job].lastEvalSeconds, 9);
   assert.equal(etaSeconds(s.jobs[job]), 6 * 0.5 + 9);
 });
+
+test('a resumed job keeps the epochs before the resume in its history (the sparklines start at epoch 1)', () => {
+  const job = 'rrrrrrrrrrr1';
+  const earlier = [1, 2].map((epoch) => ({ epoch, loss: 2 - epoch / 10, testLoss: 2, testAccuracy: epoch / 10, imgPerSec: 100, seconds: 10 }));
+  const s = reduceAll([
+    { type: 'job-start', time: T0, job, label: 'teacher', epochs: 4, startEpoch: 2, batchesPerEpoch: 10, history: earlier },
+    { type: 'epoch-end', time: T0 + 10_000, job, epochs: 4, epoch: 3, loss: 1.5, testLoss: 1.6, testAccuracy: 0.3, imgPerSec: 100, seconds: 10 },
+  ]);
+  assert.deepEqual(s.jobs[job].history.map((h) => h.epoch), [1, 2, 3]);
+});

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ResultRow } from '../../src/events.js';
 import { formatTable, renderResults, resultsTable, sortTrials } from '../../src/report/table.js';
+import { fitLabel } from '../../src/report/format.js';
 import { failedRows, okRows, sweepRow } from './fixtures.js';
 
 function sweepRows(): ResultRow[] {
@@ -128,4 +129,12 @@ test('two distilled students: a KD gain for each, trials ranked by the better on
   assert.match(md[0], /kd_student KD gain \| kd_T8 final \| kd_T8 best \| kd_T8 KD gain \|$/);
   assert.match(md[2], /\| 1 \| y \|.*\| \+0\.9pt \| 81\.3% \| 81\.3% \| \+29\.2pt \|$/);
   assert.equal(md.at(-1), '- ranked by the best KD gain of kd_student, kd_T8');
+});
+
+test('fitLabel keeps a sweep label\'s values: the stage name goes first, then the parameter names', () => {
+  assert.equal(fitLabel('kd_student[T=2,alpha=0.5]', 30), 'kd_student[T=2,alpha=0.5]');
+  assert.equal(fitLabel('kd_student[T=2,alpha=0.5]', 22), 'kd_stu…[T=2,alpha=0.5]');
+  assert.equal(fitLabel('kd_student[T=2,alpha=0.5]', 12), 'kd_s…[2,0.5]');
+  assert.equal(fitLabel('kd_student[T=2,alpha=0.5]', 6), 'kd_st…');
+  assert.equal(fitLabel('a_long_teacher_name', 8), 'a_long_…');
 });
