@@ -1,4 +1,5 @@
 import { datasetShape, loadExperiment } from '../config/load.js';
+import { experimentWarnings, formatWarnings } from '../config/warnings.js';
 import type { Experiment } from '../config/experiment.js';
 import { describeModel } from '../registry/model.js';
 import { planExperiment } from '../runner/plan.js';
@@ -8,7 +9,8 @@ import type { OptimizerConfig } from '../registry/types.js';
 import { table } from '../util/text.js';
 
 export async function plan(file: string, options: { set: string[]; cacheDir?: string; backend?: BackendName }): Promise<void> {
-  const { experiment } = await loadExperiment(file, { overrides: options.set });
+  const { experiment, source } = await loadExperiment(file, { overrides: options.set });
+  process.stderr.write(formatWarnings(experimentWarnings(experiment, source)));
   const backend = await selectBackendOrFail(options.backend ?? experiment.backend);
   const store = new Store(options.cacheDir);
   process.stdout.write(formatPlan(experiment, backendLabel(backend), (key) => store.hasSync(key)));
