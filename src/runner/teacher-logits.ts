@@ -7,6 +7,7 @@ import { batchesPerEpoch, epochBatches } from '../data/stream.js';
 import type { EventSink } from '../events.js';
 import type { Job } from './plan.js';
 import { TrainingAborted, transformChain } from './train.js';
+import { breather } from './pace.js';
 
 /** Runs the teacher (inference mode) over every epoch of the job's training stream: epochs x samples x classes. */
 export async function computeTeacherLogits(
@@ -26,6 +27,7 @@ export async function computeTeacherLogits(
   const label = `teacher logits for ${job.label}`;
   let done = 0;
   let lastEvent = 0;
+  const breathe = breather();
   emit({ type: 'task', time: Date.now(), id, label, current: 0, total, unit: 'batches' });
   for (let epoch = 0; epoch < job.stage.epochs; epoch++) {
     let offset = epoch * samples * classes;
@@ -36,6 +38,7 @@ export async function computeTeacherLogits(
       out.dispose();
       offset += batch.n * classes;
       done++;
+      await breathe(); // the UI redraws and `q` is seen while the teacher runs
       if (Date.now() - lastEvent > 500) {
         lastEvent = Date.now();
         emit({ type: 'task', time: Date.now(), id, label, current: done, total, unit: 'batches' });
