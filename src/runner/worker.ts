@@ -70,5 +70,5 @@ export async function runInWorker(
  * when another's did.
  */
 export function fromWorker(event: KdxEvent, jobId: string): KdxEvent {
-  return event.type === 'task' ? { ...event, id: `${jobId}/${event.id}` } : event;
+  return event.type === 'task' ? { ...event, id: `${event.id}@${jobId}` } : event;
 }

@@ -22,13 +22,23 @@ function withoutComment(line: string): string {
   return line.replace(/\s+#.*$/, '').trim();
 }
 
-/** Every line of every code block (indented or fenced) of a markdown text. */
+/**
+ * Every line of every code block of a markdown text: fenced, or indented by four spaces after a blank
+ * line (an indented line right after text continues a list item's paragraph).
+ */
 function codeLines(markdown: string): string[] {
   const out: string[] = [];
   let fenced = false;
+  let indented = false;
+  let previous = '';
   for (const line of markdown.split('\n')) {
     if (line.startsWith('```')) fenced = !fenced;
-    else if (fenced || line.startsWith('    ')) out.push(line.trim());
+    else if (fenced) out.push(line.trim());
+    else {
+      indented = line.startsWith('    ') && (indented || previous.trim() === '');
+      if (indented) out.push(line.trim());
+    }
+    previous = line;
   }
   return out;
 }
