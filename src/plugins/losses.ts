@@ -147,6 +147,13 @@ export const kdLossFactory: LossFactory = {
     const options = kdOptions(args);
     return (inputs: LossInputs) => kdLoss(inputs.logits, teacherLogitsOf('kd', inputs), inputs.labels, options);
   },
+  createWithTerms(args) {
+    const options = kdOptions(args);
+    return (inputs: LossInputs) => {
+      const { soft, hard, total } = kdLossParts(inputs.logits, teacherLogitsOf('kd', inputs), inputs.labels, options);
+      return { total, terms: { soft, hard } };
+    };
+  },
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -194,14 +201,6 @@ export const distLossFactory: LossFactory = {
       return tf.tidy(() =>
         tf.add(tf.mul(crossEntropy(inputs.logits, inputs.labels), ceWeight), distLoss(inputs.logits, teacherLogits, options)),
       ) as Scalar;
-    };
-  },
-  createWithTerms(args) {
-    const options = kdOptions(args);
-    return ({ logits, labels, teacherLogits }: LossInputs) => {
-      if (teacherLogits === undefined) throw new Error('loss kd needs the teacher logits (the stage has no teacher)');
-      const { soft, hard, total } = kdLossParts(logits, teacherLogits, labels, options);
-      return { total, terms: { soft, hard } };
     };
   },
 };
