@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { LayersModel } from '../src/engine/tf.js';
 import { loadExperiment } from '../src/config/load.js';
 import { buildModel } from '../src/registry/model.js';
-import type { LayerSpec } from '../src/registry/types.js';
+import type { ModelNode } from '../src/registry/types.js';
 
 export type ReferenceKind = 'teacher' | 'student';
 
@@ -20,11 +20,12 @@ export const REFERENCE_PARAMS: Record<ReferenceKind, number> = { teacher: 3_248_
 const referenceFile = fileURLToPath(new URL('../experiments/cifar10-kd.yaml', import.meta.url));
 const { experiment } = await loadExperiment(referenceFile, { checkShapes: false });
 
-function fuseRelu(layers: LayerSpec[]): LayerSpec[] {
-  const out: LayerSpec[] = [];
+function fuseRelu(layers: ModelNode[]): ModelNode[] {
+  const out: ModelNode[] = [];
   for (const layer of layers) {
     const previous = out[out.length - 1];
-    if (layer.type === 'relu' && previous && (previous.type === 'conv2d' || previous.type === 'dense') && !previous.args.activation) {
+    const fusable = previous && !('block' in previous) && (previous.type === 'conv2d' || previous.type === 'dense') && !previous.args.activation;
+    if (!('block' in layer) && layer.type === 'relu' && fusable) {
       out[out.length - 1] = { type: previous.type, args: { ...previous.args, activation: 'relu' } };
     } else out.push(layer);
   }

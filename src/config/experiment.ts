@@ -1,7 +1,7 @@
 // The validated, typed, normalised experiment the rest of kdx works with. Its raw shape comes from the
 // schema (schema-types.ts is generated from it); this module only turns short forms into one form.
 import type { KdxExperiment } from './schema-types.js';
-import type { LayerSpec, OptimizerConfig } from '../registry/types.js';
+import type { ModelNode, OptimizerConfig } from '../registry/types.js';
 import type { BackendName } from '../engine/backend.js';
 
 export type ExperimentFile = KdxExperiment;
@@ -48,7 +48,8 @@ export interface Experiment {
   backend: BackendName;
   data: DataSpec;
   optimizer: OptimizerConfig;
-  models: Record<string, LayerSpec[]>;
+  /** Each model's layers and blocks, expanded (see src/config/models.ts). */
+  models: Record<string, ModelNode[]>;
   stages: Record<string, StageSpec>;
   sweep?: { grid: Record<string, unknown[] | string> };
 }

@@ -5,7 +5,7 @@ import { basename, dirname, extname, resolve } from 'node:path';
 import { UserError, EXIT } from '../errors.js';
 import { registry } from '../registry/index.js';
 import { buildModel, LayerShapeError } from '../registry/model.js';
-import type { ImageShape, LayerSpec, OptimizerConfig } from '../registry/types.js';
+import type { ImageShape, ModelNode, OptimizerConfig } from '../registry/types.js';
 import { ensureBuiltins } from '../plugins/builtin.js';
 import { loadPlugin } from '../plugins/load.js';
 import { buildTransforms } from '../plugins/transforms.js';
@@ -15,6 +15,7 @@ import { interpolate, type InterpolationProblem, type ParameterUse } from './int
 import { applyOverride, isDiagnostic, parseOverride } from './overrides.js';
 import { checkSchema, withDefaults } from './schema.js';
 import { checkSemantics } from './semantics.js';
+import { ModelExpander, withoutExtensionKeys, type Origin } from './models.js';
 import { contentHash } from '../util/hash.js';
 import { diagnosticAt, parseSource, type Source } from './source.js';
 
@@ -49,7 +50,7 @@ export async function parseExperiment(file: string, text: string, options: LoadO
   const { source, syntaxErrors } = parseSource(file, text);
   if (syntaxErrors.length > 0) throw new ConfigError(syntaxErrors);
   // A copy, so an alias is its own value: `--set` on one use of an anchor must not change the others.
-  const data = JSON.parse(JSON.stringify(source.doc.toJS({ maxAliasCount: 1000 }) ?? null)) as unknown;
+  const data = withoutExtensionKeys(JSON.parse(JSON.stringify(source.doc.toJS({ maxAliasCount: 1000 }) ?? null))) as unknown;
   if (data === null || data === undefined) {
     throw new ConfigError([diagnosticAt(source, [], 'the file is empty: an experiment needs at least data, models and stages')]);
   }
@@ -83,12 +84,13 @@ export async function parseExperiment(file: string, text: string, options: LoadO
     return by ? { override: by.text, overrideFlag: by.flag, path: formatPath(path), message } : diagnosticAt(source, path, message, onKey);
   };
 
-  // ${params}: everything but params itself and the sweep grid (whose values are data, not references).
+  // ${params}: everything but params itself, the sweep grid (whose values are data, not references) and
+  // the reusable blocks (whose references are their own parameters, filled in where they are used).
   const params = raw.params && typeof raw.params === 'object' && !Array.isArray(raw.params) ? (raw.params as Record<string, unknown>) : {};
   const problems: InterpolationProblem[] = [];
   const resolved: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(raw)) {
-    resolved[key] = key === 'params' || key === 'sweep' ? value : interpolate(value, params, problems, [key], uses);
+    resolved[key] = key === 'params' || key === 'sweep' || key === 'blocks' ? value : interpolate(value, params, problems, [key], uses);
   }
   for (const problem of problems) diagnostics.push(locate(problem.path, problem.message));
 
@@ -120,21 +122,30 @@ export async function parseExperiment(file: string, text: string, options: LoadO
   for (const problem of checkSemantics(resolved, registry)) {
     if (!isReported(problem.path)) diagnostics.push(locate(problem.path, problem.message));
   }
+  const expander = new ModelExpander(registry);
+  const models = expander.expandFile(file, mapping(resolved.models), mapping(resolved.blocks), params);
+  const located = (origin: Origin, message: string, onKey = false) => {
+    const text = origin.within ? `${message} (${origin.within})` : message;
+    return origin.source ? diagnosticAt(origin.source, origin.path, text, onKey) : locate(origin.path, text, onKey);
+  };
+  for (const problem of expander.problems) {
+    if (problem.source || !isReported(problem.path)) diagnostics.push(located(problem, problem.message, problem.onKey));
+  }
+  diagnostics.push(...expander.diagnostics);
   if (diagnostics.length > 0) throw new ConfigError(sortByPosition(diagnostics));
 
-  const experiment = normalize(resolved, file, plugins, allOverrides.map((o) => o.text));
+  const experiment = normalize(resolved, models, file, plugins, allOverrides.map((o) => o.text));
   if (options.checkShapes !== false) {
-    for (const problem of shapeProblems(experiment)) diagnostics.push(locate(problem.path, problem.message));
+    for (const problem of shapeProblems(experiment, expander.origins)) diagnostics.push(located(problem.origin, problem.message));
     if (diagnostics.length > 0) throw new ConfigError(sortByPosition(diagnostics));
   }
   return { experiment, source };
 }
 
-function normalize(data: Record<string, any>, file: string, plugins: string[], overrides: string[]): Experiment {
-  const layerShorthand = (type: string) => (registry.layers.has(type) ? registry.layers.get(type).shorthand : undefined);
+function normalize(data: Record<string, any>, models: Record<string, ModelNode[]>, file: string, plugins: string[], overrides: string[]): Experiment {
   // One form per entry, with the schema's defaults, whatever short form the file used.
-  const entry = (def: 'layer' | 'transform' | 'loss', value: unknown, shorthand?: (type: string) => string | undefined): NamedSpec => {
-    const { type, args } = normalizeNamed(value, shorthand);
+  const entry = (def: 'transform' | 'loss', value: unknown): NamedSpec => {
+    const { type, args } = normalizeNamed(value);
     return { type, args: withDefaults(def, type, args) };
   };
   const optimizer = data.optimizer as OptimizerConfig;
@@ -168,9 +179,7 @@ function normalize(data: Record<string, any>, file: string, plugins: string[], o
       test: data.data.test.map((t: unknown) => entry('transform', t)),
     },
     optimizer,
-    models: Object.fromEntries(
-      Object.entries<unknown[]>(data.models).map(([name, layers]) => [name, layers.map((l) => entry('layer', l, layerShorthand))]),
-    ),
+    models,
     stages,
     ...(data.sweep ? { sweep: data.sweep } : {}),
   };
@@ -197,6 +206,7 @@ export function datasetShape(experiment: Experiment): { inputShape: ImageShape; 
 }
 
 type Problem = { path: PathSegment[]; message: string };
+type ModelShapeProblem = { origin: Origin; message: string };
 
 /** Each transform built against the shape it receives; both streams must end at the shape the models see. */
 function streamProblems(experiment: Experiment): Problem[] {
@@ -227,13 +237,20 @@ function streamProblems(experiment: Experiment): Problem[] {
 }
 
 /** Shape checks already made in this process: a sweep's trials mostly share their models. */
-const modelChecks = new Map<string, Problem | undefined>();
+const modelChecks = new Map<string, ModelShapeProblem | undefined>();
 
 /** Builds a model once against its input: a layer that does not fit, or an output that is not one logit per class. */
-function modelProblem(name: string, layers: LayerSpec[], inputShape: ImageShape, classes: number, dataset: string): Problem | undefined {
-  const id = contentHash({ name, layers, inputShape, classes, dataset });
+function modelProblem(
+  name: string,
+  layers: ModelNode[],
+  inputShape: ImageShape,
+  classes: number,
+  dataset: string,
+  origins: WeakMap<object, Origin>,
+): ModelShapeProblem | undefined {
+  const id = contentHash({ name, layers, inputShape, classes, dataset, written: layers.map((node) => origins.get(node)) });
   if (modelChecks.has(id)) return modelChecks.get(id);
-  let problem: Problem | undefined;
+  let problem: ModelShapeProblem | undefined;
   try {
     const built = buildModel(name, layers, inputShape, 0);
     built.model.dispose();
@@ -241,35 +258,39 @@ function modelProblem(name: string, layers: LayerSpec[], inputShape: ImageShape,
     if (out.length !== 1 || out[0] !== classes) {
       const hint = out.length > 1 ? ' (add flatten or globalAvgPool2d before the last dense layer)' : '';
       problem = {
-        path: ['models', name, layers.length - 1],
+        origin: { ...(origins.get(layers[layers.length - 1]) ?? { path: ['models', name] }), within: undefined },
         message: `model "${name}" outputs [${out.join(', ')}] per image, but ${dataset} has ${classes} classes: it must output [${classes}]${hint}`,
       };
     }
   } catch (error) {
     if (!(error instanceof LayerShapeError)) throw error;
-    problem = { path: ['models', name, error.index], message: error.message };
+    problem = { origin: origins.get(error.node) ?? { path: ['models', name, error.index] }, message: error.message };
   }
   modelChecks.set(id, problem);
   return problem;
 }
 
 /** Builds each model used by a stage once: layers that do not fit, and outputs that are not one logit per class. */
-function shapeProblems(experiment: Experiment): Problem[] {
+function shapeProblems(experiment: Experiment, origins: WeakMap<object, Origin>): ModelShapeProblem[] {
   let shape: { inputShape: ImageShape; classes: number };
   try {
     shape = datasetShape(experiment);
   } catch (error) {
-    return [{ path: ['data'], message: (error as Error).message }];
+    return [{ origin: { path: ['data'] }, message: (error as Error).message }];
   }
-  const problems = streamProblems(experiment);
-  if (problems.length > 0) return problems;
+  const streams = streamProblems(experiment);
+  if (streams.length > 0) return streams.map(({ path, message }) => ({ origin: { path }, message }));
+  const problems: ModelShapeProblem[] = [];
   const used = new Set(Object.values(experiment.stages).map((s) => s.model));
   for (const name of Object.keys(experiment.models).filter((m) => used.has(m))) {
-    const problem = modelProblem(name, experiment.models[name], shape.inputShape, shape.classes, experiment.data.dataset);
+    const problem = modelProblem(name, experiment.models[name], shape.inputShape, shape.classes, experiment.data.dataset, origins);
     if (problem) problems.push(problem);
   }
   return problems;
 }
+
+const mapping = (value: unknown): Record<string, unknown> =>
+  value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 
 /** Whether `path` lies at or under `prefix`. */
 function isPrefix(prefix: readonly PathSegment[], path: readonly PathSegment[]): boolean {

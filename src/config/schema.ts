@@ -36,6 +36,17 @@ export function checkSchema(data: unknown): SchemaProblem[] {
   return dedupe(problems.filter((p): p is SchemaProblem => p !== undefined));
 }
 
+/**
+ * Validates one value against a `$defs` entry (filling defaults), with paths relative to `at`: for parts of
+ * a model that are only known once expanded (a reusable block's layers with its arguments filled in).
+ */
+export function checkDefinition(def: string, value: unknown, at: PathSegment[] = []): SchemaProblem[] {
+  const validate = ajv.getSchema(`${experimentSchema.$id as string}#/$defs/${def}`)!;
+  if (validate(value)) return [];
+  const problems = (validate.errors ?? []).map((error) => describe(error, value));
+  return dedupe(problems.filter((p): p is SchemaProblem => p !== undefined)).map((p) => ({ ...p, path: [...at, ...p.path] }));
+}
+
 function describe(error: ErrorObject, root: unknown): SchemaProblem | undefined {
   const path = decodePointer(error.instancePath);
   const value = valueAt(root, path);

@@ -2,6 +2,7 @@
 // applying the layers in order (src/registry/model.ts), so nothing here knows the input shape.
 import { tf } from '../engine/tf.js';
 import type { LayerContext, LayerFactory } from '../registry/types.js';
+import { ChannelShuffle, GroupedConv2D } from './channel-layers.js';
 
 type Args = Record<string, unknown>;
 type Activation = 'linear' | 'relu' | 'sigmoid' | 'tanh' | 'gelu' | 'elu' | 'softmax';
@@ -44,17 +45,57 @@ function weightedLayerArgs(args: Args, ctx: LayerContext) {
   };
 }
 
+/**
+ * A depthwise kernel [kh, kw, channels, multiplier] is PyTorch's Conv2d with groups = channels, whose fan-in
+ * is kh * kw; tfjs counts kh * kw * channels, hence the scale.
+ */
+function depthwiseArgs({ kernelInitializer: _, ...rest }: ReturnType<typeof weightedLayerArgs>, channels: number, ctx: LayerContext) {
+  const init = tf.initializers.varianceScaling({ scale: channels / 3, mode: 'fanIn', distribution: 'uniform', seed: ctx.seed });
+  return { ...rest, depthwiseInitializer: init };
+}
+
 export const builtinLayers: Record<string, LayerFactory> = {
   conv2d: {
-    description: '2-D convolution (NHWC).',
-    create: (args, ctx) =>
-      tf.layers.conv2d({
-        filters: args.filters as number,
+    description: '2-D convolution (NHWC), grouped as PyTorch\'s with `groups`.',
+    create: (args, ctx) => {
+      const channels = ctx.inputShape[2];
+      if (channels === undefined) throw new Error(`expected ndim=4, found ndim=${ctx.inputShape.length + 1}`);
+      if (args.filters === undefined && args.expand === undefined) throw new Error('conv2d needs filters (or expand, a multiple of the input channels)');
+      const groups = (args.groups as number | undefined) ?? 1;
+      const filters = args.filters === undefined ? channels * (args.expand as number) : (args.filters as number);
+      if (channels % groups !== 0) throw new Error(`groups ${groups} does not divide the ${channels} input channels`);
+      if (filters % groups !== 0) throw new Error(`groups ${groups} does not divide the ${filters} filters`);
+      const geometry = {
         kernelSize: pair(args.kernel ?? 3),
         strides: pair(args.strides ?? 1),
         padding: (args.padding as 'same' | 'valid' | undefined) ?? 'valid',
-        ...weightedLayerArgs(args, ctx),
+      };
+      const weighted = weightedLayerArgs(args, ctx);
+      if (groups === 1) return tf.layers.conv2d({ filters, ...geometry, ...weighted });
+      // One group per channel is a depthwise convolution, which tfjs has (and runs much faster): the same
+      // weights, output channel c * multiplier + m in both.
+      if (groups === channels) {
+        return tf.layers.depthwiseConv2d({ depthMultiplier: filters / channels, ...geometry, ...depthwiseArgs(weighted, channels, ctx) });
+      }
+      if (weighted.activation !== 'linear') throw new Error('a grouped conv2d takes no activation: add the activation layer after it');
+      return new GroupedConv2D({ filters, groups, ...geometry, useBias: weighted.useBias, seed: ctx.seed });
+    },
+  },
+  depthwiseConv2d: {
+    description: 'Depthwise 2-D convolution: each input channel convolved by its own `multiplier` filters.',
+    create: (args, ctx) =>
+      tf.layers.depthwiseConv2d({
+        kernelSize: pair(args.kernel ?? 3),
+        strides: pair(args.strides ?? 1),
+        padding: (args.padding as 'same' | 'valid' | undefined) ?? 'valid',
+        depthMultiplier: (args.multiplier as number | undefined) ?? 1,
+        ...depthwiseArgs(weightedLayerArgs(args, ctx), ctx.inputShape[2], ctx),
       }),
+  },
+  channelShuffle: {
+    description: 'ShuffleNet\'s channel shuffle: interleave the channels of `groups` groups.',
+    shorthand: 'groups',
+    create: (args) => new ChannelShuffle({ groups: args.groups as number }),
   },
   dense: {
     description: 'Fully connected layer over the last axis.',

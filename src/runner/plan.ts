@@ -3,7 +3,7 @@
 // trials' jobs, deduplicated by key.
 import type { Experiment, StageSpec } from '../config/experiment.js';
 import { executionOrder } from '../config/semantics.js';
-import type { LayerSpec } from '../registry/types.js';
+import type { ModelNode } from '../registry/types.js';
 import { contentHash, shortKey } from '../util/hash.js';
 
 /** Bumped whenever a change to kdx changes what a job with the same key would produce. */
@@ -16,7 +16,7 @@ export interface Job {
   id: string;
   label: string;
   stage: StageSpec;
-  layers: LayerSpec[];
+  layers: ModelNode[];
   experiment: Experiment;
   /** Id of the teacher's job. */
   teacher?: string;
