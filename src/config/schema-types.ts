@@ -485,7 +485,7 @@ export interface KdxExperiment {
  */
 export interface Data {
   /**
-   * Registry name: cifar10, fashion-mnist, mnist, synthetic, or one a plugin adds.
+   * Registry name: cifar10, cifar100, fashion-mnist, mnist, synthetic, or one a plugin adds.
    */
   dataset: string;
   /**
@@ -493,7 +493,7 @@ export interface Data {
    */
   root?: string;
   /**
-   * The dataset's own options, e.g. synthetic's {shape: [32, 32, 3], classes: 10, train: 2048, test: 512}.
+   * The dataset's own options, e.g. synthetic's {shape: [32, 32, 3], classes: 10, train: 2048, test: 512}, or cifar100's {labels: coarse}.
    */
   options?: {};
   /**
@@ -558,15 +558,21 @@ export interface Optimizer {
  */
 export interface Schedule {
   /**
-   * constant, step (multiply by gamma every stepSize epochs) or cosine (to minLr, after optional warmup).
+   * constant, step (multiply by gamma every stepSize epochs), multistep (multiply by gamma at each of the milestones) or cosine (to minLr, after optional warmup).
    */
-  type: 'constant' | 'step' | 'cosine';
+  type: 'constant' | 'step' | 'multistep' | 'cosine';
   /**
    * step: epochs between decays.
    */
   stepSize?: number;
   /**
-   * step: factor applied at each decay.
+   * multistep: the epochs (counted from 0, as torch's MultiStepLR) at which the learning rate is multiplied by gamma, e.g. [150, 180, 210].
+   *
+   * @minItems 1
+   */
+  milestones?: [number, ...number[]];
+  /**
+   * step and multistep: factor applied at each decay (default 0.1).
    */
   gamma?: number;
   /**

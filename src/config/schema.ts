@@ -93,6 +93,8 @@ function describe(error: ErrorObject, root: unknown): SchemaProblem | undefined 
       return { path, message: `may use only letters, digits and . _ -${got}`, onKey: false };
     case 'propertyName':
       return undefined; // reported by the nested `pattern` error, located below
+    case 'if':
+      return undefined; // reported by the `then` schema's own error
     case 'uniqueItems':
       return { path, message: `lists the same item twice (items ${p.j} and ${p.i})`, onKey: false };
     default:
