@@ -15,9 +15,10 @@ import { interpolate, type InterpolationProblem, type ParameterUse } from './int
 import { applyOverride, isDiagnostic, parseOverride } from './overrides.js';
 import { checkSchema, withDefaults } from './schema.js';
 import { checkSemantics } from './semantics.js';
-import { ModelExpander, withoutExtensionKeys, type Origin } from './models.js';
+import { ModelExpander, type Origin } from './models.js';
+import { compose, ownerOf } from './compose.js';
 import { contentHash } from '../util/hash.js';
-import { diagnosticAt, parseSource, type Source } from './source.js';
+import { diagnosticAt, type Source } from './source.js';
 
 export interface LoadOptions {
   /** `KEY=VALUE` overrides from `--set`, applied in order. */
@@ -47,10 +48,14 @@ export async function loadExperiment(file: string, options: LoadOptions = {}): P
 
 export async function parseExperiment(file: string, text: string, options: LoadOptions = {}): Promise<Loaded> {
   await ensureBuiltins();
-  const { source, syntaxErrors } = parseSource(file, text);
-  if (syntaxErrors.length > 0) throw new ConfigError(syntaxErrors);
-  // A copy, so an alias is its own value: `--set` on one use of an anchor must not change the others.
-  const data = withoutExtensionKeys(JSON.parse(JSON.stringify(source.doc.toJS({ maxAliasCount: 1000 }) ?? null))) as unknown;
+  // The file and those it `extends`, merged; a copy, so an alias is its own value: `--set` on one use of
+  // an anchor must not change the others.
+  const composed = compose(file, text);
+  if (composed.errors.length > 0) throw new ConfigError(composed.errors);
+  const source = composed.layers[0].source;
+  /** The file that wrote the value at a path (this one, or one it extends). */
+  const owner = (path: readonly PathSegment[]) => ownerOf(composed.layers, path);
+  const data = composed.data;
   if (data === null || data === undefined) {
     throw new ConfigError([diagnosticAt(source, [], 'the file is empty: an experiment needs at least data, models and stages')]);
   }
@@ -81,7 +86,7 @@ export async function parseExperiment(file: string, text: string, options: LoadO
       // An override inside the node at fault (`models.student[3].dense=5` making layer 3 wrong).
       overridden.findLast((o) => path.length >= 2 && isPrefix(path, o.path)) ??
       overridden.findLast((o) => uses.some((use) => isPrefix(use.path, path) && isPrefix(o.path, ['params', use.name])));
-    return by ? { override: by.text, overrideFlag: by.flag, path: formatPath(path), message } : diagnosticAt(source, path, message, onKey);
+    return by ? { override: by.text, overrideFlag: by.flag, path: formatPath(path), message } : diagnosticAt(owner(path).source, path, message, onKey);
   };
 
   // ${params}: everything but params itself, the sweep grid (whose values are data, not references) and
@@ -107,11 +112,10 @@ export async function parseExperiment(file: string, text: string, options: LoadO
 
   // References are checked even when the schema found problems, so that every mistake shows at once;
   // plugins first, since they add names.
-  const baseDir = dirname(resolve(file));
   const plugins: string[] = [];
   for (const [i, entry] of (Array.isArray(resolved.plugins) ? (resolved.plugins as unknown[]) : []).entries()) {
     if (typeof entry !== 'string') continue;
-    const plugin = resolve(baseDir, entry);
+    const plugin = resolve(dirname(owner(['plugins', i]).file), entry);
     plugins.push(plugin);
     try {
       await loadPlugin(plugin);
@@ -123,7 +127,7 @@ export async function parseExperiment(file: string, text: string, options: LoadO
     if (!isReported(problem.path)) diagnostics.push(locate(problem.path, problem.message));
   }
   const expander = new ModelExpander(registry);
-  const models = expander.expandFile(file, mapping(resolved.models), mapping(resolved.blocks), params);
+  const models = expander.expandFile(composed.layers, mapping(resolved.models), mapping(resolved.blocks), params);
   const located = (origin: Origin, message: string, onKey = false) => {
     const text = origin.within ? `${message} (${origin.within})` : message;
     return origin.source ? diagnosticAt(origin.source, origin.path, text, onKey) : locate(origin.path, text, onKey);
@@ -134,7 +138,8 @@ export async function parseExperiment(file: string, text: string, options: LoadO
   diagnostics.push(...expander.diagnostics);
   if (diagnostics.length > 0) throw new ConfigError(sortByPosition(diagnostics));
 
-  const experiment = normalize(resolved, models, file, plugins, allOverrides.map((o) => o.text));
+  const dataRoot = owner(['data', 'root']).file;
+  const experiment = normalize(resolved, models, file, dataRoot, plugins, allOverrides.map((o) => o.text));
   if (options.checkShapes !== false) {
     for (const problem of shapeProblems(experiment, expander.origins)) diagnostics.push(located(problem.origin, problem.message));
     if (diagnostics.length > 0) throw new ConfigError(sortByPosition(diagnostics));
@@ -142,7 +147,15 @@ export async function parseExperiment(file: string, text: string, options: LoadO
   return { experiment, source };
 }
 
-function normalize(data: Record<string, any>, models: Record<string, ModelNode[]>, file: string, plugins: string[], overrides: string[]): Experiment {
+function normalize(
+  data: Record<string, any>,
+  models: Record<string, ModelNode[]>,
+  file: string,
+  /** The file that wrote data.root, which it is relative to. */
+  rootFile: string,
+  plugins: string[],
+  overrides: string[],
+): Experiment {
   // One form per entry, with the schema's defaults, whatever short form the file used.
   const entry = (def: 'transform' | 'loss', value: unknown): NamedSpec => {
     const { type, args } = normalizeNamed(value);
@@ -174,7 +187,7 @@ function normalize(data: Record<string, any>, models: Record<string, ModelNode[]
     data: {
       ...data.data,
       // Like plugins, a relative data.root is relative to the experiment file, not to where kdx runs.
-      ...(data.data.root === undefined ? {} : { root: resolve(dirname(resolve(file)), data.data.root) }),
+      ...(data.data.root === undefined ? {} : { root: resolve(dirname(rootFile), data.data.root) }),
       train: data.data.train.map((t: unknown) => entry('transform', t)),
       test: data.data.test.map((t: unknown) => entry('transform', t)),
     },

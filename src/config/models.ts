@@ -11,7 +11,8 @@ import { formatPath, type Diagnostic, type PathSegment } from './diagnostics.js'
 import { normalizeNamed } from './experiment.js';
 import { interpolate, type InterpolationProblem } from './interpolate.js';
 import { checkDefinition, withDefaults } from './schema.js';
-import { parseSource, type Source } from './source.js';
+import type { Source } from './source.js';
+import { compose, ownerOf, type Composed, type Layer } from './compose.js';
 
 /** Where a node was written. `source` undefined: the experiment file itself. */
 export interface Origin {
@@ -27,14 +28,18 @@ export interface ModelProblem extends Origin {
   onKey?: boolean;
 }
 
-/** What names in a list of layers mean: the file's blocks and params, and where imports are relative to. */
+/** What names in a list of layers mean: the file's blocks and params, and the files that wrote them. */
 interface Scope {
-  source?: Source;
-  /** Absolute path of the file. */
-  file: string;
+  /** The file and the files it extends; imports are relative to the file that wrote them. */
+  layers: Layer[];
+  /** The experiment file itself, whose problems load.ts locates (it knows the overrides). */
+  main: boolean;
   blocks: Record<string, unknown>;
   params: Record<string, unknown>;
 }
+
+/** The file that wrote `path`, for a problem's location: undefined in the experiment file. */
+const sourceOf = (scope: Scope, path: PathSegment[]): Source | undefined => (scope.main ? undefined : ownerOf(scope.layers, path).source);
 
 /** Where the nodes being expanded go in `origins`: their own place, or the use of the block they are in. */
 interface Site {
@@ -52,19 +57,12 @@ type Data = Record<string, unknown>;
 const isMapping = (value: unknown): value is Data => value !== null && typeof value === 'object' && !Array.isArray(value);
 const mapping = (value: unknown): Data => (isMapping(value) ? value : {});
 
-/** Removes every `x-` key, at any depth: a home for YAML anchors that kdx does not read. */
-export function withoutExtensionKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(withoutExtensionKeys);
-  if (!isMapping(value)) return value;
-  return Object.fromEntries(Object.entries(value).filter(([key]) => !key.startsWith('x-')).map(([key, item]) => [key, withoutExtensionKeys(item)]));
-}
-
 export class ModelExpander {
   readonly origins = new WeakMap<object, Origin>();
   readonly problems: ModelProblem[] = [];
   /** Syntax errors of imported files. */
   readonly diagnostics: Diagnostic[] = [];
-  private readonly files = new Map<string, { source: Source; data: Data } | undefined>();
+  private readonly files = new Map<string, Composed | undefined>();
   /** Imports being resolved (`file#model`), to find a cycle. */
   private readonly importing: string[] = [];
 
@@ -72,8 +70,8 @@ export class ModelExpander {
 
   /** Every model of an experiment file, expanded. `data` is the file after interpolation; `blocks` as
    * written (their `${...}` are their own parameters). */
-  expandFile(file: string, models: Data, blocks: Data, params: Data): Record<string, ModelNode[]> {
-    const scope: Scope = { file: resolve(file), blocks, params };
+  expandFile(layers: Layer[], models: Data, blocks: Data, params: Data): Record<string, ModelNode[]> {
+    const scope: Scope = { layers, main: true, blocks, params };
     this.checkBlockNames(scope);
     const out: Record<string, ModelNode[]> = {};
     for (const [name, value] of Object.entries(models)) {
@@ -90,7 +88,7 @@ export class ModelExpander {
   private checkBlockNames(scope: Scope): void {
     for (const name of Object.keys(scope.blocks)) {
       const clash = this.registries.layers.has(name) ? 'a layer' : (blockKeywords as readonly string[]).includes(name) ? 'a block keyword' : undefined;
-      if (clash) this.report({ source: scope.source, path: ['blocks', name], message: `block "${name}" has the name of ${clash}: give it another`, onKey: true });
+      if (clash) this.report({ source: sourceOf(scope, ['blocks', name]), path: ['blocks', name], message: `block "${name}" has the name of ${clash}: give it another`, onKey: true });
     }
   }
 
@@ -150,7 +148,7 @@ export class ModelExpander {
 
   /** Where a node is reported: its own place, or the use of the block it is in. */
   private place(site: Site, at: PathSegment[]): Origin {
-    if (!site.use) return { source: site.scope.source, path: at };
+    if (!site.use) return { source: sourceOf(site.scope, at), path: at };
     return { ...site.use, within: `in block "${site.blocks[site.blocks.length - 1]}", at ${formatPath(at)}` };
   }
 
@@ -173,7 +171,7 @@ export class ModelExpander {
     for (const key of Object.keys(args).filter((k) => !Object.hasOwn(declared, k))) {
       const known = Object.keys(declared);
       const hint = didYouMean(key, known) || (known.length ? ` (its parameters: ${known.join(', ')})` : ' (it has no parameters)');
-      const onTheKey = site.use ? where : { source: scope.source, path: [...at, name, key], onKey: true };
+      const onTheKey = site.use ? where : { source: sourceOf(scope, at), path: [...at, name, key], onKey: true };
       this.report({ ...onTheKey, message: `block "${name}" has no parameter "${key}"${hint}` });
       complete = false;
     }
@@ -188,9 +186,9 @@ export class ModelExpander {
     const problems: InterpolationProblem[] = [];
     const layers = interpolate(definition.layers, { ...scope.params, ...values }, problems, layersAt);
     const schemaProblems = checkDefinition('layerList', layers, layersAt);
-    for (const p of [...problems, ...schemaProblems]) this.report({ source: scope.source, path: p.path, message: p.message, onKey: 'onKey' in p && p.onKey === true });
+    for (const p of [...problems, ...schemaProblems]) this.report({ source: sourceOf(scope, p.path), path: p.path, message: p.message, onKey: 'onKey' in p && p.onKey === true });
     if (problems.length + schemaProblems.length > 0) return undefined;
-    const inner: Site = { scope, blocks: [...site.blocks, name], use: site.use ?? { source: scope.source, path: at } };
+    const inner: Site = { scope, blocks: [...site.blocks, name], use: site.use ?? { source: sourceOf(scope, at), path: at } };
     return { block: 'use', name, args: values, layers: this.list(layers, inner, layersAt) };
   }
 
@@ -199,33 +197,34 @@ export class ModelExpander {
     if (typeof value.from !== 'string') return []; // the schema says what is wrong
     const model = typeof value.model === 'string' ? value.model : String(at[at.length - 1]);
     const modelAt = typeof value.model === 'string' ? [...at, 'model'] : [...at, 'from'];
-    const file = resolve(dirname(scope.file), value.from);
+    const file = resolve(dirname(ownerOf(scope.layers, [...at, 'from']).file), value.from);
     const loaded = this.readFile(file);
     if (!loaded) {
-      this.report({ source: scope.source, path: [...at, 'from'], message: `cannot import from ${relative(process.cwd(), file) || file}: no such file` });
+      this.report({ source: sourceOf(scope, at), path: [...at, 'from'], message: `cannot import from ${relative(process.cwd(), file) || file}: no such file` });
       return [];
     }
-    const { source, data } = loaded;
+    if (loaded.errors.length > 0 || !isMapping(loaded.data)) return []; // its syntax errors are reported once, as diagnostics
+    const data = loaded.data;
     const models = mapping(data.models);
     if (!Object.hasOwn(models, model)) {
       const known = Object.keys(models);
-      this.report({ source: scope.source, path: modelAt, message: `${value.from} has no model "${model}"${didYouMean(model, known) || ` (its models: ${known.join(', ') || 'none'})`}` });
+      this.report({ source: sourceOf(scope, at), path: modelAt, message: `${value.from} has no model "${model}"${didYouMean(model, known) || ` (its models: ${known.join(', ') || 'none'})`}` });
       return [];
     }
     const id = `${file}#${model}`;
     if (this.importing.includes(id)) {
       const cycle = [...this.importing.slice(this.importing.indexOf(id)), id].map((i) => relative(process.cwd(), i));
-      this.report({ source: scope.source, path: at, message: `the model imports form a cycle: ${cycle.join(' -> ')}` });
+      this.report({ source: sourceOf(scope, at), path: at, message: `the model imports form a cycle: ${cycle.join(' -> ')}` });
       return [];
     }
-    const imported: Scope = { source, file, blocks: mapping(data.blocks), params: mapping(data.params) };
+    const imported: Scope = { layers: loaded.layers, main: false, blocks: mapping(data.blocks), params: mapping(data.params) };
     this.importing.push(id);
     try {
       if (isMapping(models[model])) return this.importModel(models[model] as Data, imported, ['models', model]);
       const problems: InterpolationProblem[] = [];
       const layers = interpolate(models[model], imported.params, problems, ['models', model]);
       const schemaProblems = checkDefinition('layerList', layers, ['models', model]);
-      for (const p of [...problems, ...schemaProblems]) this.report({ source, path: p.path, message: p.message, onKey: 'onKey' in p && p.onKey === true });
+      for (const p of [...problems, ...schemaProblems]) this.report({ source: sourceOf(imported, p.path), path: p.path, message: p.message, onKey: 'onKey' in p && p.onKey === true });
       if (problems.length + schemaProblems.length > 0) return [];
       this.checkBlockNames(imported);
       return this.list(layers, { scope: imported, blocks: [] }, ['models', model]);
@@ -234,20 +233,19 @@ export class ModelExpander {
     }
   }
 
-  /** An imported file, parsed once; undefined when it cannot be read. Its syntax errors are diagnostics. */
-  private readFile(file: string): { source: Source; data: Data } | undefined {
+  /** An imported file and the files it extends, read once; undefined when it cannot be read. Its own
+   * errors (syntax, extends) are diagnostics. */
+  private readFile(file: string): Composed | undefined {
     if (this.files.has(file)) return this.files.get(file);
-    let loaded: { source: Source; data: Data } | undefined;
+    let text: string | undefined;
     try {
-      const text = readFileSync(file, 'utf8');
-      const { source, syntaxErrors } = parseSource(relative(process.cwd(), file) || file, text);
-      this.diagnostics.push(...syntaxErrors);
-      const data = syntaxErrors.length ? {} : withoutExtensionKeys(source.doc.toJS({ maxAliasCount: 1000 }) ?? {});
-      loaded = { source, data: mapping(JSON.parse(JSON.stringify(data))) };
+      text = readFileSync(file, 'utf8');
     } catch {
-      loaded = undefined;
+      text = undefined;
     }
-    this.files.set(file, loaded);
-    return loaded;
+    const composed = text === undefined ? undefined : compose(relative(process.cwd(), file) || file, text);
+    this.diagnostics.push(...(composed?.errors ?? []));
+    this.files.set(file, composed);
+    return composed;
   }
 }

@@ -370,6 +370,10 @@ export interface KdxExperiment {
    */
   $schema?: string;
   /**
+   * A file (relative to this one) this file starts from: its keys are merged under this file's, mappings key by key, any other value replaced.
+   */
+  extends?: string;
+  /**
    * Name of the experiment, used in run directory names. Defaults to the file's name without extension.
    */
   name?: string;
