@@ -261,7 +261,11 @@ function modelProblem(
   dataset: string,
   origins: WeakMap<object, Origin>,
 ): ModelShapeProblem | undefined {
-  const id = contentHash({ name, layers, inputShape, classes, dataset, written: layers.map((node) => origins.get(node)) });
+  const where = (node: ModelNode) => {
+    const origin = origins.get(node);
+    return origin && [origin.source?.file, formatPath(origin.path)];
+  };
+  const id = contentHash({ name, layers, inputShape, classes, dataset, written: layers.map(where) });
   if (modelChecks.has(id)) return modelChecks.get(id);
   let problem: ModelShapeProblem | undefined;
   try {
