@@ -2,7 +2,7 @@
 // by key, at any depth; any other value (a list, a number) replaces the base's. A value is located in the
 // file that wrote it, so a mistake made in a base file is reported there.
 import { readFileSync } from 'node:fs';
-import { dirname, relative, resolve } from 'node:path';
+import { basename, dirname, relative, resolve } from 'node:path';
 import type { Diagnostic, PathSegment } from './diagnostics.js';
 import { diagnosticAt, parseSource, type Source } from './source.js';
 
@@ -57,7 +57,7 @@ export function compose(file: string, text: string): Composed {
     const base = resolve(dirname(absolute), data.extends);
     const chain = layers.map((l) => l.file);
     if (chain.includes(base)) {
-      const names = [...chain.slice(chain.indexOf(base)), base].map((f) => relative(process.cwd(), f) || f);
+      const names = [...chain.slice(chain.indexOf(base)), base].map((f) => basename(f));
       return fail(`the files extend each other in a cycle: ${names.join(' -> ')}`);
     }
     let baseText: string;
@@ -65,7 +65,7 @@ export function compose(file: string, text: string): Composed {
       baseText = readFileSync(base, 'utf8');
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      return fail(`cannot extend ${relative(process.cwd(), base) || base}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : `cannot read it (${code})`}`);
+      return fail(`cannot extend ${data.extends}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : `cannot read it (${code})`}`);
     }
     ({ source, syntaxErrors } = parseSource(relative(process.cwd(), base) || base, baseText));
     absolute = base;

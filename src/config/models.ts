@@ -3,7 +3,7 @@
 // from another file. Every node keeps where it was written (`origins`), so that a shape that does not fit,
 // found later by building the model, is reported at the line that wrote the node.
 import { readFileSync } from 'node:fs';
-import { dirname, relative, resolve } from 'node:path';
+import { basename, dirname, relative, resolve } from 'node:path';
 import type { Registries } from '../registry/index.js';
 import { shortcutModes, type ModelNode, type ShortcutMode } from '../registry/types.js';
 import { didYouMean } from '../util/suggest.js';
@@ -200,7 +200,7 @@ export class ModelExpander {
     const file = resolve(dirname(ownerOf(scope.layers, [...at, 'from']).file), value.from);
     const loaded = this.readFile(file);
     if (!loaded) {
-      this.report({ source: sourceOf(scope, at), path: [...at, 'from'], message: `cannot import from ${relative(process.cwd(), file) || file}: no such file` });
+      this.report({ source: sourceOf(scope, at), path: [...at, 'from'], message: `cannot import from ${value.from}: no such file` });
       return [];
     }
     if (loaded.errors.length > 0 || !isMapping(loaded.data)) return []; // its syntax errors are reported once, as diagnostics
@@ -213,7 +213,7 @@ export class ModelExpander {
     }
     const id = `${file}#${model}`;
     if (this.importing.includes(id)) {
-      const cycle = [...this.importing.slice(this.importing.indexOf(id)), id].map((i) => relative(process.cwd(), i));
+      const cycle = [...this.importing.slice(this.importing.indexOf(id)), id].map((i) => basename(i));
       this.report({ source: sourceOf(scope, at), path: at, message: `the model imports form a cycle: ${cycle.join(' -> ')}` });
       return [];
     }
