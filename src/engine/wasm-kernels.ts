@@ -8,6 +8,7 @@
 // - MaxPoolGrad: a channel-innermost JS loop over the heap is several times faster than the built-in (which
 //   also loses the gradient of windows whose maximum is negative).
 // - Sum over leading axes (bias gradients): a column sum instead of a generic transpose then a row sum.
+// - DepthwiseConv2dNativeBackpropInput / BackpropFilter (missing on wasm): JS loops over the heap.
 // - Identity / same-dtype Cast: share the data instead of copying it (the engine clones every tensor a
 //   gradient needs).
 //
@@ -393,6 +394,93 @@ function maxPoolGradGeneric(X: Float32Array, DY: Float32Array, DX: Float32Array,
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// Depthwise convolution gradients (MobileNetV2, ShuffleNet), which tfjs-wasm lacks: channel-innermost JS
+// loops over the heap, the same number of multiply-adds as the forward pass.
+//   dx[b,i,j,c]  = sum over m, (oh,kh), (ow,kw) with oh*s + kh*d - padTop = i, ... of dy[b,oh,ow,c*M+m] W[kh,kw,c,m]
+//   dW[kh,kw,c,m] = sum over b, oh, ow of x[b, oh*s + kh*d - padTop, ow*s + kw*d - padLeft, c] dy[b,oh,ow,c*M+m]
+type DepthwiseAttrs = { strides: number | [number, number]; pad: tf.Conv2DAttrs['pad']; dimRoundingMode?: 'floor' | 'round' | 'ceil'; dilations?: number | [number, number] };
+
+function depthwiseInfo(xShape: number[], filterShape: number[], attrs: DepthwiseAttrs): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computeConv2DInfo(xShape as [number, number, number, number], filterShape as [number, number, number, number],
+    attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode, true, 'channelsLast');
+}
+
+/** Calls `visit(xAt, dyAt, wAt)` for every input pixel, output pixel and kernel tap that meet. */
+function depthwiseTaps(info: tf.backend_util.Conv2DInfo, visit: (xAt: number, dyAt: number, wAt: number) => void): void {
+  const { batchSize, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, outChannels } = info;
+  const { filterHeight: KH, filterWidth: KW, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
+  const { top, left } = info.padInfo;
+  for (let b = 0; b < batchSize; b++) {
+    for (let oh = 0; oh < OH; oh++) {
+      for (let ow = 0; ow < OW; ow++) {
+        const dyAt = ((b * OH + oh) * OW + ow) * outChannels;
+        for (let kh = 0; kh < KH; kh++) {
+          const i = oh * sh + kh * dh - top;
+          if (i < 0 || i >= H) continue;
+          for (let kw = 0; kw < KW; kw++) {
+            const j = ow * sw + kw * dw - left;
+            if (j < 0 || j >= W) continue;
+            visit(((b * H + i) * W + j) * C, dyAt, (kh * KW + kw) * outChannels);
+          }
+        }
+      }
+    }
+  }
+}
+
+function depthwiseBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): TensorInfo {
+  const backend = args.backend as BackendWasm;
+  const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
+  const attrs = args.attrs as unknown as DepthwiseAttrs & { inputShape: number[] };
+  const info = depthwiseInfo(attrs.inputShape, filter.shape, attrs);
+  const C = info.inChannels;
+  const M = info.outChannels / C;
+  const out = backend.makeOutput(attrs.inputShape, 'float32');
+  const DX = backend.typedArrayFromHeap(out) as Float32Array;
+  const DY = backend.typedArrayFromHeap(dy) as Float32Array;
+  const Wt = backend.typedArrayFromHeap(filter) as Float32Array;
+  DX.fill(0);
+  depthwiseTaps(info, (xAt, dyAt, wAt) => {
+    if (M === 1) {
+      for (let c = 0; c < C; c++) DX[xAt + c]! += DY[dyAt + c]! * Wt[wAt + c]!;
+      return;
+    }
+    for (let c = 0; c < C; c++) {
+      let sum = 0;
+      for (let m = 0; m < M; m++) sum += DY[dyAt + c * M + m]! * Wt[wAt + c * M + m]!;
+      DX[xAt + c]! += sum;
+    }
+  });
+  return out;
+}
+
+function depthwiseBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): TensorInfo {
+  const backend = args.backend as BackendWasm;
+  const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+  const attrs = args.attrs as unknown as DepthwiseAttrs & { filterShape: number[] };
+  const info = depthwiseInfo(x.shape, attrs.filterShape, attrs);
+  const C = info.inChannels;
+  const M = info.outChannels / C;
+  // Sums over batch and positions: accumulated in doubles, written once.
+  const sums = new Float64Array(tf.util.sizeFromShape(attrs.filterShape));
+  const X = backend.typedArrayFromHeap(x) as Float32Array;
+  const DY = backend.typedArrayFromHeap(dy) as Float32Array;
+  depthwiseTaps(info, (xAt, dyAt, wAt) => {
+    if (M === 1) {
+      for (let c = 0; c < C; c++) sums[wAt + c]! += X[xAt + c]! * DY[dyAt + c]!;
+      return;
+    }
+    for (let c = 0; c < C; c++) {
+      const xv = X[xAt + c]!;
+      for (let m = 0; m < M; m++) sums[wAt + c * M + m]! += xv * DY[dyAt + c * M + m]!;
+    }
+  });
+  const out = backend.makeOutput(attrs.filterShape, 'float32');
+  (backend.typedArrayFromHeap(out) as Float32Array).set(sums);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------
 
 type KernelFn = (args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }) => TensorInfo;
 
@@ -404,6 +492,8 @@ const replacements: Array<[string, KernelFn]> = [
   [tf.Sum, sum],
   [tf.Identity, identity],
   [tf.Cast, cast],
+  [tf.DepthwiseConv2dNativeBackpropInput, depthwiseBackpropInput],
+  [tf.DepthwiseConv2dNativeBackpropFilter, depthwiseBackpropFilter],
 ];
 
 /**
