@@ -128,8 +128,8 @@ export async function readCifarFiles(
   }
   const trainCount = counts.slice(0, -1).reduce((a, b) => a + b, 0);
   const testCount = counts[counts.length - 1];
-  const train: DataSplit = { images: new Uint8Array(trainCount * RECORD - trainCount), labels: new Uint8Array(trainCount), count: trainCount };
-  const test: DataSplit = { images: new Uint8Array(testCount * (RECORD - 1)), labels: new Uint8Array(testCount), count: testCount };
+  const train: DataSplit = { images: new Uint8Array(trainCount * 3 * PIXELS), labels: new Uint8Array(trainCount), count: trainCount };
+  const test: DataSplit = { images: new Uint8Array(testCount * 3 * PIXELS), labels: new Uint8Array(testCount), count: testCount };
   let offset = 0;
   for (let f = 0; f < all.length; f++) {
     signal?.throwIfAborted();
