@@ -9,6 +9,7 @@
 //   also loses the gradient of windows whose maximum is negative).
 // - Sum over leading axes (bias gradients): a column sum instead of a generic transpose then a row sum.
 // - DepthwiseConv2dNativeBackpropInput / BackpropFilter (missing on wasm): JS loops over the heap.
+// - Tile (batchNorm's gradient): whole contiguous blocks copied per axis instead of an index per element.
 // - Identity / same-dtype Cast: share the data instead of copying it (the engine clones every tensor a
 //   gradient needs).
 //
@@ -481,6 +482,35 @@ function depthwiseBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend:
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// Tile: batchNorm's gradient tiles a per-channel vector to the whole activation; tfjs-wasm's Tile computes
+// every output element's source index (~2.5 s of a 6 s ResNet-20 training step at batch 64). Here each
+// axis is expanded in turn, innermost first, by copying whole contiguous blocks.
+function tile(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): TensorInfo {
+  const backend = args.backend as BackendWasm;
+  const { x } = args.inputs as { x: TensorInfo };
+  const { reps } = args.attrs as unknown as { reps: number[] };
+  if (x.dtype !== 'float32' && x.dtype !== 'int32') return run(backend, tf.Tile, args.inputs, args.attrs);
+  const shape = [...x.shape];
+  let data: Float32Array | Int32Array = (backend.typedArrayFromHeap(x) as Float32Array | Int32Array).slice();
+  for (let axis = shape.length - 1; axis >= 0; axis--) {
+    const r = reps[axis]!;
+    if (r === 1) continue;
+    const outer = tf.util.sizeFromShape(shape.slice(0, axis));
+    const block = tf.util.sizeFromShape(shape.slice(axis));
+    const next = new (data.constructor as Float32ArrayConstructor | Int32ArrayConstructor)(outer * block * r);
+    for (let o = 0; o < outer; o++) {
+      const row = data.subarray(o * block, (o + 1) * block);
+      for (let k = 0; k < r; k++) next.set(row, (o * r + k) * block);
+    }
+    data = next;
+    shape[axis] = shape[axis]! * r;
+  }
+  const out = backend.makeOutput(shape, x.dtype);
+  (backend.typedArrayFromHeap(out) as Float32Array | Int32Array).set(data);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------
 
 type KernelFn = (args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }) => TensorInfo;
 
@@ -494,6 +524,7 @@ const replacements: Array<[string, KernelFn]> = [
   [tf.Cast, cast],
   [tf.DepthwiseConv2dNativeBackpropInput, depthwiseBackpropInput],
   [tf.DepthwiseConv2dNativeBackpropFilter, depthwiseBackpropFilter],
+  [tf.Tile, tile],
 ];
 
 /**

@@ -353,3 +353,15 @@ describe('depthwise convolution gradients (missing from tfjs-wasm) match the cpu
     });
   }
 });
+
+test('Tile matches the cpu backend: a per-channel vector to a whole activation, and reps on every axis', () => {
+  for (const [shape, reps] of [[[1, 1, 1, 5], [2, 3, 4, 1]], [[2, 3, 4], [3, 1, 2]], [[3], [4]], [[2, 1, 3, 1], [1, 2, 2, 3]]] as [number[], number[]][]) {
+    const data = randomData(shape, 3);
+    const [wasm] = on('wasm', () => [tf.tile(tf.tensor(data, shape), reps)]);
+    const [cpu] = on('cpu', () => [tf.tile(tf.tensor(data, shape), reps)]);
+    tf.setBackend('wasm');
+    assert.deepEqual(Array.from(wasm), Array.from(cpu), `${shape} x ${reps}`);
+  }
+  const [ints] = on('wasm', () => [tf.tile(tf.tensor1d([1, 2], 'int32'), [3]).toFloat()]);
+  assert.deepEqual(Array.from(ints), [1, 2, 1, 2, 1, 2]);
+});
