@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { type BackendName, selectBackend } from '../src/engine/backend.js';
 import { tf } from '../src/engine/tf.js';
 import { buildReferenceModel, type ReferenceKind, type ReluStyle } from './reference-models.js';
+import { trainableParams } from '../src/registry/model.js';
 
 export type ConcreteBackend = Exclude<BackendName, 'auto'>;
 
@@ -114,7 +115,7 @@ function makeTrainer(kind: ReferenceKind, batchSize: number, inputShape: [number
   const optimizer = tf.train.adam(1e-3);
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   return {
-    params: model.countParams(),
+    params: trainableParams(model.layers),
     forward() {
       const out = frozen.predict(x, { batchSize }) as tf.Tensor;
       out.dataSync();
@@ -243,7 +244,7 @@ function profileStep(trainer: Trainer, backend: string, model: ReferenceKind): S
 
 export async function benchTrainingSpeed(opts: TrainingSpeedOptions = {}): Promise<TrainingSpeedResult> {
   const backends = opts.backends ?? ['tensorflow', 'wasm', 'cpu'];
-  const models = opts.models ?? ['student', 'teacher'];
+  const models = opts.models ?? ['student', 'teacher', 'resnet20', 'resnet8x4'];
   const batchSize = opts.batchSize ?? 64;
   const inputShape = opts.inputShape ?? [32, 32, 3];
   const seconds = opts.seconds ?? 8;
