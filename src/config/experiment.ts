@@ -18,6 +18,8 @@ export interface StageSpec {
   epochs: number;
   /** The stage whose model is distilled into this one. */
   teacher?: string;
+  /** A model trained elsewhere that this stage loads instead of training (epochs is then 0). */
+  load?: { modelJson: string; hash: string };
   loss: NamedSpec;
   optimizer: OptimizerConfig;
   /** Ordering edges (not counting the teacher). */

@@ -17,6 +17,7 @@ import { checkSchema, withDefaults } from './schema.js';
 import { checkSemantics } from './semantics.js';
 import { ModelExpander, type Origin } from './models.js';
 import { compose, ownerOf } from './compose.js';
+import { loadTrainedModel, locateTrainedModel, TrainedModelError, type TrainedModelFiles } from '../runner/trained-model.js';
 import { contentHash } from '../util/hash.js';
 import { diagnosticAt, type Source } from './source.js';
 
@@ -136,12 +137,29 @@ export async function parseExperiment(file: string, text: string, options: LoadO
     if (problem.source || !isReported(problem.path)) diagnostics.push(located(problem, problem.message, problem.onKey));
   }
   diagnostics.push(...expander.diagnostics);
+  // Stages that load a model trained elsewhere: the files must exist (their hash is part of the keys).
+  const loads: Record<string, TrainedModelFiles> = {};
+  for (const [name, stage] of Object.entries(mapping(resolved.stages))) {
+    const load = mapping(stage).load;
+    if (typeof load !== 'string') continue;
+    const at = ['stages', name, 'load'];
+    if (mapping(stage).teacher !== undefined) diagnostics.push(locate(['stages', name, 'teacher'], 'a stage that loads its model trains nothing, so it has no teacher'));
+    try {
+      loads[name] = locateTrainedModel(resolve(dirname(owner(at).file), load));
+    } catch (error) {
+      if (!(error instanceof TrainedModelError)) throw error;
+      diagnostics.push(locate(at, `cannot load a model: ${error.message}`));
+    }
+  }
   if (diagnostics.length > 0) throw new ConfigError(sortByPosition(diagnostics));
 
   const dataRoot = owner(['data', 'root']).file;
-  const experiment = normalize(resolved, models, file, dataRoot, plugins, allOverrides.map((o) => o.text));
+  const experiment = normalize(resolved, models, loads, file, dataRoot, plugins, allOverrides.map((o) => o.text));
   if (options.checkShapes !== false) {
     for (const problem of shapeProblems(experiment, expander.origins)) diagnostics.push(located(problem.origin, problem.message));
+    if (diagnostics.length === 0) {
+      for (const problem of await trainedModelProblems(experiment)) diagnostics.push(locate(problem.path, problem.message));
+    }
     if (diagnostics.length > 0) throw new ConfigError(sortByPosition(diagnostics));
   }
   return { experiment, source };
@@ -150,6 +168,7 @@ export async function parseExperiment(file: string, text: string, options: LoadO
 function normalize(
   data: Record<string, any>,
   models: Record<string, ModelNode[]>,
+  loads: Record<string, TrainedModelFiles>,
   file: string,
   /** The file that wrote data.root, which it is relative to. */
   rootFile: string,
@@ -168,8 +187,9 @@ function normalize(
     stages[name] = {
       name,
       model: stage.model,
-      epochs: stage.epochs,
+      epochs: loads[name] ? 0 : stage.epochs,
       ...(stage.teacher === undefined ? {} : { teacher: stage.teacher }),
+      ...(loads[name] ? { load: loads[name] } : {}),
       loss,
       optimizer: { ...optimizer, ...(stage.optimizer ?? {}) },
       needs: stage.needs ?? [],
@@ -308,6 +328,44 @@ function shapeProblems(experiment: Experiment, origins: WeakMap<object, Origin>)
 
 const mapping = (value: unknown): Record<string, unknown> =>
   value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+
+/** A loaded model must take the dataset's images, output one logit per class, and fit its stage's model. */
+async function trainedModelProblems(experiment: Experiment): Promise<Problem[]> {
+  const problems: Problem[] = [];
+  const { inputShape, classes } = datasetShape(experiment);
+  for (const stage of Object.values(experiment.stages)) {
+    if (!stage.load) continue;
+    const path = ['stages', stage.name, 'load'];
+    let loaded;
+    try {
+      loaded = await loadTrainedModel(stage.load);
+    } catch (error) {
+      if (!(error instanceof TrainedModelError)) throw error;
+      problems.push({ path, message: error.message });
+      continue;
+    }
+    const built = buildModel(stage.model, experiment.models[stage.model], inputShape, 0);
+    try {
+      const takes = (loaded.inputs[0].shape as (number | null)[]).slice(1);
+      const gives = (loaded.outputs[0].shape as (number | null)[]).slice(1);
+      const fileShapes = loaded.weights.map((w) => w.shape.join('x'));
+      const modelShapes = built.model.weights.map((w) => w.shape.join('x'));
+      const differs = fileShapes.findIndex((shape, i) => shape !== modelShapes[i]);
+      if (takes.join('x') !== inputShape.join('x')) {
+        problems.push({ path, message: `the loaded model takes images of shape [${takes.join(', ')}], but ${experiment.data.dataset} gives [${inputShape.join(', ')}]` });
+      } else if (gives.length !== 1 || gives[0] !== classes) {
+        problems.push({ path, message: `the loaded model outputs [${gives.join(', ')}] per image, but ${experiment.data.dataset} has ${classes} classes` });
+      } else if (fileShapes.length !== modelShapes.length || differs >= 0) {
+        const why = differs >= 0 ? `weight ${differs + 1} is ${fileShapes[differs]} in the file, ${modelShapes[differs]} in the model` : `${fileShapes.length} weights in the file, ${modelShapes.length} in the model`;
+        problems.push({ path, message: `the loaded weights do not fit model "${stage.model}": ${why}` });
+      }
+    } finally {
+      loaded.dispose();
+      built.model.dispose();
+    }
+  }
+  return problems;
+}
 
 /** Whether `path` lies at or under `prefix`. */
 function isPrefix(prefix: readonly PathSegment[], path: readonly PathSegment[]): boolean {

@@ -615,7 +615,7 @@ export interface BlockDefinition {
  */
 export interface Stage {
   /**
-   * Name of a model under `models`.
+   * Name of a model under `models` (with `load`: the architecture the loaded weights belong to).
    */
   model: string;
   /**
@@ -626,6 +626,10 @@ export interface Stage {
    * Name of a stage whose trained model is frozen and distilled into this one.
    */
   teacher?: string;
+  /**
+   * Use a model trained elsewhere instead of training one: a tfjs model.json (its weight files next to it) or a directory holding one, such as a previous run's runs/<run>/stages/<stage>; relative to this file. Its weights must fit `model`; nothing trains (epochs are 0).
+   */
+  load?: string;
   loss?: Loss;
   optimizer?: Optimizer1;
   /**

@@ -45,6 +45,7 @@ export function planExperiment(experiment: Experiment): Plan {
       format: FORMAT_VERSION,
       layers: experiment.models[stage.model],
       epochs: stage.epochs,
+      ...(stage.load ? { load: stage.load.hash } : {}),
       loss: stage.loss,
       optimizer: stage.optimizer,
       stream: streamSpec(experiment, stage.seed),

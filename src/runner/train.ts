@@ -15,6 +15,7 @@ import type { EpochMetrics, EventSink, JobSummary } from './events.js';
 
 export type { EpochMetrics } from './events.js';
 import type { Job } from './plan.js';
+import { loadTrainedModel } from './trained-model.js';
 
 /** Where a distilling job gets its teacher's logits: a live model, or logits stored for every epoch. */
 export type TeacherSource =
@@ -69,6 +70,7 @@ export async function trainJob(ctx: TrainContext): Promise<TrainResult> {
   const { model, params } = buildModel(stage.model, ctx.job.layers, ctx.inputShape, stage.seed);
   const optimizer = registry.optimizers.get(stage.optimizer.name).create(stage.optimizer);
   try {
+    if (stage.load) await loadWeights(model, stage.load);
     return await trainLoop(ctx, model, optimizer, params);
   } catch (error) {
     // A failed or stopped job must not leave its variables behind: other jobs go on in this process.
@@ -172,8 +174,25 @@ async function trainLoop(
     ctx.emit({ type: 'epoch-end', time: Date.now(), job: job.id, epochs: stage.epochs, ...metrics });
     await ctx.onEpochEnd?.({ epochsDone: epoch + 1, model, optimizer, history });
   }
+  if (stage.load) {
+    // Nothing trains: the one row of a loaded model is its evaluation (its loss is the test loss).
+    const started = performance.now();
+    const { loss, accuracy } = evaluate(model, dataset.test, dataset.shape, testTransforms);
+    const seconds = (performance.now() - started) / 1000;
+    history.push({ epoch: 0, loss, testLoss: loss, testAccuracy: accuracy, imgPerSec: 0, seconds });
+  }
   optimizer.dispose();
   return { model, history, summary: summarize(job, params, history, ctx.backend) };
+}
+
+/** A loaded stage's weights, from the files it names (checked to fit when the experiment was loaded). */
+async function loadWeights(model: LayersModel, files: NonNullable<Job['stage']['load']>): Promise<void> {
+  const loaded = await loadTrainedModel(files);
+  try {
+    model.setWeights(loaded.getWeights());
+  } finally {
+    loaded.dispose();
+  }
 }
 
 function teacherLogitsFor(teacher: TeacherSource | undefined, x: Tensor, epoch: number, offset: number, n: number): Tensor | undefined {
