@@ -107,7 +107,7 @@ function makeTrainer(kind: ReferenceKind, batchSize: number, inputShape: [number
   // Inference runs on its own copy with fixed weights (as a frozen teacher does): training steps change the
   // trained model's weights, which would make every forward batch re-pack them for XNNPACK.
   const frozen = buildReferenceModel(kind, inputShape, { relu, seed: 1 });
-  const classes = 10;
+  const classes = (model.outputs[0].shape as number[])[1]; // 10 for the reference models, 100 for the zoo's
   const x = tf.randomNormal([batchSize, ...inputShape], 0, 1, 'float32', 3);
   const labels = tf.randomUniform([batchSize], 0, classes, 'int32', 4);
   const y = tf.oneHot(labels as tf.Tensor1D, classes).toFloat();
