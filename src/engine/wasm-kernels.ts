@@ -395,8 +395,9 @@ function maxPoolGradGeneric(X: Float32Array, DY: Float32Array, DX: Float32Array,
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Depthwise convolution gradients (MobileNetV2, ShuffleNet), which tfjs-wasm lacks: channel-innermost JS
-// loops over the heap, the same number of multiply-adds as the forward pass.
+// Depthwise convolution gradients (MobileNetV2, ShuffleNet), which tfjs-wasm lacks: the input gradient on
+// XNNPACK when it can, else (and the filter gradient always) channel-innermost JS loops over the heap, the
+// same number of multiply-adds as the forward pass.
 //   dx[b,i,j,c]  = sum over m, (oh,kh), (ow,kw) with oh*s + kh*d - padTop = i, ... of dy[b,oh,ow,c*M+m] W[kh,kw,c,m]
 //   dW[kh,kw,c,m] = sum over b, oh, ow of x[b, oh*s + kh*d - padTop, ow*s + kw*d - padLeft, c] dy[b,oh,ow,c*M+m]
 type DepthwiseAttrs = { strides: number | [number, number]; pad: tf.Conv2DAttrs['pad']; dimRoundingMode?: 'floor' | 'round' | 'ceil'; dilations?: number | [number, number] };
@@ -436,6 +437,22 @@ function depthwiseBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: 
   const info = depthwiseInfo(attrs.inputShape, filter.shape, attrs);
   const C = info.inChannels;
   const M = info.outChannels / C;
+  // One output channel per input channel (MobileNet, ShuffleNet): as for Conv2DBackpropInput, a stride-1
+  // depthwise correlation of the stride-dilated dy with the rotated filter, on XNNPACK.
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, inHeight, inWidth, outHeight, outWidth } = info;
+  const padTop = kh - 1 - info.padInfo.top;
+  const padLeft = kw - 1 - info.padInfo.left;
+  const padBottom = inHeight - ((outHeight - 1) * sh + 1) - padTop + kh - 1;
+  const padRight = inWidth - ((outWidth - 1) * sw + 1) - padLeft + kw - 1;
+  if (M === 1 && info.dilationHeight === 1 && info.dilationWidth === 1 && Math.min(padTop, padLeft, padBottom, padRight) >= 0) {
+    const flipped = run(backend, tf.Reverse, { x: filter }, { dims: [0, 1] });
+    const dyIn = sh > 1 || sw > 1 ? dilateSpatial(backend, dy, sh, sw) : dy;
+    const dx = run(backend, tf.DepthwiseConv2dNative, { x: dyIn, filter: flipped }, {
+      strides: [1, 1], pad: explicitPad(padTop, padBottom, padLeft, padRight), dilations: [1, 1], dataFormat: 'NHWC',
+    } as unknown as tf.NamedAttrMap);
+    free(backend, flipped, dyIn === dy ? null : dyIn);
+    return dx;
+  }
   const out = backend.makeOutput(attrs.inputShape, 'float32');
   const DX = backend.typedArrayFromHeap(out) as Float32Array;
   const DY = backend.typedArrayFromHeap(dy) as Float32Array;
