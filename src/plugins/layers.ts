@@ -2,7 +2,7 @@
 // applying the layers in order (src/registry/model.ts), so nothing here knows the input shape.
 import { tf } from '../engine/tf.js';
 import type { LayerContext, LayerFactory } from '../registry/types.js';
-import { ChannelShuffle, GroupedConv2D } from './channel-layers.js';
+import { BatchNorm, ChannelShuffle, GroupedConv2D } from './channel-layers.js';
 
 type Args = Record<string, unknown>;
 type Activation = 'linear' | 'relu' | 'sigmoid' | 'tanh' | 'gelu' | 'elu' | 'softmax';
@@ -117,11 +117,10 @@ export const builtinLayers: Record<string, LayerFactory> = {
     create: (args) => tf.layers.dropout({ rate: args.rate as number }),
   },
   batchNorm: {
-    description: 'Batch normalisation over the channels (momentum in PyTorch terms).',
-    // tfjs' momentum is the weight of the running average: PyTorch's 0.1 is tfjs' 0.9.
+    description: 'Batch normalisation over the channels, as PyTorch\'s (momentum in PyTorch terms).',
     create: (args) =>
-      tf.layers.batchNormalization({
-        momentum: 1 - ((args.momentum as number | undefined) ?? 0.1),
+      new BatchNorm({
+        momentum: (args.momentum as number | undefined) ?? 0.1,
         epsilon: (args.epsilon as number | undefined) ?? 1e-5,
       }),
   },

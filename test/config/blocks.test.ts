@@ -13,7 +13,7 @@ import { tf } from '../../src/engine/tf.js';
 import type { Tensor } from '../../src/engine/tf.js';
 import { buildModel, describeModel } from '../../src/registry/model.js';
 import { loadModelDir, modelToFiles } from '../../src/runner/model-io.js';
-import { ChannelShuffle, GroupedConv2D } from '../../src/plugins/channel-layers.js';
+import { BatchNorm, ChannelShuffle, GroupedConv2D } from '../../src/plugins/channel-layers.js';
 
 /** An experiment on 8x8x4 synthetic images in 3 classes, with these models and blocks. */
 const experiment = (models: string, extra = '') => `
@@ -121,11 +121,12 @@ test('grouped convolution equals separate convolutions of each group; channel sh
   layer.dispose();
 });
 
-test('a model with grouped convs, shuffles and splits is saved and loads again with the same outputs', async () => {
+test('a model with grouped convs, shuffles, splits and batchNorm is saved and loads again with the same outputs', async () => {
   await selectBackend('wasm');
   const e = await load(experiment(`  m:
     - split: [[], [{conv2d: {filters: 2, kernel: 1, groups: 2}}]]
     - channelShuffle: 2
+    - batchNorm
 ${head}`));
   const { model } = buildModel('m', e.models.m, [8, 8, 4], 0);
   const loaded = await (async () => {
@@ -232,4 +233,38 @@ test('a model imported from another file brings that file\'s blocks; a mistake i
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('batchNorm: the forward pass and gradients of tfjs\' own, PyTorch\'s running statistics (unbiased variance); saved and loaded', async () => {
+  await selectBackend('wasm');
+  const ours = new BatchNorm({ momentum: 0.1, epsilon: 1e-5 });
+  const theirs = tf.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-5 });
+  for (const layer of [ours, theirs]) {
+    layer.apply(tf.input({ shape: [5, 5, 3] }));
+    layer.setWeights([tf.tensor1d([0.5, 2, -1]), tf.tensor1d([0.1, 0.2, 0.3]), tf.zeros([3]), tf.ones([3])]);
+  }
+  const x = tf.randomNormal([4, 5, 5, 3], 1, 2, 'float32', 1);
+  const w = tf.randomNormal([4, 5, 5, 3], 0, 1, 'float32', 2);
+  const run = (layer: typeof ours | typeof theirs) => {
+    const f = (input: Tensor) => tf.sum(tf.mul(layer.apply(input, { training: true }) as Tensor, w));
+    const { value, grads } = tf.variableGrads(() => f(x) as tf.Scalar, layer.trainableWeights.map((v) => v.read() as tf.Variable));
+    const dx = tf.grad(f)(x);
+    return [value, ...Object.values(grads), dx].map((t) => Array.from(t.dataSync()));
+  };
+  const [a, b] = [run(ours), run(theirs)];
+  a.forEach((values, i) => values.forEach((v, j) => assert.ok(Math.abs(v - b[i][j]) < 1e-4 * Math.max(1, Math.abs(b[i][j])), `output ${i}[${j}]: ${v} vs ${b[i][j]}`)));
+  // Running variance after the steps above (two training calls): PyTorch's update with the unbiased variance.
+  const [, , movingMean, movingVariance] = ours.getWeights().map((t) => Array.from(t.dataSync()));
+  const { mean, variance } = tf.moments(x, [0, 1, 2]);
+  const n = 4 * 5 * 5;
+  const expectMean = Array.from(mean.dataSync()).map((m) => 0.1 * m + 0.9 * 0.1 * m);
+  const expectVar = Array.from(variance.dataSync()).map((v) => {
+    const unbiased = (v * n) / (n - 1);
+    return 0.9 * (0.9 + 0.1 * unbiased) + 0.1 * unbiased;
+  });
+  movingMean.forEach((m, i) => assert.ok(Math.abs(m - expectMean[i]) < 1e-4));
+  movingVariance.forEach((v, i) => assert.ok(Math.abs(v - expectVar[i]) < 1e-4));
+  for (const t of [x, w, mean, variance]) t.dispose();
+  ours.dispose();
+  theirs.dispose();
 });
