@@ -2,9 +2,11 @@
 //   1. Training and forward img/s of the reference teacher and student, resnet20 and resnet8x4 (32x32x3, batch 64) on each
 //      backend that loads, the ratio training/forward, wasm vs cpu, and where a wasm step spends its time.
 //   2. The wall time of a 3 x 3 sweep with --jobs 2 next to 9 independent uncached runs.
-// Options: --skip-training, --skip-sweep.
+//   3. The cost of verifying a store entry of the reference teacher's size before it is used.
+// Options: --skip-training, --skip-sweep, --skip-store.
 import { benchTrainingSpeed, formatTrainingSpeed } from './training-speed.js';
 import { benchSweepSpeed, formatSweepSpeed } from './sweep-speed.js';
+import { benchStoreVerify, formatStoreVerify } from './store-verify.js';
 
 const args = new Set(process.argv.slice(2));
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -17,4 +19,9 @@ if (!args.has('--skip-training')) {
 if (!args.has('--skip-sweep')) {
   console.log('== Sweep ==');
   console.log(formatSweepSpeed(await benchSweepSpeed(log)));
+}
+if (!args.has('--skip-store')) {
+  console.log();
+  console.log('== Store ==');
+  console.log(formatStoreVerify(await benchStoreVerify()));
 }

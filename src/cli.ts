@@ -2,7 +2,7 @@
 // mapped to exit codes here, in one place: 0 ok, 1 a failed run, 2 usage or config error, 130 interrupted.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { EXIT, UserError } from './errors.js';
+import { environmentError, EXIT, UserError } from './errors.js';
 import { ConfigError } from './config/diagnostics.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -15,12 +15,16 @@ function experimentOptions(command: Command): Command {
 
 function executionOptions(command: Command): Command {
   return command
-    .addOption(new Option('--backend <name>', 'TensorFlow.js backend (default: the file\'s runtime.backend, else auto)').choices(['auto', 'tensorflow', 'wasm', 'cpu']))
+    .addOption(backendOption())
     .option('--jobs <n>', 'jobs at once: 1 runs in this process, more run in worker processes', parsePositiveInt, 1)
     .option('--cache-dir <dir>', 'content-addressed store of finished jobs (default $KDX_CACHE, else .kdx/cache)')
     .option('--runs-dir <dir>', 'where run directories are created', 'runs')
     .option('--json', 'print one JSON event per line on stdout, nothing else')
     .option('--quiet', 'print only errors and the final table');
+}
+
+function backendOption(): Option {
+  return new Option('--backend <name>', 'TensorFlow.js backend (default: the file\'s runtime.backend, else auto); part of every job key').choices(['auto', 'tensorflow', 'wasm', 'cpu']);
 }
 
 function parsePositiveInt(value: string): number {
@@ -43,6 +47,7 @@ export function buildProgram(): Command {
   experimentOptions(program.command('plan').argument('<file>', 'experiment file (YAML)'))
     .description('show the stages in execution order, their edges, job keys, and each model\'s layers, shapes and parameters')
     .option('--cache-dir <dir>', 'store to look up cached jobs in (default $KDX_CACHE, else .kdx/cache)')
+    .addOption(backendOption())
     .action(async (file: string, options) => (await import('./commands/plan.js')).plan(file, options));
 
   executionOptions(experimentOptions(program.command('run').argument('<file>', 'experiment file (YAML)')))
@@ -62,6 +67,30 @@ export function buildProgram(): Command {
     .option('--format <format>', 'text, markdown or csv', 'text')
     .description('print the results table of a past run or sweep')
     .action(async (runDir: string | undefined, options) => (await import('./commands/results.js')).results(runDir, options));
+
+  const cache = program.command('cache').description('look after the store of finished jobs: ls, verify, gc, du');
+  const cacheDir = (command: Command) => command.option('--cache-dir <dir>', 'the store (default $KDX_CACHE, else .kdx/cache)');
+  cacheDir(cache.command('ls'))
+    .description('list finished entries: key, stage, experiment, size, age')
+    .action(async (options) => (await import('./commands/cache.js')).cacheLs(options));
+  cacheDir(cache.command('verify'))
+    .description('check every entry against its recorded sizes and sha256; move damaged ones aside (exit 1 if any)')
+    .action(async (options) => (await import('./commands/cache.js')).cacheVerify(options));
+  cacheDir(experimentOptions(cache.command('gc').argument('<files...>', 'experiment files whose results to keep')))
+    .description('remove entries, logits and unfinished work that the given experiment files (and their sweep grids) do not use')
+    .option('--dry-run', 'say what would be removed, remove nothing')
+    .action(async (files: string[], options) => (await import('./commands/cache.js')).cacheGc(files, options));
+  cacheDir(cache.command('du'))
+    .description('disk usage of the store, by part')
+    .action(async (options) => (await import('./commands/cache.js')).cacheDu(options));
+
+  program
+    .command('report')
+    .argument('[run-dirs...]', 'run or sweep directories (default: the latest); several are shown side by side')
+    .option('--runs-dir <dir>', 'where run directories are', 'runs')
+    .option('-o, --out <file>', 'where to write the page (default: report.html in the run directory; with several, ./report.html)')
+    .description('write report.html: learning curves, the comparison of stages, a sweep\'s heatmaps, confusion matrices')
+    .action(async (runDirs: string[], options) => (await import('./commands/report.js')).report(runDirs, options));
 
   program
     .command('__worker', { hidden: true })
@@ -90,9 +119,10 @@ function reportError(error: unknown): number {
     process.stderr.write(`${error.report()}\n`);
     return error.exitCode;
   }
-  if (error instanceof UserError) {
-    process.stderr.write(`kdx: ${error.message}\n`);
-    return error.exitCode;
+  const user = error instanceof UserError ? error : environmentError(error);
+  if (user) {
+    process.stderr.write(`kdx: ${user.message}\n`);
+    return user.exitCode;
   }
   const stack = error instanceof Error ? error.stack ?? error.message : String(error);
   process.stderr.write(`${stack}\n\nkdx: this is a bug in kdx, not in your experiment; please report it with the lines above.\n`);

@@ -2,13 +2,16 @@ import { datasetShape, loadExperiment } from '../config/load.js';
 import type { Experiment } from '../config/experiment.js';
 import { describeModel } from '../registry/model.js';
 import { planExperiment } from '../runner/plan.js';
-import { Store } from '../runner/store.js';
+import { Store } from '../store/store.js';
+import { backendLabel, selectBackendOrFail, type BackendName } from '../engine/backend.js';
+import type { OptimizerConfig } from '../registry/types.js';
 import { table } from '../util/text.js';
 
-export async function plan(file: string, options: { set: string[]; cacheDir?: string }): Promise<void> {
+export async function plan(file: string, options: { set: string[]; cacheDir?: string; backend?: BackendName }): Promise<void> {
   const { experiment } = await loadExperiment(file, { overrides: options.set });
+  const backend = await selectBackendOrFail(options.backend ?? experiment.backend);
   const store = new Store(options.cacheDir);
-  process.stdout.write(formatPlan(experiment, (key) => store.hasSync(key)));
+  process.stdout.write(formatPlan(experiment, backendLabel(backend), (key) => store.hasSync(key)));
 }
 
 const lossText = (loss: { type: string; args: Record<string, unknown> }) => {
@@ -16,28 +19,38 @@ const lossText = (loss: { type: string; args: Record<string, unknown> }) => {
   return args ? `${loss.type}(${args})` : loss.type;
 };
 
-export function formatPlan(experiment: Experiment, isCached: (key: string) => boolean): string {
+/** Every option of an optimizer, its schedule last: `sgd lr=0.1 momentum=0.5 ... schedule=step(stepSize=30, gamma=0.1)`. */
+export function optimizerText(optimizer: OptimizerConfig): string {
+  const { name, schedule, ...options } = optimizer;
+  const value = (v: unknown) => (Array.isArray(v) ? `[${v.join(', ')}]` : String(v));
+  const { type, ...scheduleArgs } = (schedule ?? { type: 'constant' }) as { type: string };
+  const scheduleOptions = Object.entries(scheduleArgs).map(([k, v]) => `${k}=${value(v)}`);
+  return [name, ...Object.entries(options).map(([k, v]) => `${k}=${value(v)}`), `schedule=${type}${scheduleOptions.length ? `(${scheduleOptions.join(', ')})` : ''}`].join(' ');
+}
+
+export function formatPlan(experiment: Experiment, backend: string, isCached: (key: string) => boolean): string {
   const { inputShape, classes } = datasetShape(experiment);
-  const { jobs } = planExperiment(experiment);
+  const { jobs } = planExperiment(experiment, backend);
   const out: string[] = [];
-  out.push(`${experiment.name}: dataset ${experiment.data.dataset}, input ${inputShape.join('x')}, ${classes} classes, batch ${experiment.data.batchSize}`, '');
+  out.push(`${experiment.name}: dataset ${experiment.data.dataset}, input ${inputShape.join('x')}, ${classes} classes, batch ${experiment.data.batchSize}, backend ${backend}`, '');
   out.push('Stages, in execution order:');
   out.push(
     table(
-      ['#', 'stage', 'model', 'epochs', 'loss', 'optimizer', 'job', 'cache'],
+      ['#', 'stage', 'model', 'epochs', 'loss', 'job', 'cache'],
       jobs.map((job, i) => [
         String(i + 1),
         job.stage.name,
         job.stage.model,
         String(job.stage.epochs),
         lossText(job.stage.loss),
-        `${job.stage.optimizer.name} lr=${job.stage.optimizer.lr}`,
         job.id,
         isCached(job.key) ? 'cached' : '-',
       ]),
       { indent: 2, right: [0, 3] },
     ),
   );
+  out.push('', 'Optimizers (each stage\'s, after merging over the experiment\'s and filling defaults):');
+  out.push(table(['stage', 'optimizer'], jobs.map((job) => [job.stage.name, optimizerText(job.stage.optimizer)]), { indent: 2 }));
   const edges = jobs.flatMap((job) => [
     ...(job.stage.teacher ? [`  ${job.stage.teacher} -> ${job.stage.name}  (teacher)`] : []),
     ...job.stage.needs.map((need) => `  ${need} -> ${job.stage.name}  (needs)`),

@@ -1,8 +1,9 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError, UserError } from '../errors.js';
-import type { ResultRow } from '../runner/events.js';
+import type { ResultRow } from '../events.js';
 import { renderResults, type TableFormat } from '../report/table.js';
+import { latestRun } from './run-dirs.js';
 
 export async function results(runDir: string | undefined, options: { runsDir: string; format: string }): Promise<void> {
   if (!['text', 'markdown', 'csv'].includes(options.format)) throw new UsageError(`--format must be text, markdown or csv (got "${options.format}")`);
@@ -13,14 +14,4 @@ export async function results(runDir: string | undefined, options: { runsDir: st
   // Only the text table is headed by its directory: markdown and CSV stay valid files when redirected.
   const heading = options.format === 'text' ? `${dir}\n` : '';
   process.stdout.write(`${heading}${renderResults(summary.rows, options.format as TableFormat, { kind: summary.kind })}\n`);
-}
-
-function latestRun(runsDir: string): string {
-  const dirs = existsSync(runsDir)
-    ? readdirSync(runsDir)
-        .map((name) => join(runsDir, name))
-        .filter((dir) => existsSync(join(dir, 'summary.json')))
-    : [];
-  if (dirs.length === 0) throw new UsageError(`no finished runs in ${runsDir}/: run one with kdx run FILE, or name a run directory`);
-  return dirs.sort((a, b) => statSync(a).mtimeMs - statSync(b).mtimeMs || a.localeCompare(b)).at(-1)!;
 }

@@ -1,15 +1,17 @@
-// What `kdx run` and `kdx sweep` share: the backend, the reporter, Ctrl-C / `q`, the run directory, the
-// exit status.
-import { mkdirSync, writeFileSync } from 'node:fs';
+// What `kdx run` and `kdx sweep` share: the backend, the reporter, Ctrl-C / `q`, the run directory, and
+// how the run ended (thrown as a typed error; src/cli.ts maps it to the exit status).
+import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Experiment } from '../config/experiment.js';
-import { selectBackend, type BackendInfo, type BackendName } from '../engine/backend.js';
-import { EXIT, UserError } from '../errors.js';
-import { createReporter } from '../reporters/reporter.js';
-import type { KdxEvent } from '../runner/events.js';
+import { backendLabel, selectBackendOrFail, type BackendName } from '../engine/backend.js';
+import { environmentError, InterruptedError, RunFailedError } from '../errors.js';
+import { interruptOnSignals } from '../interrupt.js';
+import { createReporter } from '../reporters/index.js';
+import type { KdxEvent } from '../events.js';
 import { createRunDir, eventLog, writeJson } from '../runner/run-dir.js';
 import { execute, type Trial } from '../runner/run.js';
-import { Store } from '../runner/store.js';
+import { Store } from '../store/store.js';
+import { gitInfo } from '../util/git.js';
 
 export interface ExecutionFlags {
   set: string[];
@@ -21,72 +23,78 @@ export interface ExecutionFlags {
   quiet?: boolean;
 }
 
-/** Where `kdx sweep` without a file finds the last `kdx run`'s. */
-export const LAST_RUN_FILE = join('.kdx', 'last-run.json');
+/** Where `kdx sweep` without a file finds the last `kdx run`'s: in the store, not the working directory,
+ * so `--cache-dir` elsewhere leaves nothing behind where kdx was started. */
+export function lastRunFile(store: Store): string {
+  return join(store.root, 'last-run.json');
+}
 
 export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, trials: Trial[], flags: ExecutionFlags): Promise<void> {
-  let backend;
-  try {
-    backend = await selectBackend(flags.backend ?? base.backend);
-  } catch (error) {
-    throw new UserError((error as Error).message);
-  }
+  const backend = await selectBackendOrFail(flags.backend ?? base.backend);
   const controller = new AbortController();
-  // Ctrl-C, SIGTERM, or `q` / Ctrl-C in the TUI (which reads the keys itself): stop at the next batch,
-  // keeping the last finished epoch's checkpoint. A second request means it: exit at once.
-  let interrupts = 0;
-  const onSigint = () => {
-    interrupts++;
-    if (interrupts > 1) process.exit(EXIT.interrupted);
-    controller.abort();
-  };
+  const interrupts = interruptOnSignals(controller);
   const reporter = createReporter({
     mode: flags.json ? 'json' : flags.quiet ? 'quiet' : 'auto',
     stdout: process.stdout,
     stderr: process.stderr,
-    onQuit: onSigint,
+    onQuit: interrupts.request,
   });
-  await reporter.ready; // training keeps the event loop busy: the UI must be up before it starts
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigint);
 
-  const runDir = createRunDir(flags.runsDir, kind === 'sweep' ? `${base.name}-sweep` : base.name);
-  await writeJson(runDir, 'experiment.json', { kind, backend, experiment: base, trials: trials.map(({ id, params }) => ({ id, params })) });
-  const log = eventLog(runDir);
-  const emit = (event: KdxEvent) => {
-    log(event);
-    reporter.onEvent(event);
-  };
   const store = new Store(flags.cacheDir);
-  await store.sweep(); // temporary files of processes that died
   let result;
+  // A run directory that cannot be written (a full disk, removed mid-run) stops the run like Ctrl-C does,
+  // keeping the last finished epoch; the first such error is what the run ends with.
+  let runDirFailure: unknown;
   try {
-    result = await execute({ name: base.name, kind, trials, store, runDir, backend: { name: backend.name, label: backendLabel(backend) }, jobs: flags.jobs, emit, signal: controller.signal });
+    await reporter.ready; // training keeps the event loop busy: the UI must be up before it starts
+    await store.prepare();
+    await store.sweep(); // temporary files of processes that died
+    const runDir = createRunDir(flags.runsDir, kind === 'sweep' ? `${base.name}-sweep` : base.name);
+    const git = gitInfo(base.file);
+    await writeJson(runDir, 'experiment.json', { kind, backend, ...(git ? { git } : {}), experiment: base, trials: trials.map(({ id, params }) => ({ id, params })) });
+    const log = eventLog(runDir);
+    const emit = (event: KdxEvent) => {
+      if (runDirFailure === undefined) {
+        try {
+          log(event);
+        } catch (error) {
+          runDirFailure = error;
+          controller.abort();
+        }
+      }
+      reporter.onEvent(event);
+    };
+    result = await execute({ name: base.name, kind, trials, store, runDir, backend: { name: backend.name, label: backendLabel(backend) }, jobs: flags.jobs, emit, signal: controller.signal, writeReport: (dir) => writeReportAtEnd(dir, emit) });
   } finally {
     await reporter.close();
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigint);
+    interrupts.dispose();
   }
-  rememberLastRun(base.file);
+  if (runDirFailure !== undefined) throw environmentError(runDirFailure) ?? runDirFailure;
+  await rememberLastRun(store, base.file);
   if (result.status === 'interrupted') {
     const again = kind === 'sweep' ? 'kdx sweep' : 'kdx run';
-    process.stderr.write(`kdx: interrupted. Run the same ${again} command again to resume from the last finished epoch.\n`);
-    process.exitCode = EXIT.interrupted;
-  } else if (result.status === 'failed') {
-    process.exitCode = EXIT.failure;
+    throw new InterruptedError(`interrupted. Run the same ${again} command again to resume from the last finished epoch.`);
+  }
+  if (result.status === 'failed') {
+    const failed = result.rows.flatMap((row) => Object.values(row.stages)).filter((stage) => stage.status === 'failed').length;
+    throw new RunFailedError(failed > 0 ? `${failed} job${failed === 1 ? '' : 's'} failed (see above)` : 'the run failed (see above)');
   }
 }
 
-/** The backend as runs record it: tfjs-node-gpu runs on the CPU when it finds no GPU, so say which. */
-function backendLabel(backend: BackendInfo): string {
-  if (backend.name !== 'tensorflow') return backend.name;
-  return backend.gpu ? 'tensorflow (GPU)' : 'tensorflow (no GPU found: CPU)';
+/** report.html at the end of a run: Vega loads only then, and a report that fails never fails the run. */
+async function writeReportAtEnd(runDir: string, emit: (event: KdxEvent) => void): Promise<string | undefined> {
+  try {
+    const { writeReport } = await import('../report/html/index.js');
+    return (await writeReport([runDir])).path;
+  } catch (error) {
+    emit({ type: 'log', time: Date.now(), level: 'warn', message: `could not write the report: ${(error as Error).message}` });
+    return undefined;
+  }
 }
 
-function rememberLastRun(file: string): void {
+async function rememberLastRun(store: Store, file: string): Promise<void> {
   try {
-    mkdirSync('.kdx', { recursive: true });
-    writeFileSync(LAST_RUN_FILE, `${JSON.stringify({ file: resolve(file) })}\n`);
+    await writeFile(lastRunFile(store), `${JSON.stringify({ file: resolve(file) })}\n`);
   } catch {
     // Only a convenience for `kdx sweep` without a file.
   }

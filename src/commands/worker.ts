@@ -3,10 +3,10 @@ import { loadExperiment } from '../config/load.js';
 import { selectBackend, type BackendName } from '../engine/backend.js';
 import { UserError } from '../errors.js';
 import { DatasetCache } from '../runner/datasets.js';
-import type { KdxEvent } from '../runner/events.js';
+import type { KdxEvent } from '../events.js';
 import { describeJobError, executeJob } from '../runner/job.js';
 import { planTrials } from '../runner/run.js';
-import { Store } from '../runner/store.js';
+import { Store } from '../store/store.js';
 import type { WorkerMessage, WorkerRequest } from '../runner/worker.js';
 
 export async function worker(): Promise<void> {
@@ -23,7 +23,7 @@ export async function worker(): Promise<void> {
   try {
     await selectBackend(request.backend.name as BackendName);
     const { experiment } = await loadExperiment(request.file, { overrides: request.overrides, checkShapes: false });
-    const { jobs } = planTrials([{ id: '', params: {}, experiment }]);
+    const { jobs } = planTrials([{ id: '', params: {}, experiment }], request.backend.label);
     const job = jobs.find((j) => j.id === request.jobId);
     if (!job) throw new UserError(`job ${request.jobId} is not in the plan of ${request.file} any more: was the file changed during the run?`);
     job.label = request.label;

@@ -2,7 +2,7 @@
 // by key, at any depth; any other value (a list, a number) replaces the base's. A value is located in the
 // file that wrote it, so a mistake made in a base file is reported there.
 import { readFileSync } from 'node:fs';
-import { basename, dirname, relative, resolve } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
 import type { Diagnostic, PathSegment } from './diagnostics.js';
 import { diagnosticAt, parseSource, type Source } from './source.js';
 
@@ -57,7 +57,9 @@ export function compose(file: string, text: string): Composed {
     const base = resolve(dirname(absolute), data.extends);
     const chain = layers.map((l) => l.file);
     if (chain.includes(base)) {
-      const names = [...chain.slice(chain.indexOf(base)), base].map((f) => basename(f));
+      // Each file named as kdx shows it in messages: as given, or relative to the working directory.
+      const cycle = layers.slice(chain.indexOf(base));
+      const names = [...cycle, cycle[0]].map((layer) => layer.source.file);
       return fail(`the files extend each other in a cycle: ${names.join(' -> ')}`);
     }
     let baseText: string;

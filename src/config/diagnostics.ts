@@ -15,7 +15,13 @@ export interface Diagnostic {
   override?: string;
   /** Where the override came from: `--set` (the default), `--grid` or `sweep.grid`. */
   overrideFlag?: string;
+  /** Other places that explain the problem (the `params` entry a `${name}` read, where YAML gave up), each
+   * shown after the diagnostic with its own source line. */
+  notes?: Note[];
 }
+
+/** A second place of a diagnostic: located like it, but not a problem of its own. */
+export type Note = Pick<Diagnostic, 'file' | 'line' | 'col' | 'path' | 'message' | 'sourceLine'>;
 
 export type PathSegment = string | number;
 
@@ -23,14 +29,25 @@ export function formatPath(path: readonly PathSegment[]): string {
   let out = '';
   for (const segment of path) {
     if (typeof segment === 'number') out += `[${segment}]`;
+    // A key that would read as more than one (`kd.v2`, `a b`) is quoted: `stages["kd.v2"]`.
+    else if (!/^[\w$-]+$/.test(segment)) out += `[${JSON.stringify(segment)}]`;
     else out += out === '' ? segment : `.${segment}`;
   }
   return out || '(top level)';
 }
 
-/** `file:line:col  path  message`, then the source line with a caret under the column. */
+/** `file:line:col  path  message`, then the source line with a caret under the column; then each note,
+ * indented and marked `note:`, so that every line starting with a location is an error of its own. */
 export function formatDiagnostic(d: Diagnostic): string {
-  if (d.override !== undefined) return [`${d.overrideFlag ?? '--set'} ${d.override}`, d.path, d.message].filter((part) => part !== '').join('  ');
+  const head =
+    d.override !== undefined
+      ? [`${d.overrideFlag ?? '--set'} ${d.override}`, d.path, d.message].filter((part) => part !== '').join('  ')
+      : located(d);
+  const notes = (d.notes ?? []).map((note) => `  note: ${located(note).replaceAll('\n', '\n  ')}`);
+  return [head, ...notes].join('\n');
+}
+
+function located(d: Note): string {
   const where = d.file === undefined ? '' : d.line === undefined ? d.file : `${d.file}:${d.line}:${d.col}`;
   const head = [where, d.path, d.message].filter((part) => part !== '').join('  ');
   if (d.sourceLine === undefined || d.line === undefined || d.col === undefined) return head;

@@ -47,6 +47,8 @@ export interface Experiment {
   params: Record<string, unknown>;
   /** Absolute paths of plugin modules. */
   plugins: string[];
+  /** sha256 of each plugin module's text, in the order of `plugins`: part of every job key. */
+  pluginDigests: string[];
   backend: BackendName;
   data: DataSpec;
   optimizer: OptimizerConfig;

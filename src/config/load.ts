@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname, extname, resolve } from 'node:path';
 import { UserError, EXIT } from '../errors.js';
 import { registry } from '../registry/index.js';
-import { buildModel, LayerShapeError } from '../registry/model.js';
+import { buildModel, describeNode, LayerShapeError } from '../registry/model.js';
 import type { ImageShape, ModelNode, OptimizerConfig } from '../registry/types.js';
 import { ensureBuiltins } from '../plugins/builtin.js';
 import { loadPlugin } from '../plugins/load.js';
@@ -18,8 +18,8 @@ import { checkSemantics } from './semantics.js';
 import { ModelExpander, type Origin } from './models.js';
 import { compose, ownerOf } from './compose.js';
 import { loadTrainedModel, locateTrainedModel, TrainedModelError, type TrainedModelFiles } from '../runner/trained-model.js';
-import { contentHash } from '../util/hash.js';
-import { diagnosticAt, type Source } from './source.js';
+import { contentHash, hashBytes } from '../util/hash.js';
+import { diagnosticAt, hasNode, locate as locateNode, type Source } from './source.js';
 
 export interface LoadOptions {
   /** `KEY=VALUE` overrides from `--set`, applied in order. */
@@ -79,15 +79,27 @@ export async function parseExperiment(file: string, text: string, options: LoadO
     if (isDiagnostic(applied)) diagnostics.push({ ...applied, overrideFlag: flag });
     else overridden.push({ text, flag, path: applied });
   }
-  // A value that reads an overridden parameter (`epochs: ${epochs}` with --set epochs=abc) names it too.
+  // Where a problem comes from: an override is named instead of a file line (also when the value reached
+  // the file through `${param}`); a value read from params names the params entry too.
   const uses: ParameterUse[] = [];
-  const locate = (path: PathSegment[], message: string, onKey = false): Diagnostic => {
+  const locate = ({ path, message, onKey = false, related }: Problem & { onKey?: boolean }): Diagnostic => {
+    const involved = related === undefined ? [path] : [path, related];
     const by =
-      overridden.findLast((o) => isPrefix(o.path, path)) ??
+      overridden.findLast((o) => involved.some((p) => isPrefix(o.path, p))) ??
       // An override inside the node at fault (`models.student[3].dense=5` making layer 3 wrong).
-      overridden.findLast((o) => path.length >= 2 && isPrefix(path, o.path)) ??
-      overridden.findLast((o) => uses.some((use) => isPrefix(use.path, path) && isPrefix(o.path, ['params', use.name])));
-    return by ? { override: by.text, overrideFlag: by.flag, path: formatPath(path), message } : diagnosticAt(owner(path).source, path, message, onKey);
+      overridden.findLast((o) => involved.some((p) => p.length >= 2 && isPrefix(p, o.path))) ??
+      overridden.findLast((o) => uses.some((use) => involved.some((p) => isPrefix(use.path, p)) && isPrefix(o.path, ['params', use.name])));
+    if (by) return { override: by.text, overrideFlag: by.flag, path: formatPath(path), message };
+    const params = [...new Set(uses.filter((use) => involved.some((p) => isPrefix(use.path, p))).map((use) => use.name))];
+    const origins = params.map((name) => {
+      const at = owner(['params', name]).source;
+      const { line, col } = locateNode(at, ['params', name]);
+      return `params.${name} at ${at.file}:${line}:${col}`;
+    });
+    // A path the file does not write (data.test when only data.train is given) is shown at the related one.
+    const shownAt = related !== undefined && !hasNode(owner(path).source, path) && hasNode(owner(related).source, related) ? related : path;
+    const diagnostic = diagnosticAt(owner(shownAt).source, shownAt, origins.length > 0 ? `${message} (from ${origins.join(', ')})` : message, onKey);
+    return { ...diagnostic, path: formatPath(path) };
   };
 
   // ${params}: everything but params itself, the sweep grid (whose values are data, not references) and
@@ -98,7 +110,7 @@ export async function parseExperiment(file: string, text: string, options: LoadO
   for (const [key, value] of Object.entries(raw)) {
     resolved[key] = key === 'params' || key === 'sweep' || key === 'blocks' ? value : interpolate(value, params, problems, [key], uses);
   }
-  for (const problem of problems) diagnostics.push(locate(problem.path, problem.message));
+  for (const problem of problems) diagnostics.push(locate(problem));
 
   addImplicitLosses(resolved);
   // A value already reported (an undefined reference is still the text `${name}`; a name of the wrong
@@ -107,31 +119,33 @@ export async function parseExperiment(file: string, text: string, options: LoadO
   const isReported = (path: PathSegment[]) => reported.some((r) => isPrefix(r, path));
   for (const problem of checkSchema(resolved)) {
     if (isReported(problem.path)) continue;
-    diagnostics.push(locate(problem.path, problem.message, problem.onKey));
+    diagnostics.push(locate(problem));
     if (!problem.onKey) reported.push(problem.path); // unknown and missing keys say nothing of the values
   }
 
   // References are checked even when the schema found problems, so that every mistake shows at once;
   // plugins first, since they add names.
   const plugins: string[] = [];
+  const pluginDigests: string[] = [];
   for (const [i, entry] of (Array.isArray(resolved.plugins) ? (resolved.plugins as unknown[]) : []).entries()) {
     if (typeof entry !== 'string') continue;
     const plugin = resolve(dirname(owner(['plugins', i]).file), entry);
     plugins.push(plugin);
     try {
+      pluginDigests.push(hashBytes(await readFile(plugin)));
       await loadPlugin(plugin);
     } catch (error) {
-      diagnostics.push(locate(['plugins', i], `cannot load plugin ${plugin}: ${(error as Error).message.split('\n')[0]}`));
+      diagnostics.push(locate({ path: ['plugins', i], message: `cannot load plugin ${plugin}: ${(error as Error).message.split('\n')[0]}` }));
     }
   }
   for (const problem of checkSemantics(resolved, registry)) {
-    if (!isReported(problem.path)) diagnostics.push(locate(problem.path, problem.message));
+    if (!isReported(problem.path)) diagnostics.push(locate(problem));
   }
   const expander = new ModelExpander(registry);
   const models = expander.expandFile(composed.layers, mapping(resolved.models), mapping(resolved.blocks), params);
   const located = (origin: Origin, message: string, onKey = false) => {
     const text = origin.within ? `${message} (${origin.within})` : message;
-    return origin.source ? diagnosticAt(origin.source, origin.path, text, onKey) : locate(origin.path, text, onKey);
+    return origin.source ? diagnosticAt(origin.source, origin.path, text, onKey) : locate({ path: origin.path, message: text, onKey });
   };
   for (const problem of expander.problems) {
     if (problem.source || !isReported(problem.path)) diagnostics.push(located(problem, problem.message, problem.onKey));
@@ -143,22 +157,30 @@ export async function parseExperiment(file: string, text: string, options: LoadO
     const load = mapping(stage).load;
     if (typeof load !== 'string') continue;
     const at = ['stages', name, 'load'];
-    if (mapping(stage).teacher !== undefined) diagnostics.push(locate(['stages', name, 'teacher'], 'a stage that loads its model trains nothing, so it has no teacher'));
+    if (mapping(stage).teacher !== undefined) diagnostics.push(locate({ path: ['stages', name, 'teacher'], message: 'a stage that loads its model trains nothing, so it has no teacher' }));
     try {
       loads[name] = locateTrainedModel(resolve(dirname(owner(at).file), load));
     } catch (error) {
       if (!(error instanceof TrainedModelError)) throw error;
-      diagnostics.push(locate(at, `cannot load a model: ${error.message}`));
+      diagnostics.push(locate({ path: at, message: `cannot load a model: ${error.message}` }));
     }
   }
   if (diagnostics.length > 0) throw new ConfigError(sortByPosition(diagnostics));
 
   const dataRoot = owner(['data', 'root']).file;
-  const experiment = normalize(resolved, models, loads, file, dataRoot, plugins, allOverrides.map((o) => o.text));
+  const experiment = normalize(resolved, models, loads, file, dataRoot, { plugins, pluginDigests }, allOverrides.map((o) => o.text));
+  for (const problem of optimizerProblems(experiment, resolved)) diagnostics.push(locate(problem));
+  if (diagnostics.length > 0) throw new ConfigError(sortByPosition(diagnostics));
   if (options.checkShapes !== false) {
-    for (const problem of shapeProblems(experiment, expander.origins)) diagnostics.push(located(problem.origin, problem.message));
+    // The transforms first, each at its entry: datasetShape would fail on the first bad one too, but
+    // without saying which.
+    const streams = streamProblems(experiment);
+    for (const problem of streams) diagnostics.push(locate(problem));
+    if (streams.length === 0) {
+      for (const problem of shapeProblems(experiment, expander.origins)) diagnostics.push(located(problem.origin, problem.message));
+    }
     if (diagnostics.length === 0) {
-      for (const problem of await trainedModelProblems(experiment)) diagnostics.push(locate(problem.path, problem.message));
+      for (const problem of await trainedModelProblems(experiment)) diagnostics.push(locate(problem));
     }
     if (diagnostics.length > 0) throw new ConfigError(sortByPosition(diagnostics));
   }
@@ -172,7 +194,7 @@ function normalize(
   file: string,
   /** The file that wrote data.root, which it is relative to. */
   rootFile: string,
-  plugins: string[],
+  plugins: { plugins: string[]; pluginDigests: string[] },
   overrides: string[],
 ): Experiment {
   // One form per entry, with the schema's defaults, whatever short form the file used.
@@ -180,7 +202,7 @@ function normalize(
     const { type, args } = normalizeNamed(value);
     return { type, args: withDefaults(def, type, args) };
   };
-  const optimizer = data.optimizer as OptimizerConfig;
+  const optimizer = { ...DEFAULT_OPTIMIZER, ...(data.optimizer ?? {}) } as OptimizerConfig;
   const stages: Record<string, StageSpec> = {};
   for (const [name, stage] of Object.entries<any>(data.stages)) {
     const loss = entry('loss', stage.loss);
@@ -191,7 +213,7 @@ function normalize(
       ...(stage.teacher === undefined ? {} : { teacher: stage.teacher }),
       ...(loads[name] ? { load: loads[name] } : {}),
       loss,
-      optimizer: { ...optimizer, ...(stage.optimizer ?? {}) },
+      optimizer: stageOptimizer(optimizer, stage.optimizer),
       needs: stage.needs ?? [],
       seed: stage.seed ?? data.seed,
     };
@@ -202,7 +224,7 @@ function normalize(
     overrides,
     seed: data.seed,
     params: data.params,
-    plugins,
+    ...plugins,
     backend: data.runtime.backend,
     data: {
       ...data.data,
@@ -211,11 +233,32 @@ function normalize(
       train: data.data.train.map((t: unknown) => entry('transform', t)),
       test: data.data.test.map((t: unknown) => entry('transform', t)),
     },
-    optimizer,
+    optimizer: withOptimizerDefaults(optimizer),
     models,
     stages,
     ...(data.sweep ? { sweep: data.sweep } : {}),
   };
+}
+
+/** The optimizer of a file that names none, and the learning rate of one that names no lr. */
+const DEFAULT_OPTIMIZER = { name: 'adamw', lr: 1e-3 };
+
+/**
+ * A stage's effective optimizer: its own keys merged over the experiment's, one by one. A stage that
+ * names another optimizer keeps only the experiment's lr and schedule (momentum means nothing to adamw).
+ * The optimizer's defaults are filled after the merge, so they never hide a value the file gave.
+ */
+function stageOptimizer(experiment: OptimizerConfig, own: Partial<OptimizerConfig> | undefined): OptimizerConfig {
+  const switched = own?.name !== undefined && own.name !== experiment.name;
+  const base = switched ? { lr: experiment.lr, ...(experiment.schedule === undefined ? {} : { schedule: experiment.schedule }) } : experiment;
+  return withOptimizerDefaults({ ...base, ...(own ?? {}) } as OptimizerConfig);
+}
+
+/** Every option of the named optimizer spelled out, so `kdx plan` shows and the job key hashes the whole. */
+function withOptimizerDefaults(config: OptimizerConfig): OptimizerConfig {
+  const defaults = registry.optimizers.has(config.name) ? registry.optimizers.get(config.name).defaults : undefined;
+  const { name, lr, schedule, ...own } = config;
+  return { name, lr, ...(defaults ?? {}), ...own, schedule: schedule ?? { type: 'constant' } };
 }
 
 /** A stage without a loss distils with kd when it has a teacher, else trains with crossEntropy; written
@@ -238,13 +281,19 @@ export function datasetShape(experiment: Experiment): { inputShape: ImageShape; 
   return { inputShape: buildTransforms(chain, stored).outputShape, classes: dataset.classes(experiment.data.options) };
 }
 
-type Problem = { path: PathSegment[]; message: string };
+/** A problem at `path`; `related` is a second path whose value shares the blame (the other data stream). */
+type Problem = { path: PathSegment[]; message: string; related?: PathSegment[] };
 type ModelShapeProblem = { origin: Origin; message: string };
 
 /** Each transform built against the shape it receives; both streams must end at the shape the models see. */
 function streamProblems(experiment: Experiment): Problem[] {
   const problems: Problem[] = [];
-  const stored = registry.datasets.get(experiment.data.dataset).inputShape(experiment.data.options);
+  let stored: ImageShape;
+  try {
+    stored = registry.datasets.get(experiment.data.dataset).inputShape(experiment.data.options);
+  } catch (error) {
+    return [{ path: ['data', 'options'], message: (error as Error).message }];
+  }
   const ends: Partial<Record<'train' | 'test', ImageShape>> = {};
   for (const split of ['train', 'test'] as const) {
     let shape = stored;
@@ -263,8 +312,28 @@ function streamProblems(experiment: Experiment): Problem[] {
   if (problems.length === 0 && train !== test) {
     problems.push({
       path: ['data', 'test'],
+      related: ['data', 'train'],
       message: `the test images end up ${test} but the training images ${train} (after data.train's transforms): both must reach the models at one shape`,
     });
+  }
+  return problems;
+}
+
+/** Each distinct stage optimizer built once, so a combination its factory refuses (sgd's nesterov without
+ * momentum) is a located error now, not a failed job later. */
+function optimizerProblems(experiment: Experiment, data: Record<string, any>): Problem[] {
+  const problems: Problem[] = [];
+  const seen = new Set<string>();
+  for (const stage of Object.values(experiment.stages)) {
+    const id = contentHash(stage.optimizer);
+    if (seen.has(id)) continue;
+    seen.add(id);
+    try {
+      registry.optimizers.get(stage.optimizer.name).create(stage.optimizer).dispose();
+    } catch (error) {
+      const own = data.stages?.[stage.name]?.optimizer !== undefined;
+      problems.push({ path: own ? ['stages', stage.name, 'optimizer'] : ['optimizer'], message: (error as Error).message });
+    }
   }
   return problems;
 }
@@ -301,7 +370,11 @@ function modelProblem(
     }
   } catch (error) {
     if (!(error instanceof LayerShapeError)) throw error;
-    problem = { origin: origins.get(error.node) ?? { path: ['models', name, error.index] }, message: error.message };
+    // V8 refuses a typed array of more than 2^32 numbers, or one larger than memory: weights that
+    // cannot exist, whatever the input, not a shape that does not fit.
+    const message =
+      error.cause instanceof RangeError ? `${describeNode(error.node)} has more weights than can be allocated: is one of its sizes a typo?` : error.message;
+    problem = { origin: origins.get(error.node) ?? { path: ['models', name, error.index] }, message };
   }
   modelChecks.set(id, problem);
   return problem;
@@ -315,8 +388,6 @@ function shapeProblems(experiment: Experiment, origins: WeakMap<object, Origin>)
   } catch (error) {
     return [{ origin: { path: ['data'] }, message: (error as Error).message }];
   }
-  const streams = streamProblems(experiment);
-  if (streams.length > 0) return streams.map(({ path, message }) => ({ origin: { path }, message }));
   const problems: ModelShapeProblem[] = [];
   const used = new Set(Object.values(experiment.stages).map((s) => s.model));
   for (const name of Object.keys(experiment.models).filter((m) => used.has(m))) {

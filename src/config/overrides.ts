@@ -4,7 +4,8 @@
 import { parse as parseYaml } from 'yaml';
 import type { Diagnostic, PathSegment } from './diagnostics.js';
 import { formatPath } from './diagnostics.js';
-import { didYouMean } from '../util/suggest.js';
+import { closest, didYouMean } from '../util/suggest.js';
+import { experimentSchema } from './schema.js';
 
 export interface Override {
   /** As the user wrote it, for messages. */
@@ -53,10 +54,11 @@ export function applyOverride(data: Record<string, unknown>, override: Override)
   let path = parseKeyPath(override.key);
   if (path.length === 0 || path.some((segment) => segment === '')) return problem(path, `"${override.key}" is not a key`);
   if (path.length === 1 && params && Object.hasOwn(params, path[0])) path = ['params', path[0]];
-  else if (path.length === 1 && !TOP_LEVEL_SCALARS.has(String(path[0]))) {
+  else if (path.length === 1 && !Object.hasOwn(topLevelKeys, path[0])) {
     const known = params ? Object.keys(params) : [];
-    const hint = known.length ? didYouMean(String(path[0]), known) || ` (params: ${known.join(', ')})` : ' (the file has no params)';
-    return problem(path, `no parameter "${path[0]}"${hint}; use a params name or a dotted path such as optimizer.lr`);
+    const guess = meantKey(String(path[0]), known);
+    const hint = guess ? ` (did you mean "${guess}"?)` : known.length ? ` (params: ${known.join(', ')})` : ' (the file has no params)';
+    return problem(path, `no parameter or top-level key "${path[0]}"${hint}; use a params name or a dotted path such as optimizer.lr`);
   }
 
   let node: unknown = data;
@@ -83,8 +85,17 @@ export function applyOverride(data: Record<string, unknown>, override: Override)
   return path;
 }
 
-/** Top-level keys that `--set KEY=VALUE` may set without a dot. */
-const TOP_LEVEL_SCALARS = new Set(['name', 'seed']);
+/** Besides params names, `--set KEY=VALUE` without a dot sets a top-level key of the file (`seed=3`). */
+const topLevelKeys = experimentSchema.properties as Record<string, unknown>;
+
+/**
+ * The params name or top-level key a one-word override probably meant: the nearest by spelling, else
+ * a params name that abbreviates it (`T` for `Temp` or `temperature`, since params names are often short).
+ */
+function meantKey(key: string, params: string[]): string | undefined {
+  const abbreviations = params.filter((name) => key.toLowerCase().startsWith(name.toLowerCase()));
+  return closest(key, [...params, ...Object.keys(topLevelKeys)]) ?? abbreviations.sort((a, b) => b.length - a.length)[0];
+}
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);

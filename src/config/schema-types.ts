@@ -82,7 +82,7 @@ export type Layer =
        */
       conv2d?: {
         /**
-         * Output channels (or give expand).
+         * Output channels, at most 65,536 (as dense's units); or give expand.
          */
         filters?: number;
         /**
@@ -143,7 +143,7 @@ export type Layer =
         | number
         | {
             /**
-             * Output width.
+             * Output width, at most 65,536 (a wider layer is a typo more often than not, and its weights seldom fit in memory).
              */
             units: number;
             activation?: ActivationName;
@@ -359,6 +359,48 @@ export type Loss =
          */
         alpha?: number;
       };
+      /**
+       * Decoupled knowledge distillation (Zhao et al. 2022, as mdistiller): ceWeight * cross-entropy + alpha * TCKD + beta * NCKD, where TCKD is the KL divergence of the teacher's and student's target/non-target probabilities and NCKD that of their distributions over the non-target classes, both at temperature T and times T^2. Defaults are mdistiller's; its linear warm-up of the DKD term (20 epochs) is not applied.
+       */
+      dkd?: {
+        /**
+         * Weight of the cross-entropy with the labels next to the distillation term (mdistiller's CE_WEIGHT).
+         */
+        ceWeight?: number;
+        /**
+         * Weight of the target-class term TCKD.
+         */
+        alpha?: number;
+        /**
+         * Weight of the non-target-class term NCKD.
+         */
+        beta?: number;
+        /**
+         * Softening temperature T.
+         */
+        temperature?: number;
+      };
+      /**
+       * DIST (Huang et al. 2022): ceWeight * cross-entropy + T^2 * (beta * inter-class + gamma * intra-class relation loss), each 1 - the mean Pearson correlation of the student's and teacher's softmax(logits / T): per example across classes (inter), per class across the batch (intra). Defaults are torchdistill's (mdistiller has no DIST).
+       */
+      dist?: {
+        /**
+         * Weight of the cross-entropy with the labels next to the distillation term (mdistiller's CE_WEIGHT).
+         */
+        ceWeight?: number;
+        /**
+         * Weight of the inter-class relation loss.
+         */
+        beta?: number;
+        /**
+         * Weight of the intra-class relation loss.
+         */
+        gamma?: number;
+        /**
+         * Softening temperature T.
+         */
+        temperature?: number;
+      };
     };
 
 /**
@@ -409,13 +451,13 @@ export interface KdxExperiment {
     [k: string]: BlockDefinition;
   };
   /**
-   * Architectures by name: each a list of layers and blocks applied in order, or {from: FILE, model: NAME} to import one from another file. Shapes and parameter counts are inferred from the dataset's input shape.
+   * Architectures by name: each a list of layers and blocks applied in order, or {from: FILE, model: NAME} to import one from another file. Shapes and parameter counts are inferred from the dataset's input shape. A name starts with a letter or _ and holds letters, digits, _ and -.
    */
   models: {
     [k: string]: Model;
   };
   /**
-   * The stages to run, by name. A stage trains one model; with `teacher` it distils a finished stage's model into it.
+   * The stages to run, by name. A stage trains one model; with `teacher` it distils a finished stage's model into it. A name starts with a letter or _ and holds letters, digits, _ and -.
    */
   stages: {
     [k: string]: Stage;
@@ -521,15 +563,15 @@ export interface Data {
   test?: TransformList1;
 }
 /**
- * Optimizer and learning-rate schedule.
+ * The optimizer of every stage (default adamw, lr 0.001). A stage's own optimizer merges over it key by key; defaults apply after the merge.
  */
 export interface Optimizer {
   /**
-   * adamw, adam, sgd, or one a plugin adds.
+   * adamw (the default), adam, sgd, or one a plugin adds. A stage that names another optimizer than the experiment starts from that optimizer's defaults, keeping the experiment's lr and schedule.
    */
   name?: string;
   /**
-   * Base learning rate.
+   * Base learning rate (default 0.001).
    */
   lr?: number;
   /**
@@ -642,15 +684,15 @@ export interface Stage {
   seed?: number;
 }
 /**
- * Overrides the experiment's optimizer for this stage (keys merge).
+ * Merged key by key over the experiment's optimizer: `{momentum: 0.5}` changes only the momentum. Naming another optimizer starts from its defaults plus the experiment's lr and schedule.
  */
 export interface Optimizer1 {
   /**
-   * adamw, adam, sgd, or one a plugin adds.
+   * adamw (the default), adam, sgd, or one a plugin adds. A stage that names another optimizer than the experiment starts from that optimizer's defaults, keeping the experiment's lr and schedule.
    */
   name?: string;
   /**
-   * Base learning rate.
+   * Base learning rate (default 0.001).
    */
   lr?: number;
   /**

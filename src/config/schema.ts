@@ -1,13 +1,39 @@
 // The JSON Schema of an experiment file, compiled once, and ajv's errors turned into plain words.
 import { readFileSync } from 'node:fs';
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
+import type { DataValidateFunction } from 'ajv/dist/types/index.js';
 import type { PathSegment } from './diagnostics.js';
-import { didYouMean } from '../util/suggest.js';
+import { closest, didYouMean } from '../util/suggest.js';
 
 export const schemaUrl = new URL('../../schemas/experiment.schema.json', import.meta.url);
 export const experimentSchema = JSON.parse(readFileSync(schemaUrl, 'utf8')) as Record<string, unknown>;
 
 const ajv = new Ajv2020({ allErrors: true, verbose: true, useDefaults: true, strict: true, allowUnionTypes: true });
+const defs = experimentSchema.$defs as Record<string, { properties?: Record<string, unknown> }>;
+
+/**
+ * kdx's keyword `bareName: true`, on a `$defs` entry of `{name: arguments}` form (layer, transform, loss):
+ * a bare name (`- conv2d`) stands for the entry without arguments, `{conv2d: {}}`, and is checked as that,
+ * so a name whose arguments are required says which instead of passing the schema and failing in tfjs.
+ */
+ajv.addKeyword({
+  keyword: 'bareName',
+  schemaType: 'boolean',
+  errors: true,
+  compile(_enabled: boolean, parentSchema: object) {
+    const def = Object.keys(defs).find((name) => defs[name] === parentSchema);
+    if (def === undefined) throw new Error('bareName belongs on a $defs entry of the experiment schema');
+    const validate: DataValidateFunction = (data: unknown): boolean => {
+      if (typeof data !== 'string' || defs[def].properties?.[data] === undefined) return true;
+      const entry = ajv.getSchema(`${experimentSchema.$id as string}#/$defs/${def}/properties/${data}`)!;
+      if (entry({})) return true;
+      const missing = (entry.errors ?? []).filter((e) => e.keyword === 'required').map((e) => String(e.params.missingProperty));
+      validate.errors = [{ keyword: 'bareName', message: 'needs arguments', params: { name: data, missing } }];
+      return false;
+    };
+    return validate;
+  },
+});
 const validateFile = ajv.compile(experimentSchema);
 
 /**
@@ -32,8 +58,20 @@ export interface SchemaProblem {
 /** Validates in place (filling defaults) and returns every problem found. */
 export function checkSchema(data: unknown): SchemaProblem[] {
   if (validateFile(data)) return [];
-  const problems = (validateFile.errors ?? []).map((error) => describe(error, data));
+  const errors = validateFile.errors ?? [];
+  // `{conv2d: {filter: 4}}` is one mistake: the unknown key's did-you-mean names the missing one.
+  const misspelt = new Set(
+    errors.filter((e) => e.keyword === 'additionalProperties').map((e) => `${e.instancePath}/${closest(String(e.params.additionalProperty), knownKeys(e))}`),
+  );
+  const problems = errors
+    .filter((e) => !(e.keyword === 'required' && misspelt.has(`${e.instancePath}/${String(e.params.missingProperty)}`)))
+    .map((error) => describe(error, data));
   return dedupe(problems.filter((p): p is SchemaProblem => p !== undefined));
+}
+
+/** The keys a mapping's schema allows, for did-you-mean. */
+function knownKeys(error: ErrorObject): string[] {
+  return Object.keys((error.parentSchema as { properties?: object } | undefined)?.properties ?? {});
 }
 
 /**
@@ -52,7 +90,7 @@ function describe(error: ErrorObject, root: unknown): SchemaProblem | undefined 
   const value = valueAt(root, path);
   const got = ` (got ${show(value)})`;
   const p = error.params as Record<string, unknown>;
-  const known = Object.keys((error.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+  const known = knownKeys(error);
   switch (error.keyword) {
     case 'additionalProperties': {
       const key = String(p.additionalProperty);
@@ -61,6 +99,11 @@ function describe(error: ErrorObject, root: unknown): SchemaProblem | undefined 
     }
     case 'required': // at the key of the mapping that lacks it (its value may start lines below)
       return { path, message: `missing required key "${p.missingProperty}"`, onKey: true };
+    case 'bareName': {
+      const [name, missing] = [String(p.name), p.missing as string[]];
+      const example = missing.map((key) => `${key}: ...`).join(', ');
+      return { path, message: `${name} needs ${missing.join(' and ')}: write it as {${name}: {${example}}}`, onKey: false };
+    }
     case 'type':
       return { path, message: `must be ${article(String(p.type))}${got}`, onKey: false };
     case 'minimum':
@@ -89,10 +132,15 @@ function describe(error: ErrorObject, root: unknown): SchemaProblem | undefined 
     }
     case 'minLength':
       return { path, message: 'must not be empty', onKey: false };
-    case 'pattern':
-      return { path, message: `may use only letters, digits and . _ -${got}`, onKey: false };
-    case 'propertyName':
-      return undefined; // reported by the nested `pattern` error, located below
+    case 'pattern': {
+      const message = describePattern(String(p.pattern));
+      // A key that breaks `propertyNames` (a stage or model name): ajv reports it on the mapping and
+      // names the key, which is where the mistake is.
+      if (error.propertyName !== undefined) return { path: [...path, error.propertyName], message: `${message} (got ${JSON.stringify(error.propertyName)})`, onKey: true };
+      return { path, message: `${message}${got}`, onKey: false };
+    }
+    case 'propertyNames':
+      return undefined; // the nested error (a `pattern`) says what is wrong with the name
     case 'if':
       return undefined; // reported by the `then` schema's own error
     case 'uniqueItems':
@@ -130,6 +178,35 @@ export function valueAt(root: unknown, path: readonly PathSegment[]): unknown {
     node = (node as Record<string | number, unknown>)[segment];
   }
   return node;
+}
+
+/**
+ * A pattern of the schema in words, from its character classes: `^[A-Za-z0-9._-]+$` is "may use only
+ * letters, digits and . _ -", `^[A-Za-z_][A-Za-z0-9_-]*$` "must start with a letter or _ and use only
+ * letters, digits and _ -". So the message says exactly what the rule allows.
+ */
+export function describePattern(pattern: string): string {
+  const only = /^\^\[([^\]]+)\]\+\$$/.exec(pattern);
+  if (only) return `may use only ${characters(only[1], 'all')}`;
+  const startThen = /^\^\[([^\]]+)\]\[([^\]]+)\]\*\$$/.exec(pattern);
+  if (startThen) return `must start with ${characters(startThen[1], 'one')} and use only ${characters(startThen[2], 'all')}`;
+  return `must match the pattern ${pattern}`;
+}
+
+/** A character class's contents in words: `A-Za-z0-9._-` -> "letters, digits and . _ -" (or, for one
+ * character, "a letter, a digit or . _ -"). */
+function characters(set: string, count: 'one' | 'all'): string {
+  const ranges: [string, string, string][] = [['A-Za-z', 'letters', 'a letter'], ['0-9', 'digits', 'a digit']];
+  const words: string[] = [];
+  let rest = set;
+  for (const [range, plural, single] of ranges) {
+    if (!rest.includes(range)) continue;
+    words.push(count === 'all' ? plural : single);
+    rest = rest.replace(range, '');
+  }
+  const symbols = [...rest.replace(/\\/g, '')].join(' ');
+  if (symbols === '') return words.join(count === 'all' ? ' and ' : ' or ');
+  return `${words.join(', ')} ${count === 'all' ? 'and' : 'or'} ${symbols}`;
 }
 
 function article(types: string): string {

@@ -1,6 +1,6 @@
 // The experiment file as text and as a YAML document, and the mapping from a path in the data back to
 // a line and column of the text.
-import { LineCounter, parseDocument, isAlias, isMap, isSeq, isScalar, isPair, type Document, type Node } from 'yaml';
+import { LineCounter, Parser, parseDocument, isAlias, isMap, isSeq, isScalar, isPair, type CST, type Document, type Node } from 'yaml';
 import type { Diagnostic, PathSegment } from './diagnostics.js';
 import { formatPath } from './diagnostics.js';
 
@@ -36,6 +36,15 @@ export function parseSource(file: string, text: string): { source: Source; synta
       }
       // The yaml library's first line says what went wrong; the rest repeats the source.
       const first = error.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+      // YAML notices a missing ] or " only where it runs out of text, often many lines further: the
+      // mistake is where the bracket or quote opens.
+      const opening = unclosedOpening(text, offset);
+      if (opening) {
+        const opened = lineCounter.linePos(opening.offset);
+        const diagnostic = at(source, opened.line, opened.col, formatPath([]), `YAML syntax error: this ${opening.char} is never closed`);
+        const gaveUp = at(source, line, col, '', `YAML gave up here: ${first}`);
+        return opened.line === line ? diagnostic : { ...diagnostic, notes: [gaveUp] };
+      }
       let hint = '';
       if (error.code === 'BLOCK_AS_IMPLICIT_KEY') {
         // The value on this line reads as a key: it holds a second `key:`, or the next line goes on with it.
@@ -61,6 +70,50 @@ function unquotedFlowReference(line: string, col: number): { text: string; col: 
   return match && { text: match[0], col: match.index + 1 };
 }
 
+/**
+ * The innermost `[`, `{`, `"` or `'` that opens at or before `before` and is never closed, found in the
+ * parser's concrete syntax tree (a bracket closed by the wrong kind, as `[1, 2}`, counts as unclosed).
+ */
+function unclosedOpening(text: string, before: number): { offset: number; char: string } | undefined {
+  const closers: Record<string, string> = { '[': ']', '{': '}' };
+  const find = (token: unknown): { offset: number; char: string } | undefined => {
+    if (token === null || typeof token !== 'object') return undefined;
+    const t = token as { type?: string; offset?: number };
+    // A child inside an unclosed collection is a better guess than the collection: its missing closer
+    // is what made the collection's closer look like its own.
+    for (const child of Object.values(token)) {
+      const found = Array.isArray(child) ? child.map(find).find(Boolean) : find(child);
+      if (found) return found;
+    }
+    if (t.offset === undefined || t.offset > before) return undefined;
+    if (t.type === 'flow-collection') {
+      const collection = token as CST.FlowCollection;
+      const closer = closers[collection.start.source];
+      if (!collection.end.some((end) => end.source === closer)) return { offset: collection.offset, char: collection.start.source };
+    }
+    if ((t.type === 'double-quoted-scalar' || t.type === 'single-quoted-scalar') && !isClosedQuote((token as CST.FlowScalar).source)) {
+      return { offset: t.offset, char: (token as CST.FlowScalar).source[0] };
+    }
+    return undefined;
+  };
+  for (const token of new Parser().parse(text)) {
+    const found = find(token);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** Whether a quoted scalar's source holds its closing quote (`\"` escapes a double quote, `''` a single one). */
+function isClosedQuote(source: string): boolean {
+  const quote = source[0];
+  for (let i = 1; i < source.length; i++) {
+    if (quote === '"' && source[i] === '\\') i++;
+    else if (quote === "'" && source[i] === "'" && source[i + 1] === "'") i++;
+    else if (source[i] === quote) return true;
+  }
+  return false;
+}
+
 export function at(source: Source, line: number, col: number, path: string, message: string): Diagnostic {
   return { file: source.file, line, col, path, message, sourceLine: source.lines[line - 1] };
 }
@@ -74,6 +127,11 @@ export function locate(source: Source, path: readonly PathSegment[], onKey = fal
     if (offset !== undefined) return source.lineCounter.linePos(offset);
   }
   return { line: 1, col: 1 };
+}
+
+/** Whether the file itself writes a value at `path` (not only some parent of it). */
+export function hasNode(source: Source, path: readonly PathSegment[]): boolean {
+  return getNode(source.doc, path, false) !== undefined;
 }
 
 /** A diagnostic located at a path of the data. */

@@ -9,7 +9,7 @@ import https from 'node:https';
 import { mkdir, open, rename, rm, rmdir } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import * as tar from 'tar';
-import type { KdxEvent } from '../runner/events.js';
+import type { KdxEvent } from '../events.js';
 
 export type TaskEvent = Extract<KdxEvent, { type: 'task' }>;
 

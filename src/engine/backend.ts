@@ -2,6 +2,7 @@
 // @tensorflow/tfjs-node-gpu), then wasm (with kdx's training kernels), then the pure-JS cpu backend.
 import { tf } from './tf.js';
 import { registerWasmKernels } from './wasm-kernels.js';
+import { UserError } from '../errors.js';
 
 export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
@@ -125,4 +126,23 @@ export async function selectBackend(requested: BackendName): Promise<BackendInfo
     fallbacks.push(`${name}: ${reason}`);
   }
   throw new Error(`no TensorFlow.js backend could be loaded (${fallbacks.join('; ')})`);
+}
+
+/** Every label backendLabel can give: a store's entries may come from any of them (`kdx cache gc`). */
+export const BACKEND_LABELS: readonly string[] = ['tensorflow (GPU)', 'tensorflow (no GPU found: CPU)', 'wasm', 'cpu'];
+
+/** The backend as runs record it, and as job keys include it: tfjs-node-gpu runs on the CPU when it finds
+ * no GPU, and the two give different bytes, so say which. */
+export function backendLabel(backend: BackendInfo): string {
+  if (backend.name !== 'tensorflow') return backend.name;
+  return backend.gpu ? 'tensorflow (GPU)' : 'tensorflow (no GPU found: CPU)';
+}
+
+/** selectBackend for commands: a backend that cannot load is the user's environment, not a bug (exit 1). */
+export async function selectBackendOrFail(requested: BackendName): Promise<BackendInfo> {
+  try {
+    return await selectBackend(requested);
+  } catch (error) {
+    throw new UserError((error as Error).message);
+  }
 }

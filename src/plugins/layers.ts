@@ -1,18 +1,63 @@
 // The built-in layers. Each maps the file's arguments to a TensorFlow.js layer; shapes are inferred by
-// applying the layers in order (src/registry/model.ts), so nothing here knows the input shape.
+// applying the layers in order (src/registry/model.ts); a layer sees only its own input's shape (for
+// PyTorch's fan-in initialisation).
 import { tf } from '../engine/tf.js';
-import type { LayerContext, LayerFactory } from '../registry/types.js';
+import type { LayerContext, LayerFactory, StepSeeded } from '../registry/types.js';
 import { BatchNorm, ChannelShuffle, GroupedConv2D } from './channel-layers.js';
 
 type Args = Record<string, unknown>;
 type Activation = 'linear' | 'relu' | 'sigmoid' | 'tanh' | 'gelu' | 'elu' | 'softmax';
 
 /**
- * PyTorch's default initialisation of Conv2d and Linear weights (kaiming_uniform with a = sqrt(5)):
- * uniform in +-1/sqrt(fan_in). Biases start at zero.
+ * PyTorch's default initialisation of Conv2d and Linear: weights by kaiming_uniform with a = sqrt(5) and
+ * biases alike, both uniform in +-1/sqrt(fan_in), where fan_in is the inputs feeding one output (input
+ * channels x kernel height x kernel width for a convolution).
  */
-function torchLikeKernel(ctx: LayerContext) {
-  return tf.initializers.varianceScaling({ scale: 1 / 3, mode: 'fanIn', distribution: 'uniform', seed: ctx.seed });
+function torchLikeInit(ctx: LayerContext, fanIn: number) {
+  const bound = 1 / Math.sqrt(fanIn);
+  return {
+    kernelInitializer: tf.initializers.varianceScaling({ scale: 1 / 3, mode: 'fanIn', distribution: 'uniform', seed: ctx.seed }),
+    // The bias has its own stream, so it is not a copy of the kernel's first values.
+    biasInitializer: tf.initializers.randomUniform({ minval: -bound, maxval: bound, seed: (ctx.seed ^ 0x5bd1e995) >>> 0 }),
+  };
+}
+
+/**
+ * Dropout whose masks are a function of the layer's seed and the training step, so a run is reproducible
+ * to the byte, also when resumed (tfjs's own dropout draws from an unseeded generator, or, seeded, reuses
+ * one mask at every step). The training loop calls setStep before each step. It saves as tfjs's own
+ * `Dropout` (inference is the identity either way), so saved models load anywhere.
+ */
+export class SeededDropout extends tf.layers.Layer implements StepSeeded {
+  static className = 'Dropout';
+  readonly rate: number;
+  private readonly baseSeed: number;
+  private step = 0;
+
+  constructor(config: { rate: number; seed: number; name?: string }) {
+    super({ name: config.name });
+    this.rate = config.rate;
+    this.baseSeed = config.seed;
+  }
+
+  setStep(step: number): void {
+    this.step = step;
+  }
+
+  call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean }): tf.Tensor {
+    const input = Array.isArray(inputs) ? inputs[0] : inputs;
+    if (!kwargs.training || this.rate <= 0) return input;
+    if (this.rate >= 1) return tf.zerosLike(input);
+    return tf.tidy(() => {
+      const seed = (this.baseSeed ^ Math.imul(this.step + 1, 0x9e3779b1)) >>> 0;
+      const keep = tf.cast(tf.greaterEqual(tf.randomUniform(input.shape, 0, 1, 'float32', seed), this.rate), input.dtype);
+      return tf.mul(input, tf.mul(keep, 1 / (1 - this.rate)));
+    });
+  }
+
+  getConfig() {
+    return { ...super.getConfig(), rate: this.rate, noiseShape: null, seed: null };
+  }
 }
 
 const pair = (value: unknown): [number, number] => (Array.isArray(value) ? [value[0], value[1]] : [Number(value), Number(value)]);
@@ -36,14 +81,17 @@ function pooling(kind: 'max' | 'avg'): LayerFactory {
   };
 }
 
-/** What conv2d and dense share: activation, bias, and PyTorch's initialisation. */
-function weightedLayerArgs(args: Args, ctx: LayerContext) {
+/** What conv2d and dense share: activation, bias, and PyTorch's initialisation for `fanIn` inputs per output. */
+function weightedLayerArgs(args: Args, ctx: LayerContext, fanIn: number) {
   return {
     activation: (args.activation as Activation | undefined) ?? 'linear',
     useBias: (args.bias as boolean | undefined) ?? true,
-    kernelInitializer: torchLikeKernel(ctx),
+    ...torchLikeInit(ctx, fanIn),
   };
 }
+
+/** Channels (the last axis) of a layer's input. */
+const channelsOf = (ctx: LayerContext) => ctx.inputShape[ctx.inputShape.length - 1];
 
 /**
  * A depthwise kernel [kh, kw, channels, multiplier] is PyTorch's Conv2d with groups = channels, whose fan-in
@@ -65,12 +113,14 @@ export const builtinLayers: Record<string, LayerFactory> = {
       const filters = args.filters === undefined ? channels * (args.expand as number) : (args.filters as number);
       if (channels % groups !== 0) throw new Error(`groups ${groups} does not divide the ${channels} input channels`);
       if (filters % groups !== 0) throw new Error(`groups ${groups} does not divide the ${filters} filters`);
+      const kernelSize = pair(args.kernel ?? 3);
       const geometry = {
-        kernelSize: pair(args.kernel ?? 3),
+        kernelSize,
         strides: pair(args.strides ?? 1),
         padding: (args.padding as 'same' | 'valid' | undefined) ?? 'valid',
       };
-      const weighted = weightedLayerArgs(args, ctx);
+      // PyTorch's fan-in of a grouped convolution: the input channels of one group times the kernel's area.
+      const weighted = weightedLayerArgs(args, ctx, (channels / groups) * kernelSize[0] * kernelSize[1]);
       if (groups === 1) return tf.layers.conv2d({ filters, ...geometry, ...weighted });
       // One group per channel is a depthwise convolution, which tfjs has (and runs much faster): the same
       // weights, output channel c * multiplier + m in both.
@@ -83,14 +133,16 @@ export const builtinLayers: Record<string, LayerFactory> = {
   },
   depthwiseConv2d: {
     description: 'Depthwise 2-D convolution: each input channel convolved by its own `multiplier` filters.',
-    create: (args, ctx) =>
-      tf.layers.depthwiseConv2d({
-        kernelSize: pair(args.kernel ?? 3),
+    create: (args, ctx) => {
+      const kernelSize = pair(args.kernel ?? 3);
+      return tf.layers.depthwiseConv2d({
+        kernelSize,
         strides: pair(args.strides ?? 1),
         padding: (args.padding as 'same' | 'valid' | undefined) ?? 'valid',
         depthMultiplier: (args.multiplier as number | undefined) ?? 1,
-        ...depthwiseArgs(weightedLayerArgs(args, ctx), ctx.inputShape[2], ctx),
-      }),
+        ...depthwiseArgs(weightedLayerArgs(args, ctx, kernelSize[0] * kernelSize[1]), ctx.inputShape[2], ctx),
+      });
+    },
   },
   channelShuffle: {
     description: 'ShuffleNet\'s channel shuffle: interleave the channels of `groups` groups.',
@@ -103,7 +155,7 @@ export const builtinLayers: Record<string, LayerFactory> = {
     create: (args, ctx) =>
       tf.layers.dense({
         units: args.units as number,
-        ...weightedLayerArgs(args, ctx),
+        ...weightedLayerArgs(args, ctx, channelsOf(ctx)),
       }),
   },
   maxPool2d: pooling('max'),
@@ -113,8 +165,7 @@ export const builtinLayers: Record<string, LayerFactory> = {
   dropout: {
     description: 'Dropout (training only).',
     shorthand: 'rate',
-    // No seed: tfjs reseeds a seeded dropout on every call, which would drop the same units every step.
-    create: (args) => tf.layers.dropout({ rate: args.rate as number }),
+    create: (args, ctx) => new SeededDropout({ rate: args.rate as number, seed: ctx.seed }),
   },
   batchNorm: {
     description: 'Batch normalisation over the channels, as PyTorch\'s (momentum in PyTorch terms).',

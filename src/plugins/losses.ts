@@ -1,8 +1,12 @@
 // Built-in losses: softmax cross-entropy (with PyTorch's label smoothing) and Hinton knowledge
-// distillation, computed in log space exactly as the reference PyTorch program does.
+// distillation, computed in log space exactly as the reference PyTorch program does; DKD and DIST (their
+// math in src/losses/) next to a weighted cross-entropy, as mdistiller's distillers compose them.
 import { tf } from '../engine/tf.js';
 import type { Tensor, Scalar } from '../engine/tf.js';
 import type { LossFactory, LossInputs } from '../registry/types.js';
+import { DIST_DEFAULTS, distLoss, DKD_DEFAULTS, dkdLoss, klDivergenceSum, stopGradient } from '../losses/index.js';
+
+export { stopGradient };
 
 // ---------------------------------------------------------------------------------------------
 // Argument helpers (the schema validates files; these guard calls from code and user plugins)
@@ -23,22 +27,14 @@ function numberArg(
   return value;
 }
 
-const stopGradientOp = tf.customGrad((x) => ({
-  value: tf.clone(x as Tensor),
-  gradFunc: (dy: Tensor) => tf.zerosLike(dy),
-}));
-
-/**
- * The same values as `x`, through which no gradient flows (tfjs has no stopGradient op): whatever
- * produced `x` gets a zero gradient from this path. Variables not on the path from the differentiated
- * variables to the loss (a teacher run outside the student's var list) are never visited at all.
- */
-export function stopGradient<T extends Tensor>(x: T): T {
-  return stopGradientOp(x) as T;
-}
-
 function checkLogits(logits: Tensor, what: string): void {
   if (logits.rank !== 2) throw new Error(`${what} must be [batch, classes] (got shape [${logits.shape}])`);
+}
+
+/** The teacher logits a distillation loss was given; a stage without a teacher is a caller's mistake. */
+function teacherLogitsOf(loss: string, inputs: LossInputs): Tensor {
+  if (inputs.teacherLogits === undefined) throw new Error(`loss ${loss} needs the teacher logits (the stage has no teacher)`);
+  return inputs.teacherLogits;
 }
 
 function intLabels(labels: Tensor): Tensor {
@@ -122,7 +118,7 @@ export function kdLossParts(
     const lS = tf.logSoftmax(tf.div(logits, temperature));
     const lT = tf.logSoftmax(tf.div(stopGradient(teacherLogits), temperature));
     // PyTorch kl_div(lS, softmax(t/T), reduction='batchmean') = sum(pT * (log pT - lS)) / batch.
-    const kl = tf.div(tf.sum(tf.mul(tf.exp(lT), tf.sub(lT, lS))), batch);
+    const kl = tf.div(klDivergenceSum(lT, lS), batch);
     const soft = tf.mul(kl, temperature * temperature) as Scalar;
     const hard = crossEntropy(logits, labels);
     const total = tf.add(tf.mul(soft, alpha), tf.mul(hard, 1 - alpha)) as Scalar;
@@ -149,9 +145,63 @@ export const kdLossFactory: LossFactory = {
   needsTeacher: true,
   create(args) {
     const options = kdOptions(args);
+    return (inputs: LossInputs) => kdLoss(inputs.logits, teacherLogitsOf('kd', inputs), inputs.labels, options);
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// DKD and DIST: ceWeight * cross-entropy + the distillation term, as mdistiller's DKD distiller (its
+// linear warm-up of the DKD term over the first epochs needs per-term schedules, issue 11).
+
+/** The weight of the cross-entropy term next to a distillation term: mdistiller's CE_WEIGHT, default 1. */
+function ceWeightArg(loss: string, args: Record<string, unknown>): number {
+  return numberArg(loss, args, 'ceWeight', 1, (v) => v >= 0, 'must be >= 0');
+}
+
+export const dkdLossFactory: LossFactory = {
+  description:
+    'decoupled KD (Zhao et al. 2022): ceWeight * cross-entropy + alpha * TCKD + beta * NCKD; {ceWeight: 1, alpha: 1, beta: 8, temperature: 4} (mdistiller)',
+  needsTeacher: true,
+  create(args) {
+    const ceWeight = ceWeightArg('dkd', args);
+    const options = {
+      alpha: numberArg('dkd', args, 'alpha', DKD_DEFAULTS.alpha, (v) => v >= 0, 'must be >= 0'),
+      beta: numberArg('dkd', args, 'beta', DKD_DEFAULTS.beta, (v) => v >= 0, 'must be >= 0'),
+      temperature: numberArg('dkd', args, 'temperature', DKD_DEFAULTS.temperature, (v) => v > 0, 'must be > 0'),
+    };
+    return (inputs: LossInputs) => {
+      const teacherLogits = teacherLogitsOf('dkd', inputs);
+      return tf.tidy(() =>
+        tf.add(tf.mul(crossEntropy(inputs.logits, inputs.labels), ceWeight), dkdLoss(inputs.logits, teacherLogits, inputs.labels, options)),
+      ) as Scalar;
+    };
+  },
+};
+
+export const distLossFactory: LossFactory = {
+  description:
+    'DIST (Huang et al. 2022): ceWeight * cross-entropy + T^2 * (beta * inter-class + gamma * intra-class Pearson distance); {ceWeight: 1, beta: 1, gamma: 1, temperature: 1}',
+  needsTeacher: true,
+  create(args) {
+    const ceWeight = ceWeightArg('dist', args);
+    const options = {
+      beta: numberArg('dist', args, 'beta', DIST_DEFAULTS.beta, (v) => v >= 0, 'must be >= 0'),
+      gamma: numberArg('dist', args, 'gamma', DIST_DEFAULTS.gamma, (v) => v >= 0, 'must be >= 0'),
+      temperature: numberArg('dist', args, 'temperature', DIST_DEFAULTS.temperature, (v) => v > 0, 'must be > 0'),
+    };
+    return (inputs: LossInputs) => {
+      const teacherLogits = teacherLogitsOf('dist', inputs);
+      return tf.tidy(() =>
+        tf.add(tf.mul(crossEntropy(inputs.logits, inputs.labels), ceWeight), distLoss(inputs.logits, teacherLogits, options)),
+      ) as Scalar;
+    };
+  },
+  createWithTerms(args) {
+    const options = kdOptions(args);
     return ({ logits, labels, teacherLogits }: LossInputs) => {
       if (teacherLogits === undefined) throw new Error('loss kd needs the teacher logits (the stage has no teacher)');
-      return kdLoss(logits, teacherLogits, labels, options);
+      const { soft, hard, total } = kdLossParts(logits, teacherLogits, labels, options);
+      return { total, terms: { soft, hard } };
     };
   },
 };
@@ -160,4 +210,6 @@ export const kdLossFactory: LossFactory = {
 export const builtinLosses: Record<string, LossFactory> = {
   crossEntropy: crossEntropyLoss,
   kd: kdLossFactory,
+  dkd: dkdLossFactory,
+  dist: distLossFactory,
 };

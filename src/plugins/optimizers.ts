@@ -335,16 +335,19 @@ function adamOptions(config: OptimizerConfig): AdamOptions {
 
 export const adamwOptimizer: OptimizerFactory = {
   description: 'AdamW as torch.optim.AdamW (decoupled weight decay); {lr, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01}',
+  defaults: { betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01 },
   create: (config) => new TorchAdam(adamOptions(config), true),
 };
 
 export const adamOptimizer: OptimizerFactory = {
   description: 'Adam as torch.optim.Adam (weight decay as L2 on the gradient); {lr, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0}',
+  defaults: { betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0 },
   create: (config) => new TorchAdam(adamOptions(config), false),
 };
 
 export const sgdOptimizer: OptimizerFactory = {
   description: 'SGD as torch.optim.SGD; {lr, momentum: 0, nesterov: false, dampening: 0, weightDecay: 0}',
+  defaults: { momentum: 0, nesterov: false, dampening: 0, weightDecay: 0 },
   create(config) {
     const nesterov = config.nesterov;
     if (nesterov !== undefined && typeof nesterov !== 'boolean') fail(config, 'nesterov', 'must be true or false');

@@ -4,7 +4,7 @@
 import { tf } from '../engine/tf.js';
 import type { LayersModel } from '../engine/tf.js';
 import { registry } from './index.js';
-import type { ImageShape, LayerSpec, ModelNode } from './types.js';
+import type { ImageShape, LayerSpec, ModelNode, StepSeeded } from './types.js';
 import { ChannelSlice } from '../plugins/channel-layers.js';
 
 type SymbolicTensor = ReturnType<typeof tf.input>;
@@ -36,8 +36,9 @@ export class LayerShapeError extends Error {
     /** Position of the top-level entry that holds it. */
     readonly index: number,
     message: string,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -108,7 +109,7 @@ class ModelBuilder {
     try {
       layer = registry.layers.get(spec.type).create(spec.args, { seed: layerSeed(this.seed, this.built), inputShape });
     } catch (error) {
-      throw this.error(spec, `${spec.type} does not fit its input of shape ${show(inputShape)}: ${plain(error)}`);
+      throw this.error(spec, `${spec.type} does not fit its input of shape ${show(inputShape)}: ${plain(error)}`, error);
     }
     this.built++;
     const y = this.apply(spec, layer, x, spec.type);
@@ -120,13 +121,16 @@ class ModelBuilder {
   }
 
   private apply(node: ModelNode, layer: Layer, x: SymbolicTensor | SymbolicTensor[], what = 'the layer'): SymbolicTensor {
+    // tfjs names layers from a process-wide counter: a model built after another would save other names
+    // (and other bytes). Named by position, the same layers save the same model.json in any process.
+    (layer as { name: string }).name = `${String(this.layers.length).padStart(3, '0')}_${what === 'the layer' ? layer.getClassName() : what}`;
     try {
       const y = layer.apply(x) as SymbolicTensor;
       this.layers.push(layer);
       return y;
     } catch (error) {
       const input = Array.isArray(x) ? x.map((t) => show(shapeOf(t))).join(' and ') : show(shapeOf(x));
-      throw this.error(node, `${what} does not fit its input of shape ${input}: ${plain(error)}`);
+      throw this.error(node, `${what} does not fit its input of shape ${input}: ${plain(error)}`, error);
     }
   }
 
@@ -156,13 +160,13 @@ class ModelBuilder {
     return this.apply(node, how === 'add' ? tf.layers.add() : tf.layers.concatenate({ axis: -1 }), inputs);
   }
 
-  private error(node: ModelNode, message: string): LayerShapeError {
-    return new LayerShapeError(node, this.index, message);
+  private error(node: ModelNode, message: string, cause?: unknown): LayerShapeError {
+    return new LayerShapeError(node, this.index, message, cause === undefined ? undefined : { cause });
   }
 }
 
 export function buildModel(name: string, nodes: ModelNode[], inputShape: ImageShape, seed: number): BuiltModel {
-  const input = tf.input({ shape: inputShape });
+  const input = tf.input({ shape: inputShape, name: 'input' });
   const builder = new ModelBuilder(seed);
   const rows: LayerRow[] = [];
   let current = input;
@@ -186,6 +190,13 @@ export function describeNode(node: ModelNode): string {
       return `repeat ${node.times} x ${node.layers.length === 1 ? describeNode(node.layers[0]) : `[${node.layers.map(describeNode).join(', ')}]`}`;
     default:
       return node.block;
+  }
+}
+
+/** Tells every step-seeded layer of `model` (see StepSeeded) which training step comes next. */
+export function setTrainingStep(model: LayersModel, step: number): void {
+  for (const layer of model.layers) {
+    if (typeof (layer as Partial<StepSeeded>).setStep === 'function') (layer as unknown as StepSeeded).setStep(step);
   }
 }
 

@@ -8,7 +8,7 @@ export interface NamedTensor {
   name: string;
   tensor: Tensor;
 }
-import type { KdxEvent } from '../runner/events.js';
+import type { KdxEvent } from '../events.js';
 
 /** Height, width, channels: images are stored and batched channels-last (NHWC). */
 export type ImageShape = [number, number, number];
@@ -136,8 +136,18 @@ export interface BlockUseNode {
 export interface LayerContext {
   /** Seed for this layer's initialisers and randomness (derived from the stage's seed and the layer's index). */
   seed: number;
-  /** The shape the layer receives, per image (no batch axis): for arguments relative to the input (groups, expand). */
+  /** The shape the layer receives, per image (no batch axis), e.g. [32, 32, 3]: for arguments relative to the
+   * input (groups, expand) and for initialisers that depend on fan-in. */
   inputShape: number[];
+}
+
+/**
+ * A layer whose training-time randomness (dropout masks...) is drawn from its seed and the step, so runs
+ * are reproducible and a resumed run equals an uninterrupted one. The training loop calls setStep with
+ * the global step (epoch x batches per epoch + batch) before each step.
+ */
+export interface StepSeeded {
+  setStep(step: number): void;
 }
 
 export interface LayerFactory {
@@ -164,6 +174,11 @@ export interface LossFactory {
   /** Whether the loss needs a teacher's logits. */
   needsTeacher: boolean;
   create(args: Record<string, unknown>): (inputs: LossInputs) => Scalar;
+  /**
+   * For a loss made of several terms (KD: `soft` and `hard`): the same loss, with its terms by name, so
+   * training can log each (per epoch, for the report's learning curves). The caller owns all the scalars.
+   */
+  createWithTerms?(args: Record<string, unknown>): (inputs: LossInputs) => { total: Scalar; terms: Record<string, Scalar> };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -188,5 +203,7 @@ export interface KdxOptimizer {
 
 export interface OptimizerFactory {
   description: string;
+  /** Every option's default (not lr), filled in after a stage's optimizer is merged over the experiment's. */
+  defaults?: Record<string, unknown>;
   create(config: OptimizerConfig): KdxOptimizer;
 }

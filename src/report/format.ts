@@ -47,6 +47,25 @@ export function count(n: number | undefined): string {
   return String(n);
 }
 
+/** A size in bytes: `512 B`, `13.4 MB` (decimal units, as `du -h --si` and file managers show). */
+export function bytes(n: number): string {
+  const units: [number, string][] = [[1e9, 'GB'], [1e6, 'MB'], [1e3, 'kB']];
+  for (const [size, suffix] of units) {
+    if (n >= size) return `${(n / size).toFixed(1)} ${suffix}`;
+  }
+  return `${n} B`;
+}
+
+/** How long ago `iso` was, coarsely: `40s`, `12m`, `3h`, `5d`. */
+export function age(iso: string, now = Date.now()): string {
+  const seconds = Math.max(0, (now - Date.parse(iso)) / 1000);
+  if (!Number.isFinite(seconds)) return '—';
+  if (seconds < 60) return `${Math.round(seconds)}s`;
+  if (seconds < 3600) return `${Math.round(seconds / 60)}m`;
+  if (seconds < 86400) return `${Math.round(seconds / 3600)}h`;
+  return `${Math.round(seconds / 86400)}d`;
+}
+
 /** A parameter value of a sweep as written in a table cell or label. */
 export function paramValue(value: unknown): string {
   if (typeof value === 'string') return value;

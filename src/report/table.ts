@@ -3,7 +3,7 @@
 //
 // A run (one row, no trial id) shows a line per stage. A sweep shows a line per trial: its parameter
 // values, each stage's final and best test accuracy, and the KD gain over the plain student, best first.
-import type { JobState, JobSummary, ResultRow } from '../runner/events.js';
+import type { JobState, JobSummary, ResultRow } from '../events.js';
 import { count, duration, paramValue, pct, points, rate, truncate } from './format.js';
 
 export type TableFormat = 'text' | 'markdown' | 'csv';

@@ -1,7 +1,7 @@
 // `--json`: every event as one line of JSON on stdout, nothing else there, for other programs to read
 // (`kdx run x.yaml --json | jq …`). Errors are events too, so stderr stays free for kdx's own crashes.
-import type { KdxEvent } from '../runner/events.js';
-import type { OutStream, Reporter } from './reporter.js';
+import type { KdxEvent } from '../events.js';
+import type { OutStream, Reporter } from './types.js';
 
 export function createJsonReporter(options: { stdout: OutStream }): Reporter {
   const { stdout } = options;

@@ -2,10 +2,10 @@
 // waits that are not training (tasks: at start, at end, and at most every TASK_EVERY_MS in between).
 // No escape codes, no redraws, no batch lines. Failed jobs, errors and warnings go to stderr.
 // `quiet`: only the errors and, at the end, the results table and the run directory.
-import type { EventOf, KdxEvent, ResultRow } from '../runner/events.js';
+import type { EventOf, KdxEvent, ResultRow } from '../events.js';
 import { duration, loss, paramList, pct, points, rate, stripAnsi } from '../report/format.js';
 import { renderResults } from '../report/table.js';
-import type { OutStream, Reporter } from './reporter.js';
+import type { OutStream, Reporter } from './types.js';
 
 /** Minimum time between two progress lines of the same task (in event time, so tests are exact). */
 export const TASK_EVERY_MS = 5000;
@@ -99,7 +99,7 @@ export function createPlainReporter(options: PlainReporterOptions): Reporter {
         : e.status === 'failed'
           ? `failed after ${duration(e.seconds)}`
           : `interrupted after ${duration(e.seconds)} (resumable)`;
-      const lines = ['', ...(table ? [table, ''] : []), `run dir ${e.runDir}`, status];
+      const lines = ['', ...(table ? [table, ''] : []), `run dir ${e.runDir}`, ...(e.report ? [`report ${e.report}`] : []), status];
       stdout.write(`${lines.map(stripAnsi).join('\n')}\n`);
     },
   };

@@ -4,7 +4,7 @@ import { limitDataset } from '../data/split.js';
 import { registry } from '../registry/index.js';
 import type { LoadedDataset } from '../registry/types.js';
 import { contentHash } from '../util/hash.js';
-import type { EventSink } from './events.js';
+import type { EventSink } from '../events.js';
 
 export class DatasetCache {
   private readonly loaded = new Map<string, Promise<LoadedDataset>>();

@@ -1,15 +1,19 @@
 // Executes one job in this process, through the store: cached -> reuse; otherwise take the job's lock,
 // resume from its last checkpoint, train, checkpoint every epoch, and commit the finished outputs.
-import { UserError } from '../errors.js';
-import type { EventSink, JobSummary } from './events.js';
+import { environmentError, UserError } from '../errors.js';
+import type { EventSink, JobSummary } from '../events.js';
 import type { Job } from './plan.js';
-import type { Store, JobWork } from './store.js';
+import type { Damage, Entry, Store, JobWork } from '../store/store.js';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { DatasetCache } from './datasets.js';
 import type { LoadedDataset } from '../registry/types.js';
 import { datasetShape } from '../config/load.js';
 import { decodeTensors, encodeTensors, loadModelDir, modelToFiles } from './model-io.js';
 import { trainJob, TrainingAborted, TrainingError, type EpochMetrics, type ResumeState, type TeacherSource } from './train.js';
-import { computeTeacherLogits, teacherLogitsKey } from './teacher-logits.js';
+import { computeTeacherLogits } from './teacher-logits.js';
+import { teacherLogitsKey } from '../store/keys.js';
+import { EVALUATION_FILE } from '../report/evaluation.js';
 
 export interface JobEnvironment {
   store: Store;
@@ -40,8 +44,9 @@ export async function executeJob(job: Job, env: JobEnvironment): Promise<JobOutc
       onWait: (holder) => env.emit({ type: 'log', time: Date.now(), level: 'info', message: `${job.label}: waiting for process ${holder?.pid ?? '?'}, which is training the same job` }),
     }),
   );
-  if (claim.status === 'cached') return { status: 'cached', summary: (claim.entry.metrics as { summary: JobSummary }).summary };
+  if (claim.status === 'cached') return { status: 'cached', summary: await storedSummary(claim.entry, job) };
   if (claim.status !== 'claimed') throw new Error(`could not claim job ${job.id}`);
+  if (claim.quarantined) warnDamaged(env, `${job.label}: its cached result`, claim.quarantined, 'training it again');
   const work = claim.work;
   try {
     return { status: 'done', summary: await trainAndCommit(job, work, env) };
@@ -94,12 +99,43 @@ async function trainAndCommit(job: Job, work: JobWork, env: JobEnvironment): Pro
   } finally {
     result.model.dispose();
   }
-  await work.commit({
-    ...files,
-    'metrics.json': JSON.stringify({ summary: result.summary, history: result.history }, null, 2),
-    'config.json': JSON.stringify(jobConfig(job), null, 2),
-  });
+  await work.commit(
+    {
+      ...files,
+      ...metricsFiles(result.summary, result.history),
+      'config.json': JSON.stringify(jobConfig(job), null, 2),
+      [EVALUATION_FILE]: JSON.stringify(result.evaluation),
+    },
+    { stage: job.stage.name, model: job.stage.model, experiment: job.experiment.name, file: job.experiment.file },
+  );
   return result.summary;
+}
+
+/**
+ * A job's numbers in two files: metrics.json holds what training computed (losses, accuracies, learning
+ * rates), which is the same to the byte on every run of the same key; timing.json holds how long it took
+ * and how fast, which is not.
+ */
+function metricsFiles(summary: JobSummary, history: EpochMetrics[]): { 'metrics.json': string; 'timing.json': string } {
+  const { seconds, imgPerSec, backend, ...results } = summary;
+  return {
+    'metrics.json': `${JSON.stringify({ summary: results, history: history.map(({ seconds: _s, imgPerSec: _r, ...epoch }) => epoch) }, null, 2)}\n`,
+    'timing.json': `${JSON.stringify({ backend, seconds, imgPerSec, epochs: history.map(({ epoch, seconds: s, imgPerSec: r }) => ({ epoch, seconds: s, imgPerSec: r })) }, null, 2)}\n`,
+  };
+}
+
+/** The summary of a cached job, from its metrics.json and timing.json. The entry may have been trained
+ * under another stage name (a key does not hash names): this job's names are the ones to report. */
+async function storedSummary(entry: Entry, job: Job): Promise<JobSummary> {
+  const { summary } = entry.metrics as { summary: Omit<JobSummary, 'seconds' | 'imgPerSec' | 'backend'> };
+  const timing = JSON.parse(await readFile(join(entry.dir, 'timing.json'), 'utf8')) as Pick<JobSummary, 'seconds' | 'imgPerSec' | 'backend'>;
+  return { ...summary, stage: job.stage.name, model: job.stage.model, seconds: timing.seconds, imgPerSec: timing.imgPerSec, backend: timing.backend };
+}
+
+/** One warning line: which stored data was damaged, where it went, and what happens now. */
+function warnDamaged(env: JobEnvironment, what: string, damage: Damage & { movedTo: string }, next: string): void {
+  const message = `${what} is damaged (${damage.file} ${damage.problem}); moved it to ${damage.movedTo} and ${next}`;
+  env.emit({ type: 'log', time: Date.now(), level: 'warn', message });
 }
 
 /**
@@ -108,7 +144,8 @@ async function trainAndCommit(job: Job, work: JobWork, env: JobEnvironment): Pro
  */
 export function describeJobError(error: unknown): { message: string; interrupted: boolean } {
   if (error instanceof TrainingAborted) return { message: 'interrupted', interrupted: true };
-  if (error instanceof UserError) return { message: error.message, interrupted: false };
+  const user = error instanceof UserError ? error : environmentError(error);
+  if (user) return { message: user.message, interrupted: false };
   const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);
   return { message: `${stack}\n(this is a bug in kdx, not in your experiment; please report it with the lines above)`, interrupted: false };
 }
@@ -149,13 +186,20 @@ async function loadResume(work: JobWork): Promise<ResumeState | undefined> {
 }
 
 async function teacherSource(job: Job, teacherKey: string, dataset: LoadedDataset, env: JobEnvironment): Promise<TeacherSource> {
-  const loadTeacher = () => loadModelDir(env.store.entryDir(teacherKey));
+  // The teacher's entry was verified when its job was claimed; it is checked again right before its
+  // weights are read, since this may be another process, minutes later.
+  const loadTeacher = async () => {
+    const { entry, quarantined } = await env.store.readVerifiedEntry(teacherKey);
+    if (entry) return loadModelDir(entry.dir);
+    if (quarantined) warnDamaged(env, `${job.label}: its teacher's cached result`, quarantined, 'cannot go on');
+    throw new TrainingError(`${job.label}: the trained teacher ${job.stage.teacher} is no longer in the store; run the same command again to retrain it`);
+  };
   if (env.liveTeacher) return { kind: 'live', model: await loadTeacher() };
-  const logitsKey = teacherLogitsKey(job, teacherKey);
+  const logitsKey = teacherLogitsKey(job.experiment, job.stage, teacherKey);
   // Trials running at once in other processes share the logits: one computes, the others wait and read.
   const lock = await stoppable(env.signal, () => env.store.lock(`logits-${logitsKey}`, { wait: true, signal: env.signal }));
   try {
-    const stored = await env.store.getLogits(logitsKey);
+    const stored = await env.store.getLogits(logitsKey, (damage) => warnDamaged(env, `${job.label}: the stored teacher logits`, damage, 'computing them again'));
     if (stored) {
       env.emit({ type: 'log', time: Date.now(), level: 'info', message: `${job.label}: reusing stored teacher logits` });
       const [, samplesPerEpoch, classes] = stored.shape;

@@ -3,8 +3,8 @@
 import { appendFileSync, mkdirSync, openSync, closeSync } from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../util/atomic.js';
-import type { KdxEvent } from './events.js';
+import { writeFileAtomic } from '../store/atomic.js';
+import type { KdxEvent } from '../events.js';
 
 /** Creates a new, uniquely named run directory. */
 export function createRunDir(runsDir: string, name: string, now = new Date()): string {

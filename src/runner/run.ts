@@ -3,12 +3,12 @@
 import { join } from 'node:path';
 import type { Experiment } from '../config/experiment.js';
 import { renderResults } from '../report/table.js';
-import type { EventSink, JobState, PlanJob, ResultRow, TrialInfo } from './events.js';
+import type { EventSink, JobState, PlanJob, ResultRow, TrialInfo } from '../events.js';
 import { describeJobError, executeJob, type JobEnvironment, type JobOutcome } from './job.js';
 import { planExperiment, type Job } from './plan.js';
 import { copyOutputs, writeJson, writeText } from './run-dir.js';
 import { schedule, type JobResult } from './scheduler.js';
-import type { Store } from './store.js';
+import type { Store } from '../store/store.js';
 import { DatasetCache } from './datasets.js';
 import { runInWorker } from './worker.js';
 
@@ -31,6 +31,8 @@ export interface ExecuteOptions {
   emit: EventSink;
   signal?: AbortSignal;
   liveTeacher?: boolean;
+  /** Writes the run's report once its results are written; returns its path, or undefined if it could not. */
+  writeReport?: (runDir: string) => Promise<string | undefined>;
 }
 
 export interface ExecuteResult {
@@ -43,8 +45,8 @@ interface PlannedTrial extends Trial {
 }
 
 /** Plans every trial and merges them: a job shared by trials (same key) runs once. */
-export function planTrials(trials: Trial[]): { jobs: Job[]; planned: PlannedTrial[] } {
-  const planned = trials.map((trial) => ({ ...trial, jobs: planExperiment(trial.experiment).jobs }));
+export function planTrials(trials: Trial[], backend: string): { jobs: Job[]; planned: PlannedTrial[] } {
+  const planned = trials.map((trial) => ({ ...trial, jobs: planExperiment(trial.experiment, backend).jobs }));
   // A stage whose job differs between trials is labelled with the trial's values; a shared one is not.
   const keysByStage = new Map<string, Set<string>>();
   for (const trial of planned) for (const job of trial.jobs) {
@@ -66,7 +68,7 @@ export function planTrials(trials: Trial[]): { jobs: Job[]; planned: PlannedTria
 
 export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   const { store, runDir, emit } = options;
-  const { jobs, planned } = planTrials(options.trials);
+  const { jobs, planned } = planTrials(options.trials, options.backend.label);
   const keyOf = new Map(jobs.map((job) => [job.id, job.key]));
   const planJobs: PlanJob[] = jobs.map((job) => ({
     job: job.id,
@@ -139,7 +141,9 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   const failed = [...results.values()].some((r) => r.status === 'failed' || (r.status === 'skipped' && r.error !== 'interrupted'));
   const status = interrupted ? 'interrupted' : failed ? 'failed' : 'ok';
   await writeResults(runDir, options.kind, rows, status);
-  emit({ type: 'run-end', time: Date.now(), status, runDir, rows, seconds: (Date.now() - started) / 1000 });
+  const seconds = (Date.now() - started) / 1000; // the run's, not the report's
+  const report = await options.writeReport?.(runDir);
+  emit({ type: 'run-end', time: Date.now(), status, runDir, rows, seconds, ...(report ? { report } : {}) });
   return { status, rows };
 }
 

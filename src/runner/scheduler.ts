@@ -1,6 +1,6 @@
 // Runs the jobs of a plan as their dependencies finish, at most `concurrency` at a time. A job that fails
 // fails alone: independent jobs go on, and its dependants are skipped with the reason.
-import type { EventSink, JobState } from './events.js';
+import type { EventSink, JobState } from '../events.js';
 import type { Job } from './plan.js';
 import type { JobOutcome } from './job.js';
 

@@ -4,16 +4,9 @@ import { tf } from '../engine/tf.js';
 import type { LayersModel, Tensor } from '../engine/tf.js';
 import type { LoadedDataset } from '../registry/types.js';
 import { batchesPerEpoch, epochBatches } from '../data/stream.js';
-import { logitsKey } from './store.js';
-import type { EventSink } from './events.js';
+import type { EventSink } from '../events.js';
 import type { Job } from './plan.js';
-import { FORMAT_VERSION, streamSpec } from './plan.js';
 import { TrainingAborted, transformChain } from './train.js';
-
-/** The key of the logits a job reads: its teacher's key, its data stream and its epochs. */
-export function teacherLogitsKey(job: Job, teacherKey: string): string {
-  return logitsKey({ teacher: teacherKey, data: { format: FORMAT_VERSION, ...streamSpec(job.experiment, job.stage.seed) }, epochs: job.stage.epochs });
-}
 
 /** Runs the teacher (inference mode) over every epoch of the job's training stream: epochs x samples x classes. */
 export async function computeTeacherLogits(

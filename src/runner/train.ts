@@ -2,18 +2,19 @@
 // It knows nothing about caches or run directories: checkpoints go out through `onEpochEnd`, and a
 // resumed job comes in through `resume`.
 import { tf } from '../engine/tf.js';
-import type { LayersModel, NamedTensor, Tensor } from '../engine/tf.js';
+import type { LayersModel, NamedTensor, Scalar, Tensor } from '../engine/tf.js';
 import { UserError } from '../errors.js';
 import { registry } from '../registry/index.js';
-import { buildModel } from '../registry/model.js';
-import type { DataSplit, ImageShape, KdxOptimizer, LoadedDataset, BatchTransform } from '../registry/types.js';
+import { buildModel, setTrainingStep } from '../registry/model.js';
+import type { DataSplit, ImageShape, KdxOptimizer, LoadedDataset, BatchTransform, LossFactory, LossInputs } from '../registry/types.js';
 import { batchesPerEpoch, epochBatches } from '../data/stream.js';
 import { lrAt, type ScheduleConfig } from '../plugins/schedules.js';
 import { buildTransforms } from '../plugins/transforms.js';
 import { crossEntropy } from '../plugins/losses.js';
-import type { EpochMetrics, EventSink, JobSummary } from './events.js';
+import type { EpochMetrics, EventSink, JobSummary } from '../events.js';
+import { evaluationOf, type StageEvaluation } from '../report/evaluation.js';
 
-export type { EpochMetrics } from './events.js';
+export type { EpochMetrics } from '../events.js';
 import type { Job } from './plan.js';
 import { loadTrainedModel } from './trained-model.js';
 
@@ -49,6 +50,8 @@ export interface TrainResult {
   model: LayersModel;
   history: EpochMetrics[];
   summary: JobSummary;
+  /** The final model's predictions on the test set (evaluation.json). */
+  evaluation: StageEvaluation;
 }
 
 /** How often (ms) a training loop hands the event loop to timers, signals and input. */
@@ -97,7 +100,7 @@ async function trainLoop(
   }
   const { stage, experiment } = job;
   const batchSize = experiment.data.batchSize;
-  const lossFn = registry.losses.get(stage.loss.type).create(stage.loss.args);
+  const lossFn = lossWithTerms(registry.losses.get(stage.loss.type), stage.loss.args);
   const trainTransforms = transformChain(experiment.data.train, dataset.shape);
   const testTransforms = transformChain(experiment.data.test, dataset.shape);
   const steps = batchesPerEpoch(dataset.train.count, batchSize, false);
@@ -108,12 +111,14 @@ async function trainLoop(
   const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
   ctx.emit({ type: 'job-start', time: Date.now(), job: job.id, label: job.label, epochs: stage.epochs, startEpoch: epochsDone, batchesPerEpoch: steps });
 
+  let lastPredictions: Int32Array | undefined;
   const schedule = (stage.optimizer.schedule ?? { type: 'constant' }) as ScheduleConfig;
   const interval = ctx.batchEventInterval ?? 200;
   for (let epoch = epochsDone; epoch < stage.epochs; epoch++) {
     ctx.emit({ type: 'epoch-start', time: Date.now(), job: job.id, epoch: epoch + 1, epochs: stage.epochs, batches: steps });
     const started = performance.now();
     let lossSum = 0;
+    const termSums: Record<string, number> = {};
     let seen = 0;
     let lastEvent = 0;
     let lastYield = performance.now();
@@ -123,14 +128,19 @@ async function trainLoop(
       if (ctx.signal?.aborted) throw new TrainingAborted();
       lr = lrAt(schedule, stage.optimizer.lr, epoch * steps + batchIndex, stage.epochs * steps, steps);
       optimizer.setLearningRate(lr);
+      setTrainingStep(model, epoch * steps + batchIndex);
       const offset = seen;
+      let terms: [string, Tensor][] = [];
       const lossValue = tf.tidy(() => {
         const x = tf.tensor4d(batch.x, [batch.n, ...batch.shape]);
         const labels = tf.tensor1d(batch.y, 'int32');
         const teacherLogits = teacherLogitsFor(ctx.teacher, x, epoch, offset, batch.n);
         const { value, grads } = tf.variableGrads(() => {
           const logits = model.apply(x, { training: true }) as Tensor;
-          let loss = lossFn({ logits, labels, teacherLogits });
+          const parts = lossFn({ logits, labels, teacherLogits });
+          // Kept past the tidy scopes to be read below; only `loss` is differentiated.
+          terms = Object.entries(parts.terms ?? {}).map(([name, term]) => [name, tf.keep(term)]);
+          let loss: Tensor = parts.total;
           for (const extra of model.calculateLosses()) loss = tf.add(loss, extra);
           return loss as tf.Scalar;
         }, trainable);
@@ -139,6 +149,10 @@ async function trainLoop(
       });
       const loss = (await lossValue.data())[0];
       lossValue.dispose();
+      for (const [name, term] of terms) {
+        termSums[name] = (termSums[name] ?? 0) + (await term.data())[0] * batch.n;
+        term.dispose();
+      }
       if (!Number.isFinite(loss)) {
         throw new TrainingError(
           `${job.label}: the loss is ${loss} at epoch ${epoch + 1}, batch ${batchIndex + 1}: training diverged (try a lower optimizer.lr)`,
@@ -160,7 +174,8 @@ async function trainLoop(
       }
     }
     const trainSeconds = (performance.now() - started) / 1000;
-    const { loss: testLoss, accuracy } = evaluate(model, dataset.test, dataset.shape, testTransforms);
+    const { loss: testLoss, accuracy, predictions } = evaluate(model, dataset.test, dataset.shape, testTransforms);
+    lastPredictions = predictions;
     const metrics: EpochMetrics = {
       epoch: epoch + 1,
       loss: lossSum / seen,
@@ -169,6 +184,7 @@ async function trainLoop(
       imgPerSec: seen / trainSeconds,
       seconds: (performance.now() - started) / 1000,
       lr,
+      ...(Object.keys(termSums).length > 0 ? { terms: Object.fromEntries(Object.entries(termSums).map(([name, sum]) => [name, sum / seen])) } : {}),
     };
     history.push(metrics);
     ctx.emit({ type: 'epoch-end', time: Date.now(), job: job.id, epochs: stage.epochs, ...metrics });
@@ -182,7 +198,17 @@ async function trainLoop(
     history.push({ epoch: 0, loss, testLoss: loss, testAccuracy: accuracy, imgPerSec: 0, seconds });
   }
   optimizer.dispose();
-  return { model, history, summary: summarize(job, params, history, ctx.backend) };
+  // A job resumed after its last epoch has not evaluated in this process.
+  const predictions = lastPredictions ?? evaluate(model, dataset.test, dataset.shape, testTransforms).predictions;
+  const evaluation = evaluationOf(dataset.test.labels, predictions, dataset.classes, dataset.classNames);
+  return { model, history, summary: summarize(job, params, history, ctx.backend), evaluation };
+}
+
+/** A loss as a function that also gives its terms when it has several. */
+function lossWithTerms(factory: LossFactory, args: Record<string, unknown>): (inputs: LossInputs) => { total: Scalar; terms?: Record<string, Scalar> } {
+  if (factory.createWithTerms) return factory.createWithTerms(args);
+  const loss = factory.create(args);
+  return (inputs) => ({ total: loss(inputs) });
 }
 
 /** A loaded stage's weights, from the files it names (checked to fit when the experiment was loaded). */
@@ -202,8 +228,15 @@ function teacherLogitsFor(teacher: TeacherSource | undefined, x: Tensor, epoch: 
   return tf.tensor2d(teacher.logits.subarray(start, start + n * teacher.classes), [n, teacher.classes]);
 }
 
-/** Mean cross-entropy and top-1 accuracy over a split, in inference mode. */
-export function evaluate(model: LayersModel, split: DataSplit, shape: ImageShape, transforms: BatchTransform[], batchSize = 256): { loss: number; accuracy: number } {
+/** Mean cross-entropy, top-1 accuracy and the predicted classes over a split, in inference mode. */
+export function evaluate(
+  model: LayersModel,
+  split: DataSplit,
+  shape: ImageShape,
+  transforms: BatchTransform[],
+  batchSize = 256,
+): { loss: number; accuracy: number; predictions: Int32Array } {
+  const predictions = new Int32Array(split.count);
   let lossSum = 0;
   let correct = 0;
   let count = 0;
@@ -213,14 +246,16 @@ export function evaluate(model: LayersModel, split: DataSplit, shape: ImageShape
       const labels = tf.tensor1d(batch.y, 'int32');
       const logits = model.apply(x, { training: false }) as Tensor;
       const ce = tf.mul(crossEntropy(logits, labels), batch.n); // the batch's sum
-      const hits = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32'));
+      const predicted = tf.argMax(logits, 1);
+      predictions.set(predicted.dataSync(), count);
+      const hits = tf.sum(tf.cast(tf.equal(predicted, labels), 'float32'));
       return [ce.dataSync()[0], hits.dataSync()[0]];
     });
     lossSum += loss;
     correct += right;
     count += batch.n;
   }
-  return { loss: lossSum / Math.max(count, 1), accuracy: correct / Math.max(count, 1) };
+  return { loss: lossSum / Math.max(count, 1), accuracy: correct / Math.max(count, 1), predictions };
 }
 
 export function summarize(job: Job, params: number, history: EpochMetrics[], backend: string): JobSummary {

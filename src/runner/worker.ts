@@ -2,7 +2,7 @@
 // experiment, executes the one job, and streams its events back over IPC. A crash fails the job only.
 import { fileURLToPath } from 'node:url';
 import { execaNode } from 'execa';
-import type { EventSink, KdxEvent } from './events.js';
+import type { EventSink, KdxEvent } from '../events.js';
 import type { JobOutcome } from './job.js';
 import type { Job } from './plan.js';
 import { UserError } from '../errors.js';

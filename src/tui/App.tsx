@@ -3,7 +3,7 @@
 // a sweep's progress and live results, and at the end a summary that goes to the scrollback (Static).
 import React from 'react';
 import { Box, Static, Text, useInput } from 'ink';
-import type { JobState } from '../runner/events.js';
+import type { JobState } from '../events.js';
 import { bar, duration, loss, pct, rate, sparkline, truncate } from '../report/format.js';
 import { formatTable, resultsTable } from '../report/table.js';
 import {
@@ -311,6 +311,7 @@ function Final({ state, width, paint }: { state: RunView; width: number; paint: 
       <Box marginTop={1} flexDirection="column">
         <Text {...paint(status.hue)}>{status.text}</Text>
         <Text>{`run dir ${end.runDir}`}</Text>
+        {end.report && <Text>{`report ${end.report}`}</Text>}
       </Box>
     </Box>
   );

@@ -3,8 +3,8 @@
 // elapsed times and ETAs keep moving while a job evaluates).
 import React from 'react';
 import { render as inkRender } from 'ink';
-import type { KdxEvent } from '../runner/events.js';
-import type { Reporter } from '../reporters/reporter.js';
+import type { KdxEvent } from '../events.js';
+import type { Reporter } from '../reporters/types.js';
 import { App, MAX_WIDTH } from './App.js';
 import { initialState, reduce, type RunView } from './store.js';
 import { throttle, type Timers } from './throttle.js';

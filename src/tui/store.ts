@@ -1,7 +1,7 @@
 // The TUI's view of a run: a pure reducer over runner events (no I/O, no clock; times come from the
 // events), plus derived values (the job tree, ETAs). The Ink reporter folds every event in at once and
 // re-renders from the latest state on a timer.
-import type { EpochMetrics, JobState, JobSummary, KdxEvent, PlanJob, ResultRow, TrialInfo } from '../runner/events.js';
+import type { EpochMetrics, JobState, JobSummary, KdxEvent, PlanJob, ResultRow, TrialInfo } from '../events.js';
 import { duration } from '../report/format.js';
 
 /** One finished epoch of a job. */
@@ -60,6 +60,7 @@ export interface RunEnd {
   runDir: string;
   rows: ResultRow[];
   seconds: number;
+  report?: string;
   /** Notices that came before the end (the UI shows no later ones, so the scrollback stays in order). */
   noticeCount: number;
 }
@@ -191,7 +192,7 @@ export function reduce(state: RunView, event: KdxEvent): RunView {
     case 'run-end':
       return {
         ...s, runDir: event.runDir || s.runDir,
-        end: { status: event.status, runDir: event.runDir || s.runDir, rows: event.rows, seconds: event.seconds, noticeCount: s.notices.length },
+        end: { status: event.status, runDir: event.runDir || s.runDir, rows: event.rows, seconds: event.seconds, report: event.report, noticeCount: s.notices.length },
       };
     default:
       return s;

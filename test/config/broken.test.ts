@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { loadExperiment, parseExperiment } from '../../src/config/load.js';
 import { UserError } from '../../src/errors.js';
-import { ConfigError } from '../../src/config/diagnostics.js';
+import { ConfigError, formatPath } from '../../src/config/diagnostics.js';
 import { freshDir, hasStackTrace, here, kdx } from './support.js';
 
 const brokenDir = join(here, 'broken');
@@ -24,6 +24,12 @@ const corpus: [mistake: string, first: string][] = [
    'conv-too-small.yaml:15:7  models.teacher[0]  conv2d turns an input of shape [8, 8, 1] into [0, 0, 4]: the input is too small for it'],
   ['unknown conv2d argument',
    'conv2d-unknown-arg.yaml:15:28  models.teacher[0].conv2d.kernal  unknown key "kernal" (did you mean "kernel"?)'],
+  ['conv2d with its required argument misspelt: one error, at the misspelt key, with did-you-mean',
+   'conv2d-misspelt-filters.yaml:15:16  models.teacher[0].conv2d.filter  unknown key "filter" (did you mean "filters"?)'],
+  ['a bare conv2d, without filters: a schema message at the layer, not a tfjs one',
+   'conv2d-without-filters.yaml:15:7  models.teacher[0]  conv2d needs filters: write it as {conv2d: {filters: ...}}'],
+  ['a crop larger than the padded image, at the transform',
+   'crop-too-large.yaml:12:7  data.train[1]  randomCrop.size 20 is larger than the padded image (12x12: 8x8 plus padding 2 on each side)'],
   ['a reference to a block that does not exist, inside a residual body',
    'block-unknown.yaml:22:25  models.teacher[1].residual.body[0]  unknown layer "convBlok" (did you mean "convBlock"?)'],
   ['a block used with an argument it does not have',
@@ -50,6 +56,10 @@ const corpus: [mistake: string, first: string][] = [
    'cycle-three.yaml:24:31  stages.a.needs[0]  the stages form a cycle: a -> b -> c -> a'],
   ['dense with a string',
    'dense-string.yaml:22:14  models.student[1].dense  must be an integer or a mapping (got "three")'],
+  ['a dense layer ten billion wide: the schema maximum, not "Invalid typed array length"',
+   'dense-too-wide.yaml:19:14  models.teacher[4].dense  must be <= 65536 (got 10000000000)'],
+  ['a dense layer of 65,536 units on 262,144 inputs: more weights than a typed array holds, said plainly',
+   'dense-weights-too-large.yaml:19:7  models.teacher[4]  dense has more weights than can be allocated: is one of its sizes a typo?'],
   ['a key written twice',
    'duplicate-key.yaml:27:5  stages.teacher.epochs  duplicate key "epochs"'],
   ['an empty file',
@@ -76,16 +86,22 @@ const corpus: [mistake: string, first: string][] = [
    'negative-conv.yaml:24:7  models.student[3]  conv2d turns an input of shape [2, 2, 2] into [0, 0, 2]: the input is too small for it'],
   ['normalize without std',
    'normalize-missing-std.yaml:11:7  data.train[0].normalize  missing required key "std"'],
+  ['normalize with one mean but two stds, at the transform',
+   'normalize-std-length.yaml:11:7  data.train[0]  normalize: mean has 1 values but std has 2; give one of each per channel (1)'],
   ['output width differs from the classes, at the last layer',
    'output-width.yaml:19:7  models.teacher[4]  model "teacher" outputs [10] per image, but synthetic has 3 classes: it must output [3]'],
   ['a stage that is its own teacher',
    'own-teacher.yaml:29:14  stages.kd_student.teacher  a stage cannot be its own teacher'],
+  ['a parameter out of range: at the use, naming the params entry',
+   'param-out-of-range.yaml:33:16  stages.kd_student.loss.kd.alpha  must be <= 1 (got 1.7) (from params.alpha at param-out-of-range.yaml:4:10)'],
   ['padding enum typo',
    'padding-typo.yaml:15:48  models.teacher[0].conv2d.padding  must be one of same, valid (got "sme") (did you mean "same"?)'],
   ['a file that is one string',
    'scalar-top-level.yaml:1:1  (top level)  an experiment file must be a mapping of keys (name, data, models, stages, ...), not a single value ("just a string")'],
   ['five mistakes at once: schema and references',
    'several-errors.yaml:9:14  data.batchSize  must be an integer (got "16")'],
+  ['a stage name with a dot, at that stage (not the first), with a message that agrees with the rule',
+   'stage-name-dot.yaml:27:3  stages["kd.v2"]  must start with a letter or _ and use only letters, digits and _ - (got "kd.v2")'],
   ['unknown optimizer in a stage',
    'stage-optimizer-unknown.yaml:27:23  stages.teacher.optimizer.name  unknown optimizer "sgdd" (did you mean "sgd"?)'],
   ['a teacher with crossEntropy',
@@ -96,6 +112,8 @@ const corpus: [mistake: string, first: string][] = [
    'temperature-zero.yaml:32:22  stages.kd_student.loss.kd.temperature  must be > 0 (got 0)'],
   ['a file whose top level is a list',
    'top-level-list.yaml:1:1  (top level)  an experiment file must be a mapping of keys (name, data, models, stages, ...), not a list'],
+  ['data.train crops but data.test does not: at data.train, since the file has no data.test',
+   'train-test-shapes-differ.yaml:11:5  data.test  the test images end up 8x8x1 but the training images 6x6x1 (after data.train\'s transforms): both must reach the models at one shape'],
   ['an undefined ${...} parameter',
    'undefined-param.yaml:26:13  stages.teacher.epochs  undefined parameter ${epoch} (did you mean "epochs"?)'],
   ['unknown dataset',
@@ -122,13 +140,17 @@ const corpus: [mistake: string, first: string][] = [
    'wrong-type.yaml:9:14  data.batchSize  must be an integer (got "64")'],
   ['a line indented too far',
    'yaml-bad-indent.yaml:28:12  (top level)  YAML syntax error: Nested mappings are not allowed in compact mappings (is the next line indented too far?)'],
-  ['an unclosed { (YAML syntax error)',
-   'yaml-syntax.yaml:9:3  (top level)  YAML syntax error: Flow map in block collection must be sufficiently indented and end with a }'],
+  ['an unclosed { (YAML syntax error), where it opens',
+   'yaml-syntax.yaml:8:12  (top level)  YAML syntax error: this { is never closed'],
+  ['an unclosed [ inside { }, where it opens (not where YAML gives up)',
+   'yaml-unclosed-bracket.yaml:8:20  (top level)  YAML syntax error: this [ is never closed'],
+  ['an unclosed ", where it opens (not at the end of the file)',
+   'yaml-unclosed-quote.yaml:7:12  (top level)  YAML syntax error: this " is never closed'],
 ];
 
 const fileOf = (first: string) => first.slice(0, first.indexOf(':'));
-/** The expected line when kdx is given `arg` as the path of `file`. */
-const expectedFor = (first: string, arg: string) => arg + first.slice(fileOf(first).length);
+/** The expected line when kdx is given `arg` as the path of `file`: every mention of the file names it so. */
+const expectedFor = (first: string, arg: string) => first.replaceAll(fileOf(first), arg);
 
 /** How many errors a file reports: one mistake each, except the file made of several. */
 const errorCount = (file: string) => (file === 'several-errors.yaml' ? 5 : 1);
@@ -180,6 +202,45 @@ test('the offending line is shown with a caret under the column', async () => {
       '1 error',
     ].join('\n'),
   );
+});
+
+test('a path reads as the keys it is made of: a key with a dot or a space is quoted', () => {
+  assert.equal(formatPath([]), '(top level)');
+  assert.equal(formatPath(['models', 'student', 0, 'conv2d']), 'models.student[0].conv2d');
+  assert.equal(formatPath(['stages', 'kd.v2', 'epochs']), 'stages["kd.v2"].epochs');
+  assert.equal(formatPath(['params', 'a b', 'c-d_$e']), 'params["a b"].c-d_$e');
+});
+
+test('an unclosed quote: the error where it opens, then a note where YAML gave up, each with its line', async () => {
+  const error = await diagnose('yaml-unclosed-quote.yaml', readFileSync(join(brokenDir, 'yaml-unclosed-quote.yaml'), 'utf8'));
+  assert.equal(
+    error.report(),
+    [
+      'yaml-unclosed-quote.yaml:7:12  (top level)  YAML syntax error: this " is never closed',
+      '  7 |   dataset: "synthetic',
+      '    |            ^',
+      '  note: yaml-unclosed-quote.yaml:35:1  YAML gave up here: Missing closing "quote',
+      '    35 | ',
+      '       | ^',
+      '',
+      '1 error',
+    ].join('\n'),
+  );
+});
+
+test('an unclosed bracket or quote is located where it opens, whatever is around it', async () => {
+  const firstLine = async (text: string) => (await diagnose('y.yaml', text)).message.split('\n')[0];
+  const cases: [text: string, first: string][] = [
+    ['a: [1, 2\nb: 3\n', 'y.yaml:1:4  (top level)  YAML syntax error: this [ is never closed'],
+    ['a: {b: [1, 2], c: 3\nd: 4\n', 'y.yaml:1:4  (top level)  YAML syntax error: this { is never closed'],
+    ['a: [1, {b: 2]\n', 'y.yaml:1:8  (top level)  YAML syntax error: this { is never closed'],
+    ['a: 1\nb: "x \\" y\nc: 2\n', 'y.yaml:2:4  (top level)  YAML syntax error: this " is never closed'],
+    ["a: 1\nb: 'it''s\nc: 2\n", "y.yaml:2:4  (top level)  YAML syntax error: this ' is never closed"],
+    ['a: {b: "x}\nc: 2\n', 'y.yaml:1:8  (top level)  YAML syntax error: this " is never closed'],
+  ];
+  for (const [text, first] of cases) assert.equal(await firstLine(text), first, text);
+  // Closed ones, with escapes, are not mistaken for open ones: the error is the real one.
+  assert.match(await firstLine("a: 'it''s'\nb: \"x \\\" y\"\nc: [1\n"), /^y\.yaml:3:4 .* this \[ is never closed$/);
 });
 
 test('several errors in one file (schema and references alike) are all reported at once, in file order', async () => {

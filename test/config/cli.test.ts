@@ -34,14 +34,19 @@ test('help, version and usage errors: exit 0 for help and version, 2 for a bad c
   }
 });
 
-test('kdx plan experiments/cifar10-kd.yaml: the teacher has 3,248,202 parameters and the student 1,116,970', async () => {
+test('kdx plan experiments/cifar10-kd.yaml: the reference models (student 1,116,970 parameters, no dropout) and each stage\'s full optimizer', async () => {
   const cwd = freshDir();
   try {
-    const result = await kdx(['plan', join(repo, 'experiments', 'cifar10-kd.yaml')], { cwd: cwd.dir });
+    const result = await kdx(['plan', join(repo, 'experiments', 'cifar10-kd.yaml'), '--backend', 'wasm'], { cwd: cwd.dir });
     assert.equal(result.exitCode, 0, result.stderr);
-    assert.match(result.stdout, /^cifar10-kd: dataset cifar10, input 32x32x3, 10 classes, batch 64$/m);
+    assert.match(result.stdout, /^cifar10-kd: dataset cifar10, input 32x32x3, 10 classes, batch 64, backend wasm$/m);
     assert.match(result.stdout, /^Model teacher: 3,248,202 parameters$/m);
     assert.match(result.stdout, /^Model student: 1,116,970 parameters$/m);
+    const student = result.stdout.slice(result.stdout.indexOf('Model student:'));
+    assert.doesNotMatch(student, /dropout/, 'the reference program\'s student has no dropout');
+    for (const stage of ['teacher', 'student', 'kd_student']) {
+      assert.match(result.stdout, new RegExp(`^  ${stage} +adamw lr=0\\.001 betas=\\[0\\.9, 0\\.999\\] eps=1e-8 weightDecay=0\\.01 schedule=constant$`, 'm'));
+    }
     assert.deepEqual(cwd.list(), [], 'plan needs no data and writes nothing');
   } finally {
     cwd.cleanup();

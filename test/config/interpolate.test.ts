@@ -95,13 +95,16 @@ test('the loader: an unquoted reference inside [ ] is a syntax error that says t
   });
 });
 
-test('the loader: a value that reads a parameter of the wrong type is located where it is written', async () => {
+test('the loader: a value that reads a parameter of the wrong type is located where it is written, naming the params entry', async () => {
   const text = readFileSync(join(here, 'fixtures', 'tiny.yaml'), 'utf8').replace('  epochs: 2\n', '  epochs: two\n');
   await assert.rejects(parseExperiment('tiny.yaml', text), (error: unknown) => {
     assert.ok(error instanceof ConfigError);
     assert.deepEqual(
       error.diagnostics.map((d) => `${d.line}:${d.col}  ${d.path}  ${d.message}`),
-      ['26:13  stages.teacher.epochs  must be an integer (got "two")', '34:13  stages.kd_student.epochs  must be an integer (got "two")'],
+      [
+        '26:13  stages.teacher.epochs  must be an integer (got "two") (from params.epochs at tiny.yaml:5:11)',
+        '34:13  stages.kd_student.epochs  must be an integer (got "two") (from params.epochs at tiny.yaml:5:11)',
+      ],
     );
     return true;
   });

@@ -89,9 +89,24 @@ describe('applyOverride', () => {
   };
 
   test('an unknown parameter: did you mean, else the list of params', () => {
-    assert.equal(problem('epoch=3'), '--set epoch=3  epoch  no parameter "epoch" (did you mean "epochs"?); use a params name or a dotted path such as optimizer.lr');
-    assert.equal(problem('zzz=3'), '--set zzz=3  zzz  no parameter "zzz" (params: T, epochs); use a params name or a dotted path such as optimizer.lr');
-    assert.equal(problem('T=3', { stages: {} }), '--set T=3  T  no parameter "T" (the file has no params); use a params name or a dotted path such as optimizer.lr');
+    assert.equal(problem('epoch=3'), '--set epoch=3  epoch  no parameter or top-level key "epoch" (did you mean "epochs"?); use a params name or a dotted path such as optimizer.lr');
+    assert.equal(problem('zzz=3'), '--set zzz=3  zzz  no parameter or top-level key "zzz" (params: T, epochs); use a params name or a dotted path such as optimizer.lr');
+    assert.equal(problem('T=3', { stages: {} }), '--set T=3  T  no parameter or top-level key "T" (the file has no params); use a params name or a dotted path such as optimizer.lr');
+  });
+
+  test('an unknown one-word key: a params name it abbreviates, or a top-level key it misspells', () => {
+    assert.equal(problem('Temp=3'), '--set Temp=3  Temp  no parameter or top-level key "Temp" (did you mean "T"?); use a params name or a dotted path such as optimizer.lr');
+    assert.equal(problem('temperature=3'), '--set temperature=3  temperature  no parameter or top-level key "temperature" (did you mean "T"?); use a params name or a dotted path such as optimizer.lr');
+    assert.equal(problem('optimiser={lr: 1}'), '--set optimiser={lr: 1}  optimiser  no parameter or top-level key "optimiser" (did you mean "optimizer"?); use a params name or a dotted path such as optimizer.lr');
+    assert.equal(problem('sed=3'), '--set sed=3  sed  no parameter or top-level key "sed" (did you mean "seed"?); use a params name or a dotted path such as optimizer.lr');
+  });
+
+  test('a top-level key of the schema may be set whole, as the suggestions say', () => {
+    const d = data() as Record<string, any>;
+    assert.deepEqual(applyOverride(d, override('optimizer={name: sgd, lr: 0.1}')), ['optimizer']);
+    assert.deepEqual(d.optimizer, { name: 'sgd', lr: 0.1 });
+    assert.deepEqual(applyOverride(d, override('runtime={backend: cpu}')), ['runtime']);
+    assert.deepEqual(d.runtime, { backend: 'cpu' });
   });
 
   test('an unknown stage or model name in a path is a typo, not a new entry', () => {
@@ -139,10 +154,22 @@ describe('the loader with overrides', () => {
     assert.equal(await reportOf(['stages.kd_student.teacher=kd_student']), '--set stages.kd_student.teacher=kd_student  stages.kd_student.teacher  a stage cannot be its own teacher');
   });
 
+  test('a bad transform set by --set data.train names the override, not a file line', async () => {
+    assert.equal(
+      await reportOf(['data.train=[{normalize: {mean: [0.5], std: [1, 2]}}]']),
+      '--set data.train=[{normalize: {mean: [0.5], std: [1, 2]}}]  data.train[0]  normalize: mean has 1 values but std has 2; give one of each per channel (1)',
+    );
+    // The test stream is at fault as much as the training one: the override that made them differ is named.
+    assert.equal(
+      await reportOf(['data.train=[randomCrop: {size: 6}]']),
+      "--set data.train=[randomCrop: {size: 6}]  data.test  the test images end up 8x8x1 but the training images 6x6x1 (after data.train's transforms): both must reach the models at one shape",
+    );
+  });
+
   test('every bad override is reported at once, with the file\'s own mistakes', async () => {
     const message = await reportOf(['epoch=3', 'stages.nope.epochs=1', 'optimizer.lr=-1']);
     assert.deepEqual(message.split('\n'), [
-      '--set epoch=3  epoch  no parameter "epoch" (did you mean "epochs"?); use a params name or a dotted path such as optimizer.lr',
+      '--set epoch=3  epoch  no parameter or top-level key "epoch" (did you mean "epochs"?); use a params name or a dotted path such as optimizer.lr',
       '--set stages.nope.epochs=1  stages.nope  no "nope" (stages: teacher, kd_student)',
       '--set optimizer.lr=-1  optimizer.lr  must be > 0 (got -1)',
     ]);
@@ -166,10 +193,18 @@ function stagesOf(stdout: string): PlanRow[] {
   const lines = stdout.split('\n');
   const start = lines.indexOf('Stages, in execution order:') + 2;
   const rows: PlanRow[] = [];
+  // Each stage's optimizer is in its own table: "stage  name lr=... betas=...", read as "name lr=...".
+  const optimizers = new Map<string, string>();
+  const table = lines.findIndex((l) => l.startsWith('Optimizers ('));
+  for (const line of table < 0 ? [] : lines.slice(table + 2)) {
+    if (line.trim() === '') break;
+    const [stage, optimizer] = line.trim().split(/\s{2,}/);
+    optimizers.set(stage, optimizer.split(' ').slice(0, 2).join(' '));
+  }
   for (const line of lines.slice(start)) {
     if (line.trim() === '') break;
-    const [, stage, model, epochs, loss, optimizer] = line.trim().split(/\s{2,}/);
-    rows.push({ stage, model, epochs: Number(epochs), loss, optimizer });
+    const [, stage, model, epochs, loss] = line.trim().split(/\s{2,}/);
+    rows.push({ stage, model, epochs: Number(epochs), loss, optimizer: optimizers.get(stage) ?? '' });
   }
   return rows;
 }
@@ -189,6 +224,8 @@ describe('kdx plan --set, end to end', () => {
     ['stages.kd_studnt.epochs=2'],
     ['epochs=abc'],
     ['epochs'],
+    ['Temp=2'],
+    ['data.train=[{randomCrop: {size: 24}}]'],
   ];
 
   test('run every case (4 at a time)', async () => {
@@ -223,7 +260,7 @@ describe('kdx plan --set, end to end', () => {
   /** The plan without overrides, made in process: what `kdx plan experiments/quick.yaml` prints. */
   const baseline = async () => {
     const { experiment } = await loadExperiment(quick);
-    const stdout = formatPlan(experiment, () => false);
+    const stdout = formatPlan(experiment, 'wasm', () => false);
     return { rows: stagesOf(stdout), params: paramsOf(stdout) };
   };
 
@@ -265,7 +302,7 @@ describe('kdx plan --set, end to end', () => {
   });
 
   test('an unknown parameter: exit 2, the override named, with did-you-mean', () => {
-    assert.equal(failed('epoch=5'), '--set epoch=5  epoch  no parameter "epoch" (did you mean "epochs"?); use a params name or a dotted path such as optimizer.lr\n\n1 error');
+    assert.equal(failed('epoch=5'), '--set epoch=5  epoch  no parameter or top-level key "epoch" (did you mean "epochs"?); use a params name or a dotted path such as optimizer.lr\n\n1 error');
   });
 
   test('an unknown stage in a path: exit 2, the override named', () => {
@@ -282,6 +319,17 @@ describe('kdx plan --set, end to end', () => {
         '',
         '3 errors',
       ].join('\n'),
+    );
+  });
+
+  test('a one-word key that abbreviates a parameter: exit 2, did you mean it', () => {
+    assert.equal(failed('Temp=2'), '--set Temp=2  Temp  no parameter or top-level key "Temp" (did you mean "T"?); use a params name or a dotted path such as optimizer.lr\n\n1 error');
+  });
+
+  test('a bad transform set with --set data.train: exit 2, the override named, not a line of the file', () => {
+    assert.equal(
+      failed('data.train=[{randomCrop: {size: 24}}]'),
+      '--set data.train=[{randomCrop: {size: 24}}]  data.train[0]  randomCrop.size 24 is larger than the padded image (16x16: 16x16 plus padding 0 on each side)\n\n1 error',
     );
   });
 

@@ -33,7 +33,7 @@ for (const [file, models] of Object.entries(expected)) {
   test(`${file}: the plan prints mdistiller's parameter count of each model`, async () => {
     const { experiment } = await loadExperiment(join(zoo, file));
     assert.equal(experiment.data.dataset, 'cifar100');
-    assert.deepEqual(printed(formatPlan(experiment, () => false)), models);
+    assert.deepEqual(printed(formatPlan(experiment, 'wasm', () => false)), models);
   });
 }
 
@@ -90,7 +90,7 @@ test('the mdistiller benchmark pairs import the models they name', async () => {
   const counts = Object.assign({}, ...Object.values(expected)) as Record<string, number>;
   for (const [file, teacher, student] of pairs) {
     const { experiment } = await loadExperiment(join(repo, 'experiments', 'cifar100', file));
-    assert.deepEqual(printed(formatPlan(experiment, () => false)), { teacher: counts[teacher], student: counts[student] }, file);
+    assert.deepEqual(printed(formatPlan(experiment, 'wasm', () => false)), { teacher: counts[teacher], student: counts[student] }, file);
     assert.deepEqual(Object.keys(experiment.stages), ['teacher', 'student', 'kd']);
     const { kd } = experiment.stages;
     assert.deepEqual([kd.teacher, kd.loss], ['teacher', { type: 'kd', args: { temperature: 4, alpha: 0.9 } }]);

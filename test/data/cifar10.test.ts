@@ -11,7 +11,7 @@ import { DatasetError } from '../../src/data/errors.js';
 import { cacheDir } from '../../src/data/locate.js';
 import { cifar10, CIFAR10_CLASS_NAMES } from '../../src/plugins/datasets/cifar10.js';
 import type { DatasetContext, LoadedDataset } from '../../src/registry/types.js';
-import type { KdxEvent } from '../../src/runner/events.js';
+import type { KdxEvent } from '../../src/events.js';
 
 const FILES = ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin', 'test_batch.bin'];
 const RECORD = 3073;

@@ -9,7 +9,7 @@ import { DatasetError } from '../../src/data/errors.js';
 import { cacheDir } from '../../src/data/locate.js';
 import { fashionMnist, mnist } from '../../src/plugins/datasets/mnist.js';
 import type { DatasetContext } from '../../src/registry/types.js';
-import type { KdxEvent } from '../../src/runner/events.js';
+import type { KdxEvent } from '../../src/events.js';
 
 const pixel = (split: number, i: number, y: number, x: number): number => (split * 100 + i * 13 + y * 7 + x) & 255;
 const label = (split: number, i: number): number => (split * 3 + i) % 10;

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import type { KdxEvent } from '../../src/runner/events.js';
+import type { KdxEvent } from '../../src/events.js';
 import { cleanup, countEvents, kdx, parseEvents, readJson, runDirs, scratchDir, tinyExperiment, writeExperiment } from './support.js';
 
 test('a run killed with SIGKILL mid-epoch resumes from its last finished epoch', async () => {

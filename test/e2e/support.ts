@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import type { KdxEvent } from '../../src/runner/events.js';
+import type { KdxEvent } from '../../src/events.js';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 export const kdxBin = join(repoRoot, 'bin', 'kdx.js');

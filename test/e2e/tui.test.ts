@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import type { KdxEvent } from '../../src/runner/events.js';
+import type { KdxEvent } from '../../src/events.js';
 import { stripAnsi } from '../../src/report/format.js';
 import { cleanup, kdx, kdxBin, parseEvents, runDirs, scratchDir, tinyExperiment, writeExperiment } from './support.js';
 

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { KdxEvent } from '../../src/runner/events.js';
+import type { KdxEvent } from '../../src/events.js';
 import { cleanup, hasStackTrace, kdx, parseEvents, readJson, runDirs, scratchDir, tinyExperiment, writeExperiment } from './support.js';
 
 // A loss that kills its own process the first time it runs: a worker crash, as a segfault or OOM would be.

@@ -12,14 +12,14 @@ import { planExperiment } from '../../src/runner/plan.js';
 import { registry } from '../../src/registry/index.js';
 import { evaluate, trainJob } from '../../src/runner/train.js';
 import { execute } from '../../src/runner/run.js';
-import { Store } from '../../src/runner/store.js';
-import type { KdxEvent } from '../../src/runner/events.js';
+import { Store } from '../../src/store/store.js';
+import type { KdxEvent } from '../../src/events.js';
 import { tinyExperiment } from '../e2e/support.js';
 
 test('a training loop keeps the tensor count flat: the same after epoch 1 and epoch 3', async () => {
   await selectBackend('wasm');
   const { experiment } = await parseExperiment('tiny.yaml', tinyExperiment({ epochs: 3 }));
-  const [teacherJob] = planExperiment(experiment).jobs;
+  const [teacherJob] = planExperiment(experiment, 'wasm').jobs;
   const dataset = await registry.datasets.get('synthetic').load({ seed: 0, options: experiment.data.options, emit: () => {} });
   const counts: number[] = [];
   const result = await trainJob({

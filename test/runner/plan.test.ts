@@ -8,7 +8,7 @@ import { tinyExperiment } from '../e2e/support.js';
 
 async function keys(text: string, overrides: string[] = []): Promise<Record<string, string>> {
   const { experiment } = await parseExperiment('x.yaml', text, { overrides, checkShapes: false });
-  return Object.fromEntries(planExperiment(experiment).jobs.map((job) => [job.stage.name, job.key]));
+  return Object.fromEntries(planExperiment(experiment, 'wasm').jobs.map((job) => [job.stage.name, job.key]));
 }
 
 test('a job key ignores the run name, the stage name and parameters the stage does not read', async () => {
@@ -39,7 +39,7 @@ test('a sweep plan merges the trials: shared jobs once, labelled without trial v
   const trials = await Promise.all(
     [2, 4, 8].map(async (T) => ({ id: `T${T}`, params: { T }, experiment: (await parseExperiment('x.yaml', tinyExperiment(), { overrides: [`T=${T}`], checkShapes: false })).experiment })),
   );
-  const { jobs, planned } = planTrials(trials);
+  const { jobs, planned } = planTrials(trials, 'wasm');
   assert.equal(jobs.length, 5);
   assert.deepEqual(jobs.map((j) => j.label).sort(), ['kd_student[T=2]', 'kd_student[T=4]', 'kd_student[T=8]', 'student', 'teacher']);
   assert.equal(planned[0].jobs.find((j) => j.stage.name === 'teacher'), planned[2].jobs.find((j) => j.stage.name === 'teacher'));

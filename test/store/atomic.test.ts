@@ -8,7 +8,7 @@ import {
   readJsonIfExists,
   writeFileAtomic,
   writeJsonAtomic,
-} from '../../src/util/atomic.js';
+} from '../../src/store/atomic.js';
 import { expectSuccess, runHelper, startAt, tempRoot } from './support.js';
 
 const { dir: base, cleanup } = tempRoot();

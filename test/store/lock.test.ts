@@ -3,7 +3,7 @@ import { existsSync, readFileSync, readdirSync, utimesSync, writeFileSync } from
 import os from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { acquireLock, isHolderAlive, readLockHolder, type LockHolder } from '../../src/runner/lock.js';
+import { acquireLock, isHolderAlive, readLockHolder, type LockHolder } from '../../src/store/lock.js';
 import { deadPid, expectSuccess, runHelper, sleep, startAt, tempRoot } from './support.js';
 
 const { dir: base, cleanup } = tempRoot('kdx-lock-');

@@ -1,5 +1,5 @@
 // The built-in losses against PyTorch: the KD loss (values and the gradient w.r.t. the student logits)
-// against /work/shared/fixtures/kd_loss_reference.json, cross-entropy against hand-computed values and
+// against test/fixtures/kd_loss_reference.json (PyTorch's values, copied into the repository), cross-entropy against hand-computed values and
 // values PyTorch computed.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -29,7 +29,7 @@ interface KdCase {
 }
 
 const fixture = JSON.parse(
-  readFileSync(new URL('../../../shared/fixtures/kd_loss_reference.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../fixtures/kd_loss_reference.json', import.meta.url), 'utf8'),
 ) as { cases: KdCase[] };
 
 const RTOL = 1e-5;
@@ -114,7 +114,7 @@ test('kd: defaults are T=4, alpha=0.7; reading args checks them', () => {
   assert.throws(() => kdLossFactory.create({})({ logits: s, labels: y }), /teacher/);
   assert.equal(kdLossFactory.needsTeacher, true);
   assert.equal(crossEntropyLoss.needsTeacher, false);
-  assert.deepEqual(Object.keys(builtinLosses).sort(), ['crossEntropy', 'kd']);
+  assert.deepEqual(Object.keys(builtinLosses).sort(), ['crossEntropy', 'dist', 'dkd', 'kd']);
   tf.dispose([s, t, y, loss]);
 });
 

@@ -1,5 +1,5 @@
 // The built-in optimizers against PyTorch: AdamW trajectories from
-// /work/shared/fixtures/adamw_reference.json, SGD (momentum, nesterov, dampening, weight decay), Adam
+// test/fixtures/adamw_reference.json (PyTorch's values, copied into the repository), SGD (momentum, nesterov, dampening, weight decay), Adam
 // (L2 weight decay) and AdamW options against trajectories PyTorch computed; exact checkpoint/restore;
 // no tensor growth across steps.
 import { test, before } from 'node:test';
@@ -22,7 +22,7 @@ interface AdamwRun {
 }
 
 const fixture = JSON.parse(
-  readFileSync(new URL('../../../shared/fixtures/adamw_reference.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../fixtures/adamw_reference.json', import.meta.url), 'utf8'),
 ) as { runs: AdamwRun[] };
 
 const RTOL = 1e-5;

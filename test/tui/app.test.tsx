@@ -2,7 +2,7 @@ import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import React from 'react';
 import { cleanup, render } from 'ink-testing-library';
-import type { KdxEvent, PlanJob } from '../../src/runner/events.js';
+import type { KdxEvent, PlanJob } from '../../src/events.js';
 import { App } from '../../src/tui/App.js';
 import { reduce, reduceAll } from '../../src/tui/store.js';
 import { T0, okRows, runFailed, runMidEpoch, sweepHalf } from './fixtures.js';
@@ -71,13 +71,14 @@ test('a sweep half done: trials done / total and the live results table, best fi
   assert.match(frame, /^Ctrl-C to stop \(resumable\)$/m); // no key input without a TTY
 });
 
-test('a finished run leaves the job list, the results table and the run dir', () => {
+test('a finished run leaves the job list, the results table, the run dir and the report', () => {
   let state = reduceAll(runMidEpoch());
-  state = reduce(state, { type: 'run-end', time: T0 + 200_000, status: 'ok', runDir: 'runs/cifar10-kd/2', rows: okRows, seconds: 200 });
+  state = reduce(state, { type: 'run-end', time: T0 + 200_000, status: 'ok', runDir: 'runs/cifar10-kd/2', rows: okRows, seconds: 200, report: 'runs/cifar10-kd/2/report.html' });
   const frame = render(<App state={state} />).lastFrame()!;
   assert.match(frame, /^kd_student {2}done {4}student {3}61\.7k {2}57\.0% {2}56\.3% {2}2m05s {4}988 {2}wasm$/m);
   assert.match(frame, /^✓ done in 3m20s$/m);
   assert.match(frame, /^run dir runs\/cifar10-kd\/2$/m);
+  assert.match(frame, /^report runs\/cifar10-kd\/2\/report\.html$/m);
   const interrupted = reduce(reduceAll(runMidEpoch()), { type: 'run-end', time: T0 + 1, status: 'interrupted', runDir: 'r', rows: [], seconds: 5 });
   assert.match(render(<App state={interrupted} />).lastFrame()!, /interrupted after 5\.0s \(resumable/);
 });

@@ -1,6 +1,6 @@
 // Recorded-style event sequences for the reporter and TUI tests. Times advance by fixed steps, so every
 // derived number (elapsed, ETA, img/s) is exact.
-import type { JobSummary, KdxEvent, PlanJob, ResultRow } from '../../src/runner/events.js';
+import type { JobSummary, KdxEvent, PlanJob, ResultRow } from '../../src/events.js';
 
 export const T0 = 1_700_000_000_000;
 

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import type { KdxEvent } from '../../src/runner/events.js';
+import type { KdxEvent } from '../../src/events.js';
 import { createJsonReporter } from '../../src/reporters/json.js';
 import { createPlainReporter } from '../../src/reporters/plain.js';
-import { colorAllowed, createReporter, isCI, resolveMode, type Reporter } from '../../src/reporters/reporter.js';
+import { colorAllowed, createReporter, isCI, resolveMode, type Reporter } from '../../src/reporters/index.js';
 import { T0, runFailed, runMidEpoch, sweepHalf } from './fixtures.js';
 
 class Sink extends EventEmitter {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { KdxEvent } from '../../src/runner/events.js';
+import type { KdxEvent } from '../../src/events.js';
 import {
   currentEpoch, etaSeconds, initialState, jobCounts, jobTree, reduce, reduceAll, trialProgress, type RunView,
 } from '../../src/tui/store.js';

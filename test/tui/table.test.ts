@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ResultRow } from '../../src/runner/events.js';
+import type { ResultRow } from '../../src/events.js';
 import { formatTable, renderResults, resultsTable, sortTrials } from '../../src/report/table.js';
 import { failedRows, okRows, sweepRow } from './fixtures.js';
 

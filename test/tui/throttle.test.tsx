@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import React from 'react';
 import { cleanup, render } from 'ink-testing-library';
-import type { KdxEvent } from '../../src/runner/events.js';
+import type { KdxEvent } from '../../src/events.js';
 import { createInkReporter, FRAME_MS } from '../../src/tui/ink-reporter.js';
 import { throttle, type Timers } from '../../src/tui/throttle.js';
 import { T0, runMidEpoch } from './fixtures.js';

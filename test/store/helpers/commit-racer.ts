@@ -2,7 +2,7 @@
 // Usage: commit-racer.ts <root> <startAtMs> <count> <sizeBytes>
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { commitDirAtomic, makeTempDir } from '../../../src/util/atomic.js';
+import { commitDirAtomic, makeTempDir } from '../../../src/store/atomic.js';
 
 const [root, startAtMs, count, size] = process.argv.slice(2);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

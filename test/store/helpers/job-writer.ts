@@ -3,7 +3,7 @@
 //                                                written slowly (killed meanwhile by the test)
 //   job-writer.ts <root> <key> slow-commit       epoch-1 checkpoint, then a commit whose weights are written slowly
 //   job-writer.ts <root> <key> hold-and-commit <ms>  claims the job, holds it <ms>, commits, releases
-import { Store } from '../../../src/runner/store.js';
+import { Store } from '../../../src/store/store.js';
 
 const [root, key, mode, arg] = process.argv.slice(2);
 const store = new Store(root);

@@ -1,7 +1,7 @@
 // Tries to take the lock at argv[2] and reports; if it got it, holds it as asked. Usage:
 //   lock-hold.ts <lockPath> <wait: 0|1> <hold: ms | forever | exit> [startAtMs]
 // `exit` calls process.exit(0) without releasing (the exit handler should remove the lock).
-import { acquireLock } from '../../../src/runner/lock.js';
+import { acquireLock } from '../../../src/store/lock.js';
 
 const [lockPath, wait, hold, startAtMs] = process.argv.slice(2);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

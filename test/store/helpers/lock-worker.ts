@@ -2,7 +2,7 @@
 // counter and logging [start, end] of its hold to the marker file. Usage:
 //   lock-worker.ts <lockPath> <markerFile> <counterFile> <iterations> <holdMs> <startAtMs>
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
-import { acquireLock } from '../../../src/runner/lock.js';
+import { acquireLock } from '../../../src/store/lock.js';
 
 const [lockPath, markerFile, counterFile, iterations, holdMs, startAtMs] = process.argv.slice(2);
 const now = () => performance.timeOrigin + performance.now();

@@ -1,7 +1,7 @@
 // For each lock path given, at the same start time as its rivals, tries once (no waiting) to take the lock
 // (all of them stale at the start) and keeps what it got until told to stop (stdin closes / SIGTERM).
 // Usage: takeover-racer.ts <startAtMs> <lockPath>...
-import { acquireLock, type Lock } from '../../../src/runner/lock.js';
+import { acquireLock, type Lock } from '../../../src/store/lock.js';
 
 const [startAtMs, ...paths] = process.argv.slice(2);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -55,6 +55,8 @@ export interface EpochMetrics {
   seconds: number;
   /** The learning rate at the epoch's last step. */
   lr?: number;
+  /** A loss of several terms (KD: soft, hard): each term's mean over the epoch's training batches. */
+  terms?: Record<string, number>;
 }
 
 export type KdxEvent =
@@ -72,7 +74,8 @@ export type KdxEvent =
   | { type: 'task'; time: number; id: string; label: string; current: number; total?: number; unit?: string; done?: boolean }
   | { type: 'trial-end'; time: number; trial: string; params: Record<string, unknown>; row: ResultRow }
   | { type: 'log'; time: number; level: 'info' | 'warn' | 'error'; message: string }
-  | { type: 'run-end'; time: number; status: 'ok' | 'failed' | 'interrupted'; runDir: string; rows: ResultRow[]; seconds: number };
+  /** `report`: the path of the run's report.html, when it could be written. */
+  | { type: 'run-end'; time: number; status: 'ok' | 'failed' | 'interrupted'; runDir: string; rows: ResultRow[]; seconds: number; report?: string };
 
 /** One row of a results table: a run has one, a sweep one per trial. */
 export interface ResultRow {

@@ -4,14 +4,19 @@
 // Layout under the root (default `.kdx/cache` under the working directory; `--cache-dir`, then $KDX_CACHE):
 //
 //   jobs/<key>/             a finished entry: whatever the job wrote (model.json, weights.bin, metrics.json,
-//                           config.json, log, ...) plus entry.json (key, time, file sizes). It appears in one
-//                           rename once complete, so if it exists it is whole. It is never modified after.
+//                           config.json, log, ...) plus entry.json (key, time, what made it, and the size and
+//                           sha256 of every file). It appears in one rename once complete and is never
+//                           modified after; it is verified against entry.json whenever it is used, and one
+//                           that fails (a truncated or edited file) is moved to quarantine/ and never served.
 //   work/<key>/             an unfinished job: `log` (appended across resumptions), `current.json` naming the
 //                           latest complete checkpoint, and that checkpoint's directory `ckpt-<seq>-<rand>/`
 //                           (the files given to saveCheckpoint + checkpoint.json). A new checkpoint is written
 //                           in full to a new directory, then current.json is replaced atomically, then the old
 //                           directory is deleted: at every instant current.json names a complete checkpoint.
-//   logits/<key>/           stored teacher logits: logits.f32 (little-endian float32) + header.json.
+//   logits/<key>/           stored teacher logits: logits.f32 (little-endian float32) + header.json (with the
+//                           data's sha256, checked on every read).
+//   quarantine/<key>-<time>/  entries and logits that failed verification, kept for inspection (a damaged
+//                           checkpoint is not resumed from: the job starts over).
 //   locks/<name>.lock       one lock per job key (see lock.ts).
 //   tmp/p<pid>-h<host>-...  directories being filled before a commit; leftovers of dead processes are
 //                           removed by sweep().
@@ -32,18 +37,19 @@ import {
   writeFileSynced,
   writeJsonAtomic,
   type FileData,
-} from '../util/atomic.js';
-import { contentHash } from '../util/hash.js';
+} from './atomic.js';
+import { hashBytes } from '../util/hash.js';
 import { acquireLock, isPidAlive, readLockHolder, type AcquireOptions, type Lock, type LockHolder } from './lock.js';
 
-export type { FileData } from '../util/atomic.js';
+export type { FileData } from './atomic.js';
 export type { AcquireOptions, Lock, LockHolder } from './lock.js';
 
 /** Files to write, by relative path (`/`-separated; subdirectories are created). */
 export type FileMap = Record<string, FileData>;
 
-/** Version of the store's on-disk layout, recorded in entry.json, checkpoint.json and header.json. */
-export const STORE_FORMAT = 1;
+/** Version of the store's on-disk layout, recorded in entry.json, checkpoint.json and header.json.
+ * 2: every file's sha256 is recorded and verified on use. */
+export const STORE_FORMAT = 2;
 
 const ENTRY_FILE = 'entry.json';
 const CHECKPOINT_FILE = 'checkpoint.json';
@@ -72,13 +78,27 @@ export function resolveStoreRoot(options: StoreOptions = {}): string {
   return resolve(cwd, options.cacheDir || env.KDX_CACHE || join('.kdx', 'cache'));
 }
 
+/** A file as the store recorded it. */
+export interface FileRecord {
+  size: number;
+  sha256: string;
+}
+
 /** Content of entry.json, written by the store when an entry is committed. */
 export interface EntryRecord {
   format: number;
   key: string;
   createdAt: string;
-  /** Every file of the entry (relative `/` paths) and its size in bytes; entry.json itself excluded. */
-  files: Record<string, number>;
+  /** Every file of the entry (relative `/` paths), its size and sha256; entry.json itself excluded. */
+  files: Record<string, FileRecord>;
+  /** What the committer said made it (stage, experiment...), for `kdx cache ls`. */
+  meta?: Record<string, unknown>;
+}
+
+/** Why stored data cannot be served: the file at fault and what is wrong with it. */
+export interface Damage {
+  file: string;
+  problem: string;
 }
 
 /** A finished entry as read back. */
@@ -99,8 +119,8 @@ export interface Checkpoint<M = unknown> {
   meta: M;
   /** Directory holding the checkpoint's files; valid until the next saveCheckpoint or commit. */
   dir: string;
-  /** File names (relative paths) and sizes. */
-  files: Record<string, number>;
+  /** File names (relative paths), sizes and hashes. */
+  files: Record<string, FileRecord>;
   /** Absolute path of one of its files. */
   path(name: string): string;
   read(name: string): Promise<Uint8Array>;
@@ -112,7 +132,7 @@ interface CheckpointRecord {
   key: string;
   seq: number;
   savedAt: string;
-  files: Record<string, number>;
+  files: Record<string, FileRecord>;
   meta: unknown;
 }
 
@@ -131,6 +151,8 @@ export interface LogitsHeader {
   /** Number of values: the product of `shape`. */
   count: number;
   byteLength: number;
+  /** sha256 of logits.f32. */
+  sha256: string;
   createdAt: string;
   /** Anything the writer wants to keep with them (teacher key, epochs...). */
   meta?: unknown;
@@ -146,18 +168,11 @@ export interface Logits {
 export type Claim =
   /** The job's entry is in the store: use it, do not run. */
   | { status: 'cached'; entry: Entry }
-  /** We hold the job's lock: run it through `work` (resume from work.loadCheckpoint()), commit, release. */
-  | { status: 'claimed'; work: JobWork }
+  /** We hold the job's lock: run it through `work` (resume from work.loadCheckpoint()), commit, release.
+   * `quarantined`: a finished entry was there but damaged; it was moved aside, and the job must run again. */
+  | { status: 'claimed'; work: JobWork; quarantined?: Damage & { movedTo: string } }
   /** Another live process holds the lock and `wait` was false. */
   | { status: 'busy'; holder?: LockHolder };
-
-/**
- * Key for teacher logits: they depend on the teacher (its job key), the data stream that produced the
- * inputs (dataset, transforms, seed, batch order) and which epochs of it — not on T, alpha or the student.
- */
-export function logitsKey(parts: { teacher: string; data: unknown; epochs: unknown }): string {
-  return contentHash({ kind: 'teacher-logits', format: STORE_FORMAT, teacher: parts.teacher, data: parts.data, epochs: parts.epochs });
-}
 
 function errno(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code;
@@ -184,16 +199,63 @@ async function writeFiles(dir: string, files: FileMap, reserved: readonly string
   }
 }
 
-/** Every regular file under `dir` with its size, by `/`-separated relative path. */
-async function listFiles(dir: string, base = dir, out: Record<string, number> = {}): Promise<Record<string, number>> {
+/** Every regular file under `dir` with its size and sha256, by `/`-separated relative path. */
+async function listFiles(dir: string, base = dir, out: Record<string, FileRecord> = {}): Promise<Record<string, FileRecord>> {
   const entries = await fsp.readdir(dir, { withFileTypes: true });
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const entry of entries) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) await listFiles(path, base, out);
-    else if (entry.isFile()) out[relative(base, path).split(sep).join('/')] = (await fsp.stat(path)).size;
+    else if (entry.isFile()) out[relative(base, path).split(sep).join('/')] = await fileRecord(path);
   }
   return out;
+}
+
+async function fileRecord(path: string): Promise<FileRecord> {
+  const data = await fsp.readFile(path);
+  return { size: data.byteLength, sha256: hashBytes(data) };
+}
+
+/**
+ * Checks the files under `dir` against what was recorded: present, of the recorded size, of the recorded
+ * sha256. The first file that fails is returned; undefined when all are whole. (sha256 runs at several
+ * hundred MB/s: a 13 MB model is checked in a few tens of milliseconds.)
+ */
+async function checkFiles(dir: string, files: Record<string, FileRecord> | undefined): Promise<Damage | undefined> {
+  if (!files || typeof files !== 'object') return { file: '(record)', problem: 'lists no files' };
+  for (const [name, expected] of Object.entries(files)) {
+    if (typeof expected !== 'object' || typeof expected?.sha256 !== 'string') return { file: name, problem: 'has no recorded sha256 (written by an older kdx)' };
+    let data: Buffer;
+    try {
+      data = await fsp.readFile(join(dir, ...segmentsOf(name, [])));
+    } catch (error) {
+      if (errno(error) === 'ENOENT') return { file: name, problem: 'is missing' };
+      throw error;
+    }
+    if (data.byteLength !== expected.size) return { file: name, problem: `has ${data.byteLength} bytes, ${expected.size} were written` };
+    if (hashBytes(data) !== expected.sha256) return { file: name, problem: 'does not match its recorded sha256 (changed after it was written)' };
+  }
+  return undefined;
+}
+
+/** Store keys naming the subdirectories of `dir` (none if it does not exist). */
+async function keysIn(dir: string): Promise<string[]> {
+  try {
+    return (await fsp.readdir(dir)).filter((n) => KEY.test(n)).sort();
+  } catch (error) {
+    if (errno(error) === 'ENOENT') return [];
+    throw error;
+  }
+}
+
+/** Bytes of every file under `path` (0 if it does not exist). */
+export async function treeSize(path: string): Promise<number> {
+  const stat = await fsp.lstat(path).catch(() => undefined);
+  if (!stat) return 0;
+  if (!stat.isDirectory()) return stat.size;
+  let total = 0;
+  for (const name of await fsp.readdir(path).catch(() => [] as string[])) total += await treeSize(join(path, name));
+  return total;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -249,6 +311,9 @@ export class Store {
   get tmpDir(): string {
     return join(this.root, 'tmp');
   }
+  get quarantineDir(): string {
+    return join(this.root, 'quarantine');
+  }
 
   // ---- finished entries ------------------------------------------------------------------------
 
@@ -274,13 +339,65 @@ export class Store {
 
   /** The entry for `key` (with its metrics.json and config.json parsed), or undefined. */
   async readEntry(key: string): Promise<Entry | undefined> {
+    const record = await this.#readRecord(key);
+    return record && this.#withParsedFiles(record);
+  }
+
+  async #readRecord(key: string): Promise<(EntryRecord & { dir: string }) | undefined> {
     const dir = this.entryDir(key);
     const record = await readJsonIfExists<EntryRecord>(join(dir, ENTRY_FILE));
-    if (!record) return undefined;
-    const entry: Entry = { ...record, dir };
-    if ('metrics.json' in record.files) entry.metrics = await readJsonIfExists(join(dir, 'metrics.json'));
-    if ('config.json' in record.files) entry.config = await readJsonIfExists(join(dir, 'config.json'));
+    return record && { ...record, dir };
+  }
+
+  async #withParsedFiles(record: EntryRecord & { dir: string }): Promise<Entry> {
+    const entry: Entry = { ...record };
+    if ('metrics.json' in record.files) entry.metrics = await readJsonIfExists(join(record.dir, 'metrics.json'));
+    if ('config.json' in record.files) entry.config = await readJsonIfExists(join(record.dir, 'config.json'));
     return entry;
+  }
+
+  /** Whether the entry's files are those it recorded: undefined if whole, else the first damage found. */
+  async verifyEntry(entry: EntryRecord & { dir: string }): Promise<Damage | undefined> {
+    if (entry.format !== STORE_FORMAT) return { file: ENTRY_FILE, problem: `is of store format ${entry.format}, this kdx writes ${STORE_FORMAT}` };
+    return checkFiles(entry.dir, entry.files);
+  }
+
+  /**
+   * The entry for `key` if it is there and whole. A damaged one is moved to quarantine/ (it never reads
+   * as finished again) and reported in `quarantined`.
+   */
+  async readVerifiedEntry(key: string): Promise<{ entry?: Entry; quarantined?: Damage & { movedTo: string; meta?: Record<string, unknown> } }> {
+    let entry: (EntryRecord & { dir: string }) | undefined;
+    try {
+      entry = await this.#readRecord(key);
+    } catch {
+      // entry.json itself is unreadable: damaged like any other file.
+      const movedTo = await this.quarantine(this.entryDir(key), key);
+      return movedTo ? { quarantined: { file: ENTRY_FILE, problem: 'is not valid JSON', movedTo } } : {};
+    }
+    if (!entry) return {};
+    const damage = await this.verifyEntry(entry);
+    // Parsed only once verified: a damaged metrics.json is damage to report, not a parse error.
+    if (!damage) return { entry: await this.#withParsedFiles(entry) };
+    const movedTo = await this.quarantine(entry.dir, key);
+    return movedTo ? { quarantined: { ...damage, movedTo, ...(entry.meta ? { meta: entry.meta } : {}) } } : {};
+  }
+
+  /**
+   * Moves `dir` (an entry, logits, a checkpoint) into quarantine/ in one rename, so it stops being read
+   * at once. Returns where it went, or undefined if it was gone already (another process moved it).
+   */
+  async quarantine(dir: string, key: string): Promise<string | undefined> {
+    await fsp.mkdir(this.quarantineDir, { recursive: true });
+    const target = join(this.quarantineDir, `${key.slice(0, 16)}-${new Date().toISOString().replace(/[:.]/g, '')}-${randomBytes(2).toString('hex')}`);
+    try {
+      await fsp.rename(dir, target);
+    } catch (error) {
+      if (errno(error) === 'ENOENT') return undefined;
+      throw error;
+    }
+    await fsyncDir(dirname(dir));
+    return target;
   }
 
   /** Bytes of one file of an entry. */
@@ -307,12 +424,40 @@ export class Store {
 
   /** Keys of jobs with work in progress (checkpoints of an interrupted run). */
   async unfinished(): Promise<string[]> {
-    try {
-      return (await fsp.readdir(this.workRoot)).filter((n) => KEY.test(n)).sort();
-    } catch (error) {
-      if (errno(error) === 'ENOENT') return [];
-      throw error;
-    }
+    return keysIn(this.workRoot);
+  }
+
+  /** Keys of every directory under jobs/, readable entries or not (what `kdx cache verify` checks). */
+  async entryKeys(): Promise<string[]> {
+    return keysIn(this.jobsDir);
+  }
+
+  /** Keys of stored teacher logits. */
+  async logitsKeys(): Promise<string[]> {
+    return keysIn(this.logitsRoot);
+  }
+
+  /** Deletes stored logits (renamed away first). False if absent. */
+  async removeLogits(key: string): Promise<boolean> {
+    return this.#removeDir(this.logitsDir(key));
+  }
+
+  /** Bytes under each part of the store (what `kdx cache du` shows). */
+  async usage(): Promise<Record<'jobs' | 'logits' | 'work' | 'quarantine' | 'tmp', number>> {
+    return {
+      jobs: await treeSize(this.jobsDir),
+      logits: await treeSize(this.logitsRoot),
+      work: await treeSize(this.workRoot),
+      quarantine: await treeSize(this.quarantineDir),
+      tmp: await treeSize(this.tmpDir),
+    };
+  }
+
+  /** Empties quarantine/; returns how many items were removed. */
+  async clearQuarantine(): Promise<number> {
+    const names = await fsp.readdir(this.quarantineDir).catch(() => [] as string[]);
+    for (const name of names) await fsp.rm(join(this.quarantineDir, name), { recursive: true, force: true });
+    return names.length;
   }
 
   /**
@@ -321,7 +466,7 @@ export class Store {
    * copied). `extra` files are added (e.g. the job's log). Returns 'exists' if the entry was already there
    * (another process committed it first); the store keeps that one.
    */
-  async commitEntry(key: string, output: FileMap | string, extra: FileMap = {}): Promise<'committed' | 'exists'> {
+  async commitEntry(key: string, output: FileMap | string, extra: FileMap = {}, meta?: Record<string, unknown>): Promise<'committed' | 'exists'> {
     const finalDir = this.entryDir(key);
     let dir: string;
     if (typeof output === 'string') {
@@ -340,7 +485,7 @@ export class Store {
     try {
       if (typeof output !== 'string') await writeFiles(dir, output, [ENTRY_FILE]);
       await writeFiles(dir, extra, [ENTRY_FILE]);
-      const record: EntryRecord = { format: STORE_FORMAT, key, createdAt: new Date().toISOString(), files: await listFiles(dir) };
+      const record: EntryRecord = { format: STORE_FORMAT, key, createdAt: new Date().toISOString(), files: await listFiles(dir), ...(meta ? { meta } : {}) };
       await writeFileSynced(join(dir, ENTRY_FILE), `${JSON.stringify(record, null, 2)}\n`);
       return await commitDirAtomic(dir, finalDir);
     } catch (error) {
@@ -387,17 +532,18 @@ export class Store {
    * that holds the lock. The caller must end with `work.release()` (in a `finally`), after `commit` or not.
    */
   async claim(key: string, options: AcquireOptions = {}): Promise<Claim> {
-    const early = await this.readEntry(key);
-    if (early) return { status: 'cached', entry: early };
+    const early = await this.readVerifiedEntry(key);
+    if (early.entry) return { status: 'cached', entry: early.entry };
     const lock = await this.lock(key, options);
     if (!lock) return { status: 'busy', holder: await readLockHolder(this.lockPath(key)) };
     try {
-      const entry = await this.readEntry(key);
-      if (entry) {
+      const late = await this.readVerifiedEntry(key);
+      if (late.entry) {
         await lock.release();
-        return { status: 'cached', entry };
+        return { status: 'cached', entry: late.entry };
       }
-      return { status: 'claimed', work: await this.beginJob(key, lock) };
+      const quarantined = early.quarantined ?? late.quarantined;
+      return { status: 'claimed', work: await this.beginJob(key, lock), ...(quarantined ? { quarantined } : {}) };
     } catch (error) {
       await lock.release();
       throw error;
@@ -426,6 +572,27 @@ export class Store {
   async removeWork(key: string): Promise<boolean> {
     checkKey(key);
     return this.#removeDir(join(this.workRoot, key));
+  }
+
+  /**
+   * Readies the store for a run: creates its directories and writes a probe file, so a store that cannot
+   * be written (read-only, another user's, a full disk) fails here, with its own errno and path, before
+   * anything trains.
+   */
+  async prepare(): Promise<void> {
+    await fsp.mkdir(this.root, { recursive: true });
+    for (const dir of [this.jobsDir, this.workRoot, this.logitsRoot, this.locksDir, this.tmpDir]) {
+      // One level at a time: a recursive mkdir on a read-only file system reports ENOENT, not EROFS.
+      await fsp.mkdir(dir).catch((error: unknown) => {
+        if (errno(error) !== 'EEXIST') throw error;
+      });
+    }
+    const probe = await this.newTempDir('probe');
+    try {
+      await writeFileSynced(join(probe, 'probe'), 'kdx');
+    } finally {
+      await fsp.rm(probe, { recursive: true, force: true });
+    }
   }
 
   /**
@@ -486,6 +653,7 @@ export class Store {
     if (await this.hasLogits(key)) return 'exists';
     const dir = await this.newTempDir(`logits-${key.slice(0, 12)}`);
     try {
+      const bytes = littleEndianBytes(data);
       const header: LogitsHeader = {
         format: STORE_FORMAT,
         dtype: 'float32',
@@ -493,10 +661,11 @@ export class Store {
         shape: [...shape],
         count,
         byteLength: count * 4,
+        sha256: hashBytes(bytes),
         createdAt: new Date().toISOString(),
         ...(meta === undefined ? {} : { meta }),
       };
-      await writeFileSynced(join(dir, LOGITS_DATA), littleEndianBytes(data));
+      await writeFileSynced(join(dir, LOGITS_DATA), bytes);
       await writeFileSynced(join(dir, LOGITS_HEADER), `${JSON.stringify(header, null, 2)}\n`);
       return await commitDirAtomic(dir, finalDir);
     } catch (error) {
@@ -505,16 +674,38 @@ export class Store {
     }
   }
 
-  /** The logits stored under `key` (the whole file read into a Float32Array), or undefined. */
-  async getLogits(key: string): Promise<Logits | undefined> {
+  /**
+   * The logits stored under `key` (the whole file read into a Float32Array, checked against its sha256),
+   * or undefined. Damaged logits are moved to quarantine/ and reported through `onDamage`; the caller
+   * computes them again.
+   */
+  async getLogits(key: string, onDamage?: (damage: Damage & { movedTo: string }) => void): Promise<Logits | undefined> {
     const dir = this.logitsDir(key);
-    const header = await readJsonIfExists<LogitsHeader>(join(dir, LOGITS_HEADER));
-    if (!header) return undefined;
-    if (header.dtype !== 'float32' || header.byteOrder !== 'little') throw new Error(`${dir}: unsupported logits encoding ${header.dtype}/${header.byteOrder}`);
-    const bytes = await fsp.readFile(join(dir, LOGITS_DATA));
-    if (bytes.byteLength !== header.byteLength || header.byteLength !== header.count * 4) {
-      throw new Error(`${dir}: logits file has ${bytes.byteLength} bytes, header says ${header.byteLength} (${header.count} float32)`);
+    const damaged = async (damage: Damage) => {
+      const movedTo = await this.quarantine(dir, key);
+      if (movedTo) onDamage?.({ ...damage, movedTo });
+      return undefined;
+    };
+    let header: LogitsHeader | undefined;
+    try {
+      header = await readJsonIfExists<LogitsHeader>(join(dir, LOGITS_HEADER));
+    } catch {
+      return damaged({ file: LOGITS_HEADER, problem: 'is not valid JSON' });
     }
+    if (!header) return undefined;
+    if (header.format !== STORE_FORMAT) return damaged({ file: LOGITS_HEADER, problem: `is of store format ${header.format}, this kdx writes ${STORE_FORMAT}` });
+    if (header.dtype !== 'float32' || header.byteOrder !== 'little') throw new Error(`${dir}: unsupported logits encoding ${header.dtype}/${header.byteOrder}`);
+    let bytes: Buffer;
+    try {
+      bytes = await fsp.readFile(join(dir, LOGITS_DATA));
+    } catch (error) {
+      if (errno(error) === 'ENOENT') return damaged({ file: LOGITS_DATA, problem: 'is missing' });
+      throw error;
+    }
+    if (bytes.byteLength !== header.byteLength || header.byteLength !== header.count * 4) {
+      return damaged({ file: LOGITS_DATA, problem: `has ${bytes.byteLength} bytes, ${header.byteLength} were written` });
+    }
+    if (hashBytes(bytes) !== header.sha256) return damaged({ file: LOGITS_DATA, problem: 'does not match its recorded sha256 (changed after it was written)' });
     let data: Float32Array;
     if (os.endianness() !== 'LE') {
       const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -571,8 +762,8 @@ export class JobWork {
 
   /**
    * The latest complete checkpoint, or undefined if there is none (a fresh job) — or if the one named is
-   * damaged (files missing or of the wrong size, which only outside interference can cause): the job then
-   * starts over rather than failing.
+   * damaged (files missing, or not of their recorded size and sha256, which only outside interference can
+   * cause): the job then starts over rather than failing.
    */
   async loadCheckpoint<M = unknown>(): Promise<Checkpoint<M> | undefined> {
     const pointer = await this.#pointer();
@@ -584,11 +775,8 @@ export class JobWork {
     } catch {
       return undefined;
     }
-    if (!record || record.key !== this.key || typeof record.files !== 'object') return undefined;
-    for (const [name, size] of Object.entries(record.files)) {
-      const stat = await fsp.stat(join(dir, ...segmentsOf(name, []))).catch(() => undefined);
-      if (!stat?.isFile() || stat.size !== size) return undefined;
-    }
+    if (!record || record.key !== this.key || record.format !== STORE_FORMAT) return undefined;
+    if (await checkFiles(dir, record.files)) return undefined;
     const path = (name: string) => join(dir, ...segmentsOf(name, []));
     return {
       seq: record.seq,
@@ -650,11 +838,11 @@ export class JobWork {
    * with the log added as `log` unless the outputs have one, then deletes the work directory. Does not
    * release the lock: call release() after.
    */
-  async commit(output: FileMap | string): Promise<'committed' | 'exists'> {
+  async commit(output: FileMap | string, meta?: Record<string, unknown>): Promise<'committed' | 'exists'> {
     const hasOwnLog = typeof output === 'string' ? await exists(join(output, LOG_FILE)) : LOG_FILE in output;
     const extra: FileMap = {};
     if (!hasOwnLog && (await exists(this.logPath))) extra[LOG_FILE] = await fsp.readFile(this.logPath);
-    const result = await this.store.commitEntry(this.key, output, extra);
+    const result = await this.store.commitEntry(this.key, output, extra, meta);
     await this.store.removeWork(this.key);
     return result;
   }

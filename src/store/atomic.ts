@@ -47,9 +47,21 @@ export async function writeFileSynced(path: string, data: FileData): Promise<voi
   try {
     await fsp.writeFile(handle, data); // accepts strings, bytes and (async) iterables of chunks
     await handle.sync();
+  } catch (error) {
+    throw withPath(error, path, 'write');
   } finally {
     await handle.close();
   }
+}
+
+/** Writes through a file handle fail without naming the file (ENOSPC...): name it, for the user's message. */
+function withPath(error: unknown, path: string, syscall: string): unknown {
+  const errnoError = error as NodeJS.ErrnoException;
+  if (errnoError && typeof errnoError.code === 'string' && errnoError.path === undefined) {
+    errnoError.path = path;
+    errnoError.syscall ??= syscall;
+  }
+  return error;
 }
 
 /**

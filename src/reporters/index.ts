@@ -1,46 +1,14 @@
-// The runner -> display boundary. The runner (or the CLI on its behalf) calls `onEvent` for every event
-// and `close` once at the end; a reporter only renders, it never calls back into the runner. The one
-// way back is `onQuit`, a callback the CLI passes in (the TUI's `q` key), which the CLI turns into an
-// abort of the run.
+// Which reporter a run gets (the interface is in types.ts): the Ink UI on a terminal, else plain lines,
+// JSON lines or quiet. The Ink UI is imported lazily, so plain and JSON runs never load React.
 //
 //   const ac = new AbortController();
 //   const reporter = createReporter({ mode, stdout: process.stdout, stderr: process.stderr, onQuit: () => ac.abort() });
 //   await runExperiment(plan, { signal: ac.signal, onEvent: (e) => reporter.onEvent(e) });
 //   await reporter.close();
-import type { KdxEvent } from '../runner/events.js';
+import type { KdxEvent } from '../events.js';
+import type { OutStream, Reporter, ReporterMode, ReporterOptions } from './types.js';
 import { createJsonReporter } from './json.js';
 import { createPlainReporter } from './plain.js';
-
-export interface Reporter {
-  /** Called for every runner event, in order. Must not throw and must return quickly. */
-  onEvent(event: KdxEvent): void;
-  /** Flushes what is pending and releases the terminal; resolves once all output is written. */
-  close(): Promise<void>;
-  /** Resolves when the reporter can draw (the Ink UI loads lazily); await it before blocking work starts. */
-  ready?: Promise<unknown>;
-}
-
-/** `auto`: the Ink UI on an interactive terminal, plain lines otherwise. */
-export type ReporterMode = 'auto' | 'tui' | 'plain' | 'json' | 'quiet';
-
-/** The part of a writable stream a reporter uses (process.stdout, a file stream, a test buffer). */
-export interface OutStream {
-  write(chunk: string, callback?: (error?: Error | null) => void): boolean;
-  isTTY?: boolean;
-  columns?: number;
-}
-
-export interface ReporterOptions {
-  mode: ReporterMode;
-  stdout: OutStream;
-  stderr: OutStream;
-  /** Keyboard input for the TUI (`q`); keys are read only when it is a TTY. Default process.stdin. */
-  stdin?: NodeJS.ReadStream;
-  /** The user asked to stop (`q` or Ctrl-C in the TUI). May be called more than once. */
-  onQuit?: () => void;
-  /** Environment (CI, NO_COLOR, TERM); default process.env. */
-  env?: Record<string, string | undefined>;
-}
 
 /** Whether `env` says we run under continuous integration. */
 export function isCI(env: Record<string, string | undefined>): boolean {
@@ -66,6 +34,8 @@ export function resolveMode(mode: ReporterMode, stdout: OutStream, env: Record<s
 }
 
 /** The reporter for `options.mode`. The Ink UI is loaded lazily, so plain and JSON runs never import React. */
+export type { OutStream, Reporter, ReporterMode, ReporterOptions } from './types.js';
+
 export function createReporter(options: ReporterOptions): Reporter {
   const env = options.env ?? process.env;
   const mode = resolveMode(options.mode, options.stdout, env);

@@ -1,0 +1,19 @@
+// FitNets hints (Romero et al., "FitNets: Hints for Thin Deep Nets", ICLR 2015), as mdistiller's
+// mdistiller/distillers/FitNet.py: the mean squared error between the student's hint layer, mapped to the
+// teacher's shape by a learned regressor, and the teacher's guided layer. The regressor belongs to the
+// student's training graph and is applied by the caller; here both tensors have the same shape.
+import { tf } from '../engine/tf.js';
+import type { Tensor, Scalar } from '../engine/tf.js';
+import { checkFeaturePair, stopGradient } from './common.js';
+
+/** Why per-example shapes cannot be compared by a hint loss (they must be equal), or undefined. */
+export function hintShapeProblem(student: number[], teacher: number[]): string | undefined {
+  if (student.length === teacher.length && student.every((n, i) => n === teacher[i])) return undefined;
+  return `hint compares features of the same shape (got student [${student}], teacher [${teacher}]): map the student's to the teacher's with a regressor`;
+}
+
+/** mean((f_s - f_t)^2) over every element; the teacher gets no gradient. */
+export function hintLoss(studentFeatures: Tensor, teacherFeatures: Tensor): Scalar {
+  checkFeaturePair('hint', studentFeatures, teacherFeatures, hintShapeProblem);
+  return tf.tidy(() => tf.mean(tf.squaredDifference(studentFeatures, stopGradient(teacherFeatures))) as Scalar);
+}

@@ -1,0 +1,160 @@
+// Reads a finished run or sweep directory back into one typed value, from the files the run wrote
+// (summary.json, experiment.json, events.jsonl, stages/*/metrics.json, stages/*/evaluation.json). What a
+// directory lacks (an older kdx wrote no evaluation.json; a failed stage has no metrics) is listed in
+// `missing`, in words, rather than failing: a report shows what there is.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { UsageError } from '../errors.js';
+import type { EpochMetrics, JobState, JobSummary, KdxEvent, ResultRow } from '../events.js';
+import type { GitInfo } from '../util/git.js';
+import { EVALUATION_FILE, type StageEvaluation } from './evaluation.js';
+
+export interface StageData {
+  name: string;
+  model?: string;
+  /** The stage it distils, if any. */
+  teacher?: string;
+  job: string;
+  status: JobState;
+  error?: string;
+  summary?: JobSummary;
+  history: EpochMetrics[];
+  evaluation?: StageEvaluation;
+}
+
+export interface TrialData {
+  /** Empty for a plain run. */
+  id: string;
+  params: Record<string, unknown>;
+  stages: StageData[];
+  kdGain?: number;
+  row: ResultRow;
+}
+
+export interface RunData {
+  dir: string;
+  kind: 'run' | 'sweep';
+  name: string;
+  status: string;
+  /** The experiment file, if recorded. */
+  file?: string;
+  /** The resolved experiment, as written to experiment.json. */
+  experiment?: Record<string, unknown>;
+  backend?: string;
+  /** When the run started (ms since the epoch), from its first event. */
+  startedAt?: number;
+  /** Wall time of the whole run. */
+  seconds?: number;
+  git?: GitInfo;
+  /** The sweep's grid keys, in the order of the trials' parameters. */
+  gridKeys: string[];
+  trials: TrialData[];
+  /** What this directory does not have, in words (e.g. "kd_student: no confusion matrix"). */
+  missing: string[];
+}
+
+interface ExperimentFileJson {
+  kind?: 'run' | 'sweep';
+  backend?: { name?: string };
+  experiment?: Record<string, unknown> & { name?: string; file?: string; stages?: Record<string, { model?: string; teacher?: string }> };
+  git?: GitInfo;
+}
+
+function readJsonIfPresent<T>(path: string): T | undefined {
+  if (!existsSync(path)) return undefined;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+export function readRunData(dir: string): RunData {
+  const summary = readJsonIfPresent<{ kind: 'run' | 'sweep'; status?: string; rows: ResultRow[] }>(join(dir, 'summary.json'));
+  if (!summary) {
+    throw new UsageError(existsSync(dir) ? `${dir}: no summary.json (not a kdx run directory, or the run did not finish)` : `${dir}: no such run directory`);
+  }
+  const missing: string[] = [];
+  const meta = readJsonIfPresent<ExperimentFileJson>(join(dir, 'experiment.json'));
+  if (!meta) missing.push('experiment.json (the resolved experiment)');
+  const events = readEvents(join(dir, 'events.jsonl'));
+  if (events.length === 0) missing.push('events.jsonl (start time and wall time)');
+  const plan = events.find((e): e is Extract<KdxEvent, { type: 'plan' }> => e.type === 'plan');
+  const end = events.find((e): e is Extract<KdxEvent, { type: 'run-end' }> => e.type === 'run-end');
+  const specs = meta?.experiment?.stages ?? {};
+
+  const kind = summary.kind;
+  const trials = summary.rows.map((row): TrialData => {
+    const base = kind === 'sweep' && row.trial ? join(dir, 'trials', row.trial) : dir;
+    const stages = Object.entries(row.stages).map(([name, entry]): StageData => {
+      const stageDir = join(base, 'stages', name);
+      const hasSummary = 'finalAccuracy' in entry;
+      const metrics = hasSummary ? readJsonIfPresent<{ history?: EpochMetrics[] }>(join(stageDir, 'metrics.json')) : undefined;
+      const evaluation = hasSummary ? readJsonIfPresent<StageEvaluation>(join(stageDir, EVALUATION_FILE)) : undefined;
+      return {
+        name,
+        model: hasSummary ? entry.model : specs[name]?.model,
+        teacher: specs[name]?.teacher,
+        job: entry.job,
+        status: entry.status,
+        ...('error' in entry && entry.error ? { error: entry.error } : {}),
+        ...(hasSummary ? { summary: entry as JobSummary } : {}),
+        history: metrics?.history ?? [],
+        ...(evaluation ? { evaluation } : {}),
+      };
+    });
+    return { id: row.trial ?? '', params: row.params, stages, ...(row.kdGain !== undefined ? { kdGain: row.kdGain } : {}), row };
+  });
+  noteMissingStageFiles(trials, missing);
+
+  const times = events.map((e) => e.time).filter((t) => Number.isFinite(t));
+  return {
+    dir,
+    kind,
+    name: plan?.name ?? meta?.experiment?.name ?? dir,
+    status: summary.status ?? end?.status ?? 'unknown',
+    ...(meta?.experiment?.file ? { file: meta.experiment.file } : {}),
+    ...(meta?.experiment ? { experiment: meta.experiment } : {}),
+    ...(plan?.backend ?? meta?.backend?.name ? { backend: plan?.backend ?? meta?.backend?.name } : {}),
+    ...(times.length > 0 ? { startedAt: Math.min(...times) } : {}),
+    ...(end ? { seconds: end.seconds } : times.length > 1 ? { seconds: (Math.max(...times) - Math.min(...times)) / 1000 } : {}),
+    ...(meta?.git ? { git: meta.git } : {}),
+    gridKeys: [...new Set(trials.flatMap((t) => Object.keys(t.params)))],
+    trials,
+    missing,
+  };
+}
+
+/** One line per kind of gap, naming the stages (a 3 x 3 sweep without confusion matrices is one line). */
+function noteMissingStageFiles(trials: TrialData[], missing: string[]): void {
+  const noHistory = new Set<string>();
+  const noEvaluation = new Set<string>();
+  for (const trial of trials) {
+    for (const stage of trial.stages) {
+      if (!stage.summary) continue; // a failed or skipped stage: the tables say so
+      if (stage.history.length === 0) noHistory.add(stage.name);
+      if (!stage.evaluation) noEvaluation.add(stage.name);
+    }
+  }
+  if (noHistory.size > 0) missing.push(`learning curves of ${[...noHistory].join(', ')}: no metrics.json`);
+  if (noEvaluation.size > 0) {
+    missing.push(
+      `confusion matrices and teacher agreement of ${[...noEvaluation].join(', ')}: no ${EVALUATION_FILE} ` +
+        '(the jobs were trained by a kdx from before reports; a cached job keeps the files it was trained with)',
+    );
+  }
+}
+
+function readEvents(path: string): KdxEvent[] {
+  if (!existsSync(path)) return [];
+  const events: KdxEvent[] = [];
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (line.trim() === '') continue;
+    try {
+      events.push(JSON.parse(line) as KdxEvent);
+    } catch {
+      // a run killed mid-write leaves a partial last line
+    }
+  }
+  return events;
+}

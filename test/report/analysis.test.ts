@@ -1,0 +1,97 @@
+// What the report computes from run data: seeds averaged, the trial it shows, heatmap cells, teacher
+// agreement; and the page it builds for grids a heatmap cannot show. No training: the data is made here.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { agreement, evaluationOf } from '../../src/report/evaluation.js';
+import { runLabels, shownGroup, stageStats, stat, sweepCells, trialGroups } from '../../src/report/html/analysis.js';
+import { buildReport } from '../../src/report/html/report.js';
+import type { RunData, StageData, TrialData } from '../../src/report/run-data.js';
+import type { JobSummary, ResultRow } from '../../src/events.js';
+
+function stage(name: string, finalAccuracy: number, extra: Partial<StageData> = {}): StageData {
+  const summary: JobSummary = { stage: name, model: 'm', params: 100, epochs: 2, finalAccuracy, bestAccuracy: finalAccuracy, finalLoss: 1, seconds: 1, imgPerSec: 10, backend: 'cpu' };
+  const history = [1, 2].map((epoch) => ({ epoch, loss: 1 / epoch, testLoss: 1 / epoch, testAccuracy: finalAccuracy / (3 - epoch), imgPerSec: 10, seconds: 0.5, lr: 0.01 }));
+  return { name, model: 'm', job: `${name}-job`, status: 'done', summary, history, ...extra };
+}
+
+function trial(params: Record<string, unknown>, student: number, kd: number): TrialData {
+  const stages = [stage('student', student), stage('kd', kd, { teacher: 'teacher' }), stage('teacher', 0.9)];
+  const id = Object.entries(params).map(([k, v]) => `${k}=${v}`).join(',');
+  const row: ResultRow = { trial: id, params, stages: Object.fromEntries(stages.map((s) => [s.name, { ...s.summary!, job: s.job, status: s.status }])), kdGain: kd - student };
+  return { id, params, stages, kdGain: kd - student, row };
+}
+
+function sweep(trials: TrialData[], name = 'x'): RunData {
+  return { dir: `runs/${name}`, kind: 'sweep', name, status: 'ok', gridKeys: [...new Set(trials.flatMap((t) => Object.keys(t.params)))], trials, missing: [] };
+}
+
+test('mean and sample standard deviation; one value has no spread', () => {
+  assert.deepEqual(stat([1, undefined, 3]), { mean: 2, std: Math.SQRT2, n: 2 });
+  assert.deepEqual(stat([0.5]), { mean: 0.5, n: 1 });
+  assert.equal(stat([undefined]), undefined);
+});
+
+test('trials differing only in their seed are averaged, and the best group is shown', () => {
+  const run = sweep([
+    trial({ T: 2, seed: 0 }, 0.5, 0.52),
+    trial({ T: 2, seed: 1 }, 0.5, 0.56),
+    trial({ T: 4, seed: 0 }, 0.5, 0.5),
+    trial({ T: 4, seed: 1 }, 0.5, 0.51),
+  ]);
+  assert.equal(trialGroups(run).length, 2);
+  const best = shownGroup(run);
+  assert.deepEqual(best.params, { T: 2 });
+  const kd = stageStats(best).find((s) => s.stage === 'kd')!;
+  assert.equal(kd.finalAccuracy!.n, 2);
+  assert.ok(Math.abs(kd.finalAccuracy!.mean - 0.54) < 1e-12);
+  assert.ok(Math.abs(kd.kdGain!.mean - 0.04) < 1e-12);
+  assert.ok(kd.kdGain!.std! > 0);
+  assert.equal(stageStats(best).find((s) => s.stage === 'student')!.kdGain, undefined, 'a plain stage has no KD gain');
+
+  const { keys, cells, orders } = sweepCells(run, 'kd');
+  assert.deepEqual(keys, ['T']);
+  assert.deepEqual(orders, [['2', '4']]);
+  assert.deepEqual(cells.map((c) => c.trials), [2, 2]);
+});
+
+test('a confusion matrix counts true x predicted; agreement compares predictions', () => {
+  const a = evaluationOf([0, 1, 1, 2], Int32Array.from([0, 1, 2, 2]), 3);
+  assert.deepEqual(a.confusion, [[1, 0, 0], [0, 1, 1], [0, 0, 1]]);
+  const b = evaluationOf([0, 1, 1, 2], [0, 2, 2, 2], 3);
+  assert.equal(agreement(a, b), 0.75);
+  assert.equal(agreement(a, evaluationOf([0], [0], 3)), undefined, 'different test sets do not compare');
+});
+
+test('runs with the same name are numbered', () => {
+  assert.deepEqual(runLabels([sweep([], 'a'), sweep([], 'b'), sweep([], 'a')]), ['a#1', 'b', 'a#3']);
+});
+
+test('a grid of three keys gets a table instead of a heatmap; a page is whole and escaped', async () => {
+  const trials = [trial({ T: 2, alpha: 0.5, lr: 1 }, 0.5, 0.6), trial({ T: 4, alpha: 0.5, lr: 1 }, 0.5, 0.4)];
+  const html = await buildReport([sweep(trials, 'three<keys>')]);
+  assert.match(html, /^<!doctype html>/);
+  assert.doesNotMatch(html, /data-chart="heatmap-/);
+  assert.match(html, /3 grid keys: a table instead of a heatmap/);
+  assert.match(html, /three&lt;keys&gt;/);
+  assert.doesNotMatch(html, /three<keys>/);
+  assert.doesNotMatch(html, /<!--chart:\d+-->/, 'every chart placeholder is filled');
+});
+
+test('many classes get a table of the top confusions instead of a matrix; few get a matrix with teacher agreement', async () => {
+  const labels = Array.from({ length: 400 }, (_, i) => i % 40);
+  const many = trial({}, 0.5, 0.6);
+  many.stages[0].evaluation = evaluationOf(labels, labels.map((y) => (y === 3 ? 4 : y)), 40);
+  const manyHtml = await buildReport([{ ...sweep([many]), kind: 'run', gridKeys: [] }]);
+  assert.doesNotMatch(manyHtml, /data-chart="confusion"/);
+  assert.match(manyHtml, /40 classes, the 12 most frequent confusions/);
+  assert.match(manyHtml, /<td class="left" data-sort="3">3<\/td><td class="left" data-sort="4">4<\/td><td class="right" data-sort="10">10<\/td>/);
+
+  const few = trial({}, 0.5, 0.6);
+  const [student, kd, teacher] = few.stages;
+  student.evaluation = evaluationOf([0, 1, 2, 0], [0, 1, 2, 0], 3);
+  kd.evaluation = evaluationOf([0, 1, 2, 0], [0, 1, 1, 0], 3);
+  teacher.evaluation = evaluationOf([0, 1, 2, 0], [0, 1, 2, 2], 3);
+  const fewHtml = await buildReport([{ ...sweep([few]), kind: 'run', gridKeys: [] }]);
+  assert.equal(fewHtml.match(/data-chart="confusion"/g)?.length, 3);
+  assert.match(fewHtml, /75\.0% of 4 test images right; agrees with its teacher \(teacher\) on 50\.0%/);
+});
