@@ -15,8 +15,10 @@ import { contentHash } from '../util/hash.js';
  * older code is ever served as current.
  *
  * 2: seeded dropout (masks from the stage seed and the step); PyTorch's default bias initialisation.
+ * 3: batchNorm as PyTorch's (running variance unbiased, closed-form gradient); wasm Tile and depthwise
+ *    gradient kernels; grouped convolutions.
  */
-export const TRAINING_SEMANTICS = 2;
+export const TRAINING_SEMANTICS = 3;
 
 /** What the data stream of a stage depends on: the dataset (and the seed it is loaded with, which
  * generates synthetic data), its subset, batching, transforms, and the stage's stream seed. */
