@@ -1,5 +1,5 @@
 // `npm run bench`: every figure kdx promises about speed, measured side by side in one run.
-//   1. Training and forward img/s of the reference teacher and student (32x32x3, batch 64) on each
+//   1. Training and forward img/s of the reference teacher and student, resnet20 and resnet8x4 (32x32x3, batch 64) on each
 //      backend that loads, the ratio training/forward, wasm vs cpu, and where a wasm step spends its time.
 //   2. The wall time of a 3 x 3 sweep with --jobs 2 next to 9 independent uncached runs.
 //   3. The cost of verifying a store entry of the reference teacher's size before it is used.
@@ -12,7 +12,7 @@ const args = new Set(process.argv.slice(2));
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 if (!args.has('--skip-training')) {
-  console.log('== Training speed: reference models from experiments/cifar10-kd.yaml, 32x32x3, batch 64 ==');
+  console.log('== Training speed: experiments/cifar10-kd.yaml\'s teacher and student, resnet20 and resnet8x4 of experiments/models/resnet.yaml; 32x32x3, batch 64 ==');
   console.log(formatTrainingSpeed(await benchTrainingSpeed({ profile: 'wasm', log })));
   console.log();
 }

@@ -1,12 +1,13 @@
-// The reference teacher and student for the benchmarks, built exactly as `kdx run` builds them: from
-// experiments/cifar10-kd.yaml through the layer registry.
+// The reference models for the benchmarks, built exactly as `kdx run` builds them: the teacher and student
+// of experiments/cifar10-kd.yaml, and resnet20 and resnet8x4 of the zoo (experiments/models/resnet.yaml,
+// residual blocks and batchNorm), through the layer registry.
 import { fileURLToPath } from 'node:url';
 import type { LayersModel } from '../src/engine/tf.js';
 import { loadExperiment } from '../src/config/load.js';
 import { buildModel } from '../src/registry/model.js';
-import type { LayerSpec } from '../src/registry/types.js';
+import type { ModelNode } from '../src/registry/types.js';
 
-export type ReferenceKind = 'teacher' | 'student';
+export type ReferenceKind = 'teacher' | 'student' | 'resnet20' | 'resnet8x4';
 
 /**
  * How ReLU is expressed: `separate` is the file as written (`conv2d` then `relu` layers); `fused` moves
@@ -14,17 +15,20 @@ export type ReferenceKind = 'teacher' | 'student';
  */
 export type ReluStyle = 'fused' | 'separate';
 
-/** Parameter counts of the reference program's PyTorch models at 32x32x3. */
-export const REFERENCE_PARAMS: Record<ReferenceKind, number> = { teacher: 3_248_202, student: 1_116_970 };
+/** Trainable parameter counts of the PyTorch models at 32x32x3 (the reference program's; mdistiller's). */
+export const REFERENCE_PARAMS: Record<ReferenceKind, number> = { teacher: 3_248_202, student: 1_116_970, resnet20: 278_324, resnet8x4: 1_233_540 };
 
 const referenceFile = fileURLToPath(new URL('../experiments/cifar10-kd.yaml', import.meta.url));
 const { experiment } = await loadExperiment(referenceFile, { checkShapes: false });
+const zooFile = fileURLToPath(new URL('../experiments/models/resnet.yaml', import.meta.url));
+const { experiment: zoo } = await loadExperiment(zooFile, { checkShapes: false });
 
-function fuseRelu(layers: LayerSpec[]): LayerSpec[] {
-  const out: LayerSpec[] = [];
+function fuseRelu(layers: ModelNode[]): ModelNode[] {
+  const out: ModelNode[] = [];
   for (const layer of layers) {
     const previous = out[out.length - 1];
-    if (layer.type === 'relu' && previous && (previous.type === 'conv2d' || previous.type === 'dense') && !previous.args.activation) {
+    const fusable = previous && !('block' in previous) && (previous.type === 'conv2d' || previous.type === 'dense') && !previous.args.activation;
+    if (!('block' in layer) && layer.type === 'relu' && fusable) {
       out[out.length - 1] = { type: previous.type, args: { ...previous.args, activation: 'relu' } };
     } else out.push(layer);
   }
@@ -36,6 +40,6 @@ export function buildReferenceModel(
   inputShape: [number, number, number] = [32, 32, 3],
   opts: { relu?: ReluStyle; seed?: number } = {},
 ): LayersModel {
-  const layers = experiment.models[kind];
+  const layers = kind === 'teacher' || kind === 'student' ? experiment.models[kind] : zoo.models[kind];
   return buildModel(kind, opts.relu === 'fused' ? fuseRelu(layers) : layers, inputShape, opts.seed ?? 0).model;
 }

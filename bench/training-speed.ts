@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { type BackendName, selectBackend } from '../src/engine/backend.js';
 import { tf } from '../src/engine/tf.js';
 import { buildReferenceModel, type ReferenceKind, type ReluStyle } from './reference-models.js';
+import { trainableParams } from '../src/registry/model.js';
 
 export type ConcreteBackend = Exclude<BackendName, 'auto'>;
 
@@ -106,7 +107,7 @@ function makeTrainer(kind: ReferenceKind, batchSize: number, inputShape: [number
   // Inference runs on its own copy with fixed weights (as a frozen teacher does): training steps change the
   // trained model's weights, which would make every forward batch re-pack them for XNNPACK.
   const frozen = buildReferenceModel(kind, inputShape, { relu, seed: 1 });
-  const classes = 10;
+  const classes = (model.outputs[0].shape as number[])[1]; // 10 for the reference models, 100 for the zoo's
   const x = tf.randomNormal([batchSize, ...inputShape], 0, 1, 'float32', 3);
   const labels = tf.randomUniform([batchSize], 0, classes, 'int32', 4);
   const y = tf.oneHot(labels as tf.Tensor1D, classes).toFloat();
@@ -114,7 +115,7 @@ function makeTrainer(kind: ReferenceKind, batchSize: number, inputShape: [number
   const optimizer = tf.train.adam(1e-3);
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   return {
-    params: model.countParams(),
+    params: trainableParams(model.layers),
     forward() {
       const out = frozen.predict(x, { batchSize }) as tf.Tensor;
       out.dataSync();
@@ -243,7 +244,7 @@ function profileStep(trainer: Trainer, backend: string, model: ReferenceKind): S
 
 export async function benchTrainingSpeed(opts: TrainingSpeedOptions = {}): Promise<TrainingSpeedResult> {
   const backends = opts.backends ?? ['tensorflow', 'wasm', 'cpu'];
-  const models = opts.models ?? ['student', 'teacher'];
+  const models = opts.models ?? ['student', 'teacher', 'resnet20', 'resnet8x4'];
   const batchSize = opts.batchSize ?? 64;
   const inputShape = opts.inputShape ?? [32, 32, 3];
   const seconds = opts.seconds ?? 8;

@@ -1,7 +1,7 @@
 // The validated, typed, normalised experiment the rest of kdx works with. Its raw shape comes from the
 // schema (schema-types.ts is generated from it); this module only turns short forms into one form.
 import type { KdxExperiment } from './schema-types.js';
-import type { LayerSpec, OptimizerConfig } from '../registry/types.js';
+import type { ModelNode, OptimizerConfig } from '../registry/types.js';
 import type { BackendName } from '../engine/backend.js';
 
 export type ExperimentFile = KdxExperiment;
@@ -18,6 +18,8 @@ export interface StageSpec {
   epochs: number;
   /** The stage whose model is distilled into this one. */
   teacher?: string;
+  /** A model trained elsewhere that this stage loads instead of training (epochs is then 0). */
+  load?: { modelJson: string; hash: string };
   loss: NamedSpec;
   optimizer: OptimizerConfig;
   /** Ordering edges (not counting the teacher). */
@@ -50,7 +52,8 @@ export interface Experiment {
   backend: BackendName;
   data: DataSpec;
   optimizer: OptimizerConfig;
-  models: Record<string, LayerSpec[]>;
+  /** Each model's layers and blocks, expanded (see src/config/models.ts). */
+  models: Record<string, ModelNode[]>;
   stages: Record<string, StageSpec>;
   sweep?: { grid: Record<string, unknown[] | string> };
 }

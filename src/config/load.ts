@@ -4,8 +4,8 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname, extname, resolve } from 'node:path';
 import { UserError, EXIT } from '../errors.js';
 import { registry } from '../registry/index.js';
-import { buildModel, LayerShapeError } from '../registry/model.js';
-import type { ImageShape, LayerSpec, OptimizerConfig } from '../registry/types.js';
+import { buildModel, describeNode, LayerShapeError } from '../registry/model.js';
+import type { ImageShape, ModelNode, OptimizerConfig } from '../registry/types.js';
 import { ensureBuiltins } from '../plugins/builtin.js';
 import { loadPlugin } from '../plugins/load.js';
 import { buildTransforms } from '../plugins/transforms.js';
@@ -15,8 +15,11 @@ import { interpolate, type InterpolationProblem, type ParameterUse } from './int
 import { applyOverride, isDiagnostic, parseOverride } from './overrides.js';
 import { checkSchema, withDefaults } from './schema.js';
 import { checkSemantics } from './semantics.js';
+import { ModelExpander, type Origin } from './models.js';
+import { compose, ownerOf } from './compose.js';
+import { loadTrainedModel, locateTrainedModel, TrainedModelError, type TrainedModelFiles } from '../runner/trained-model.js';
 import { contentHash, hashBytes } from '../util/hash.js';
-import { diagnosticAt, hasNode, locate as locateNode, parseSource, type Source } from './source.js';
+import { diagnosticAt, hasNode, locate as locateNode, type Source } from './source.js';
 
 export interface LoadOptions {
   /** `KEY=VALUE` overrides from `--set`, applied in order. */
@@ -46,10 +49,14 @@ export async function loadExperiment(file: string, options: LoadOptions = {}): P
 
 export async function parseExperiment(file: string, text: string, options: LoadOptions = {}): Promise<Loaded> {
   await ensureBuiltins();
-  const { source, syntaxErrors } = parseSource(file, text);
-  if (syntaxErrors.length > 0) throw new ConfigError(syntaxErrors);
-  // A copy, so an alias is its own value: `--set` on one use of an anchor must not change the others.
-  const data = JSON.parse(JSON.stringify(source.doc.toJS({ maxAliasCount: 1000 }) ?? null)) as unknown;
+  // The file and those it `extends`, merged; a copy, so an alias is its own value: `--set` on one use of
+  // an anchor must not change the others.
+  const composed = compose(file, text);
+  if (composed.errors.length > 0) throw new ConfigError(composed.errors);
+  const source = composed.layers[0].source;
+  /** The file that wrote the value at a path (this one, or one it extends). */
+  const owner = (path: readonly PathSegment[]) => ownerOf(composed.layers, path);
+  const data = composed.data;
   if (data === null || data === undefined) {
     throw new ConfigError([diagnosticAt(source, [], 'the file is empty: an experiment needs at least data, models and stages')]);
   }
@@ -85,21 +92,23 @@ export async function parseExperiment(file: string, text: string, options: LoadO
     if (by) return { override: by.text, overrideFlag: by.flag, path: formatPath(path), message };
     const params = [...new Set(uses.filter((use) => involved.some((p) => isPrefix(use.path, p))).map((use) => use.name))];
     const origins = params.map((name) => {
-      const { line, col } = locateNode(source, ['params', name]);
-      return `params.${name} at ${source.file}:${line}:${col}`;
+      const at = owner(['params', name]).source;
+      const { line, col } = locateNode(at, ['params', name]);
+      return `params.${name} at ${at.file}:${line}:${col}`;
     });
     // A path the file does not write (data.test when only data.train is given) is shown at the related one.
-    const shownAt = related !== undefined && !hasNode(source, path) && hasNode(source, related) ? related : path;
-    const diagnostic = diagnosticAt(source, shownAt, origins.length > 0 ? `${message} (from ${origins.join(', ')})` : message, onKey);
+    const shownAt = related !== undefined && !hasNode(owner(path).source, path) && hasNode(owner(related).source, related) ? related : path;
+    const diagnostic = diagnosticAt(owner(shownAt).source, shownAt, origins.length > 0 ? `${message} (from ${origins.join(', ')})` : message, onKey);
     return { ...diagnostic, path: formatPath(path) };
   };
 
-  // ${params}: everything but params itself and the sweep grid (whose values are data, not references).
+  // ${params}: everything but params itself, the sweep grid (whose values are data, not references) and
+  // the reusable blocks (whose references are their own parameters, filled in where they are used).
   const params = raw.params && typeof raw.params === 'object' && !Array.isArray(raw.params) ? (raw.params as Record<string, unknown>) : {};
   const problems: InterpolationProblem[] = [];
   const resolved: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(raw)) {
-    resolved[key] = key === 'params' || key === 'sweep' ? value : interpolate(value, params, problems, [key], uses);
+    resolved[key] = key === 'params' || key === 'sweep' || key === 'blocks' ? value : interpolate(value, params, problems, [key], uses);
   }
   for (const problem of problems) diagnostics.push(locate(problem));
 
@@ -116,12 +125,11 @@ export async function parseExperiment(file: string, text: string, options: LoadO
 
   // References are checked even when the schema found problems, so that every mistake shows at once;
   // plugins first, since they add names.
-  const baseDir = dirname(resolve(file));
   const plugins: string[] = [];
   const pluginDigests: string[] = [];
   for (const [i, entry] of (Array.isArray(resolved.plugins) ? (resolved.plugins as unknown[]) : []).entries()) {
     if (typeof entry !== 'string') continue;
-    const plugin = resolve(baseDir, entry);
+    const plugin = resolve(dirname(owner(['plugins', i]).file), entry);
     plugins.push(plugin);
     try {
       pluginDigests.push(hashBytes(await readFile(plugin)));
@@ -133,23 +141,65 @@ export async function parseExperiment(file: string, text: string, options: LoadO
   for (const problem of checkSemantics(resolved, registry)) {
     if (!isReported(problem.path)) diagnostics.push(locate(problem));
   }
+  const expander = new ModelExpander(registry);
+  const models = expander.expandFile(composed.layers, mapping(resolved.models), mapping(resolved.blocks), params);
+  const located = (origin: Origin, message: string, onKey = false) => {
+    const text = origin.within ? `${message} (${origin.within})` : message;
+    return origin.source ? diagnosticAt(origin.source, origin.path, text, onKey) : locate({ path: origin.path, message: text, onKey });
+  };
+  for (const problem of expander.problems) {
+    if (problem.source || !isReported(problem.path)) diagnostics.push(located(problem, problem.message, problem.onKey));
+  }
+  diagnostics.push(...expander.diagnostics);
+  // Stages that load a model trained elsewhere: the files must exist (their hash is part of the keys).
+  const loads: Record<string, TrainedModelFiles> = {};
+  for (const [name, stage] of Object.entries(mapping(resolved.stages))) {
+    const load = mapping(stage).load;
+    if (typeof load !== 'string') continue;
+    const at = ['stages', name, 'load'];
+    if (mapping(stage).teacher !== undefined) diagnostics.push(locate({ path: ['stages', name, 'teacher'], message: 'a stage that loads its model trains nothing, so it has no teacher' }));
+    try {
+      loads[name] = locateTrainedModel(resolve(dirname(owner(at).file), load));
+    } catch (error) {
+      if (!(error instanceof TrainedModelError)) throw error;
+      diagnostics.push(locate({ path: at, message: `cannot load a model: ${error.message}` }));
+    }
+  }
   if (diagnostics.length > 0) throw new ConfigError(sortByPosition(diagnostics));
 
-  const experiment = normalize(resolved, file, { plugins, pluginDigests }, allOverrides.map((o) => o.text));
+  const dataRoot = owner(['data', 'root']).file;
+  const experiment = normalize(resolved, models, loads, file, dataRoot, { plugins, pluginDigests }, allOverrides.map((o) => o.text));
   for (const problem of optimizerProblems(experiment, resolved)) diagnostics.push(locate(problem));
   if (diagnostics.length > 0) throw new ConfigError(sortByPosition(diagnostics));
   if (options.checkShapes !== false) {
-    for (const problem of shapeProblems(experiment)) diagnostics.push(locate(problem));
+    // The transforms first, each at its entry: datasetShape would fail on the first bad one too, but
+    // without saying which.
+    const streams = streamProblems(experiment);
+    for (const problem of streams) diagnostics.push(locate(problem));
+    if (streams.length === 0) {
+      for (const problem of shapeProblems(experiment, expander.origins)) diagnostics.push(located(problem.origin, problem.message));
+    }
+    if (diagnostics.length === 0) {
+      for (const problem of await trainedModelProblems(experiment)) diagnostics.push(locate(problem));
+    }
     if (diagnostics.length > 0) throw new ConfigError(sortByPosition(diagnostics));
   }
   return { experiment, source };
 }
 
-function normalize(data: Record<string, any>, file: string, plugins: { plugins: string[]; pluginDigests: string[] }, overrides: string[]): Experiment {
-  const layerShorthand = (type: string) => (registry.layers.has(type) ? registry.layers.get(type).shorthand : undefined);
+function normalize(
+  data: Record<string, any>,
+  models: Record<string, ModelNode[]>,
+  loads: Record<string, TrainedModelFiles>,
+  file: string,
+  /** The file that wrote data.root, which it is relative to. */
+  rootFile: string,
+  plugins: { plugins: string[]; pluginDigests: string[] },
+  overrides: string[],
+): Experiment {
   // One form per entry, with the schema's defaults, whatever short form the file used.
-  const entry = (def: 'layer' | 'transform' | 'loss', value: unknown, shorthand?: (type: string) => string | undefined): NamedSpec => {
-    const { type, args } = normalizeNamed(value, shorthand);
+  const entry = (def: 'transform' | 'loss', value: unknown): NamedSpec => {
+    const { type, args } = normalizeNamed(value);
     return { type, args: withDefaults(def, type, args) };
   };
   const optimizer = { ...DEFAULT_OPTIMIZER, ...(data.optimizer ?? {}) } as OptimizerConfig;
@@ -159,8 +209,9 @@ function normalize(data: Record<string, any>, file: string, plugins: { plugins: 
     stages[name] = {
       name,
       model: stage.model,
-      epochs: stage.epochs,
+      epochs: loads[name] ? 0 : stage.epochs,
       ...(stage.teacher === undefined ? {} : { teacher: stage.teacher }),
+      ...(loads[name] ? { load: loads[name] } : {}),
       loss,
       optimizer: stageOptimizer(optimizer, stage.optimizer),
       needs: stage.needs ?? [],
@@ -178,14 +229,12 @@ function normalize(data: Record<string, any>, file: string, plugins: { plugins: 
     data: {
       ...data.data,
       // Like plugins, a relative data.root is relative to the experiment file, not to where kdx runs.
-      ...(data.data.root === undefined ? {} : { root: resolve(dirname(resolve(file)), data.data.root) }),
+      ...(data.data.root === undefined ? {} : { root: resolve(dirname(rootFile), data.data.root) }),
       train: data.data.train.map((t: unknown) => entry('transform', t)),
       test: data.data.test.map((t: unknown) => entry('transform', t)),
     },
     optimizer: withOptimizerDefaults(optimizer),
-    models: Object.fromEntries(
-      Object.entries<unknown[]>(data.models).map(([name, layers]) => [name, layers.map((l) => entry('layer', l, layerShorthand))]),
-    ),
+    models,
     stages,
     ...(data.sweep ? { sweep: data.sweep } : {}),
   };
@@ -234,6 +283,7 @@ export function datasetShape(experiment: Experiment): { inputShape: ImageShape; 
 
 /** A problem at `path`; `related` is a second path whose value shares the blame (the other data stream). */
 type Problem = { path: PathSegment[]; message: string; related?: PathSegment[] };
+type ModelShapeProblem = { origin: Origin; message: string };
 
 /** Each transform built against the shape it receives; both streams must end at the shape the models see. */
 function streamProblems(experiment: Experiment): Problem[] {
@@ -289,13 +339,24 @@ function optimizerProblems(experiment: Experiment, data: Record<string, any>): P
 }
 
 /** Shape checks already made in this process: a sweep's trials mostly share their models. */
-const modelChecks = new Map<string, Problem | undefined>();
+const modelChecks = new Map<string, ModelShapeProblem | undefined>();
 
 /** Builds a model once against its input: a layer that does not fit, or an output that is not one logit per class. */
-function modelProblem(name: string, layers: LayerSpec[], inputShape: ImageShape, classes: number, dataset: string): Problem | undefined {
-  const id = contentHash({ name, layers, inputShape, classes, dataset });
+function modelProblem(
+  name: string,
+  layers: ModelNode[],
+  inputShape: ImageShape,
+  classes: number,
+  dataset: string,
+  origins: WeakMap<object, Origin>,
+): ModelShapeProblem | undefined {
+  const where = (node: ModelNode) => {
+    const origin = origins.get(node);
+    return origin && [origin.source?.file, formatPath(origin.path)];
+  };
+  const id = contentHash({ name, layers, inputShape, classes, dataset, written: layers.map(where) });
   if (modelChecks.has(id)) return modelChecks.get(id);
-  let problem: Problem | undefined;
+  let problem: ModelShapeProblem | undefined;
   try {
     const built = buildModel(name, layers, inputShape, 0);
     built.model.dispose();
@@ -303,7 +364,7 @@ function modelProblem(name: string, layers: LayerSpec[], inputShape: ImageShape,
     if (out.length !== 1 || out[0] !== classes) {
       const hint = out.length > 1 ? ' (add flatten or globalAvgPool2d before the last dense layer)' : '';
       problem = {
-        path: ['models', name, layers.length - 1],
+        origin: { ...(origins.get(layers[layers.length - 1]) ?? { path: ['models', name] }), within: undefined },
         message: `model "${name}" outputs [${out.join(', ')}] per image, but ${dataset} has ${classes} classes: it must output [${classes}]${hint}`,
       };
     }
@@ -311,31 +372,68 @@ function modelProblem(name: string, layers: LayerSpec[], inputShape: ImageShape,
     if (!(error instanceof LayerShapeError)) throw error;
     // V8 refuses a typed array of more than 2^32 numbers, or one larger than memory: weights that
     // cannot exist, whatever the input, not a shape that does not fit.
-    const { cause } = error;
     const message =
-      cause instanceof RangeError ? `${layers[error.index].type} has more weights than can be allocated: is one of its sizes a typo?` : error.message;
-    problem = { path: ['models', name, error.index], message };
+      error.cause instanceof RangeError ? `${describeNode(error.node)} has more weights than can be allocated: is one of its sizes a typo?` : error.message;
+    problem = { origin: origins.get(error.node) ?? { path: ['models', name, error.index] }, message };
   }
   modelChecks.set(id, problem);
   return problem;
 }
 
 /** Builds each model used by a stage once: layers that do not fit, and outputs that are not one logit per class. */
-function shapeProblems(experiment: Experiment): Problem[] {
-  // The transforms first, each at its entry: datasetShape would fail on the first bad one too, but
-  // without saying which.
-  const problems = streamProblems(experiment);
-  if (problems.length > 0) return problems;
+function shapeProblems(experiment: Experiment, origins: WeakMap<object, Origin>): ModelShapeProblem[] {
   let shape: { inputShape: ImageShape; classes: number };
   try {
     shape = datasetShape(experiment);
   } catch (error) {
-    return [{ path: ['data'], message: (error as Error).message }];
+    return [{ origin: { path: ['data'] }, message: (error as Error).message }];
   }
+  const problems: ModelShapeProblem[] = [];
   const used = new Set(Object.values(experiment.stages).map((s) => s.model));
   for (const name of Object.keys(experiment.models).filter((m) => used.has(m))) {
-    const problem = modelProblem(name, experiment.models[name], shape.inputShape, shape.classes, experiment.data.dataset);
+    const problem = modelProblem(name, experiment.models[name], shape.inputShape, shape.classes, experiment.data.dataset, origins);
     if (problem) problems.push(problem);
+  }
+  return problems;
+}
+
+const mapping = (value: unknown): Record<string, unknown> =>
+  value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+
+/** A loaded model must take the dataset's images, output one logit per class, and fit its stage's model. */
+async function trainedModelProblems(experiment: Experiment): Promise<Problem[]> {
+  const problems: Problem[] = [];
+  const { inputShape, classes } = datasetShape(experiment);
+  for (const stage of Object.values(experiment.stages)) {
+    if (!stage.load) continue;
+    const path = ['stages', stage.name, 'load'];
+    let loaded;
+    try {
+      loaded = await loadTrainedModel(stage.load);
+    } catch (error) {
+      if (!(error instanceof TrainedModelError)) throw error;
+      problems.push({ path, message: error.message });
+      continue;
+    }
+    const built = buildModel(stage.model, experiment.models[stage.model], inputShape, 0);
+    try {
+      const takes = (loaded.inputs[0].shape as (number | null)[]).slice(1);
+      const gives = (loaded.outputs[0].shape as (number | null)[]).slice(1);
+      const fileShapes = loaded.weights.map((w) => w.shape.join('x'));
+      const modelShapes = built.model.weights.map((w) => w.shape.join('x'));
+      const differs = fileShapes.findIndex((shape, i) => shape !== modelShapes[i]);
+      if (takes.join('x') !== inputShape.join('x')) {
+        problems.push({ path, message: `the loaded model takes images of shape [${takes.join(', ')}], but ${experiment.data.dataset} gives [${inputShape.join(', ')}]` });
+      } else if (gives.length !== 1 || gives[0] !== classes) {
+        problems.push({ path, message: `the loaded model outputs [${gives.join(', ')}] per image, but ${experiment.data.dataset} has ${classes} classes` });
+      } else if (fileShapes.length !== modelShapes.length || differs >= 0) {
+        const why = differs >= 0 ? `weight ${differs + 1} is ${fileShapes[differs]} in the file, ${modelShapes[differs]} in the model` : `${fileShapes.length} weights in the file, ${modelShapes.length} in the model`;
+        problems.push({ path, message: `the loaded weights do not fit model "${stage.model}": ${why}` });
+      }
+    } finally {
+      loaded.dispose();
+      built.model.dispose();
+    }
   }
   return problems;
 }

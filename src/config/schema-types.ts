@@ -55,37 +55,87 @@ export type TransformList = Transform[];
  */
 export type TransformList1 = Transform[];
 /**
- * Layers in order. Short forms: `relu`, `{dense: 512}`, `{dropout: 0.5}`, `{maxPool2d: 2}`.
+ * A list of layers and blocks, or {from: FILE, model: NAME}: a model of another file (with that file's blocks).
  *
  * @minItems 1
  */
-export type LayerList = [Layer, ...Layer[]];
+export type Model =
+  | [Layer, ...Layer[]]
+  | {
+      /**
+       * The file to import the model from, relative to this file.
+       */
+      from: string;
+      /**
+       * The model's name in that file; defaults to this model's name.
+       */
+      model?: string;
+    };
 /**
- * A layer: a name (`relu`, `flatten`) or {name: arguments}.
+ * A layer: a name (`relu`, `flatten`) or {name: arguments}; a block (residual, concat, split, repeat, or one of `blocks`); or a list of these, spliced in place.
  */
 export type Layer =
   | string
   | {
       /**
-       * 2-D convolution over height and width.
+       * 2-D convolution over height and width: {filters, kernel, strides, padding, groups, activation, bias}.
        */
       conv2d?: {
         /**
-         * Output channels, at most 65,536 (as dense's units).
+         * Output channels, at most 65,536 (as dense's units); or give expand.
          */
-        filters: number;
+        filters?: number;
+        /**
+         * Output channels as a multiple of the input channels, instead of filters (MobileNetV2's expansion).
+         */
+        expand?: number;
         kernel?: Size2;
         strides?: Size21;
         /**
          * same keeps the size at stride 1; valid adds none.
          */
         padding?: 'same' | 'valid';
+        /**
+         * Grouped convolution, as PyTorch's: the channels are cut into groups, each convolved by its own filters; groups = input channels is a depthwise convolution. Default 1.
+         */
+        groups?: number;
         activation?: ActivationName;
         /**
          * Add a learned bias.
          */
         bias?: boolean;
       };
+      /**
+       * Depthwise convolution: each input channel convolved by its own multiplier filters.
+       */
+      depthwiseConv2d?: {
+        kernel?: Size22;
+        strides?: Size23;
+        /**
+         * same keeps the size at stride 1; valid adds none.
+         */
+        padding?: 'same' | 'valid';
+        /**
+         * Output channels per input channel.
+         */
+        multiplier?: number;
+        activation?: ActivationName;
+        /**
+         * Add a learned bias.
+         */
+        bias?: boolean;
+      };
+      /**
+       * ShuffleNet's channel shuffle: groups, or {groups}.
+       */
+      channelShuffle?:
+        | number
+        | {
+            /**
+             * Groups whose channels are interleaved.
+             */
+            groups: number;
+          };
       /**
        * Fully connected layer: units, or {units, activation, bias}.
        */
@@ -145,7 +195,38 @@ export type Layer =
          */
         alpha?: number;
       };
-    };
+      /**
+       * A residual block: body(x) + shortcut(x), then after. body: its layers. shortcut: auto (x itself when the body keeps the shape, else a strided 1x1 conv2d and batchNorm that match it; the default), identity, ifSameShape (x itself when the body keeps the shape, else no shortcut), or layers. after: layers applied to the sum, e.g. relu.
+       */
+      residual?: {
+        body: Layer;
+        shortcut?: Layer;
+        after?: Layer;
+      };
+      /**
+       * Parallel branches applied to the same input, their outputs concatenated along the channels. Each branch is a layer or a list of layers; [] passes the input through.
+       *
+       * @minItems 2
+       */
+      concat?: [Layer, Layer, ...Layer[]];
+      /**
+       * The input's channels cut into as many equal parts as there are branches, each part through its branch, the outputs concatenated (ShuffleNetV2). Each branch is a layer or a list of layers; [] passes the input through.
+       *
+       * @minItems 2
+       */
+      split?: [Layer, Layer, ...Layer[]];
+      /**
+       * The same layers applied several times in a row, each time with its own weights: {times, layers}.
+       */
+      repeat?: {
+        /**
+         * How many times.
+         */
+        times: number;
+        layers: Layer;
+      };
+    }
+  | Layer[];
 /**
  * Kernel size: n or [h, w].
  *
@@ -165,13 +246,27 @@ export type Size21 = number | [number, number];
  */
 export type ActivationName = 'linear' | 'relu' | 'sigmoid' | 'tanh' | 'gelu' | 'elu' | 'softmax';
 /**
+ * Kernel size: n or [h, w].
+ *
+ * @minItems 2
+ * @maxItems 2
+ */
+export type Size22 = number | [number, number];
+/**
+ * Stride: n or [h, w].
+ *
+ * @minItems 2
+ * @maxItems 2
+ */
+export type Size23 = number | [number, number];
+/**
  * Max pooling: size, or {size, strides, padding}.
  */
 export type Pool =
   | number
   | {
-      size: Size22;
-      strides?: Size23;
+      size: Size24;
+      strides?: Size25;
       /**
        * same or valid.
        */
@@ -183,22 +278,22 @@ export type Pool =
  * @minItems 2
  * @maxItems 2
  */
-export type Size22 = number | [number, number];
+export type Size24 = number | [number, number];
 /**
  * Stride; defaults to the window size.
  *
  * @minItems 2
  * @maxItems 2
  */
-export type Size23 = number | [number, number];
+export type Size25 = number | [number, number];
 /**
  * Average pooling: size, or {size, strides, padding}.
  */
 export type Pool1 =
   | number
   | {
-      size: Size22;
-      strides?: Size23;
+      size: Size24;
+      strides?: Size25;
       /**
        * same or valid.
        */
@@ -317,6 +412,10 @@ export interface KdxExperiment {
    */
   $schema?: string;
   /**
+   * A file (relative to this one) this file starts from: its keys are merged under this file's, mappings key by key, any other value replaced.
+   */
+  extends?: string;
+  /**
    * Name of the experiment, used in run directory names. Defaults to the file's name without extension.
    */
   name?: string;
@@ -346,10 +445,16 @@ export interface KdxExperiment {
   data: Data;
   optimizer?: Optimizer;
   /**
-   * Architectures by name, each a list of layers applied in order. Shapes are inferred from the dataset's input shape. A name starts with a letter or _ and holds letters, digits, _ and -.
+   * Reusable blocks by name: layers with parameters, used in a layer list like a layer, `{basic: {filters: 32, strides: 2}}`.
+   */
+  blocks?: {
+    [k: string]: BlockDefinition;
+  };
+  /**
+   * Architectures by name: each a list of layers and blocks applied in order, or {from: FILE, model: NAME} to import one from another file. Shapes and parameter counts are inferred from the dataset's input shape. A name starts with a letter or _ and holds letters, digits, _ and -.
    */
   models: {
-    [k: string]: LayerList;
+    [k: string]: Model;
   };
   /**
    * The stages to run, by name. A stage trains one model; with `teacher` it distils a finished stage's model into it. A name starts with a letter or _ and holds letters, digits, _ and -.
@@ -373,13 +478,60 @@ export interface KdxExperiment {
       [k: string]: [unknown, ...unknown[]] | string;
     };
   };
+  /**
+   * Ignored by kdx: a home for YAML anchors (`x-conv: &conv {kernel: 3, padding: same}`).
+   *
+   * This interface was referenced by `KdxExperiment`'s JSON-Schema definition
+   * via the `patternProperty` "^x-".
+   */
+  [k: string]:
+    | {
+        [k: string]: unknown;
+      }
+    | string
+    | number
+    | {
+        [k: string]: number | string | boolean | unknown[];
+      }
+    | string[]
+    | {
+        /**
+         * TensorFlow.js backend: auto tries tensorflow (tfjs-node-gpu), then wasm, then cpu.
+         */
+        backend?: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+      }
+    | Data
+    | Optimizer
+    | {
+        [k: string]: BlockDefinition;
+      }
+    | {
+        [k: string]: Model;
+      }
+    | {
+        [k: string]: Stage;
+      }
+    | {
+        /**
+         * Key (a params name or a dotted path) -> list of values, or "range(start, stop, step)" (stop excluded, as in Python).
+         */
+        grid?: {
+          /**
+           * The values this key takes.
+           *
+           * @minItems 1
+           */
+          [k: string]: [unknown, ...unknown[]] | string;
+        };
+      }
+    | undefined;
 }
 /**
  * The dataset, its batching and its transforms.
  */
 export interface Data {
   /**
-   * Registry name: cifar10, fashion-mnist, mnist, synthetic, or one a plugin adds.
+   * Registry name: cifar10, cifar100, fashion-mnist, mnist, synthetic, or one a plugin adds.
    */
   dataset: string;
   /**
@@ -387,7 +539,7 @@ export interface Data {
    */
   root?: string;
   /**
-   * The dataset's own options, e.g. synthetic's {shape: [32, 32, 3], classes: 10, train: 2048, test: 512}.
+   * The dataset's own options, e.g. synthetic's {shape: [32, 32, 3], classes: 10, train: 2048, test: 512}, or cifar100's {labels: coarse}.
    */
   options?: {};
   /**
@@ -452,15 +604,21 @@ export interface Optimizer {
  */
 export interface Schedule {
   /**
-   * constant, step (multiply by gamma every stepSize epochs) or cosine (to minLr, after optional warmup).
+   * constant, step (multiply by gamma every stepSize epochs), multistep (multiply by gamma at each of the milestones) or cosine (to minLr, after optional warmup).
    */
-  type: 'constant' | 'step' | 'cosine';
+  type: 'constant' | 'step' | 'multistep' | 'cosine';
   /**
    * step: epochs between decays.
    */
   stepSize?: number;
   /**
-   * step: factor applied at each decay.
+   * multistep: the epochs (counted from 0, as torch's MultiStepLR) at which the learning rate is multiplied by gamma, e.g. [150, 180, 210].
+   *
+   * @minItems 1
+   */
+  milestones?: [number, ...number[]];
+  /**
+   * step and multistep: factor applied at each decay (default 0.1).
    */
   gamma?: number;
   /**
@@ -473,11 +631,33 @@ export interface Schedule {
   minLr?: number;
 }
 /**
+ * A reusable block: its parameters, and its layers, which read them as ${name}.
+ */
+export interface BlockDefinition {
+  /**
+   * Parameter name -> default value; ~ (null) for a parameter every use must give.
+   */
+  params?: {
+    /**
+     * The default value, or ~ when the parameter is required.
+     */
+    [k: string]: {
+      [k: string]: unknown;
+    };
+  };
+  /**
+   * The block's layers (checked where the block is used, with its arguments filled in).
+   *
+   * @minItems 1
+   */
+  layers: [unknown, ...unknown[]];
+}
+/**
  * One training job of the DAG.
  */
 export interface Stage {
   /**
-   * Name of a model under `models`.
+   * Name of a model under `models` (with `load`: the architecture the loaded weights belong to).
    */
   model: string;
   /**
@@ -488,6 +668,10 @@ export interface Stage {
    * Name of a stage whose trained model is frozen and distilled into this one.
    */
   teacher?: string;
+  /**
+   * Use a model trained elsewhere instead of training one: a tfjs model.json (its weight files next to it) or a directory holding one, such as a previous run's runs/<run>/stages/<stage>; relative to this file. Its weights must fit `model`; nothing trains (epochs are 0).
+   */
+  load?: string;
   loss?: Loss;
   optimizer?: Optimizer1;
   /**

@@ -74,6 +74,17 @@ function knownKeys(error: ErrorObject): string[] {
   return Object.keys((error.parentSchema as { properties?: object } | undefined)?.properties ?? {});
 }
 
+/**
+ * Validates one value against a `$defs` entry (filling defaults), with paths relative to `at`: for parts of
+ * a model that are only known once expanded (a reusable block's layers with its arguments filled in).
+ */
+export function checkDefinition(def: string, value: unknown, at: PathSegment[] = []): SchemaProblem[] {
+  const validate = ajv.getSchema(`${experimentSchema.$id as string}#/$defs/${def}`)!;
+  if (validate(value)) return [];
+  const problems = (validate.errors ?? []).map((error) => describe(error, value));
+  return dedupe(problems.filter((p): p is SchemaProblem => p !== undefined)).map((p) => ({ ...p, path: [...at, ...p.path] }));
+}
+
 function describe(error: ErrorObject, root: unknown): SchemaProblem | undefined {
   const path = decodePointer(error.instancePath);
   const value = valueAt(root, path);
@@ -130,6 +141,8 @@ function describe(error: ErrorObject, root: unknown): SchemaProblem | undefined 
     }
     case 'propertyNames':
       return undefined; // the nested error (a `pattern`) says what is wrong with the name
+    case 'if':
+      return undefined; // reported by the `then` schema's own error
     case 'uniqueItems':
       return { path, message: `lists the same item twice (items ${p.j} and ${p.i})`, onKey: false };
     default:

@@ -35,10 +35,8 @@ export function checkSemantics(data: Data, registries: Registries): SemanticProb
     list(dataSection[split]).forEach((entry, i) => known(registries.transforms, nameOf(entry), ['data', split, i]));
   }
   known(registries.optimizers, mapping(data.optimizer).name, ['optimizer', 'name']);
+  // Layer names are checked where models are expanded (models.ts), which knows the file's blocks.
   const models = mapping(data.models);
-  for (const [model, layers] of Object.entries(models)) {
-    list(layers).forEach((entry, i) => known(registries.layers, nameOf(entry), ['models', model, i]));
-  }
 
   const stages = Object.fromEntries(Object.entries(mapping(data.stages)).filter(([, stage]) => isMapping(stage))) as Record<string, Data>;
   const stageNames = Object.keys(stages);

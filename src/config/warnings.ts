@@ -12,7 +12,8 @@ export function experimentWarnings(experiment: Experiment, source: Source): Diag
   for (const name of new Set(stages.map((s) => s.model))) {
     const layers = experiment.models[name] ?? [];
     const last = layers[layers.length - 1];
-    if (!last || (last.type !== 'softmax' && last.args.activation !== 'softmax')) continue;
+    // A block's last layer is inside it: only a plain last layer is checked.
+    if (!last || !('type' in last) || (last.type !== 'softmax' && last.args.activation !== 'softmax')) continue;
     const why = teacherModels.has(name)
       ? 'a teacher must output logits: the kd loss softens them with softmax(logits / T) itself'
       : 'the loss applies softmax to the outputs itself';

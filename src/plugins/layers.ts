@@ -3,6 +3,7 @@
 // PyTorch's fan-in initialisation).
 import { tf } from '../engine/tf.js';
 import type { LayerContext, LayerFactory, StepSeeded } from '../registry/types.js';
+import { BatchNorm, ChannelShuffle, GroupedConv2D } from './channel-layers.js';
 
 type Args = Record<string, unknown>;
 type Activation = 'linear' | 'relu' | 'sigmoid' | 'tanh' | 'gelu' | 'elu' | 'softmax';
@@ -92,19 +93,61 @@ function weightedLayerArgs(args: Args, ctx: LayerContext, fanIn: number) {
 /** Channels (the last axis) of a layer's input. */
 const channelsOf = (ctx: LayerContext) => ctx.inputShape[ctx.inputShape.length - 1];
 
+/**
+ * A depthwise kernel [kh, kw, channels, multiplier] is PyTorch's Conv2d with groups = channels, whose fan-in
+ * is kh * kw; tfjs counts kh * kw * channels, hence the scale.
+ */
+function depthwiseArgs({ kernelInitializer: _, ...rest }: ReturnType<typeof weightedLayerArgs>, channels: number, ctx: LayerContext) {
+  const init = tf.initializers.varianceScaling({ scale: channels / 3, mode: 'fanIn', distribution: 'uniform', seed: ctx.seed });
+  return { ...rest, depthwiseInitializer: init };
+}
+
 export const builtinLayers: Record<string, LayerFactory> = {
   conv2d: {
-    description: '2-D convolution (NHWC).',
-    create(args, ctx) {
+    description: '2-D convolution (NHWC), grouped as PyTorch\'s with `groups`.',
+    create: (args, ctx) => {
+      const channels = ctx.inputShape[2];
+      if (channels === undefined) throw new Error(`expected ndim=4, found ndim=${ctx.inputShape.length + 1}`);
+      if (args.filters === undefined && args.expand === undefined) throw new Error('conv2d needs filters (or expand, a multiple of the input channels)');
+      const groups = (args.groups as number | undefined) ?? 1;
+      const filters = args.filters === undefined ? channels * (args.expand as number) : (args.filters as number);
+      if (channels % groups !== 0) throw new Error(`groups ${groups} does not divide the ${channels} input channels`);
+      if (filters % groups !== 0) throw new Error(`groups ${groups} does not divide the ${filters} filters`);
       const kernelSize = pair(args.kernel ?? 3);
-      return tf.layers.conv2d({
-        filters: args.filters as number,
+      const geometry = {
         kernelSize,
         strides: pair(args.strides ?? 1),
         padding: (args.padding as 'same' | 'valid' | undefined) ?? 'valid',
-        ...weightedLayerArgs(args, ctx, channelsOf(ctx) * kernelSize[0] * kernelSize[1]),
+      };
+      // PyTorch's fan-in of a grouped convolution: the input channels of one group times the kernel's area.
+      const weighted = weightedLayerArgs(args, ctx, (channels / groups) * kernelSize[0] * kernelSize[1]);
+      if (groups === 1) return tf.layers.conv2d({ filters, ...geometry, ...weighted });
+      // One group per channel is a depthwise convolution, which tfjs has (and runs much faster): the same
+      // weights, output channel c * multiplier + m in both.
+      if (groups === channels) {
+        return tf.layers.depthwiseConv2d({ depthMultiplier: filters / channels, ...geometry, ...depthwiseArgs(weighted, channels, ctx) });
+      }
+      if (weighted.activation !== 'linear') throw new Error('a grouped conv2d takes no activation: add the activation layer after it');
+      return new GroupedConv2D({ filters, groups, ...geometry, useBias: weighted.useBias, seed: ctx.seed });
+    },
+  },
+  depthwiseConv2d: {
+    description: 'Depthwise 2-D convolution: each input channel convolved by its own `multiplier` filters.',
+    create: (args, ctx) => {
+      const kernelSize = pair(args.kernel ?? 3);
+      return tf.layers.depthwiseConv2d({
+        kernelSize,
+        strides: pair(args.strides ?? 1),
+        padding: (args.padding as 'same' | 'valid' | undefined) ?? 'valid',
+        depthMultiplier: (args.multiplier as number | undefined) ?? 1,
+        ...depthwiseArgs(weightedLayerArgs(args, ctx, kernelSize[0] * kernelSize[1]), ctx.inputShape[2], ctx),
       });
     },
+  },
+  channelShuffle: {
+    description: 'ShuffleNet\'s channel shuffle: interleave the channels of `groups` groups.',
+    shorthand: 'groups',
+    create: (args) => new ChannelShuffle({ groups: args.groups as number }),
   },
   dense: {
     description: 'Fully connected layer over the last axis.',
@@ -125,11 +168,10 @@ export const builtinLayers: Record<string, LayerFactory> = {
     create: (args, ctx) => new SeededDropout({ rate: args.rate as number, seed: ctx.seed }),
   },
   batchNorm: {
-    description: 'Batch normalisation over the channels (momentum in PyTorch terms).',
-    // tfjs' momentum is the weight of the running average: PyTorch's 0.1 is tfjs' 0.9.
+    description: 'Batch normalisation over the channels, as PyTorch\'s (momentum in PyTorch terms).',
     create: (args) =>
-      tf.layers.batchNormalization({
-        momentum: 1 - ((args.momentum as number | undefined) ?? 0.1),
+      new BatchNorm({
+        momentum: (args.momentum as number | undefined) ?? 0.1,
         epsilon: (args.epsilon as number | undefined) ?? 1e-5,
       }),
   },

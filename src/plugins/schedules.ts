@@ -15,6 +15,15 @@ export interface StepSchedule {
   gamma?: number;
 }
 
+/** torch.optim.lr_scheduler.MultiStepLR stepped once per epoch: lr = base * gamma^(milestones <= epoch). */
+export interface MultiStepSchedule {
+  type: 'multistep';
+  /** 0-based epochs at which the rate is multiplied by gamma (mdistiller's 150, 180, 210 of 240). */
+  milestones: number[];
+  /** Factor applied at each milestone. Default 0.1. */
+  gamma?: number;
+}
+
 /**
  * Linear warmup from base/warmupSteps up to base over `warmupEpochs`, then a half cosine from base down
  * to `minLr`, reached at `totalSteps` (the step after the last).
@@ -27,9 +36,9 @@ export interface CosineSchedule {
   minLr?: number;
 }
 
-export type ScheduleConfig = ConstantSchedule | StepSchedule | CosineSchedule;
+export type ScheduleConfig = ConstantSchedule | StepSchedule | MultiStepSchedule | CosineSchedule;
 
-export const scheduleTypes = ['constant', 'step', 'cosine'] as const;
+export const scheduleTypes = ['constant', 'step', 'multistep', 'cosine'] as const;
 
 /**
  * The learning rate for training step `step` (0-based, counting over the whole job: epoch * stepsPerEpoch
@@ -56,6 +65,15 @@ export function lrAt(
       }
       const epoch = Math.floor(step / stepsPerEpoch);
       return baseLr * Math.pow(gamma, Math.floor(epoch / stepSize + 1e-9));
+    }
+
+    case 'multistep': {
+      const { milestones, gamma = 0.1 } = schedule as MultiStepSchedule;
+      if (!Array.isArray(milestones) || !milestones.every((m) => Number.isInteger(m) && m >= 0)) {
+        throw new Error(`lr schedule multistep: milestones must be a list of epochs (got ${JSON.stringify(milestones)})`);
+      }
+      const epoch = Math.floor(step / stepsPerEpoch);
+      return baseLr * Math.pow(gamma, milestones.filter((m) => m <= epoch).length);
     }
 
     case 'cosine': {

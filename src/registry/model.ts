@@ -1,62 +1,196 @@
-// Builds a model from a layer list and infers its shapes layer by layer from the dataset's input shape.
-// A layer list whose shapes do not fit is reported at the offending layer, before anything trains.
+// Builds a model from its layers and blocks and infers its shapes from the dataset's input shape, by
+// applying every layer to a symbolic input (tfjs' functional API). A layer or block whose shapes do not
+// fit is reported as that node, before anything trains.
 import { tf } from '../engine/tf.js';
 import type { LayersModel } from '../engine/tf.js';
 import { registry } from './index.js';
-import type { ImageShape, LayerSpec, StepSeeded } from './types.js';
+import type { ImageShape, LayerSpec, ModelNode, StepSeeded } from './types.js';
+import { ChannelSlice } from '../plugins/channel-layers.js';
+
+type SymbolicTensor = ReturnType<typeof tf.input>;
+type Layer = InstanceType<typeof tf.layers.Layer>;
 
 export interface LayerRow {
+  /** Position in the model's top-level list. */
   index: number;
+  /** The layer's type, or a block's description (`basic(filters=16)`, `repeat 3 x basic(...)`). */
   type: string;
   /** Output shape per image (no batch axis). */
   outputShape: number[];
+  /** Trainable parameters (as PyTorch counts them: batchNorm's running statistics are not). */
   params: number;
 }
 
 export interface BuiltModel {
   model: LayersModel;
   rows: LayerRow[];
+  /** Trainable parameters of the whole model. */
   params: number;
   outputShape: number[];
 }
 
-/** A layer that cannot be built or does not fit its input. `index` is the layer's position in the list. */
+/** A layer or block that cannot be built or does not fit its input: `node` is the one at fault. */
 export class LayerShapeError extends Error {
-  constructor(readonly index: number, message: string, options?: ErrorOptions) {
+  constructor(
+    readonly node: ModelNode,
+    /** Position of the top-level entry that holds it. */
+    readonly index: number,
+    message: string,
+    options?: ErrorOptions,
+  ) {
     super(message, options);
   }
 }
 
-/** Seeds of a model's layers: derived from the stage seed and position, so equal specs build equal models. */
+/** Seeds of a model's layers: derived from the stage seed and the layer's position, so equal specs build
+ * equal models. Positions count every layer built, in order, through blocks and repeats. */
 export function layerSeed(seed: number, index: number): number {
   return (Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b)) >>> 0;
 }
 
-export function buildModel(name: string, layers: LayerSpec[], inputShape: ImageShape, seed: number): BuiltModel {
-  const input = tf.input({ shape: inputShape, name: 'input' });
-  let current: ReturnType<typeof tf.input> = input;
-  let shape: number[] = [...inputShape];
-  const rows: LayerRow[] = [];
-  layers.forEach((spec, index) => {
-    let layer;
+export const trainableParams = (layers: { trainableWeights: { shape: (number | null)[] }[] }[]): number =>
+  layers.reduce((sum, layer) => sum + layer.trainableWeights.reduce((s, w) => s + (w.shape as number[]).reduce((a, b) => a * b, 1), 0), 0);
+
+const shapeOf = (x: SymbolicTensor) => (x.shape as (number | null)[]).slice(1) as number[];
+const show = (shape: number[]) => `[${shape.join(', ')}]`;
+const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
+/** Applies nodes to symbolic tensors, keeping every layer it creates (for parameter counts). */
+class ModelBuilder {
+  private built = 0;
+  readonly layers: Layer[] = [];
+  /** The top-level entry being built, for errors. */
+  index = 0;
+
+  constructor(private readonly seed: number) {}
+
+  list(nodes: ModelNode[], x: SymbolicTensor): SymbolicTensor {
+    return nodes.reduce((current, node) => this.node(node, current), x);
+  }
+
+  node(node: ModelNode, x: SymbolicTensor): SymbolicTensor {
+    if (!('block' in node)) return this.layer(node, x);
+    switch (node.block) {
+      case 'use':
+        return this.list(node.layers, x);
+      case 'repeat': {
+        let current = x;
+        for (let i = 0; i < node.times; i++) current = this.list(node.layers, current);
+        return current;
+      }
+      case 'residual': {
+        const body = this.list(node.body, x);
+        const [inShape, outShape] = [shapeOf(x), shapeOf(body)];
+        let shortcut: SymbolicTensor | undefined;
+        if (Array.isArray(node.shortcut)) shortcut = this.list(node.shortcut, x);
+        else if (node.shortcut === 'identity' || sameShape(inShape, outShape)) shortcut = x;
+        else if (node.shortcut === 'auto') shortcut = this.projection(node, x, inShape, outShape);
+        const merged = shortcut === undefined ? body : this.merge(node, 'add', [body, shortcut]);
+        return this.list(node.after, merged);
+      }
+      case 'concat':
+        return this.merge(node, 'concat', node.branches.map((branch) => this.list(branch, x)));
+      case 'split': {
+        const channels = shapeOf(x)[2];
+        const parts = node.branches.length;
+        if (channels === undefined || channels % parts !== 0) {
+          throw this.error(node, `split cannot cut an input of shape ${show(shapeOf(x))} into ${parts} equal parts of its channels`);
+        }
+        const size = channels / parts;
+        const outputs = node.branches.map((branch, i) => this.list(branch, this.apply(node, new ChannelSlice({ start: i * size, size }), x)));
+        return this.merge(node, 'concat', outputs);
+      }
+    }
+  }
+
+  private layer(spec: LayerSpec, x: SymbolicTensor): SymbolicTensor {
+    const inputShape = shapeOf(x);
+    let layer: Layer;
     try {
-      layer = registry.layers.get(spec.type).create(spec.args, { seed: layerSeed(seed, index), inputShape: shape });
-      // tfjs names layers from a process-wide counter: a model built after another would save other
-      // names (and other bytes). Named by position, the same list saves the same model.json anywhere.
-      (layer as { name: string }).name = `${String(index).padStart(3, '0')}_${spec.type}`;
-      current = layer.apply(current) as typeof current;
+      layer = registry.layers.get(spec.type).create(spec.args, { seed: layerSeed(this.seed, this.built), inputShape });
     } catch (error) {
-      throw new LayerShapeError(index, `${spec.type} does not fit its input of shape [${shape.join(', ')}]: ${plain(error)}`, { cause: error });
+      throw this.error(spec, `${spec.type} does not fit its input of shape ${show(inputShape)}: ${plain(error)}`, error);
     }
-    const next = (current.shape as (number | null)[]).slice(1) as number[];
+    this.built++;
+    const y = this.apply(spec, layer, x, spec.type);
+    const next = shapeOf(y);
     if (next.some((d) => !(d > 0))) {
-      throw new LayerShapeError(index, `${spec.type} turns an input of shape [${shape.join(', ')}] into [${next.join(', ')}]: the input is too small for it`);
+      throw this.error(spec, `${spec.type} turns an input of shape ${show(inputShape)} into ${show(next)}: the input is too small for it`);
     }
-    shape = next;
-    rows.push({ index, type: spec.type, outputShape: shape, params: layer.countParams() });
+    return y;
+  }
+
+  private apply(node: ModelNode, layer: Layer, x: SymbolicTensor | SymbolicTensor[], what = 'the layer'): SymbolicTensor {
+    // tfjs names layers from a process-wide counter: a model built after another would save other names
+    // (and other bytes). Named by position, the same layers save the same model.json in any process.
+    (layer as { name: string }).name = `${String(this.layers.length).padStart(3, '0')}_${what === 'the layer' ? layer.getClassName() : what}`;
+    try {
+      const y = layer.apply(x) as SymbolicTensor;
+      this.layers.push(layer);
+      return y;
+    } catch (error) {
+      const input = Array.isArray(x) ? x.map((t) => show(shapeOf(t))).join(' and ') : show(shapeOf(x));
+      throw this.error(node, `${what} does not fit its input of shape ${input}: ${plain(error)}`, error);
+    }
+  }
+
+  /** The shortcut `auto` adds when the body changes the shape: a strided 1x1 convolution and batchNorm. */
+  private projection(node: ModelNode, x: SymbolicTensor, inShape: number[], outShape: number[]): SymbolicTensor {
+    const [h, w] = inShape;
+    const [oh, ow, channels] = outShape;
+    const stride = h / oh;
+    if (outShape.length !== 3 || inShape.length !== 3 || !Number.isInteger(stride) || w / ow !== stride) {
+      throw this.error(node, `the body turns ${show(inShape)} into ${show(outShape)}: no strided 1x1 convolution matches that, so shortcut auto cannot; give the shortcut's layers`);
+    }
+    const conv = { type: 'conv2d', args: { filters: channels, kernel: 1, strides: stride, padding: 'valid', bias: false } };
+    return this.list([conv, { type: 'batchNorm', args: {} }], x);
+  }
+
+  private merge(node: ModelNode & { block: string }, how: 'add' | 'concat', inputs: SymbolicTensor[]): SymbolicTensor {
+    if (inputs.length === 1) return inputs[0];
+    const shapes = inputs.map(shapeOf);
+    const names = node.block === 'residual' ? ['the body', 'the shortcut'] : shapes.map((_, i) => `branch ${i + 1}`);
+    const described = shapes.map((s, i) => `${names[i]} gives ${show(s)}`).join(', ');
+    if (how === 'add' && !shapes.every((s) => sameShape(s, shapes[0]))) {
+      throw this.error(node, `${described}: they must be equal to be added`);
+    }
+    if (how === 'concat' && !shapes.every((s) => s.length === shapes[0].length && sameShape(s.slice(0, -1), shapes[0].slice(0, -1)))) {
+      throw this.error(node, `${described}: only the channels may differ to concatenate them`);
+    }
+    return this.apply(node, how === 'add' ? tf.layers.add() : tf.layers.concatenate({ axis: -1 }), inputs);
+  }
+
+  private error(node: ModelNode, message: string, cause?: unknown): LayerShapeError {
+    return new LayerShapeError(node, this.index, message, cause === undefined ? undefined : { cause });
+  }
+}
+
+export function buildModel(name: string, nodes: ModelNode[], inputShape: ImageShape, seed: number): BuiltModel {
+  const input = tf.input({ shape: inputShape, name: 'input' });
+  const builder = new ModelBuilder(seed);
+  const rows: LayerRow[] = [];
+  let current = input;
+  nodes.forEach((node, index) => {
+    builder.index = index;
+    const before = builder.layers.length;
+    current = builder.node(node, current);
+    rows.push({ index, type: describeNode(node), outputShape: shapeOf(current), params: trainableParams(builder.layers.slice(before)) });
   });
   const model = tf.model({ inputs: input, outputs: current, name });
-  return { model, rows, params: model.countParams(), outputShape: shape };
+  return { model, rows, params: trainableParams(model.layers), outputShape: shapeOf(current) };
+}
+
+/** One line for a plan's table: a layer's type, or what a block is. */
+export function describeNode(node: ModelNode): string {
+  if (!('block' in node)) return node.type;
+  switch (node.block) {
+    case 'use':
+      return `${node.name}(${Object.entries(node.args).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')})`;
+    case 'repeat':
+      return `repeat ${node.times} x ${node.layers.length === 1 ? describeNode(node.layers[0]) : `[${node.layers.map(describeNode).join(', ')}]`}`;
+    default:
+      return node.block;
+  }
 }
 
 /** Tells every step-seeded layer of `model` (see StepSeeded) which training step comes next. */
@@ -73,8 +207,8 @@ function plain(error: unknown): string {
 }
 
 /** Shapes and parameter counts only: builds the model, reads the table, frees the weights. */
-export function describeModel(name: string, layers: LayerSpec[], inputShape: ImageShape, seed = 0): Omit<BuiltModel, 'model'> {
-  const { model, ...description } = buildModel(name, layers, inputShape, seed);
+export function describeModel(name: string, nodes: ModelNode[], inputShape: ImageShape, seed = 0): Omit<BuiltModel, 'model'> {
+  const { model, ...description } = buildModel(name, nodes, inputShape, seed);
   model.dispose();
   return description;
 }

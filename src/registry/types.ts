@@ -90,11 +90,54 @@ export interface LayerSpec {
   args: Record<string, unknown>;
 }
 
+/**
+ * A model as the builder takes it: layers, and blocks that branch and merge. A file's short forms, list
+ * splices and reusable blocks are already expanded (src/config/models.ts).
+ */
+export type ModelNode = LayerSpec | ResidualNode | BranchesNode | RepeatNode | BlockUseNode;
+
+/** `body(x) + shortcut(x)`, then `after`. */
+export interface ResidualNode {
+  block: 'residual';
+  body: ModelNode[];
+  /**
+   * auto: x itself when the body keeps the shape, else a 1x1 convolution and batchNorm that match it;
+   * identity: x itself; ifSameShape: x itself when the body keeps the shape, else no shortcut at all; or layers.
+   */
+  shortcut: ShortcutMode | ModelNode[];
+  after: ModelNode[];
+}
+
+export const shortcutModes = ['auto', 'identity', 'ifSameShape'] as const;
+export type ShortcutMode = (typeof shortcutModes)[number];
+
+/** Branches concatenated along the channels: each sees the whole input (concat), or its share of the
+ * input's channels (split). */
+export interface BranchesNode {
+  block: 'concat' | 'split';
+  branches: ModelNode[][];
+}
+
+export interface RepeatNode {
+  block: 'repeat';
+  times: number;
+  layers: ModelNode[];
+}
+
+/** A reusable block of the file used with arguments; `layers` is its expansion. Named in `kdx plan`. */
+export interface BlockUseNode {
+  block: 'use';
+  name: string;
+  args: Record<string, unknown>;
+  layers: ModelNode[];
+}
+
 /** What a layer factory gets besides its arguments. */
 export interface LayerContext {
   /** Seed for this layer's initialisers and randomness (derived from the stage's seed and the layer's index). */
   seed: number;
-  /** Shape of one input to the layer (no batch axis), e.g. [32, 32, 3]: initialisers that depend on fan-in use it. */
+  /** The shape the layer receives, per image (no batch axis), e.g. [32, 32, 3]: for arguments relative to the
+   * input (groups, expand) and for initialisers that depend on fan-in. */
   inputShape: number[];
 }
 

@@ -3,7 +3,7 @@
 // trials' jobs, deduplicated by key.
 import type { Experiment, StageSpec } from '../config/experiment.js';
 import { executionOrder } from '../config/semantics.js';
-import type { LayerSpec } from '../registry/types.js';
+import type { ModelNode } from '../registry/types.js';
 import { jobKey } from '../store/keys.js';
 import { shortKey } from '../util/hash.js';
 
@@ -14,7 +14,7 @@ export interface Job {
   id: string;
   label: string;
   stage: StageSpec;
-  layers: LayerSpec[];
+  layers: ModelNode[];
   experiment: Experiment;
   /** Id of the teacher's job. */
   teacher?: string;

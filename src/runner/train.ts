@@ -17,6 +17,7 @@ import { evaluationOf, type StageEvaluation } from '../report/evaluation.js';
 
 export type { EpochMetrics } from '../events.js';
 import type { Job } from './plan.js';
+import { loadTrainedModel } from './trained-model.js';
 
 /** Where a distilling job gets its teacher's logits: a live model, or logits stored for every epoch. */
 export type TeacherSource =
@@ -70,6 +71,7 @@ export async function trainJob(ctx: TrainContext): Promise<TrainResult> {
   const { model, params } = buildModel(stage.model, ctx.job.layers, ctx.inputShape, stage.seed);
   const optimizer = registry.optimizers.get(stage.optimizer.name).create(stage.optimizer);
   try {
+    if (stage.load) await loadWeights(model, stage.load);
     return await trainLoop(ctx, model, optimizer, params);
   } catch (error) {
     // A failed or stopped job must not leave its variables behind: other jobs go on in this process.
@@ -195,6 +197,13 @@ async function trainLoop(
     ctx.emit({ type: 'epoch-end', time: Date.now(), job: job.id, epochs: stage.epochs, ...metrics });
     await ctx.onEpochEnd?.({ epochsDone: epoch + 1, model, optimizer, history });
   }
+  if (stage.load) {
+    // Nothing trains: the one row of a loaded model is its evaluation (its loss is the test loss).
+    const started = performance.now();
+    const { loss, accuracy } = await evaluate(model, dataset.test, dataset.shape, testTransforms, { batchSize, signal: ctx.signal, onAbort: () => new TrainingAborted() });
+    const seconds = (performance.now() - started) / 1000;
+    history.push({ epoch: 0, loss, testLoss: loss, testAccuracy: accuracy, imgPerSec: 0, seconds });
+  }
   optimizer.dispose();
   // A job resumed after its last epoch has not evaluated in this process.
   const predictions = lastPredictions
@@ -208,6 +217,16 @@ function lossWithTerms(factory: LossFactory, args: Record<string, unknown>): (in
   if (factory.createWithTerms) return factory.createWithTerms(args);
   const loss = factory.create(args);
   return (inputs) => ({ total: loss(inputs) });
+}
+
+/** A loaded stage's weights, from the files it names (checked to fit when the experiment was loaded). */
+async function loadWeights(model: LayersModel, files: NonNullable<Job['stage']['load']>): Promise<void> {
+  const loaded = await loadTrainedModel(files);
+  try {
+    model.setWeights(loaded.getWeights());
+  } finally {
+    loaded.dispose();
+  }
 }
 
 function teacherLogitsFor(teacher: TeacherSource | undefined, x: Tensor, epoch: number, offset: number, n: number): Tensor | undefined {

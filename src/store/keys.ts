@@ -6,7 +6,7 @@
 //   logits key  a teacher's outputs on a student's training stream: the teacher's job key, the stream,
 //               and how many epochs of it.
 import type { Experiment, StageSpec } from '../config/experiment.js';
-import type { LayerSpec } from '../registry/types.js';
+import type { ModelNode } from '../registry/types.js';
 import { contentHash } from '../util/hash.js';
 
 /**
@@ -15,7 +15,9 @@ import { contentHash } from '../util/hash.js';
  * older code is ever served as current.
  *
  * 2: seeded dropout (masks from the stage seed and the step); PyTorch's default bias initialisation.
- * 3: the test set is evaluated in batches of data.batchSize (was 256): test losses change in their last bits.
+ * 3: the test set is evaluated in batches of data.batchSize (was 256), so test losses change in their last
+ *    bits; batchNorm as PyTorch's (running variance unbiased, closed-form gradient); wasm Tile and
+ *    depthwise gradient kernels; grouped convolutions.
  */
 export const TRAINING_SEMANTICS = 3;
 
@@ -29,7 +31,7 @@ export function streamSpec(experiment: Experiment, seed: number) {
 export interface JobKeyParts {
   experiment: Experiment;
   stage: StageSpec;
-  layers: LayerSpec[];
+  layers: ModelNode[];
   /** The backend's label (`wasm`, `tensorflow (GPU)`...): the same file trains to other bytes elsewhere. */
   backend: string;
   teacherKey?: string;
@@ -46,6 +48,8 @@ export function jobKey(parts: JobKeyParts): string {
     plugins: experiment.pluginDigests,
     layers: parts.layers,
     epochs: stage.epochs,
+    // A stage that loads a model trained elsewhere: its files (and so every dependant) by their hash.
+    ...(stage.load ? { load: stage.load.hash } : {}),
     loss: stage.loss,
     optimizer: stage.optimizer,
     stream: streamSpec(experiment, stage.seed),

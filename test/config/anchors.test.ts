@@ -2,6 +2,7 @@
 // reused block is located where the block is written.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { LayerSpec } from '../../src/registry/types.js';
 import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseExperiment } from '../../src/config/load.js';
@@ -15,16 +16,16 @@ test('aliases, anchored list items and merge keys give the expanded experiment',
   // `student: *base` is the teacher's layer list; `- *conv` repeats a layer.
   assert.deepEqual(experiment.models.student, experiment.models.teacher);
   assert.deepEqual(
-    experiment.models.teacher.map((l) => l.type),
+    (experiment.models.teacher as LayerSpec[]).map((l) => l.type),
     ['conv2d', 'relu', 'conv2d', 'relu', 'flatten', 'dense'],
   );
-  assert.deepEqual(experiment.models.teacher[2], experiment.models.teacher[0]);
+  assert.deepEqual((experiment.models.teacher as LayerSpec[])[2], (experiment.models.teacher as LayerSpec[])[0]);
   // `{<<: *conv2d-args, filters: 2}`: merged arguments, the direct key wins.
   assert.deepEqual(
-    { filters: experiment.models.narrow[0].args.filters, kernel: experiment.models.narrow[0].args.kernel, padding: experiment.models.narrow[0].args.padding },
+    { filters: (experiment.models.narrow as LayerSpec[])[0].args.filters, kernel: (experiment.models.narrow as LayerSpec[])[0].args.kernel, padding: (experiment.models.narrow as LayerSpec[])[0].args.padding },
     { filters: 2, kernel: 3, padding: 'same' },
   );
-  assert.equal(experiment.models.teacher[0].args.filters, 4, 'merging into a copy leaves the anchored block alone');
+  assert.equal((experiment.models.teacher as LayerSpec[])[0].args.filters, 4, 'merging into a copy leaves the anchored block alone');
   // Stages `<<: *stage`: epochs from the merged block, model and teacher their own.
   assert.deepEqual(
     Object.values(experiment.stages).map((s) => [s.name, s.model, s.epochs, s.teacher ?? '-', s.loss.type]),

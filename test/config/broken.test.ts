@@ -30,6 +30,26 @@ const corpus: [mistake: string, first: string][] = [
    'conv2d-without-filters.yaml:15:7  models.teacher[0]  conv2d needs filters: write it as {conv2d: {filters: ...}}'],
   ['a crop larger than the padded image, at the transform',
    'crop-too-large.yaml:12:7  data.train[1]  randomCrop.size 20 is larger than the padded image (12x12: 8x8 plus padding 2 on each side)'],
+  ['a reference to a block that does not exist, inside a residual body',
+   'block-unknown.yaml:22:25  models.teacher[1].residual.body[0]  unknown layer "convBlok" (did you mean "convBlock"?)'],
+  ['a block used with an argument it does not have',
+   'block-unknown-param.yaml:21:31  models.teacher[0].convBlock.kernal  block "convBlock" has no parameter "kernal" (did you mean "kernel"?)'],
+  ['a repeat count of 0',
+   'repeat-zero.yaml:16:23  models.teacher[1].repeat.times  must be >= 1 (got 0)'],
+  ['an identity shortcut whose shape differs from the body\'s',
+   'shortcut-mismatch.yaml:16:7  models.teacher[1]  the body gives [8, 8, 8], the shortcut gives [8, 8, 4]: they must be equal to be added'],
+  ['concatenated branches of different spatial sizes',
+   'concat-sizes.yaml:16:7  models.teacher[1]  branch 1 gives [8, 8, 4], branch 2 gives [4, 4, 4]: only the channels may differ to concatenate them'],
+  ['groups that do not divide the input channels',
+   'groups-not-dividing.yaml:16:7  models.teacher[1]  conv2d does not fit its input of shape [8, 8, 4]: groups 3 does not divide the 4 input channels'],
+  ['a split into parts that do not divide the channels',
+   'split-uneven.yaml:16:7  models.teacher[1]  split cannot cut an input of shape [8, 8, 4] into 3 equal parts of its channels'],
+  ['a file that extends itself',
+   'extends-cycle.yaml:1:10  extends  the files extend each other in a cycle: extends-cycle.yaml -> extends-cycle.yaml'],
+  ['extends of a file that does not exist',
+   'extends-missing.yaml:1:10  extends  cannot extend ../fixtures/no-such-base.yaml: no such file'],
+  ['an import of a model the other file does not have',
+   'import-unknown-model.yaml:20:49  models.student.model  ../fixtures/tiny.yaml has no model "studnet" (did you mean "student"?)'],
   ['a cycle through needs and teacher',
    'cycle-needs.yaml:27:13  stages.teacher.needs[0]  the stages form a cycle: teacher -> kd_student -> teacher'],
   ['a cycle of three stages through needs',
@@ -160,8 +180,10 @@ describe('each broken file, in process: exactly the expected first line, and one
   for (const [mistake, first] of corpus) {
     const file = fileOf(first);
     test(`${file}: ${mistake}`, async () => {
-      const error = await diagnose(file, readFileSync(join(brokenDir, file), 'utf8'));
-      assert.equal(error.message.split('\n')[0], first);
+      // By its real path: a file may extend or import another, relative to itself.
+      const path = join(brokenDir, file);
+      const error = await diagnose(path, readFileSync(path, 'utf8'));
+      assert.equal(error.message.split('\n')[0], expectedFor(first, path));
       assert.equal(error.diagnostics.length, errorCount(file), error.report());
       assert.equal(error.exitCode, 2);
     });

@@ -2,6 +2,7 @@
 // end to end on experiments/quick.yaml.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { LayerSpec } from '../../src/registry/types.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { applyOverride, isDiagnostic, parseKeyPath, parseOverride, type Override } from '../../src/config/overrides.js';
@@ -128,7 +129,7 @@ describe('the loader with overrides', () => {
     assert.equal(experiment.stages.kd_student.epochs, 1, 'a later, more precise override wins');
     assert.equal(experiment.stages.kd_student.loss.args.temperature, 8);
     assert.equal(experiment.stages.teacher.optimizer.lr, 0.01);
-    assert.equal(experiment.models.teacher[0].args.filters, 6);
+    assert.equal((experiment.models.teacher as LayerSpec[])[0].args.filters, 6);
     assert.deepEqual(experiment.overrides, ['epochs=5', 'T=8', 'stages.kd_student.epochs=1', 'optimizer.lr=0.01', 'models.teacher[0].conv2d.filters=6']);
   });
 
@@ -296,7 +297,7 @@ describe('kdx plan --set, end to end', () => {
     assert.notEqual(changed.student, base.student);
     // The count the plan prints is the model's, built with the override.
     const { experiment } = await loadExperiment(quick, { overrides: ['models.student[0].conv2d.filters=8'] });
-    assert.equal(experiment.models.student[0].args.filters, 8);
+    assert.equal((experiment.models.student as LayerSpec[])[0].args.filters, 8);
     assert.equal(changed.student, describeModel('student', experiment.models.student, datasetShape(experiment).inputShape).params);
   });
 

@@ -41,7 +41,7 @@ test('valid and same convolutions', () => {
   assert.deepEqual(shapes([L('conv2d', { filters: 8, kernel: [1, 3] })], [8, 8, 1]), [[8, 6, 8]]);
 });
 
-test('parameter counts per layer: conv k*k*cin*cout + cout, dense in*out + out, batchNorm 4 per channel', () => {
+test('trainable parameter counts per layer, as PyTorch counts: conv k*k*cin*cout + cout, dense in*out + out, batchNorm 2 per channel (not its running statistics)', () => {
   const { rows, params } = describeModel(
     'm',
     [L('conv2d', { filters: 64, kernel: 3, padding: 'same' }), L('relu'), L('batchNorm'), L('maxPool2d', { size: 2 }), L('flatten'), L('dropout', { rate: 0.5 }), L('dense', { units: 10, bias: false })],
@@ -52,14 +52,14 @@ test('parameter counts per layer: conv k*k*cin*cout + cout, dense in*out + out, 
     [
       ['conv2d', '32x32x64', 3 * 3 * 3 * 64 + 64],
       ['relu', '32x32x64', 0],
-      ['batchNorm', '32x32x64', 4 * 64],
+      ['batchNorm', '32x32x64', 2 * 64],
       ['maxPool2d', '16x16x64', 0],
       ['flatten', '16384', 0],
       ['dropout', '16384', 0],
       ['dense', '10', 16384 * 10],
     ],
   );
-  assert.equal(params, 1792 + 256 + 163840);
+  assert.equal(params, 1792 + 128 + 163840);
 });
 
 /** The reference models of experiments/cifar10-kd.yaml, as layer specs. */

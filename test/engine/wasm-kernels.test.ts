@@ -328,3 +328,40 @@ describe('no leaks on wasm', () => {
     tf.dispose([x, f, a, b]);
   });
 });
+
+describe('depthwise convolution gradients (missing from tfjs-wasm) match the cpu backend', () => {
+  // (tfjs has no gradient for a dilated depthwise convolution on any backend.)
+  const cases: { h: number; w: number; c: number; m: number; k: number; s: number; pad: Pad }[] = [];
+  for (const s of [1, 2]) for (const pad of ['same', 'valid'] as const) for (const m of [1, 2]) cases.push({ h: 8, w: 7, c: 3, m, k: 3, s, pad });
+  cases.push({ h: 6, w: 6, c: 5, m: 1, k: 1, s: 2, pad: 'valid' });
+  for (const { h, w, c, m, k, s, pad } of cases) {
+    test(`${h}x${w}x${c} multiplier ${m}, ${k}x${k} stride ${s} ${pad}`, () => {
+      const xData = randomData([2, h, w, c], 1);
+      const wData = randomData([k, k, c, m], 2);
+      const grads = (backend: Backend) =>
+        on(backend, () => {
+          const x = tf.tensor4d(xData, [2, h, w, c]);
+          const filter = tf.tensor4d(wData, [k, k, c, m]);
+          const f = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, pad)));
+          return tf.grads(f)([x, filter]);
+        });
+      const [dxWasm, dwWasm] = grads('wasm');
+      const [dxCpu, dwCpu] = grads('cpu');
+      tf.setBackend('wasm');
+      assertClose(dxWasm, dxCpu, 'dx');
+      assertClose(dwWasm, dwCpu, 'dW');
+    });
+  }
+});
+
+test('Tile matches the cpu backend: a per-channel vector to a whole activation, and reps on every axis', () => {
+  for (const [shape, reps] of [[[1, 1, 1, 5], [2, 3, 4, 1]], [[2, 3, 4], [3, 1, 2]], [[3], [4]], [[2, 1, 3, 1], [1, 2, 2, 3]]] as [number[], number[]][]) {
+    const data = randomData(shape, 3);
+    const [wasm] = on('wasm', () => [tf.tile(tf.tensor(data, shape), reps)]);
+    const [cpu] = on('cpu', () => [tf.tile(tf.tensor(data, shape), reps)]);
+    tf.setBackend('wasm');
+    assert.deepEqual(Array.from(wasm), Array.from(cpu), `${shape} x ${reps}`);
+  }
+  const [ints] = on('wasm', () => [tf.tile(tf.tensor1d([1, 2], 'int32'), [3]).toFloat()]);
+  assert.deepEqual(Array.from(ints), [1, 2, 1, 2, 1, 2]);
+});

@@ -27,6 +27,18 @@ test('step: decays by gamma every stepSize epochs, at epoch boundaries', () => {
   assert.throws(() => lrAt({ type: 'step' } as ScheduleConfig, 1, 0, 10, 1), /stepSize \(epochs\) must be > 0/);
 });
 
+test('multistep: decays by gamma at each milestone epoch, as torch MultiStepLR (mdistiller: 150, 180, 210 of 240)', () => {
+  const s: ScheduleConfig = { type: 'multistep', milestones: [150, 180, 210] };
+  // 10 steps per epoch.
+  close(lrAt(s, 0.05, 0, 2400, 10), 0.05, 'start');
+  close(lrAt(s, 0.05, 1499, 2400, 10), 0.05, 'last step of epoch 149');
+  close(lrAt(s, 0.05, 1500, 2400, 10), 0.005, 'first step of epoch 150');
+  close(lrAt(s, 0.05, 1800, 2400, 10), 0.0005, 'epoch 180');
+  close(lrAt(s, 0.05, 2399, 2400, 10), 0.00005, 'last step');
+  close(lrAt({ type: 'multistep', milestones: [1], gamma: 0.5 }, 1, 10, 20, 10), 0.5, 'gamma');
+  assert.throws(() => lrAt({ type: 'multistep' } as ScheduleConfig, 1, 0, 10, 1), /milestones must be a list of epochs/);
+});
+
 test('cosine without warmup: base at step 0, half-way at the middle, minLr at the end', () => {
   const s: ScheduleConfig = { type: 'cosine' };
   close(lrAt(s, 0.1, 0, 100, 10), 0.1, 'start');
