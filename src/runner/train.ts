@@ -200,7 +200,8 @@ async function trainLoop(
   if (stage.load) {
     // Nothing trains: the one row of a loaded model is its evaluation (its loss is the test loss).
     const started = performance.now();
-    const { loss, accuracy } = await evaluate(model, dataset.test, dataset.shape, testTransforms, { batchSize, signal: ctx.signal, onAbort: () => new TrainingAborted() });
+    const { loss, accuracy, predictions } = await evaluate(model, dataset.test, dataset.shape, testTransforms, { batchSize, signal: ctx.signal, onAbort: () => new TrainingAborted() });
+    lastPredictions = predictions;
     const seconds = (performance.now() - started) / 1000;
     history.push({ epoch: 0, loss, testLoss: loss, testAccuracy: accuracy, imgPerSec: 0, seconds });
   }
