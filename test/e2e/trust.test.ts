@@ -14,7 +14,8 @@ seed: 3
 params: {epochs: 3}
 data:
   dataset: synthetic
-  options: {shape: [16, 16, 3], classes: 4, train: 768, test: 128}
+  # Enough batches per epoch that progress is reported mid-epoch, where the resume test kills the run.
+  options: {shape: [16, 16, 3], classes: 4, train: 2048, test: 128}
   batchSize: 32
   train:
     - randomCrop: {size: 16, padding: 2}
