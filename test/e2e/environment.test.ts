@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { chownSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KdxEvent } from '../../src/events.js';
 import { environmentError } from '../../src/errors.js';
@@ -84,14 +84,13 @@ test('a store this user may not write: one line, exit 1', needsRoot, async () =>
   const cwd = scratchDir();
   try {
     const file = writeExperiment(cwd, 't.yaml', teacherOnly);
+    // Another user's directory, and a root without the capabilities that let it write anywhere (kdx runs
+    // under setpriv): the kernel's own refusal, wherever the repository was cloned.
     const cache = join(cwd, 'cache');
     mkdirSync(cache, { mode: 0o755 });
-    chmodSync(cwd, 0o777);
-    // As `nobody` (uid 65534): root writes anywhere, so the refusal must be for another user.
-    const result = await execa(process.execPath, [kdxBin, 'run', file, '--cache-dir', cache], {
+    chownSync(cache, 65534, 65534);
+    const result = await execa('setpriv', ['--bounding-set=-dac_override,-dac_read_search', '--', process.execPath, kdxBin, 'run', file, '--cache-dir', cache], {
       cwd,
-      uid: 65534,
-      gid: 65534,
       env: { XDG_CACHE_HOME: join(cwd, 'xdg'), NO_COLOR: '1' },
       reject: false,
     });
