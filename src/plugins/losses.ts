@@ -160,50 +160,54 @@ export const kdLossFactory: LossFactory = {
 // DKD and DIST: ceWeight * cross-entropy + the distillation term, as mdistiller's DKD distiller (its
 // linear warm-up of the DKD term over the first epochs needs per-term schedules, issue 11).
 
-/** The weight of the cross-entropy term next to a distillation term: mdistiller's CE_WEIGHT, default 1. */
-function ceWeightArg(loss: string, args: Record<string, unknown>): number {
-  return numberArg(loss, args, 'ceWeight', 1, (v) => v >= 0, 'must be >= 0');
+/**
+ * A loss of the form ceWeight * cross-entropy + a distillation term on the logits, the form mdistiller's
+ * distillers share: reads ceWeight (mdistiller's CE_WEIGHT, default 1) and the term's own options.
+ */
+function withCrossEntropy<O>(
+  name: string,
+  description: string,
+  readOptions: (args: Record<string, unknown>) => O,
+  term: (logits: Tensor, teacherLogits: Tensor, labels: Tensor, options: O) => Scalar,
+): LossFactory {
+  return {
+    description,
+    needsTeacher: true,
+    create(args) {
+      const ceWeight = numberArg(name, args, 'ceWeight', 1, (v) => v >= 0, 'must be >= 0');
+      const options = readOptions(args);
+      return (inputs: LossInputs) => {
+        const teacherLogits = teacherLogitsOf(name, inputs);
+        return tf.tidy(() => {
+          const ce = tf.mul(crossEntropy(inputs.logits, inputs.labels), ceWeight);
+          return tf.add(ce, term(inputs.logits, teacherLogits, inputs.labels, options));
+        }) as Scalar;
+      };
+    },
+  };
 }
 
-export const dkdLossFactory: LossFactory = {
-  description:
-    'decoupled KD (Zhao et al. 2022): ceWeight * cross-entropy + alpha * TCKD + beta * NCKD; {ceWeight: 1, alpha: 1, beta: 8, temperature: 4} (mdistiller)',
-  needsTeacher: true,
-  create(args) {
-    const ceWeight = ceWeightArg('dkd', args);
-    const options = {
-      alpha: numberArg('dkd', args, 'alpha', DKD_DEFAULTS.alpha, (v) => v >= 0, 'must be >= 0'),
-      beta: numberArg('dkd', args, 'beta', DKD_DEFAULTS.beta, (v) => v >= 0, 'must be >= 0'),
-      temperature: numberArg('dkd', args, 'temperature', DKD_DEFAULTS.temperature, (v) => v > 0, 'must be > 0'),
-    };
-    return (inputs: LossInputs) => {
-      const teacherLogits = teacherLogitsOf('dkd', inputs);
-      return tf.tidy(() =>
-        tf.add(tf.mul(crossEntropy(inputs.logits, inputs.labels), ceWeight), dkdLoss(inputs.logits, teacherLogits, inputs.labels, options)),
-      ) as Scalar;
-    };
-  },
-};
+export const dkdLossFactory = withCrossEntropy(
+  'dkd',
+  'decoupled KD (Zhao et al. 2022): ceWeight * cross-entropy + alpha * TCKD + beta * NCKD; {ceWeight: 1, alpha: 1, beta: 8, temperature: 4} (mdistiller)',
+  (args) => ({
+    alpha: numberArg('dkd', args, 'alpha', DKD_DEFAULTS.alpha, (v) => v >= 0, 'must be >= 0'),
+    beta: numberArg('dkd', args, 'beta', DKD_DEFAULTS.beta, (v) => v >= 0, 'must be >= 0'),
+    temperature: numberArg('dkd', args, 'temperature', DKD_DEFAULTS.temperature, (v) => v > 0, 'must be > 0'),
+  }),
+  (logits, teacherLogits, labels, options) => dkdLoss(logits, teacherLogits, labels, options),
+);
 
-export const distLossFactory: LossFactory = {
-  description:
-    'DIST (Huang et al. 2022): ceWeight * cross-entropy + T^2 * (beta * inter-class + gamma * intra-class Pearson distance); {ceWeight: 1, beta: 1, gamma: 1, temperature: 1}',
-  needsTeacher: true,
-  create(args) {
-    const ceWeight = ceWeightArg('dist', args);
-    const options = {
-      beta: numberArg('dist', args, 'beta', DIST_DEFAULTS.beta, (v) => v >= 0, 'must be >= 0'),
-      gamma: numberArg('dist', args, 'gamma', DIST_DEFAULTS.gamma, (v) => v >= 0, 'must be >= 0'),
-      temperature: numberArg('dist', args, 'temperature', DIST_DEFAULTS.temperature, (v) => v > 0, 'must be > 0'),
-    };
-    return (inputs: LossInputs) => {
-      const teacherLogits = teacherLogitsOf('dist', inputs);
-      return tf.tidy(() =>
-        tf.add(tf.mul(crossEntropy(inputs.logits, inputs.labels), ceWeight), distLoss(inputs.logits, teacherLogits, options)),
-      ) as Scalar;
-    };
-  },
-};
+export const distLossFactory = withCrossEntropy(
+  'dist',
+  'DIST (Huang et al. 2022): ceWeight * cross-entropy + T^2 * (beta * inter-class + gamma * intra-class Pearson distance); {ceWeight: 1, beta: 1, gamma: 1, temperature: 1}',
+  (args) => ({
+    beta: numberArg('dist', args, 'beta', DIST_DEFAULTS.beta, (v) => v >= 0, 'must be >= 0'),
+    gamma: numberArg('dist', args, 'gamma', DIST_DEFAULTS.gamma, (v) => v >= 0, 'must be >= 0'),
+    temperature: numberArg('dist', args, 'temperature', DIST_DEFAULTS.temperature, (v) => v > 0, 'must be > 0'),
+  }),
+  (logits, teacherLogits, _labels, options) => distLoss(logits, teacherLogits, options),
+);
 
 /** The built-in losses under the names experiment files use. */
 export const builtinLosses: Record<string, LossFactory> = {
