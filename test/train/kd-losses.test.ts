@@ -1,7 +1,8 @@
 // The KD losses of src/losses/ against PyTorch: value and gradient w.r.t. the student input for every case
 // of test/fixtures/kd_losses_reference.json (PyTorch float64, made by make_loss_fixtures.py and copied into
-// the repository; features NHWC), in float32 on the cpu and wasm backends. Then what the fixture does not cover: the teacher gets
-// no gradient, shape rules, pooled attention maps, a batch of one, the registered dkd and dist losses.
+// the repository; features NHWC), in float32 on the cpu and wasm backends. Then what the fixture does not
+// cover: the teacher gets no gradient, shape rules, pooled attention maps, a batch of one, the registered
+// dkd and dist losses.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
