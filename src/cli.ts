@@ -2,7 +2,7 @@
 // mapped to exit codes here, in one place: 0 ok, 1 a failed run, 2 usage or config error, 130 interrupted.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { environmentError, EXIT, UserError } from './errors.js';
+import { asUserError, EXIT } from './errors.js';
 import { ConfigError } from './config/diagnostics.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -127,7 +127,7 @@ function reportError(error: unknown): number {
     process.stderr.write(`${error.report()}\n`);
     return error.exitCode;
   }
-  const user = error instanceof UserError ? error : environmentError(error);
+  const user = asUserError(error);
   if (user) {
     if (user.message) process.stderr.write(`kdx: ${user.message}\n`); // empty: the reporter has said it
     return user.exitCode;

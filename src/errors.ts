@@ -66,3 +66,9 @@ export function environmentError(error: unknown): EnvironmentError | undefined {
   const where = path ? ` (${syscall ?? 'accessing'} ${path}${dest ? ` -> ${dest}` : ''})` : '';
   return new EnvironmentError(code, path, `${what}${where}: ${advice}`);
 }
+
+/** The error as a user's problem (a UserError, or the machine refusing a file operation); undefined for
+ * kdx's own bugs. What the CLI's one catch and a failed job's message both go by. */
+export function asUserError(error: unknown): UserError | undefined {
+  return error instanceof UserError ? error : environmentError(error);
+}

@@ -1,6 +1,6 @@
 // Executes one job in this process, through the store: cached -> reuse; otherwise take the job's lock,
 // resume from its last checkpoint, train, checkpoint every epoch, and commit the finished outputs.
-import { environmentError, UserError } from '../errors.js';
+import { asUserError } from '../errors.js';
 import type { EventSink, JobSummary } from '../events.js';
 import type { Job } from './plan.js';
 import type { Damage, Entry, Store, JobWork } from '../store/store.js';
@@ -144,7 +144,7 @@ function warnDamaged(env: JobEnvironment, what: string, damage: Damage & { moved
  */
 export function describeJobError(error: unknown): { message: string; interrupted: boolean } {
   if (error instanceof TrainingAborted) return { message: 'interrupted', interrupted: true };
-  const user = error instanceof UserError ? error : environmentError(error);
+  const user = asUserError(error);
   if (user) return { message: user.message, interrupted: false };
   const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);
   return { message: `${stack}\n(this is a bug in kdx, not in your experiment; please report it with the lines above)`, interrupted: false };

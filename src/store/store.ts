@@ -249,7 +249,7 @@ async function keysIn(dir: string): Promise<string[]> {
 }
 
 /** Bytes of every file under `path` (0 if it does not exist). */
-export async function treeSize(path: string): Promise<number> {
+async function treeSize(path: string): Promise<number> {
   const stat = await fsp.lstat(path).catch(() => undefined);
   if (!stat) return 0;
   if (!stat.isDirectory()) return stat.size;
@@ -407,15 +407,8 @@ export class Store {
 
   /** All finished entries, sorted by creation time. */
   async list(): Promise<Entry[]> {
-    let names: string[];
-    try {
-      names = await fsp.readdir(this.jobsDir);
-    } catch (error) {
-      if (errno(error) === 'ENOENT') return [];
-      throw error;
-    }
     const entries: Entry[] = [];
-    for (const name of names.filter((n) => KEY.test(n))) {
+    for (const name of await this.entryKeys()) {
       const entry = await this.readEntry(name).catch(() => undefined);
       if (entry) entries.push(entry);
     }
