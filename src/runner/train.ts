@@ -2,11 +2,12 @@
 // It knows nothing about caches or run directories: checkpoints go out through `onEpochEnd`, and a
 // resumed job comes in through `resume`.
 import { tf } from '../engine/tf.js';
-import type { LayersModel, NamedTensor, Scalar, Tensor } from '../engine/tf.js';
+import type { LayersModel, NamedTensor, Tensor } from '../engine/tf.js';
 import { UserError } from '../errors.js';
 import { registry } from '../registry/index.js';
 import { buildModel, setTrainingStep } from '../registry/model.js';
-import type { ImageShape, KdxOptimizer, LoadedDataset, BatchTransform, LossFactory, LossInputs } from '../registry/types.js';
+import type { ImageShape, KdxOptimizer, LoadedDataset, BatchTransform } from '../registry/types.js';
+import { lossAndGradients, lossWithTerms } from './step.js';
 import { batchesPerEpoch, epochBatches } from '../data/stream.js';
 import { lrAt, type ScheduleConfig } from '../plugins/schedules.js';
 import { buildTransforms } from '../plugins/transforms.js';
@@ -139,17 +140,10 @@ async function trainLoop(
         const x = tf.tensor4d(batch.x, [batch.n, ...batch.shape]);
         const labels = tf.tensor1d(batch.y, 'int32');
         const teacherLogits = teacherLogitsFor(ctx.teacher, x, epoch, offset, batch.n);
-        const { value, grads } = tf.variableGrads(() => {
-          const logits = model.apply(x, { training: true }) as Tensor;
-          const parts = lossFn({ logits, labels, teacherLogits });
-          // Kept past the tidy scopes to be read below; only `loss` is differentiated.
-          terms = Object.entries(parts.terms ?? {}).map(([name, term]) => [name, tf.keep(term)]);
-          let loss: Tensor = parts.total;
-          for (const extra of model.calculateLosses()) loss = tf.add(loss, extra);
-          return loss as tf.Scalar;
-        }, trainable);
-        optimizer.applyGradients(grads);
-        return value;
+        const step = lossAndGradients(model, trainable, lossFn, { x, labels, teacherLogits });
+        terms = step.terms;
+        optimizer.applyGradients(step.grads);
+        return step.value;
       });
       const loss = (await lossValue.data())[0];
       lossValue.dispose();
@@ -211,13 +205,6 @@ async function trainLoop(
     ?? (await evaluate(model, dataset.test, dataset.shape, testTransforms, { batchSize, signal: ctx.signal, onAbort: () => new TrainingAborted() })).predictions;
   const evaluation = evaluationOf(dataset.test.labels, predictions, dataset.classes, dataset.classNames);
   return { model, history, summary: summarize(job, params, history, ctx.backend), evaluation };
-}
-
-/** A loss as a function that also gives its terms when it has several. */
-function lossWithTerms(factory: LossFactory, args: Record<string, unknown>): (inputs: LossInputs) => { total: Scalar; terms?: Record<string, Scalar> } {
-  if (factory.createWithTerms) return factory.createWithTerms(args);
-  const loss = factory.create(args);
-  return (inputs) => ({ total: loss(inputs) });
 }
 
 /** A loaded stage's weights, from the files it names (checked to fit when the experiment was loaded). */
