@@ -17,6 +17,7 @@ function executionOptions(command: Command): Command {
   return command
     .addOption(backendOption())
     .option('--jobs <n>', 'jobs at once: 1 runs in this process, more run in worker processes', parsePositiveInt, 1)
+    .option('--threads <n>', 'data-parallel threads per job, or auto: cores / jobs (default: the file\'s runtime.threads, else auto); part of every job key', parseThreads)
     .option('--cache-dir <dir>', 'content-addressed store of finished jobs (default $KDX_CACHE, else .kdx/cache)')
     .option('--runs-dir <dir>', 'where run directories are created', 'runs')
     .option('--json', 'print one JSON event per line on stdout, nothing else')
@@ -30,6 +31,13 @@ function backendOption(): Option {
 function parsePositiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new CommanderError(EXIT.usage, 'kdx.invalidArgument', `error: --jobs must be a whole number >= 1 (got "${value}")`);
+  return n;
+}
+
+function parseThreads(value: string): number | 'auto' {
+  const n = Number(value);
+  if (value === 'auto') return value;
+  if (!Number.isInteger(n) || n < 1) throw new CommanderError(EXIT.usage, 'kdx.invalidArgument', `error: --threads must be auto or a whole number >= 1 (got "${value}")`);
   return n;
 }
 
@@ -48,6 +56,7 @@ export function buildProgram(): Command {
     .description('show the stages in execution order, their edges, job keys, and each model\'s layers, shapes and parameters')
     .option('--cache-dir <dir>', 'store to look up cached jobs in (default $KDX_CACHE, else .kdx/cache)')
     .addOption(backendOption())
+    .option('--threads <n>', 'plan for this many threads per job, or auto (default: the file\'s runtime.threads, else auto); part of every job key', parseThreads)
     .action(async (file: string, options) => (await import('./commands/plan.js')).plan(file, options));
 
   executionOptions(experimentOptions(program.command('run').argument('<file>', 'experiment file (YAML)')))

@@ -7,6 +7,7 @@ import { BACKEND_LABELS } from '../engine/backend.js';
 import { RunFailedError, UsageError } from '../errors.js';
 import { age, bytes } from '../report/format.js';
 import { planTrials, type Trial } from '../runner/run.js';
+import { possibleThreadCounts } from '../runner/threads.js';
 import { teacherLogitsKey } from '../store/keys.js';
 import { Store } from '../store/store.js';
 import { shortKey } from '../util/hash.js';
@@ -91,12 +92,12 @@ export async function cacheGc(files: string[], flags: CacheFlags): Promise<void>
   );
 }
 
-/** Every job and logits key an experiment (and its sweep's trials) can use, on any backend. */
+/** Every job and logits key an experiment (and its sweep's trials) can use, on any backend and thread count. */
 function reachableKeys(experiment: Experiment, trials: Trial[]): string[] {
   const all: Trial[] = [{ id: '', params: {}, experiment }, ...trials];
   const keys: string[] = [];
-  for (const backend of BACKEND_LABELS) {
-    const { jobs } = planTrials(all, backend);
+  for (const [backend, threads] of BACKEND_LABELS.flatMap((b) => possibleThreadCounts().map((t) => [b, t] as const))) {
+    const { jobs } = planTrials(all, backend, threads);
     const keyOf = new Map(jobs.map((job) => [job.id, job.key]));
     for (const job of jobs) {
       keys.push(job.key);

@@ -3,17 +3,20 @@ import { experimentWarnings, formatWarnings } from '../config/warnings.js';
 import type { Experiment } from '../config/experiment.js';
 import { describeModel } from '../registry/model.js';
 import { planExperiment } from '../runner/plan.js';
+import type { ThreadsSetting } from '../runner/threads.js';
+import { threadsOf } from './session.js';
 import { Store } from '../store/store.js';
 import { backendLabel, selectBackendOrFail, type BackendName } from '../engine/backend.js';
 import type { OptimizerConfig } from '../registry/types.js';
 import { table } from '../util/text.js';
 
-export async function plan(file: string, options: { set: string[]; cacheDir?: string; backend?: BackendName }): Promise<void> {
+export async function plan(file: string, options: { set: string[]; cacheDir?: string; backend?: BackendName; threads?: ThreadsSetting }): Promise<void> {
   const { experiment, source } = await loadExperiment(file, { overrides: options.set });
   process.stderr.write(formatWarnings(experimentWarnings(experiment, source)));
   const backend = await selectBackendOrFail(options.backend ?? experiment.backend);
   const store = new Store(options.cacheDir);
-  process.stdout.write(formatPlan(experiment, backendLabel(backend), (key) => store.hasSync(key)));
+  const label = backendLabel(backend);
+  process.stdout.write(formatPlan(experiment, label, (key) => store.hasSync(key), threadsOf(experiment, { ...options, jobs: 1 }, label)));
 }
 
 const lossText = (loss: { type: string; args: Record<string, unknown> }) => {
@@ -30,11 +33,11 @@ export function optimizerText(optimizer: OptimizerConfig): string {
   return [name, ...Object.entries(options).map(([k, v]) => `${k}=${value(v)}`), `schedule=${type}${scheduleOptions.length ? `(${scheduleOptions.join(', ')})` : ''}`].join(' ');
 }
 
-export function formatPlan(experiment: Experiment, backend: string, isCached: (key: string) => boolean): string {
+export function formatPlan(experiment: Experiment, backend: string, isCached: (key: string) => boolean, threads = 1): string {
   const { inputShape, classes } = datasetShape(experiment);
-  const { jobs } = planExperiment(experiment, backend);
+  const { jobs } = planExperiment(experiment, backend, threads);
   const out: string[] = [];
-  out.push(`${experiment.name}: dataset ${experiment.data.dataset}, input ${inputShape.join('x')}, ${classes} classes, batch ${experiment.data.batchSize}, backend ${backend}`, '');
+  out.push(`${experiment.name}: dataset ${experiment.data.dataset}, input ${inputShape.join('x')}, ${classes} classes, batch ${experiment.data.batchSize}, backend ${backend}${threads > 1 ? `, ${threads} threads per job` : ''}`, '');
   out.push('Stages, in execution order:');
   out.push(
     table(

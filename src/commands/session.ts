@@ -1,7 +1,7 @@
 // What `kdx run` and `kdx sweep` share: the backend, the reporter, Ctrl-C / `q`, the run directory, and
 // how the run ended (thrown as a typed error; src/cli.ts maps it to the exit status).
 import { writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import type { Experiment } from '../config/experiment.js';
 import { backendLabel, selectBackendOrFail, type BackendName } from '../engine/backend.js';
 import { environmentError, InterruptedError, RunFailedError } from '../errors.js';
@@ -12,11 +12,13 @@ import { createRunDir, eventLog, writeJson } from '../runner/run-dir.js';
 import { execute, type Trial } from '../runner/run.js';
 import { Store } from '../store/store.js';
 import { gitInfo } from '../util/git.js';
+import { resolveThreads, type ThreadsSetting } from '../runner/threads.js';
 
 export interface ExecutionFlags {
   set: string[];
   backend?: BackendName;
   jobs: number;
+  threads?: ThreadsSetting;
   cacheDir?: string;
   runsDir: string;
   json?: boolean;
@@ -31,6 +33,7 @@ export function lastRunFile(store: Store): string {
 
 export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, trials: Trial[], flags: ExecutionFlags): Promise<void> {
   const backend = await selectBackendOrFail(flags.backend ?? base.backend);
+  const threads = threadsOf(base, flags, backendLabel(backend));
   const controller = new AbortController();
   const interrupts = interruptOnSignals(controller);
   const reporter = createReporter({
@@ -64,7 +67,7 @@ export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, tri
       }
       reporter.onEvent(event);
     };
-    result = await execute({ name: base.name, kind, trials, store, runDir, backend: { name: backend.name, label: backendLabel(backend) }, jobs: flags.jobs, emit, signal: controller.signal, writeReport: (dir) => writeReportAtEnd(dir, emit) });
+    result = await execute({ name: base.name, kind, trials, store, runDir, backend: { name: backend.name, label: backendLabel(backend) }, jobs: flags.jobs, threads, emit, signal: controller.signal, writeReport: (dir) => writeReportAtEnd(dir, emit) });
   } finally {
     await reporter.close();
     interrupts.dispose();
@@ -80,6 +83,17 @@ export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, tri
     const failed = result.rows.flatMap((row) => Object.values(row.stages)).filter((stage) => stage.status === 'failed').length;
     throw new RunFailedError(failed > 0 ? `${failed} job${failed === 1 ? '' : 's'} failed (see above)` : 'the run failed (see above)');
   }
+}
+
+/** Threads per job: --threads, else the file's runtime.threads (runner/threads.ts). */
+export function threadsOf(base: Experiment, flags: Pick<ExecutionFlags, 'threads' | 'jobs'>, backend: string): number {
+  const fromFlag = flags.threads !== undefined;
+  return resolveThreads({
+    requested: flags.threads ?? base.threads,
+    source: fromFlag ? '--threads' : `runtime.threads in ${relative(process.cwd(), base.file) || base.file}`,
+    jobs: flags.jobs,
+    backend,
+  });
 }
 
 /** report.html at the end of a run: Vega loads only then, and a report that fails never fails the run. */

@@ -1,11 +1,10 @@
 // `kdx __worker` (hidden): executes one job for a parent kdx process, events over IPC. See runner/worker.ts.
-import { loadExperiment } from '../config/load.js';
 import { selectBackend, type BackendName } from '../engine/backend.js';
 import { UserError } from '../errors.js';
 import { DatasetCache } from '../runner/datasets.js';
 import type { KdxEvent } from '../events.js';
 import { describeJobError, executeJob } from '../runner/job.js';
-import { planTrials } from '../runner/run.js';
+import { reloadJob } from '../runner/reload-job.js';
 import { Store } from '../store/store.js';
 import type { WorkerMessage, WorkerRequest } from '../runner/worker.js';
 
@@ -22,10 +21,7 @@ export async function worker(): Promise<void> {
   process.on('disconnect', () => controller.abort());
   try {
     await selectBackend(request.backend.name as BackendName);
-    const { experiment } = await loadExperiment(request.file, { overrides: request.overrides, checkShapes: false });
-    const { jobs } = planTrials([{ id: '', params: {}, experiment }], request.backend.label);
-    const job = jobs.find((j) => j.id === request.jobId);
-    if (!job) throw new UserError(`job ${request.jobId} is not in the plan of ${request.file} any more: was the file changed during the run?`);
+    const { job, jobs } = await reloadJob({ ...request, backend: request.backend.label });
     job.label = request.label;
     const emit = (event: KdxEvent) => send({ type: 'event', event });
     const outcome = await executeJob(job, {

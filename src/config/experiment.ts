@@ -50,6 +50,8 @@ export interface Experiment {
   /** sha256 of each plugin module's text, in the order of `plugins`: part of every job key. */
   pluginDigests: string[];
   backend: BackendName;
+  /** `runtime.threads`: data-parallel threads per job, resolved when the run starts (runner/threads.ts). */
+  threads: 'auto' | number;
   data: DataSpec;
   optimizer: OptimizerConfig;
   /** Each model's layers and blocks, expanded (see src/config/models.ts). */

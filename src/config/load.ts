@@ -226,6 +226,7 @@ function normalize(
     params: data.params,
     ...plugins,
     backend: data.runtime.backend,
+    threads: data.runtime.threads,
     data: {
       ...data.data,
       // Like plugins, a relative data.root is relative to the experiment file, not to where kdx runs.

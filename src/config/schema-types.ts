@@ -441,6 +441,10 @@ export interface KdxExperiment {
      * TensorFlow.js backend: auto tries tensorflow (tfjs-node-gpu), then wasm, then cpu.
      */
     backend?: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+    /**
+     * Data-parallel threads per job: each trains a replica of the model on part of every batch. Results are reproducible for a given thread count (it is part of the job key); the tensorflow backend always uses one (libtensorflow has its own thread pool). --threads overrides it.
+     */
+    threads?: string | number;
   };
   data: Data;
   optimizer?: Optimizer;
@@ -499,6 +503,10 @@ export interface KdxExperiment {
          * TensorFlow.js backend: auto tries tensorflow (tfjs-node-gpu), then wasm, then cpu.
          */
         backend?: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+        /**
+         * Data-parallel threads per job: each trains a replica of the model on part of every batch. Results are reproducible for a given thread count (it is part of the job key); the tensorflow backend always uses one (libtensorflow has its own thread pool). --threads overrides it.
+         */
+        threads?: string | number;
       }
     | Data
     | Optimizer

@@ -3,6 +3,7 @@
 // tf.serialization, so a saved model.json that uses them loads again.
 import { tf } from '../engine/tf.js';
 import type { Tensor } from '../engine/tf.js';
+import { currentReplica, type Replica } from '../engine/replica.js';
 
 type Shape = (number | null)[];
 type Weight = ReturnType<InstanceType<typeof tf.layers.Layer>['addWeight']>;
@@ -199,8 +200,9 @@ export class BatchNorm extends tf.layers.Layer {
         return tf.add(tf.mul(tf.sub(x, this.movingMean!.read()), scale), beta);
       }
       const axes = x.shape.slice(0, -1).map((_, i) => i);
-      const count = x.size / (x.shape[x.shape.length - 1] as number);
-      const { mean, variance } = tf.moments(x, axes);
+      // A data-parallel replica holds some rows of the batch: its statistics are those of the whole batch.
+      const replica = currentReplica();
+      const { mean, variance, count } = replica ? replicatedMoments(x, axes, replica) : { ...tf.moments(x, axes), count: x.size / (x.shape[x.shape.length - 1] as number) };
       // Running statistics: PyTorch's update, with the unbiased variance.
       const unbiased = tf.mul(variance, count / Math.max(count - 1, 1));
       this.movingMean!.write(tf.add(tf.mul(this.movingMean!.read(), 1 - momentum), tf.mul(mean, momentum)));
@@ -216,7 +218,10 @@ export class BatchNorm extends tf.layers.Layer {
             const [xhat, scale] = saved;
             const dbeta = tf.sum(dy, axes);
             const dgamma = tf.sum(tf.mul(dy, xhat), axes);
-            const centered = tf.sub(tf.sub(dy, tf.div(dbeta, count)), tf.mul(xhat, tf.div(dgamma, count)));
+            // dx needs both sums over the whole batch; gamma's and beta's gradients are this replica's
+            // part, summed over the replicas with every other gradient.
+            const [sumDy, sumDyXhat] = replica ? allReduceTensors(replica, [dbeta, dgamma]) : [dbeta, dgamma];
+            const centered = tf.sub(tf.sub(dy, tf.div(sumDy, count)), tf.mul(xhat, tf.div(sumDyXhat, count)));
             return [tf.mul(centered, scale), dgamma, dbeta];
           },
         };
@@ -231,3 +236,38 @@ export class BatchNorm extends tf.layers.Layer {
 }
 
 tf.serialization.registerClass(BatchNorm);
+
+/** Sums of equal-shaped float tensors over every replica, in one exchange. */
+function allReduceTensors(replica: Replica, tensors: Tensor[]): Tensor[] {
+  const sizes = tensors.map((t) => t.size);
+  const packed = new Float32Array(sizes.reduce((a, b) => a + b, 0));
+  let at = 0;
+  for (const t of tensors) {
+    packed.set(t.dataSync() as Float32Array, at);
+    at += t.size;
+  }
+  const summed = replica.allReduce(packed);
+  at = 0;
+  return tensors.map((t) => {
+    const part = tf.tensor(summed.slice(at, at + t.size), t.shape);
+    at += t.size;
+    return part;
+  });
+}
+
+/**
+ * tf.moments over the whole batch when this thread holds some of its rows: the mean from the summed
+ * per-channel sums and row counts, then the variance from the summed squared deviations from it (two
+ * passes, as tf.moments, not E[x^2] - mean^2, which cancels).
+ */
+function replicatedMoments(x: Tensor, axes: number[], replica: Replica): { mean: Tensor; variance: Tensor; count: number } {
+  const channels = x.shape[x.shape.length - 1] as number;
+  const sums = new Float32Array(channels + 1);
+  sums.set(tf.sum(x, axes).dataSync() as Float32Array);
+  sums[channels] = x.size / channels;
+  const total = replica.allReduce(sums);
+  const count = total[channels];
+  const mean = tf.div(tf.tensor1d(total.slice(0, channels)), count);
+  const [squares] = allReduceTensors(replica, [tf.sum(tf.square(tf.sub(x, mean)), axes)]);
+  return { mean, variance: tf.div(squares, count), count };
+}

@@ -4,6 +4,7 @@
 import { tf } from '../engine/tf.js';
 import type { LayerContext, LayerFactory, StepSeeded } from '../registry/types.js';
 import { BatchNorm, ChannelShuffle, GroupedConv2D } from './channel-layers.js';
+import { currentReplica } from '../engine/replica.js';
 
 type Args = Record<string, unknown>;
 type Activation = 'linear' | 'relu' | 'sigmoid' | 'tanh' | 'gelu' | 'elu' | 'softmax';
@@ -50,7 +51,13 @@ export class SeededDropout extends tf.layers.Layer implements StepSeeded {
     if (this.rate >= 1) return tf.zerosLike(input);
     return tf.tidy(() => {
       const seed = (this.baseSeed ^ Math.imul(this.step + 1, 0x9e3779b1)) >>> 0;
-      const keep = tf.cast(tf.greaterEqual(tf.randomUniform(input.shape, 0, 1, 'float32', seed), this.rate), input.dtype);
+      // A data-parallel replica draws the whole batch's mask and keeps its own rows, so the masks are
+      // those of one thread.
+      const replica = currentReplica();
+      const shape = replica ? [replica.batch, ...input.shape.slice(1)] : input.shape;
+      let uniform = tf.randomUniform(shape, 0, 1, 'float32', seed);
+      if (replica) uniform = tf.slice(uniform, replica.offset, input.shape[0]);
+      const keep = tf.cast(tf.greaterEqual(uniform, this.rate), input.dtype);
       return tf.mul(input, tf.mul(keep, 1 / (1 - this.rate)));
     });
   }

@@ -198,16 +198,20 @@ export const dkdLossFactory = withCrossEntropy(
   (logits, teacherLogits, labels, options) => dkdLoss(logits, teacherLogits, labels, options),
 );
 
-export const distLossFactory = withCrossEntropy(
-  'dist',
-  'DIST (Huang et al. 2022): ceWeight * cross-entropy + T^2 * (beta * inter-class + gamma * intra-class Pearson distance); {ceWeight: 1, beta: 1, gamma: 1, temperature: 1}',
-  (args) => ({
-    beta: numberArg('dist', args, 'beta', DIST_DEFAULTS.beta, (v) => v >= 0, 'must be >= 0'),
-    gamma: numberArg('dist', args, 'gamma', DIST_DEFAULTS.gamma, (v) => v >= 0, 'must be >= 0'),
-    temperature: numberArg('dist', args, 'temperature', DIST_DEFAULTS.temperature, (v) => v > 0, 'must be > 0'),
-  }),
-  (logits, teacherLogits, _labels, options) => distLoss(logits, teacherLogits, options),
-);
+export const distLossFactory: LossFactory = {
+  // Its intra-class relation correlates each class's probabilities across the whole batch.
+  batchCoupled: true,
+  ...withCrossEntropy(
+    'dist',
+    'DIST (Huang et al. 2022): ceWeight * cross-entropy + T^2 * (beta * inter-class + gamma * intra-class Pearson distance); {ceWeight: 1, beta: 1, gamma: 1, temperature: 1}',
+    (args) => ({
+      beta: numberArg('dist', args, 'beta', DIST_DEFAULTS.beta, (v) => v >= 0, 'must be >= 0'),
+      gamma: numberArg('dist', args, 'gamma', DIST_DEFAULTS.gamma, (v) => v >= 0, 'must be >= 0'),
+      temperature: numberArg('dist', args, 'temperature', DIST_DEFAULTS.temperature, (v) => v > 0, 'must be > 0'),
+    }),
+    (logits, teacherLogits, _labels, options) => distLoss(logits, teacherLogits, options),
+  ),
+};
 
 /** The built-in losses under the names experiment files use. */
 export const builtinLosses: Record<string, LossFactory> = {

@@ -179,6 +179,11 @@ export interface LossFactory {
    * training can log each (per epoch, for the report's learning curves). The caller owns all the scalars.
    */
   createWithTerms?(args: Record<string, unknown>): (inputs: LossInputs) => { total: Scalar; terms: Record<string, Scalar> };
+  /**
+   * True for a loss that is not a mean over the rows of a batch (DIST's intra-class relation correlates
+   * the whole batch): a stage with it trains on one thread, since data-parallel replicas each hold rows.
+   */
+  batchCoupled?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import type { Experiment, StageSpec } from '../config/experiment.js';
 import { executionOrder } from '../config/semantics.js';
 import type { ModelNode } from '../registry/types.js';
 import { jobKey } from '../store/keys.js';
+import { registry } from '../registry/index.js';
 import { shortKey } from '../util/hash.js';
 
 export interface Job {
@@ -20,6 +21,8 @@ export interface Job {
   teacher?: string;
   /** Ids of every job this one waits for (teacher and needs). */
   dependsOn: string[];
+  /** Data-parallel threads that train it (see replicas.ts); part of its key. */
+  threads: number;
 }
 
 export interface Plan {
@@ -27,16 +30,18 @@ export interface Plan {
 }
 
 /** Plans one experiment: its jobs in execution order, labelled by stage (see planTrials for sweeps). */
-export function planExperiment(experiment: Experiment, backend: string): Plan {
+export function planExperiment(experiment: Experiment, backend: string, threads = 1): Plan {
   const byStage = new Map<string, Job>();
   for (const name of executionOrder(experiment.stages)) {
     const stage = experiment.stages[name];
     const teacher = stage.teacher === undefined ? undefined : byStage.get(stage.teacher)!;
+    const jobThreads = threadsFor(stage, threads);
     const key = jobKey({
       experiment,
       stage,
       layers: experiment.models[stage.model],
       backend,
+      threads: jobThreads,
       teacherKey: teacher?.key,
       needKeys: stage.needs.map((need) => byStage.get(need)!.key),
     });
@@ -50,7 +55,17 @@ export function planExperiment(experiment: Experiment, backend: string): Plan {
       experiment,
       ...(teacher ? { teacher: teacher.id } : {}),
       dependsOn: [...new Set(dependsOn)],
+      threads: jobThreads,
     });
   }
   return { jobs: [...byStage.values()] };
+}
+
+/**
+ * The threads a stage trains on: one for a stage that loads its model (nothing trains) or whose loss
+ * couples the rows of a batch (data-parallel replicas would each see only theirs), else `threads`.
+ */
+export function threadsFor(stage: StageSpec, threads: number): number {
+  if (stage.load || registry.losses.get(stage.loss.type).batchCoupled) return 1;
+  return threads;
 }

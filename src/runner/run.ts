@@ -28,6 +28,8 @@ export interface ExecuteOptions {
   /** The backend to select (in workers) and the label results record (`tensorflow (GPU)`). */
   backend: { name: string; label: string };
   jobs: number;
+  /** Data-parallel threads per job (resolved: runner/threads.ts); default 1. */
+  threads?: number;
   emit: EventSink;
   signal?: AbortSignal;
   liveTeacher?: boolean;
@@ -45,8 +47,8 @@ interface PlannedTrial extends Trial {
 }
 
 /** Plans every trial and merges them: a job shared by trials (same key) runs once. */
-export function planTrials(trials: Trial[], backend: string): { jobs: Job[]; planned: PlannedTrial[] } {
-  const planned = trials.map((trial) => ({ ...trial, jobs: planExperiment(trial.experiment, backend).jobs }));
+export function planTrials(trials: Trial[], backend: string, threads = 1): { jobs: Job[]; planned: PlannedTrial[] } {
+  const planned = trials.map((trial) => ({ ...trial, jobs: planExperiment(trial.experiment, backend, threads).jobs }));
   // A stage whose job differs between trials is labelled with the trial's values; a shared one is not.
   const keysByStage = new Map<string, Set<string>>();
   for (const trial of planned) for (const job of trial.jobs) {
@@ -75,7 +77,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
     else if (event.type === 'epoch-end') epochsDone.set(event.job, event.epoch);
     options.emit(event);
   };
-  const { jobs, planned } = planTrials(options.trials, options.backend.label);
+  const { jobs, planned } = planTrials(options.trials, options.backend.label, options.threads);
   const keyOf = new Map(jobs.map((job) => [job.id, job.key]));
   const planJobs: PlanJob[] = jobs.map((job) => ({
     job: job.id,
@@ -123,7 +125,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   };
   const runJob = async (job: Job): Promise<JobOutcome> => {
     if (options.jobs > 1 && !store.hasSync(job.key)) {
-      return runInWorker(job, { cacheDir: store.root, backend: options.backend, emit, signal: options.signal, liveTeacher: options.liveTeacher });
+      return runInWorker(job, { cacheDir: store.root, backend: options.backend, threads: options.threads ?? 1, emit, signal: options.signal, liveTeacher: options.liveTeacher });
     }
     return executeJob(job, env);
   };

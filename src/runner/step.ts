@@ -21,6 +21,9 @@ export interface StepBatch {
   labels: Tensor;
   /** [n, classes] teacher logits, for distilling stages. */
   teacherLogits?: Tensor;
+  /** This batch's part of the loss: a data-parallel replica's rows / the whole batch's (default 1), so
+   * the replicas' gradients sum to the whole batch's. */
+  share?: number;
 }
 
 export interface StepResult {
@@ -41,7 +44,7 @@ export function lossAndGradients(model: LayersModel, trainable: tf.Variable[], l
     terms = Object.entries(parts.terms ?? {}).map(([name, term]) => [name, tf.keep(term)]);
     let total: Tensor = parts.total;
     for (const extra of model.calculateLosses()) total = tf.add(total, extra);
-    return total as Scalar;
+    return (batch.share === undefined ? total : tf.mul(total, batch.share)) as Scalar;
   }, trainable);
   return { value, grads, terms };
 }

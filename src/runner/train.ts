@@ -19,6 +19,8 @@ import { evaluationOf, type StageEvaluation } from '../report/evaluation.js';
 export type { EpochMetrics } from '../events.js';
 import type { Job } from './plan.js';
 import { loadTrainedModel } from './trained-model.js';
+import { ReplicaPool } from './replicas.js';
+import { describeJob } from './reload-job.js';
 
 /** Where a distilling job gets its teacher's logits: a live model, or logits stored for every epoch. */
 export type TeacherSource =
@@ -71,14 +73,23 @@ export async function trainJob(ctx: TrainContext): Promise<TrainResult> {
   const { stage } = ctx.job;
   const { model, params } = buildModel(stage.model, ctx.job.layers, ctx.inputShape, stage.seed);
   const optimizer = registry.optimizers.get(stage.optimizer.name).create(stage.optimizer);
+  let replicas: ReplicaPool | undefined;
   try {
     if (stage.load) await loadWeights(model, stage.load);
-    return await trainLoop(ctx, model, optimizer, params);
+    // More than one thread: data-parallel replicas compute the steps, this thread prepares the batches.
+    if (ctx.job.threads > 1) {
+      const { job, dataset } = ctx;
+      const options = { job: describeJob(job, ctx.backend, job.threads), threads: job.threads, batchSize: job.experiment.data.batchSize, inputShape: ctx.inputShape, classes: dataset.classes };
+      replicas = await ReplicaPool.start(model, options);
+    }
+    return await trainLoop(ctx, model, optimizer, params, replicas);
   } catch (error) {
     // A failed or stopped job must not leave its variables behind: other jobs go on in this process.
     model.dispose();
     optimizer.dispose();
     throw error;
+  } finally {
+    await replicas?.close();
   }
 }
 
@@ -87,6 +98,7 @@ async function trainLoop(
   model: LayersModel,
   optimizer: KdxOptimizer,
   params: number,
+  replicas?: ReplicaPool,
 ): Promise<TrainResult> {
   const { job, dataset } = ctx;
   const history: EpochMetrics[] = [];
@@ -129,28 +141,42 @@ async function trainLoop(
     const breathe = breather();
     let lr = stage.optimizer.lr;
     let batchIndex = 0;
-    for (const batch of epochBatches(dataset.train, { batchSize, shape: dataset.shape, transforms: trainTransforms, seed: stage.seed, epoch, shuffle: true })) {
+    const stream = epochBatches(dataset.train, { batchSize, shape: dataset.shape, transforms: trainTransforms, seed: stage.seed, epoch, shuffle: true });
+    for (let next = stream.next(); !next.done;) {
+      const batch = next.value;
       if (ctx.signal?.aborted) throw new TrainingAborted();
       lr = lrAt(schedule, stage.optimizer.lr, epoch * steps + batchIndex, stage.epochs * steps, steps);
       optimizer.setLearningRate(lr);
-      setTrainingStep(model, epoch * steps + batchIndex);
+      const trainingStep = epoch * steps + batchIndex;
+      setTrainingStep(model, trainingStep);
       const offset = seen;
-      let terms: [string, Tensor][] = [];
-      const lossValue = tf.tidy(() => {
-        const x = tf.tensor4d(batch.x, [batch.n, ...batch.shape]);
-        const labels = tf.tensor1d(batch.y, 'int32');
-        const teacherLogits = teacherLogitsFor(ctx.teacher, x, epoch, offset, batch.n);
-        const step = lossAndGradients(model, trainable, lossFn, { x, labels, teacherLogits });
-        terms = step.terms;
-        optimizer.applyGradients(step.grads);
-        return step.value;
-      });
-      const loss = (await lossValue.data())[0];
-      lossValue.dispose();
-      for (const [name, term] of terms) {
-        termSums[name] = (termSums[name] ?? 0) + (await term.data())[0] * batch.n;
-        term.dispose();
+      let loss: number;
+      let terms: [string, number][];
+      if (replicas) {
+        // The next batch is loaded and augmented while the replicas compute this one.
+        const teacherLogits = teacherLogitsData(ctx.teacher, batch, epoch, offset);
+        ({ loss, terms } = await replicas.step({ ...batch, teacherLogits, trainingStep }, optimizer, () => (next = stream.next())));
+      } else {
+        let termTensors: [string, Tensor][] = [];
+        const lossValue = tf.tidy(() => {
+          const x = tf.tensor4d(batch.x, [batch.n, ...batch.shape]);
+          const labels = tf.tensor1d(batch.y, 'int32');
+          const teacherLogits = teacherLogitsFor(ctx.teacher, x, epoch, offset, batch.n);
+          const step = lossAndGradients(model, trainable, lossFn, { x, labels, teacherLogits });
+          termTensors = step.terms;
+          optimizer.applyGradients(step.grads);
+          return step.value;
+        });
+        loss = (await lossValue.data())[0];
+        lossValue.dispose();
+        terms = [];
+        for (const [name, term] of termTensors) {
+          terms.push([name, (await term.data())[0]]);
+          term.dispose();
+        }
+        next = stream.next();
       }
+      for (const [name, value] of terms) termSums[name] = (termSums[name] ?? 0) + value * batch.n;
       if (!Number.isFinite(loss)) {
         throw new TrainingError(
           `${job.label}: the loss is ${loss} at epoch ${epoch + 1}, batch ${batchIndex + 1}: training diverged (try a lower optimizer.lr)`,
@@ -167,6 +193,7 @@ async function trainLoop(
       }
     }
     const trainSeconds = (performance.now() - started) / 1000;
+    replicas?.syncModel(); // the running statistics the replicas computed, for the evaluation and checkpoint
     const evalEventDue = every(interval);
     const { loss: testLoss, accuracy, predictions } = await evaluate(model, dataset.test, dataset.shape, testTransforms, {
       batchSize,
@@ -222,6 +249,12 @@ function teacherLogitsFor(teacher: TeacherSource | undefined, x: Tensor, epoch: 
   if (teacher.kind === 'live') return teacher.model.apply(x, { training: false }) as Tensor;
   const start = (epoch * teacher.samplesPerEpoch + offset) * teacher.classes;
   return tf.tensor2d(teacher.logits.subarray(start, start + n * teacher.classes), [n, teacher.classes]);
+}
+
+/** teacherLogitsFor as numbers, for the replicas (a live teacher runs here, on the whole batch). */
+function teacherLogitsData(teacher: TeacherSource | undefined, batch: { x: Float32Array; n: number; shape: number[] }, epoch: number, offset: number): Float32Array | undefined {
+  if (!teacher) return undefined;
+  return tf.tidy(() => teacherLogitsFor(teacher, tf.tensor4d(batch.x, [batch.n, ...batch.shape] as [number, number, number, number]), epoch, offset, batch.n)!.dataSync() as Float32Array);
 }
 
 export function summarize(job: Job, params: number, history: EpochMetrics[], backend: string): JobSummary {

@@ -19,6 +19,8 @@ export interface WorkerRequest {
   cacheDir: string;
   /** The backend to select, and the label its results record. */
   backend: { name: string; label: string };
+  /** Data-parallel threads per job (the keys depend on it). */
+  threads: number;
   liveTeacher?: boolean;
 }
 
@@ -32,7 +34,7 @@ export class WorkerFailed extends UserError {}
 
 export async function runInWorker(
   job: Job,
-  options: { cacheDir: string; backend: { name: string; label: string }; emit: EventSink; signal?: AbortSignal; liveTeacher?: boolean },
+  options: { cacheDir: string; backend: { name: string; label: string }; threads: number; emit: EventSink; signal?: AbortSignal; liveTeacher?: boolean },
 ): Promise<JobOutcome> {
   const request: WorkerRequest = {
     file: job.experiment.file,
@@ -41,6 +43,7 @@ export async function runInWorker(
     label: job.label,
     cacheDir: options.cacheDir,
     backend: options.backend,
+    threads: options.threads,
     liveTeacher: options.liveTeacher,
   };
   const child = execaNode(kdxBin, ['__worker'], { ipc: true, serialization: 'json', reject: false, stdout: 'ignore', stderr: 'pipe', all: false });

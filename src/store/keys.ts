@@ -36,6 +36,8 @@ export interface JobKeyParts {
   backend: string;
   teacherKey?: string;
   needKeys: string[];
+  /** Data-parallel threads training the job: sums in another order, so other last bits (1 by default). */
+  threads?: number;
 }
 
 export function jobKey(parts: JobKeyParts): string {
@@ -44,6 +46,8 @@ export function jobKey(parts: JobKeyParts): string {
     kind: 'job',
     semantics: TRAINING_SEMANTICS,
     backend: parts.backend,
+    // One thread adds nothing, so one-thread keys are those of kdx before threads existed.
+    ...((parts.threads ?? 1) > 1 ? { threads: parts.threads } : {}),
     // A plugin's code shapes its layers, losses or data: editing it must train again.
     plugins: experiment.pluginDigests,
     layers: parts.layers,

@@ -1,0 +1,30 @@
+// A job rebuilt from its description in another process or thread: the experiment loaded again from its
+// file and overrides, planned for the same backend and thread count, and the job found by its key. What
+// the parent computes for the job (layers, loss, data stream) its workers compute too.
+import { loadExperiment } from '../config/load.js';
+import { UserError } from '../errors.js';
+import type { Job } from './plan.js';
+import { planTrials } from './run.js';
+
+export interface JobDescription {
+  file: string;
+  overrides: string[];
+  /** The job's id (its short key). */
+  jobId: string;
+  /** The backend's label, part of the keys. */
+  backend: string;
+  threads: number;
+}
+
+export function describeJob(job: Job, backend: string, threads: number): JobDescription {
+  return { file: job.experiment.file, overrides: job.experiment.overrides, jobId: job.id, backend, threads };
+}
+
+/** The job, and every job of its plan (to find a teacher's key). */
+export async function reloadJob(description: JobDescription): Promise<{ job: Job; jobs: Job[] }> {
+  const { experiment } = await loadExperiment(description.file, { overrides: description.overrides, checkShapes: false });
+  const { jobs } = planTrials([{ id: '', params: {}, experiment }], description.backend, description.threads);
+  const job = jobs.find((j) => j.id === description.jobId);
+  if (!job) throw new UserError(`job ${description.jobId} is not in the plan of ${description.file} any more: was the file changed during the run?`);
+  return { job, jobs };
+}

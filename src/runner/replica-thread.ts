@@ -1,0 +1,79 @@
+// A replica thread of a data-parallel job (see replicas.ts): it rebuilds the job's model and loss from the
+// job's description, then computes, for every step the main thread starts, the loss and gradients of its
+// shard of the batch (runner/step.ts, the same step as one thread) into shared memory.
+import { parentPort, workerData } from 'node:worker_threads';
+import { selectBackend, type BackendName } from '../engine/backend.js';
+import { asReplica } from '../engine/replica.js';
+import { tf } from '../engine/tf.js';
+import { datasetShape } from '../config/load.js';
+import { asUserError } from '../errors.js';
+import { registry } from '../registry/index.js';
+import { buildModel, setTrainingStep } from '../registry/model.js';
+import { loadWeights, ReplicaMemory, saveWeights, shardOf, type ReplicaBuffers } from './replica-memory.js';
+import { reloadJob, type JobDescription } from './reload-job.js';
+import { lossAndGradients, lossWithTerms } from './step.js';
+
+export interface ReplicaThreadData {
+  index: number;
+  job: JobDescription;
+  /** The tfjs backend to select (the main thread's). */
+  backend: string;
+  buffers: ReplicaBuffers;
+}
+
+/** Replica thread -> main thread, once: ready to train, or failed. */
+export type ReplicaMessage = { type: 'ready' } | { type: 'error'; message: string; user: boolean };
+
+async function serve(data: ReplicaThreadData): Promise<void> {
+  const memory = new ReplicaMemory(data.buffers);
+  const { index } = data;
+  const { threads, imageSize, classes } = memory.layout;
+  try {
+    await selectBackend(data.backend as BackendName);
+    const { job } = await reloadJob(data.job);
+    const { inputShape } = datasetShape(job.experiment);
+    const { model } = buildModel(job.stage.model, job.layers, inputShape, job.stage.seed);
+    const loss = lossWithTerms(registry.losses.get(job.stage.loss.type), job.stage.loss.args);
+    const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    parentPort!.postMessage({ type: 'ready' } satisfies ReplicaMessage);
+
+    let sequence = 0;
+    for (;;) {
+      const next = memory.awaitStep(sequence);
+      if (next === undefined) break;
+      sequence = next;
+      const step = memory.step(sequence);
+      const replicas = Math.min(threads, step.rows);
+      if (index >= replicas) continue; // a batch smaller than the threads: the first `rows` replicas train
+      const { offset, rows } = shardOf(step.rows, replicas, index);
+      loadWeights(model.trainableWeights, memory.trainable);
+      if (step.allWeights) loadWeights(model.nonTrainableWeights, memory.frozen);
+      setTrainingStep(model, step.trainingStep);
+      let calls = 0;
+      const replica = { offset, batch: step.rows, allReduce: (values: Float32Array) => memory.allReduce(index, replicas, calls++, values) };
+      const share = rows / step.rows;
+      const gradients = memory.gradientsOf(index);
+      const { value, terms } = tf.tidy(() => {
+        const x = tf.tensor4d(step.images.slice(offset * imageSize, (offset + rows) * imageSize), [rows, ...inputShape]);
+        const labels = tf.tensor1d(step.labels.slice(offset, offset + rows), 'int32');
+        const teacherLogits = step.teacherLogits && tf.tensor2d(step.teacherLogits.slice(offset * classes, (offset + rows) * classes), [rows, classes]);
+        const result = asReplica(replica, () => lossAndGradients(model, trainable, loss, { x, labels, teacherLogits, share }));
+        trainable.forEach((variable, i) => gradients[i].set(result.grads[variable.name].dataSync() as Float32Array));
+        return { value: result.value.dataSync()[0], terms: result.terms };
+      });
+      memory.writeScalars(index, value, terms.map(([name, term]) => [name, term.dataSync()[0] * share]));
+      terms.forEach(([, term]) => term.dispose());
+      // Every replica computed the same running statistics from the same all-reduced sums: one reports them.
+      if (index === 0) saveWeights(model.nonTrainableWeights, memory.frozen);
+      memory.done();
+    }
+    model.dispose();
+  } catch (error) {
+    memory.fail();
+    const user = asUserError(error);
+    const message = user ? user.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
+    parentPort!.postMessage({ type: 'error', message, user: user !== undefined } satisfies ReplicaMessage);
+  }
+}
+
+await serve(workerData as ReplicaThreadData);

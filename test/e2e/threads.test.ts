@@ -1,0 +1,108 @@
+// One job on several threads, through the real binary: the same training as one thread up to the order
+// of float sums (batchNorm, seeded dropout, random crops and a distilled stage: test/fixtures/threads.yaml,
+// 10 steps), the same bytes on every run with the same thread count, and a thread count the machine cannot
+// give refused before anything is written.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { cleanup, hasStackTrace, kdx, readJson, scratchDir } from './support.js';
+
+const fixture = new URL('../fixtures/threads.yaml', import.meta.url);
+const twoCores = availableParallelism() >= 2 ? false : 'needs 2 cores';
+
+interface Stored {
+  key: string;
+  metrics: { history: { loss: number; testLoss: number; testAccuracy: number; terms?: Record<string, number> }[] };
+  /** Each weight tensor by name, from model.json's manifest. */
+  weights: Map<string, Float32Array>;
+  bytes: Map<string, Buffer>;
+}
+
+/** Every finished entry of a store, by stage. */
+function stored(cacheDir: string): Map<string, Stored> {
+  const stages = new Map<string, Stored>();
+  const jobs = join(cacheDir, 'jobs');
+  for (const key of readdirSync(jobs)) {
+    const dir = join(jobs, key);
+    const entry = readJson(join(dir, 'entry.json'));
+    const all = readFileSync(join(dir, 'weights.bin'));
+    const flat = new Float32Array(all.buffer, all.byteOffset, all.byteLength / 4);
+    const weights = new Map<string, Float32Array>();
+    let at = 0;
+    for (const spec of readJson(join(dir, 'model.json')).weightsManifest[0].weights as { name: string; shape: number[] }[]) {
+      const size = spec.shape.reduce((a, b) => a * b, 1);
+      weights.set(spec.name, flat.subarray(at, at + size));
+      at += size;
+    }
+    const bytes = new Map(Object.keys(entry.files).filter((f) => f !== 'timing.json' && f !== 'log').map((f) => [f, readFileSync(join(dir, f))]));
+    stages.set(entry.meta.stage, { key, metrics: readJson(join(dir, 'metrics.json')), weights, bytes });
+  }
+  return stages;
+}
+
+function assertClose(a: number, b: number, what: string): void {
+  assert.ok(Math.abs(a - b) <= 1e-4 * Math.max(Math.abs(a), Math.abs(b)), `${what}: ${a} vs ${b}`);
+}
+
+async function train(cwd: string, cache: string, threads: string): Promise<Map<string, Stored>> {
+  const result = await kdx(['run', 'threads.yaml', '--threads', threads, '--backend', 'wasm', '--cache-dir', cache, '--quiet'], { cwd });
+  assert.equal(result.exitCode, 0, result.stderr);
+  return stored(join(cwd, cache));
+}
+
+test('1 and 2 threads: the same losses and weights to 1e-4 (batchNorm, dropout, random crops, KD); 2 threads: the same bytes on every run', { skip: twoCores }, async () => {
+  const cwd = scratchDir();
+  try {
+    copyFileSync(fixture, join(cwd, 'threads.yaml'));
+    const one = await train(cwd, 'one', '1');
+    const two = await train(cwd, 'two', '2');
+    assert.deepEqual([...two.keys()].sort(), ['kd_student', 'student', 'teacher']);
+    for (const [stage, a] of one) {
+      const b = two.get(stage)!;
+      assert.notEqual(a.key, b.key, `${stage}: the thread count is part of the key`);
+      a.metrics.history.forEach((epoch, i) => {
+        const other = b.metrics.history[i];
+        assertClose(epoch.loss, other.loss, `${stage} training loss`);
+        assertClose(epoch.testLoss, other.testLoss, `${stage} test loss`);
+        for (const [term, value] of Object.entries(epoch.terms ?? {})) assertClose(value, other.terms![term], `${stage} ${term} term`);
+      });
+      // Every weight, batchNorm's running statistics included, relative to its tensor's largest value.
+      for (const [name, wa] of a.weights) {
+        const wb = b.weights.get(name)!;
+        let scale = 0;
+        let diff = 0;
+        for (let i = 0; i < wa.length; i++) {
+          scale = Math.max(scale, Math.abs(wa[i]));
+          diff = Math.max(diff, Math.abs(wa[i] - wb[i]));
+        }
+        assert.ok(diff <= 1e-4 * scale, `${stage} ${name}: differs by ${diff} at a scale of ${scale}`);
+      }
+    }
+    const again = await train(cwd, 'again', '2');
+    for (const [stage, a] of two) {
+      for (const [file, bytes] of a.bytes) assert.ok(bytes.equals(again.get(stage)!.bytes.get(file)!), `2 threads twice: ${stage}/${file} differs`);
+    }
+  } finally {
+    cleanup(cwd);
+  }
+});
+
+test('more threads than the machine has cores: exit 2, one line that says why, nothing written', async () => {
+  const cwd = scratchDir();
+  try {
+    copyFileSync(fixture, join(cwd, 'threads.yaml'));
+    const cores = availableParallelism();
+    const result = await kdx(['run', 'threads.yaml', '--threads', String(cores + 1)], { cwd });
+    assert.equal(result.exitCode, 2);
+    assert.equal(result.stderr.trim(), `--threads ${cores + 1} = ${cores + 1} threads, more than this machine's ${cores} cores: lower the threads, or use threads auto (${cores} here)`);
+    assert.ok(!hasStackTrace(result.stderr));
+    assert.ok(!existsSync(join(cwd, 'runs')) && !existsSync(join(cwd, '.kdx')), 'nothing written');
+    const word = await kdx(['run', 'threads.yaml', '--threads', 'many'], { cwd });
+    assert.equal(word.exitCode, 2);
+    assert.match(word.stderr, /--threads must be auto or a whole number >= 1 \(got "many"\)/);
+  } finally {
+    cleanup(cwd);
+  }
+});
