@@ -31,11 +31,10 @@ export function resolveThreads(request: ThreadsRequest): number {
   if (request.requested === 'auto') return Math.max(1, Math.floor(cores / request.jobs));
   const threads = request.requested;
   if (threads > 1 && threads * request.jobs > cores) {
-    const jobs = request.jobs > 1 ? `--jobs ${request.jobs} x ` : '';
-    throw new UsageError(
-      `${jobs}${request.source} ${threads} = ${threads * request.jobs} threads, more than this machine's ${cores} cores: ` +
-        `lower ${request.jobs > 1 ? '--jobs or ' : ''}the threads, or use threads auto (${Math.max(1, Math.floor(cores / request.jobs))} here)`,
-    );
+    const auto = Math.max(1, Math.floor(cores / request.jobs));
+    throw new UsageError(request.jobs > 1
+      ? `--jobs ${request.jobs} x ${request.source} ${threads} = ${threads * request.jobs} threads, more than this machine's ${cores} cores: lower --jobs or the threads, or use threads auto (${auto} here)`
+      : `${request.source} ${threads}: more threads than this machine's ${cores} cores: use at most ${cores}, or auto`);
   }
   return threads;
 }

@@ -31,7 +31,7 @@ test('an explicit thread count is kept, and refused when jobs x threads exceed t
     return true;
   });
   assert.throws(() => resolveThreads({ requested: 3, source: 'runtime.threads in x.yaml', backend: 'cpu', jobs: 1, cores: 2 }), {
-    message: 'runtime.threads in x.yaml 3 = 3 threads, more than this machine\'s 2 cores: lower the threads, or use threads auto (2 here)',
+    message: 'runtime.threads in x.yaml 3: more threads than this machine\'s 2 cores: use at most 2, or auto',
   });
 });
 

@@ -1,0 +1,71 @@
+// Training img/s of the reference student and teacher (experiments/cifar10-kd.yaml at 32x32x3, batch 64)
+// on 1 and on N data-parallel threads, through kdx's own training loop (runner/train.ts: data stream,
+// augmentation, replicas), on synthetic images of CIFAR-10's shape. One process, one run, so the ratio
+// N threads / 1 thread is measured under the same load.
+//
+//   node --import tsx bench/threads-speed.ts [--threads 1,2] [--models student,teacher] [--images 640]
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { loadExperiment } from '../src/config/load.js';
+import { selectBackend } from '../src/engine/backend.js';
+import type { KdxEvent } from '../src/events.js';
+import { DatasetCache } from '../src/runner/datasets.js';
+import { planExperiment } from '../src/runner/plan.js';
+import { trainJob } from '../src/runner/train.js';
+
+const reference = fileURLToPath(new URL('../experiments/cifar10-kd.yaml', import.meta.url));
+
+export interface ThreadsSpeedRow {
+  model: string;
+  threads: number;
+  /** Training img/s of the last epoch (the first warms up), evaluation excluded. */
+  imgPerSec: number;
+}
+
+export async function benchThreadsSpeed(options: { threads?: number[]; models?: string[]; images?: number; log?: (line: string) => void } = {}): Promise<ThreadsSpeedRow[]> {
+  const images = options.images ?? 640;
+  await selectBackend('wasm');
+  const { experiment } = await loadExperiment(reference, {
+    overrides: [
+      'data.dataset=synthetic',
+      `data.options={shape: [32, 32, 3], classes: 10, train: ${images}, test: 64}`,
+      'epochs=2',
+    ],
+  });
+  const dataset = await new DatasetCache(() => {}).get(experiment);
+  const rows: ThreadsSpeedRow[] = [];
+  for (const model of options.models ?? ['student', 'teacher']) {
+    for (const threads of options.threads ?? [1, 2]) {
+      const job = planExperiment(experiment, 'wasm', threads).jobs.find((j) => j.stage.name === model)!;
+      const epochs: number[] = [];
+      const emit = (event: KdxEvent) => {
+        if (event.type === 'epoch-end') epochs.push(event.imgPerSec);
+      };
+      const result = await trainJob({ job, dataset, inputShape: [32, 32, 3], backend: 'wasm', emit });
+      result.model.dispose();
+      rows.push({ model, threads, imgPerSec: epochs[epochs.length - 1] });
+      options.log?.(`${model} ${threads} thread(s): ${epochs.map((r) => r.toFixed(1)).join(', ')} img/s by epoch`);
+    }
+  }
+  return rows;
+}
+
+export function formatThreadsSpeed(rows: ThreadsSpeedRow[]): string {
+  const lines = ['model    threads  img/s  x 1 thread'];
+  for (const row of rows) {
+    const one = rows.find((r) => r.model === row.model && r.threads === 1);
+    lines.push(`${row.model.padEnd(8)} ${String(row.threads).padStart(7)} ${row.imgPerSec.toFixed(1).padStart(6)}  ${one ? (row.imgPerSec / one.imgPerSec).toFixed(2) : '-'}`);
+  }
+  return lines.join('\n');
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { values } = parseArgs({ options: { threads: { type: 'string' }, models: { type: 'string' }, images: { type: 'string' } } });
+  const rows = await benchThreadsSpeed({
+    threads: values.threads?.split(',').map(Number),
+    models: values.models?.split(','),
+    images: values.images ? Number(values.images) : undefined,
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+  process.stdout.write(`${formatThreadsSpeed(rows)}\n`);
+}
