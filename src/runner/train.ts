@@ -247,13 +247,19 @@ async function loadWeights(model: LayersModel, files: NonNullable<Job['stage']['
 function teacherLogitsFor(teacher: TeacherSource | undefined, x: Tensor, epoch: number, offset: number, n: number): Tensor | undefined {
   if (!teacher) return undefined;
   if (teacher.kind === 'live') return teacher.model.apply(x, { training: false }) as Tensor;
+  return tf.tensor2d(storedLogits(teacher, epoch, offset, n), [n, teacher.classes]);
+}
+
+/** The stored logits of `n` images from `offset` in `epoch`'s stream. */
+function storedLogits(teacher: TeacherSource & { kind: 'stored' }, epoch: number, offset: number, n: number): Float32Array {
   const start = (epoch * teacher.samplesPerEpoch + offset) * teacher.classes;
-  return tf.tensor2d(teacher.logits.subarray(start, start + n * teacher.classes), [n, teacher.classes]);
+  return teacher.logits.subarray(start, start + n * teacher.classes);
 }
 
 /** teacherLogitsFor as numbers, for the replicas (a live teacher runs here, on the whole batch). */
 function teacherLogitsData(teacher: TeacherSource | undefined, batch: { x: Float32Array; n: number; shape: number[] }, epoch: number, offset: number): Float32Array | undefined {
   if (!teacher) return undefined;
+  if (teacher.kind === 'stored') return storedLogits(teacher, epoch, offset, batch.n);
   return tf.tidy(() => teacherLogitsFor(teacher, tf.tensor4d(batch.x, [batch.n, ...batch.shape] as [number, number, number, number]), epoch, offset, batch.n)!.dataSync() as Float32Array);
 }
 
