@@ -54,7 +54,7 @@ export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, tri
     await store.sweep(); // temporary files of processes that died
     const runDir = createRunDir(flags.runsDir, kind === 'sweep' ? `${base.name}-sweep` : base.name);
     const git = gitInfo(base.file);
-    await writeJson(runDir, 'experiment.json', { kind, backend, ...(git ? { git } : {}), experiment: base, trials: trials.map(({ id, params }) => ({ id, params })) });
+    await writeJson(runDir, 'experiment.json', { kind, backend, threads, ...(git ? { git } : {}), experiment: base, trials: trials.map(({ id, params }) => ({ id, params })) });
     const log = eventLog(runDir);
     const emit = (event: KdxEvent) => {
       if (runDirFailure === undefined) {

@@ -170,7 +170,7 @@ function checkTeacherWidth(job: Job, dataset: LoadedDataset, source: TeacherSour
 /** The resolved configuration of a job, as written next to its model. */
 export function jobConfig(job: Job) {
   const { stage, experiment } = job;
-  return { key: job.key, stage, layers: job.layers, data: experiment.data, seed: stage.seed, teacher: job.teacher };
+  return { key: job.key, stage, layers: job.layers, data: experiment.data, seed: stage.seed, teacher: job.teacher, ...(job.threads > 1 ? { threads: job.threads } : {}) };
 }
 
 async function loadResume(work: JobWork): Promise<ResumeState | undefined> {

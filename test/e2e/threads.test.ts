@@ -4,10 +4,10 @@
 // give refused before anything is written.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { cleanup, hasStackTrace, kdx, readJson, scratchDir } from './support.js';
+import { cleanup, hasStackTrace, kdx, readJson, scratchDir, tinyExperiment, writeExperiment } from './support.js';
 
 const fixture = new URL('../fixtures/threads.yaml', import.meta.url);
 const twoCores = availableParallelism() >= 2 ? false : 'needs 2 cores';
@@ -102,6 +102,34 @@ test('more threads than the machine has cores: exit 2, one line that says why, n
     const word = await kdx(['run', 'threads.yaml', '--threads', 'many'], { cwd });
     assert.equal(word.exitCode, 2);
     assert.match(word.stderr, /--threads must be auto or a whole number >= 1 \(got "many"\)/);
+  } finally {
+    cleanup(cwd);
+  }
+});
+
+/** A loss that fails on fewer rows than a whole batch: only in a replica. */
+const SHARD_FAILURE = `export default function (kdx) {
+  kdx.registerLoss('wholeBatchOnly', {
+    description: 'fails on a shard',
+    needsTeacher: false,
+    create: () => ({ logits, labels }) => {
+      if (logits.shape[0] < 32) throw new Error('this loss cannot take ' + logits.shape[0] + ' rows');
+      return kdx.tf.losses.softmaxCrossEntropy(kdx.tf.oneHot(labels, 4), logits);
+    },
+  });
+}
+`;
+
+test('a replica that fails fails its job with its message, the other replicas stop, the other jobs go on (exit 1)', { skip: twoCores }, async () => {
+  const cwd = scratchDir();
+  try {
+    writeFileSync(join(cwd, 'shard.mjs'), SHARD_FAILURE);
+    const text = tinyExperiment({ epochs: 1, extra: 'plugins: [./shard.mjs]\n' }).replace('  student: {model: student, epochs: "${epochs}"}', '  student: {model: student, epochs: "${epochs}", loss: wholeBatchOnly}');
+    const result = await kdx(['run', writeExperiment(cwd, 'shard.yaml', text), '--threads', '2', '--backend', 'wasm'], { cwd });
+    assert.equal(result.exitCode, 1, result.stdout);
+    assert.match(result.stdout + result.stderr, /this loss cannot take 16 rows/);
+    assert.match(result.stderr, /1 job failed/);
+    assert.equal(readdirSync(join(cwd, '.kdx', 'cache', 'jobs')).length, 2, 'the teacher and kd_student trained, the student did not');
   } finally {
     cleanup(cwd);
   }
