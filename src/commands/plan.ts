@@ -4,7 +4,7 @@ import type { Experiment } from '../config/experiment.js';
 import { describeModel } from '../registry/model.js';
 import { planExperiment } from '../runner/plan.js';
 import type { ThreadsSetting } from '../runner/threads.js';
-import { threadsOf } from './session.js';
+import { shareCoresOf } from './session.js';
 import { Store } from '../store/store.js';
 import { backendLabel, selectBackendOrFail, type BackendName } from '../engine/backend.js';
 import type { OptimizerConfig } from '../registry/types.js';
@@ -16,7 +16,7 @@ export async function plan(file: string, options: { set: string[]; cacheDir?: st
   const backend = await selectBackendOrFail(options.backend ?? experiment.backend);
   const store = new Store(options.cacheDir);
   const label = backendLabel(backend);
-  process.stdout.write(formatPlan(experiment, label, (key) => store.hasSync(key), threadsOf(experiment, { ...options, jobs: 1 }, label)));
+  process.stdout.write(formatPlan(experiment, label, (key) => store.hasSync(key), shareCoresOf(experiment, { ...options, jobs: 1 }, label).threads));
 }
 
 const lossText = (loss: { type: string; args: Record<string, unknown> }) => {
@@ -37,7 +37,8 @@ export function formatPlan(experiment: Experiment, backend: string, isCached: (k
   const { inputShape, classes } = datasetShape(experiment);
   const { jobs } = planExperiment(experiment, backend, threads);
   const out: string[] = [];
-  out.push(`${experiment.name}: dataset ${experiment.data.dataset}, input ${inputShape.join('x')}, ${classes} classes, batch ${experiment.data.batchSize}, backend ${backend}${threads > 1 ? `, ${threads} threads per job` : ''}`, '');
+  out.push(`${experiment.name}: dataset ${experiment.data.dataset}, input ${inputShape.join('x')}, ${classes} classes, batch ${experiment.data.batchSize}, backend ${backend}`, '');
+  if (threads > 1) out.push(`Threads per job: ${threads} (--threads; part of the job keys)`, '');
   out.push('Stages, in execution order:');
   out.push(
     table(

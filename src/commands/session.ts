@@ -12,7 +12,7 @@ import { createRunDir, eventLog, writeJson } from '../runner/run-dir.js';
 import { execute, type Trial } from '../runner/run.js';
 import { Store } from '../store/store.js';
 import { gitInfo } from '../util/git.js';
-import { resolveThreads, type ThreadsSetting } from '../runner/threads.js';
+import { shareCores, type CoreShare, type ThreadsSetting } from '../runner/threads.js';
 
 export interface ExecutionFlags {
   set: string[];
@@ -33,7 +33,7 @@ export function lastRunFile(store: Store): string {
 
 export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, trials: Trial[], flags: ExecutionFlags): Promise<void> {
   const backend = await selectBackendOrFail(flags.backend ?? base.backend);
-  const threads = threadsOf(base, flags, backendLabel(backend));
+  const { threads, jobsAtOnce, warning } = shareCoresOf(base, flags, backendLabel(backend));
   const controller = new AbortController();
   const interrupts = interruptOnSignals(controller);
   const reporter = createReporter({
@@ -67,7 +67,7 @@ export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, tri
       }
       reporter.onEvent(event);
     };
-    result = await execute({ name: base.name, kind, trials, store, runDir, backend: { name: backend.name, label: backendLabel(backend) }, jobs: flags.jobs, threads, emit, signal: controller.signal, writeReport: (dir) => writeReportAtEnd(dir, emit) });
+    result = await execute({ name: base.name, kind, trials, store, runDir, backend: { name: backend.name, label: backendLabel(backend) }, jobs: flags.jobs, jobsAtOnce, threads, warnings: warning ? [warning] : [], emit, signal: controller.signal, writeReport: (dir) => writeReportAtEnd(dir, emit) });
   } finally {
     await reporter.close();
     interrupts.dispose();
@@ -85,10 +85,10 @@ export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, tri
   }
 }
 
-/** Threads per job: --threads, else the file's runtime.threads (runner/threads.ts). */
-export function threadsOf(base: Experiment, flags: Pick<ExecutionFlags, 'threads' | 'jobs'>, backend: string): number {
+/** Threads per job (--threads, else the file's runtime.threads) and jobs at once: runner/threads.ts. */
+export function shareCoresOf(base: Experiment, flags: Pick<ExecutionFlags, 'threads' | 'jobs'>, backend: string): CoreShare {
   const fromFlag = flags.threads !== undefined;
-  return resolveThreads({
+  return shareCores({
     requested: flags.threads ?? base.threads,
     source: fromFlag ? '--threads' : `runtime.threads in ${relative(process.cwd(), base.file) || base.file}`,
     jobs: flags.jobs,

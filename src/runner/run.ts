@@ -28,8 +28,12 @@ export interface ExecuteOptions {
   /** The backend to select (in workers) and the label results record (`tensorflow (GPU)`). */
   backend: { name: string; label: string };
   jobs: number;
+  /** Jobs run at once (default `jobs`): fewer when their threads would oversubscribe the cores. */
+  jobsAtOnce?: number;
   /** Data-parallel threads per job (resolved: runner/threads.ts); default 1. */
   threads?: number;
+  /** Shown once the plan is out. */
+  warnings?: string[];
   emit: EventSink;
   signal?: AbortSignal;
   liveTeacher?: boolean;
@@ -94,6 +98,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
       ? planned.map((t) => ({ trial: t.id, params: t.params, jobs: Object.fromEntries(t.jobs.map((j) => [j.stage.name, j.id])) }))
       : undefined;
   emit({ type: 'plan', time: Date.now(), name: options.name, runDir, backend: options.backend.label, jobs: planJobs, ...(trialInfo ? { trials: trialInfo } : {}) });
+  for (const message of options.warnings ?? []) emit({ type: 'log', time: Date.now(), level: 'warn', message });
 
   const started = Date.now();
   const results = new Map<string, JobResult>();
@@ -131,7 +136,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   };
   let settled: Promise<void> = Promise.resolve();
   const scheduled = await schedule(jobs, {
-    concurrency: options.jobs,
+    concurrency: options.jobsAtOnce ?? options.jobs,
     emit,
     signal: options.signal,
     run: runJob,

@@ -1,4 +1,4 @@
-// Threads per job (runner/threads.ts), how a batch is cut into shards, and what the thread count does to
+// Threads per job and jobs at once (runner/threads.ts), how a batch is cut into shards, and what the thread count does to
 // the plan: part of the job keys, except where one thread trains anyway.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -7,30 +7,38 @@ import { loadExperiment } from '../../src/config/load.js';
 import { UsageError } from '../../src/errors.js';
 import { planExperiment } from '../../src/runner/plan.js';
 import { shardOf } from '../../src/runner/replica-memory.js';
-import { resolveThreads } from '../../src/runner/threads.js';
+import { shareCores } from '../../src/runner/threads.js';
 
 const fixture = fileURLToPath(new URL('../fixtures/threads.yaml', import.meta.url));
 
-test('auto shares the cores among the jobs at once; tensorflow always trains on one thread', () => {
+test('auto is every core, whatever --jobs; tensorflow always trains on one thread', () => {
   const base = { requested: 'auto' as const, source: '--threads', backend: 'wasm' };
-  assert.equal(resolveThreads({ ...base, jobs: 1, cores: 2 }), 2);
-  assert.equal(resolveThreads({ ...base, jobs: 2, cores: 2 }), 1);
-  assert.equal(resolveThreads({ ...base, jobs: 3, cores: 8 }), 2);
-  assert.equal(resolveThreads({ ...base, jobs: 4, cores: 2 }), 1);
-  assert.equal(resolveThreads({ ...base, jobs: 1, cores: 16, backend: 'tensorflow (no GPU found: CPU)' }), 1);
-  assert.equal(resolveThreads({ ...base, requested: 4, jobs: 1, cores: 16, backend: 'tensorflow (GPU)' }), 1);
+  assert.deepEqual(shareCores({ ...base, jobs: 1, cores: 2 }), { threads: 2, jobsAtOnce: 1 });
+  assert.deepEqual(shareCores({ ...base, jobs: 1, cores: 8 }), { threads: 8, jobsAtOnce: 1 });
+  assert.equal(shareCores({ ...base, jobs: 2, cores: 2 }).threads, 2, 'the same jobs (and keys) as kdx run');
+  assert.deepEqual(shareCores({ ...base, jobs: 4, cores: 16, backend: 'tensorflow (no GPU found: CPU)' }), { threads: 1, jobsAtOnce: 4 });
+  assert.deepEqual(shareCores({ ...base, requested: 4, jobs: 1, cores: 16, backend: 'tensorflow (GPU)' }), { threads: 1, jobsAtOnce: 1 });
 });
 
-test('an explicit thread count is kept, and refused when jobs x threads exceed the cores', () => {
+test('jobs x threads never exceed the cores: --jobs gives way, with a warning; one thread per job is --jobs as always', () => {
   const base = { source: '--threads', backend: 'wasm' };
-  assert.equal(resolveThreads({ ...base, requested: 2, jobs: 1, cores: 2 }), 2);
-  assert.equal(resolveThreads({ ...base, requested: 1, jobs: 4, cores: 2 }), 1, 'one thread is what --jobs always did');
-  assert.throws(() => resolveThreads({ ...base, requested: 2, jobs: 2, cores: 2 }), (error: Error) => {
+  assert.deepEqual(shareCores({ ...base, requested: 'auto', jobs: 2, cores: 2 }), {
+    threads: 2,
+    jobsAtOnce: 1,
+    warning: '--jobs 2 with 2 threads per job would need 4 cores, and this machine has 2: running 1 job at a time (--threads 1 runs 2 jobs of one thread, with other job keys)',
+  });
+  assert.deepEqual(shareCores({ ...base, requested: 2, jobs: 3, cores: 8 }), { threads: 2, jobsAtOnce: 3 });
+  assert.equal(shareCores({ ...base, requested: 2, jobs: 5, cores: 8 }).jobsAtOnce, 4);
+  assert.deepEqual(shareCores({ ...base, requested: 1, jobs: 4, cores: 2 }), { threads: 1, jobsAtOnce: 4 });
+});
+
+test('an explicit thread count above the cores is refused, not lowered: exit 2, with where it was set', () => {
+  assert.throws(() => shareCores({ requested: 3, source: '--threads', backend: 'wasm', jobs: 1, cores: 2 }), (error: Error) => {
     assert.ok(error instanceof UsageError);
-    assert.equal(error.message, '--jobs 2 x --threads 2 = 4 threads, more than this machine\'s 2 cores: lower --jobs or the threads, or use threads auto (1 here)');
+    assert.equal(error.message, '--threads 3: more threads than this machine\'s 2 cores: use at most 2, or auto');
     return true;
   });
-  assert.throws(() => resolveThreads({ requested: 3, source: 'runtime.threads in x.yaml', backend: 'cpu', jobs: 1, cores: 2 }), {
+  assert.throws(() => shareCores({ requested: 3, source: 'runtime.threads in x.yaml', backend: 'cpu', jobs: 1, cores: 2 }), {
     message: 'runtime.threads in x.yaml 3: more threads than this machine\'s 2 cores: use at most 2, or auto',
   });
 });
