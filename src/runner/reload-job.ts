@@ -3,8 +3,7 @@
 // the parent computes for the job (layers, loss, data stream) its workers compute too.
 import { loadExperiment } from '../config/load.js';
 import { UserError } from '../errors.js';
-import type { Job } from './plan.js';
-import { planTrials } from './run.js';
+import { planExperiment, type Job } from './plan.js';
 
 export interface JobDescription {
   file: string;
@@ -23,7 +22,7 @@ export function describeJob(job: Job, backend: string, threads: number): JobDesc
 /** The job, and every job of its plan (to find a teacher's key). */
 export async function reloadJob(description: JobDescription): Promise<{ job: Job; jobs: Job[] }> {
   const { experiment } = await loadExperiment(description.file, { overrides: description.overrides, checkShapes: false });
-  const { jobs } = planTrials([{ id: '', params: {}, experiment }], description.backend, description.threads);
+  const { jobs } = planExperiment(experiment, description.backend, description.threads);
   const job = jobs.find((j) => j.id === description.jobId);
   if (!job) throw new UserError(`job ${description.jobId} is not in the plan of ${description.file} any more: was the file changed during the run?`);
   return { job, jobs };
