@@ -6,6 +6,7 @@
 //   node --import tsx bench/threads-speed.ts [--threads 1,2] [--models student,teacher] [--images 640]
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import { loadExperiment } from '../src/config/load.js';
 import { selectBackend } from '../src/engine/backend.js';
 import type { KdxEvent } from '../src/events.js';
@@ -50,6 +51,22 @@ export async function benchThreadsSpeed(options: { threads?: number[]; models?: 
   return rows;
 }
 
+/**
+ * What N threads can gain on this machine right now: the throughput of N threads of a fixed busy loop
+ * over one's (N on an idle N-core machine; about 1 when other processes take the other cores). The
+ * training ratios are bounded by it, so the bench prints both.
+ */
+export async function parallelCapacity(threads: number): Promise<number> {
+  const code = `let x = 0; for (let i = 0; i < 2e8; i++) x += i % 7; require('node:worker_threads').parentPort.postMessage(x);`;
+  const run = async (n: number) => {
+    const started = performance.now();
+    await Promise.all(Array.from({ length: n }, () => new Promise((resolve) => new Worker(code, { eval: true }).once('message', resolve))));
+    return performance.now() - started;
+  };
+  const one = await run(1);
+  return (threads * one) / (await run(threads));
+}
+
 export function formatThreadsSpeed(rows: ThreadsSpeedRow[]): string {
   const lines = ['model    threads  img/s  x 1 thread'];
   for (const row of rows) {
@@ -67,5 +84,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     images: values.images ? Number(values.images) : undefined,
     log: (line) => process.stderr.write(`${line}\n`),
   });
-  process.stdout.write(`${formatThreadsSpeed(rows)}\n`);
+  const most = Math.max(...rows.map((r) => r.threads));
+  const capacity = await parallelCapacity(most);
+  process.stdout.write(`${formatThreadsSpeed(rows)}\n${most} busy-loop threads run ${capacity.toFixed(2)}x one thread's work on this machine now (the ceiling of the ratios above)\n`);
 }
