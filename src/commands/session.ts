@@ -12,11 +12,16 @@ import { createRunDir, eventLog, writeJson } from '../runner/run-dir.js';
 import { execute, type Trial } from '../runner/run.js';
 import { Store } from '../store/store.js';
 import { gitInfo } from '../util/git.js';
+import { checkSlurm } from '../runner/slurm/check.js';
+import { SlurmExecutor, type InterruptPolicy } from '../runner/slurm/executor.js';
 
 export interface ExecutionFlags {
   set: string[];
   backend?: BackendName;
   jobs: number;
+  /** `slurm`: each job not cached is a Slurm batch job (runner/slurm/); default `local`. */
+  executor?: 'local' | 'slurm';
+  onInterrupt?: InterruptPolicy;
   cacheDir?: string;
   runsDir: string;
   json?: boolean;
@@ -31,6 +36,8 @@ export function lastRunFile(store: Store): string {
 
 export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, trials: Trial[], flags: ExecutionFlags): Promise<void> {
   const backend = await selectBackendOrFail(flags.backend ?? base.backend);
+  // Slurm missing or refusing the resources: said before anything is written or submitted.
+  if (flags.executor === 'slurm') await checkSlurm(trials.map((trial) => trial.experiment));
   const controller = new AbortController();
   const interrupts = interruptOnSignals(controller);
   const reporter = createReporter({
@@ -64,7 +71,11 @@ export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, tri
       }
       reporter.onEvent(event);
     };
-    result = await execute({ name: base.name, kind, trials, store, runDir, backend: { name: backend.name, label: backendLabel(backend) }, jobs: flags.jobs, emit, signal: controller.signal, writeReport: (dir) => writeReportAtEnd(dir, emit) });
+    const backendNames = { name: backend.name, label: backendLabel(backend) };
+    const executor = flags.executor === 'slurm'
+      ? new SlurmExecutor({ store, backend: backendNames, emit, signal: controller.signal, onInterrupt: flags.onInterrupt ?? 'leave' })
+      : undefined;
+    result = await execute({ name: base.name, kind, trials, store, runDir, backend: backendNames, jobs: flags.jobs, executor, emit, signal: controller.signal, writeReport: (dir) => writeReportAtEnd(dir, emit) });
   } finally {
     await reporter.close();
     interrupts.dispose();

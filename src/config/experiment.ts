@@ -1,6 +1,6 @@
 // The validated, typed, normalised experiment the rest of kdx works with. Its raw shape comes from the
 // schema (schema-types.ts is generated from it); this module only turns short forms into one form.
-import type { KdxExperiment } from './schema-types.js';
+import type { KdxExperiment, SlurmResources } from './schema-types.js';
 import type { ModelNode, OptimizerConfig } from '../registry/types.js';
 import type { BackendName } from '../engine/backend.js';
 
@@ -56,7 +56,11 @@ export interface Experiment {
   models: Record<string, ModelNode[]>;
   stages: Record<string, StageSpec>;
   sweep?: { grid: Record<string, unknown[] | string> };
+  /** Each stage's Slurm resources (runtime.slurm, then the stage's own, merged): `--executor slurm` only. */
+  slurm: Record<string, SlurmResources>;
 }
+
+export type { SlurmResources };
 
 /** `relu` -> {type: relu, args: {}}; `{dense: 512}` -> {type: dense, args: {units: 512}}. */
 export function normalizeNamed(entry: unknown, shorthand?: (type: string) => string | undefined): NamedSpec {

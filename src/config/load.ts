@@ -237,6 +237,7 @@ function normalize(
     models,
     stages,
     ...(data.sweep ? { sweep: data.sweep } : {}),
+    slurm: Object.fromEntries(Object.entries<any>(data.stages).map(([name, stage]) => [name, { ...data.runtime.slurm, ...stage.slurm }])),
   };
 }
 

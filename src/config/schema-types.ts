@@ -441,6 +441,7 @@ export interface KdxExperiment {
      * TensorFlow.js backend: auto tries tensorflow (tfjs-node-gpu), then wasm, then cpu.
      */
     backend?: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+    slurm?: SlurmResources;
   };
   data: Data;
   optimizer?: Optimizer;
@@ -499,6 +500,7 @@ export interface KdxExperiment {
          * TensorFlow.js backend: auto tries tensorflow (tfjs-node-gpu), then wasm, then cpu.
          */
         backend?: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+        slurm?: SlurmResources;
       }
     | Data
     | Optimizer
@@ -525,6 +527,43 @@ export interface KdxExperiment {
         };
       }
     | undefined;
+}
+/**
+ * What each job asks Slurm for under `--executor slurm` (a stage's own `slurm` merges over it key by key). Not part of any job key: where a job runs does not change its result.
+ */
+export interface SlurmResources {
+  /**
+   * sbatch --partition: the partition (queue) to run in; default: the cluster's default partition.
+   */
+  partition?: string;
+  /**
+   * sbatch --time: the time limit, as Slurm writes it (`30`, `1:00:00`, `1-12:00:00`). A job killed at its limit is failed with Slurm's reason and resumes from its last finished epoch on the next run.
+   */
+  time?: string;
+  /**
+   * sbatch --cpus-per-task.
+   */
+  cpus?: number;
+  /**
+   * sbatch --mem: memory per node (`4G`, `500M`).
+   */
+  mem?: string;
+  /**
+   * sbatch --gres: generic resources, e.g. `gpu:1`.
+   */
+  gres?: string;
+  /**
+   * sbatch --account: the account charged.
+   */
+  account?: string;
+  /**
+   * sbatch --qos: the quality of service.
+   */
+  qos?: string;
+  /**
+   * Further sbatch options, each one argument as on the command line (`--constraint=a100`, `--exclusive`).
+   */
+  extraArgs?: string[];
 }
 /**
  * The dataset, its batching and its transforms.
@@ -682,6 +721,7 @@ export interface Stage {
    * Seed of this stage; defaults to the experiment's.
    */
   seed?: number;
+  slurm?: SlurmResources1;
 }
 /**
  * Merged key by key over the experiment's optimizer: `{momentum: 0.5}` changes only the momentum. Naming another optimizer starts from its defaults plus the experiment's lr and schedule.
@@ -719,4 +759,41 @@ export interface Optimizer1 {
    */
   nesterov?: boolean;
   schedule?: Schedule;
+}
+/**
+ * This stage's Slurm resources under `--executor slurm`, merged key by key over runtime.slurm (a teacher may ask for more time or a GPU).
+ */
+export interface SlurmResources1 {
+  /**
+   * sbatch --partition: the partition (queue) to run in; default: the cluster's default partition.
+   */
+  partition?: string;
+  /**
+   * sbatch --time: the time limit, as Slurm writes it (`30`, `1:00:00`, `1-12:00:00`). A job killed at its limit is failed with Slurm's reason and resumes from its last finished epoch on the next run.
+   */
+  time?: string;
+  /**
+   * sbatch --cpus-per-task.
+   */
+  cpus?: number;
+  /**
+   * sbatch --mem: memory per node (`4G`, `500M`).
+   */
+  mem?: string;
+  /**
+   * sbatch --gres: generic resources, e.g. `gpu:1`.
+   */
+  gres?: string;
+  /**
+   * sbatch --account: the account charged.
+   */
+  account?: string;
+  /**
+   * sbatch --qos: the quality of service.
+   */
+  qos?: string;
+  /**
+   * Further sbatch options, each one argument as on the command line (`--constraint=a100`, `--exclusive`).
+   */
+  extraArgs?: string[];
 }

@@ -31,6 +31,8 @@ export interface ExecuteOptions {
   emit: EventSink;
   signal?: AbortSignal;
   liveTeacher?: boolean;
+  /** Runs the jobs that are not cached elsewhere (a Slurm cluster) instead of here or in `jobs` workers. */
+  executor?: RemoteExecutor;
   /** Writes the run's report once its results are written; returns its path, or undefined if it could not. */
   writeReport?: (runDir: string) => Promise<string | undefined>;
 }
@@ -38,6 +40,21 @@ export interface ExecuteOptions {
 export interface ExecuteResult {
   status: 'ok' | 'failed' | 'interrupted';
   rows: ResultRow[];
+}
+
+/**
+ * An executor that runs jobs outside this process tree (see runner/slurm/executor.ts): all jobs are handed
+ * over at once, ordered by the executor itself, and followed here.
+ */
+export interface RemoteExecutor {
+  /** Hands over the jobs not cached (in plan order); returns the ids of those to follow. */
+  submit(jobs: Job[]): Promise<Set<string>>;
+  /** Waits for one handed-over job, re-emitting its events; throws why it failed. */
+  follow(job: Job): Promise<JobOutcome>;
+  /** A handed-over job that will not run: a job it needs failed. */
+  skipped(job: Job): Promise<void>;
+  /** After the last job: on an interruption, decides the fate of jobs still running elsewhere. */
+  finish(interrupted: boolean): Promise<void>;
 }
 
 interface PlannedTrial extends Trial {
@@ -121,7 +138,10 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
     keyOf: (id) => keyOf.get(id)!,
     liveTeacher: options.liveTeacher,
   };
+  const { executor } = options;
+  const remote = executor ? await executor.submit(jobs.filter((job) => !planJobs.find((p) => p.job === job.id)!.cached)) : new Set<string>();
   const runJob = async (job: Job): Promise<JobOutcome> => {
+    if (remote.has(job.id)) return executor!.follow(job);
     if (options.jobs > 1 && !store.hasSync(job.key)) {
       return runInWorker(job, { cacheDir: store.root, backend: options.backend, emit, signal: options.signal, liveTeacher: options.liveTeacher });
     }
@@ -129,13 +149,14 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   };
   let settled: Promise<void> = Promise.resolve();
   const scheduled = await schedule(jobs, {
-    concurrency: options.jobs,
+    concurrency: executor ? jobs.length : options.jobs,
     emit,
     signal: options.signal,
     run: runJob,
     describeError: describeJobError,
     onSettled: (result) => {
       results.set(result.job.id, result);
+      if (result.status === 'skipped' && remote.has(result.job.id)) void executor!.skipped(result.job);
       settled = settled.then(() => onJobSettled(result.job));
     },
   });
@@ -143,6 +164,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   // Jobs stopped by an interruption settle silently; the final table shows them too.
   for (const [id, result] of scheduled.results) results.set(id, result);
   const { interrupted } = scheduled;
+  await executor?.finish(interrupted);
 
   const failed = [...results.values()].some((r) => r.status === 'failed' || (r.status === 'skipped' && r.error !== 'interrupted'));
   for (const result of results.values()) {

@@ -7,20 +7,12 @@ import type { JobOutcome } from './job.js';
 import type { Job } from './plan.js';
 import { UserError } from '../errors.js';
 import { TrainingAborted } from './train.js';
+import type { JobRequest } from './one-job.js';
 
 const kdxBin = fileURLToPath(new URL('../../bin/kdx.js', import.meta.url));
 
 /** Parent -> worker. */
-export interface WorkerRequest {
-  file: string;
-  overrides: string[];
-  jobId: string;
-  label: string;
-  cacheDir: string;
-  /** The backend to select, and the label its results record. */
-  backend: { name: string; label: string };
-  liveTeacher?: boolean;
-}
+export type WorkerRequest = JobRequest;
 
 /** Worker -> parent. */
 export type WorkerMessage =

@@ -1,0 +1,41 @@
+// One job of a plan, executed in a process of its own for a kdx elsewhere: a `--jobs N` worker (events
+// over IPC) or a Slurm job (events to a file in the store). The process loads the same experiment, plans
+// it again, and runs the job with the given id against the shared store.
+import { loadExperiment } from '../config/load.js';
+import { selectBackend, type BackendName } from '../engine/backend.js';
+import { UserError } from '../errors.js';
+import type { EventSink } from '../events.js';
+import { Store } from '../store/store.js';
+import { DatasetCache } from './datasets.js';
+import { executeJob, type JobOutcome } from './job.js';
+import { planTrials } from './run.js';
+
+/** What a controlling kdx asks of the process that runs one of its jobs. */
+export interface JobRequest {
+  file: string;
+  overrides: string[];
+  jobId: string;
+  label: string;
+  cacheDir: string;
+  /** The backend to select, and the label its results record. */
+  backend: { name: string; label: string };
+  liveTeacher?: boolean;
+}
+
+export async function runRequestedJob(request: JobRequest, emit: EventSink, signal: AbortSignal): Promise<JobOutcome> {
+  await selectBackend(request.backend.name as BackendName);
+  const { experiment } = await loadExperiment(request.file, { overrides: request.overrides, checkShapes: false });
+  const { jobs } = planTrials([{ id: '', params: {}, experiment }], request.backend.label);
+  const job = jobs.find((j) => j.id === request.jobId);
+  if (!job) throw new UserError(`job ${request.jobId} is not in the plan of ${request.file} any more: was the file changed during the run?`);
+  job.label = request.label;
+  return executeJob(job, {
+    store: new Store(request.cacheDir),
+    datasets: new DatasetCache(emit, signal),
+    backend: request.backend.label,
+    emit,
+    signal,
+    keyOf: (id) => jobs.find((j) => j.id === id)!.key,
+    liveTeacher: request.liveTeacher,
+  });
+}
