@@ -144,6 +144,8 @@ const corpus: [mistake: string, first: string][] = [
    'yaml-syntax.yaml:8:12  (top level)  YAML syntax error: this { is never closed'],
   ['an unclosed [ inside { }, where it opens (not where YAML gives up)',
    'yaml-unclosed-bracket.yaml:8:20  (top level)  YAML syntax error: this [ is never closed'],
+  ['a misspelt key of the Slurm resources of a stage',
+   'slurm-misspelt-partition.yaml:26:13  stages.teacher.slurm.partiton  unknown key "partiton" (did you mean "partition"?)'],
   ['an unclosed ", where it opens (not at the end of the file)',
    'yaml-unclosed-quote.yaml:7:12  (top level)  YAML syntax error: this " is never closed'],
 ];
