@@ -18,7 +18,7 @@ function executionOptions(command: Command): Command {
     .addOption(backendOption())
     .option('--jobs <n>', 'jobs at once: 1 runs in this process, more run in worker processes', parsePositiveInt, 1)
     .addOption(new Option('--executor <name>', 'where jobs run: local (this machine), or slurm (each job a Slurm batch job; the store must be on a shared filesystem)').choices(['local', 'slurm']).default('local'))
-    .addOption(new Option('--on-interrupt <action>', 'with --executor slurm, what q / Ctrl-C does to the Slurm jobs: cancel them (scancel), or leave them running (the same command re-attaches)').choices(['cancel', 'leave']).default('leave'))
+    .addOption(new Option('--on-interrupt <action>', 'with --executor slurm, what q / Ctrl-C does to the Slurm jobs still queued or running: ask (the default in the terminal UI), cancel them (scancel), or leave them running (the default otherwise; the same command re-attaches)').choices(['ask', 'cancel', 'leave']))
     .option('--cache-dir <dir>', 'content-addressed store of finished jobs (default $KDX_CACHE, else .kdx/cache)')
     .option('--runs-dir <dir>', 'where run directories are created', 'runs')
     .option('--json', 'print one JSON event per line on stdout, nothing else')

@@ -6,7 +6,7 @@ import type { Experiment } from '../config/experiment.js';
 import { backendLabel, selectBackendOrFail, type BackendName } from '../engine/backend.js';
 import { environmentError, InterruptedError, RunFailedError } from '../errors.js';
 import { interruptOnSignals } from '../interrupt.js';
-import { createReporter } from '../reporters/index.js';
+import { createReporter, resolveMode } from '../reporters/index.js';
 import type { KdxEvent } from '../events.js';
 import { createRunDir, eventLog, writeJson } from '../runner/run-dir.js';
 import { execute, type Trial } from '../runner/run.js';
@@ -21,7 +21,8 @@ export interface ExecutionFlags {
   jobs: number;
   /** `slurm`: each job not cached is a Slurm batch job (runner/slurm/); default `local`. */
   executor?: 'local' | 'slurm';
-  onInterrupt?: InterruptPolicy;
+  /** With the Slurm executor, what `q` / Ctrl-C does to its jobs; default: ask in the TUI, else leave. */
+  onInterrupt?: InterruptPolicy | 'ask';
   cacheDir?: string;
   runsDir: string;
   json?: boolean;
@@ -40,12 +41,11 @@ export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, tri
   if (flags.executor === 'slurm') await checkSlurm(trials.map((trial) => trial.experiment));
   const controller = new AbortController();
   const interrupts = interruptOnSignals(controller);
-  const reporter = createReporter({
-    mode: flags.json ? 'json' : flags.quiet ? 'quiet' : 'auto',
-    stdout: process.stdout,
-    stderr: process.stderr,
-    onQuit: interrupts.request,
-  });
+  const mode = flags.json ? 'json' : flags.quiet ? 'quiet' : 'auto';
+  const tui = resolveMode(mode, process.stdout, process.env) === 'tui';
+  const onInterrupt = flags.executor === 'slurm' ? (flags.onInterrupt ?? (tui ? 'ask' : 'leave')) : 'leave';
+  const question = slurmInterruptQuestion(onInterrupt, interrupts.request, (event) => reporter.onEvent(event));
+  const reporter = createReporter({ mode, stdout: process.stdout, stderr: process.stderr, onQuit: question.onQuit, onKey: question.onKey });
 
   const store = new Store(flags.cacheDir);
   let result;
@@ -73,7 +73,7 @@ export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, tri
     };
     const backendNames = { name: backend.name, label: backendLabel(backend) };
     const executor = flags.executor === 'slurm'
-      ? new SlurmExecutor({ store, backend: backendNames, emit, signal: controller.signal, onInterrupt: flags.onInterrupt ?? 'leave' })
+      ? new SlurmExecutor({ store, backend: backendNames, emit, signal: controller.signal, onInterrupt: () => question.policy() })
       : undefined;
     result = await execute({ name: base.name, kind, trials, store, runDir, backend: backendNames, jobs: flags.jobs, executor, emit, signal: controller.signal, writeReport: (dir) => writeReportAtEnd(dir, emit) });
   } finally {
@@ -91,6 +91,33 @@ export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, tri
     const failed = result.rows.flatMap((row) => Object.values(row.stages)).filter((stage) => stage.status === 'failed').length;
     throw new RunFailedError(failed > 0 ? `${failed} job${failed === 1 ? '' : 's'} failed (see above)` : 'the run failed (see above)');
   }
+}
+
+/**
+ * `q` / Ctrl-C under --executor slurm in the TUI: the jobs run on the cluster whatever this process does,
+ * so the first `q` asks (in a log line) whether to cancel them or leave them running, and `c` or `l`
+ * answers; a second `q` leaves them. Without a question (a policy given, or plain output) `q` stops at once.
+ */
+export function slurmInterruptQuestion(initial: InterruptPolicy | 'ask', stop: () => void, emit: (event: KdxEvent) => void) {
+  let policy = initial;
+  let asked = false;
+  const decide = (answer: InterruptPolicy) => {
+    policy = answer;
+    stop();
+  };
+  return {
+    policy: (): InterruptPolicy => (policy === 'ask' ? 'leave' : policy),
+    onQuit() {
+      if (policy !== 'ask') return stop();
+      if (asked) return decide('leave');
+      asked = true;
+      const message = 'stop: press c to cancel the Slurm jobs (scancel), l to leave them running (the same command re-attaches to them)';
+      emit({ type: 'log', time: Date.now(), level: 'warn', message });
+    },
+    onKey(input: string) {
+      if (asked && policy === 'ask' && (input === 'c' || input === 'l')) decide(input === 'c' ? 'cancel' : 'leave');
+    },
+  };
 }
 
 /** report.html at the end of a run: Vega loads only then, and a report that fails never fails the run. */

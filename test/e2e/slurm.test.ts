@@ -203,3 +203,34 @@ test('a controller killed with SIGKILL and started again re-attaches and submits
     cleanup(cwd);
   }
 });
+
+test('Ctrl-C of the controller: --on-interrupt cancel scancels the jobs, the default leaves them running', { skip }, async (t) => {
+  slurmUp(t);
+  const cwd = scratchDir();
+  try {
+    const stateOf = (id: string) => execaSync('squeue', ['-h', '-t', 'all', '-o', '%T', '-j', id]).stdout.trim();
+    for (const policy of ['cancel', 'leave'] as const) {
+      const args = ['run', quick, ...small, '--set', 'stages.teacher.epochs=8', '--executor', 'slurm', '--cache-dir', policy, ...(policy === 'cancel' ? ['--on-interrupt', 'cancel'] : [])];
+      const run = background(args, cwd);
+      await run.until('the teacher running', (events) => events.some((e) => e.type === 'job-start' && e.label === 'teacher'));
+      run.child.kill('SIGINT');
+      const result = await run.child;
+      assert.equal(result.exitCode, 130, String(result.stderr));
+      const teacher = submitted(run.events).get('teacher')!;
+      const kd = submitted(run.events).get('kd_student')!;
+      if (policy === 'cancel') {
+        assert.equal(logs(run.events, /^cancelled Slurm jobs/).length, 1);
+        assert.equal(stateOf(kd), 'CANCELLED');
+      } else {
+        assert.match(logs(run.events, /^left Slurm jobs/)[0].message, new RegExp(`${teacher}.*the same command re-attaches`));
+        assert.ok(['PENDING', 'RUNNING', 'COMPLETING', 'COMPLETED'].includes(stateOf(teacher)), stateOf(teacher));
+        // The same command re-attaches and sees it through.
+        const again = await kdx([...args, '--json'], { cwd });
+        assert.equal(again.exitCode, 0, again.stderr);
+        assert.equal(submitted(parseEvents(again.stdout)).size, 0);
+      }
+    }
+  } finally {
+    cleanup(cwd);
+  }
+});

@@ -109,6 +109,17 @@ test('q and Ctrl-C call onQuit and the footer says the run is stopping', async (
   assert.equal(quits, 2);
 });
 
+test('other keys go to onKey (the answer to a question the run asked), q and Ctrl-C do not', async () => {
+  const keys: string[] = [];
+  const r = render(<App state={reduceAll(runMidEpoch())} inputEnabled onQuit={() => {}} onKey={(input) => keys.push(input)} />);
+  await tick();
+  r.stdin.write('q');
+  await tick();
+  r.stdin.write('c');
+  await tick();
+  assert.deepEqual(keys, ['c']);
+});
+
 test('many jobs: the tree shows running and failed jobs first and counts the rest', () => {
   const jobs: PlanJob[] = [
     { job: 't', label: 'teacher', stage: 'teacher', model: 'm', dependsOn: [], epochs: 10, cached: false },

@@ -45,7 +45,8 @@ export interface SlurmExecutorOptions {
   backend: { name: string; label: string };
   emit: EventSink;
   signal?: AbortSignal;
-  onInterrupt: InterruptPolicy;
+  /** Asked once the run is interrupted (the answer may come from the user after the run began). */
+  onInterrupt: () => InterruptPolicy;
   liveTeacher?: boolean;
   /** How often the controller looks at the jobs' files and at squeue (ms). Default 500. */
   pollMs?: number;
@@ -204,7 +205,7 @@ export class SlurmExecutor {
     const pending = [...this.#jobs.values()].filter((f) => !f.settled).map((f) => f.submission.slurmJobId);
     if (pending.length === 0) return;
     const ids = pending.join(' ');
-    if (this.#options.onInterrupt === 'cancel') {
+    if (this.#options.onInterrupt() === 'cancel') {
       await scancel(pending);
       emit({ type: 'log', time: Date.now(), level: 'info', message: `cancelled Slurm jobs ${ids}; each keeps its last finished epoch` });
     } else {
