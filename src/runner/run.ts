@@ -139,7 +139,8 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
     liveTeacher: options.liveTeacher,
   };
   const { executor } = options;
-  const remote = executor ? await executor.submit(jobs.filter((job) => !planJobs.find((p) => p.job === job.id)!.cached)) : new Set<string>();
+  const cachedAtPlan = new Set(planJobs.filter((p) => p.cached).map((p) => p.job));
+  const remote = executor ? await executor.submit(jobs.filter((job) => !cachedAtPlan.has(job.id))) : new Set<string>();
   const runJob = async (job: Job): Promise<JobOutcome> => {
     if (remote.has(job.id)) return executor!.follow(job);
     if (options.jobs > 1 && !store.hasSync(job.key)) {

@@ -182,7 +182,7 @@ test('a controller killed with SIGKILL and started again re-attaches and submits
   slurmUp(t);
   const cwd = scratchDir();
   try {
-    const args = ['run', quick, ...small, '--set', 'stages.teacher.epochs=6', '--executor', 'slurm'];
+    const args = ['run', quick, ...small, '--set', 'stages.teacher.epochs=10', '--executor', 'slurm'];
     const run = background(args, cwd);
     await run.until('three submissions', (events) => submitted(events).size === 3);
     const first = submitted(run.events);

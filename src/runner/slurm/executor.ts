@@ -4,12 +4,12 @@
 // store (events, outcome) and through squeue, and re-emits its events to the same reporters as a local
 // run. A job submitted by an earlier controller that Slurm still has queued or running is re-attached to,
 // not submitted again.
-import { appendFile } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { SlurmResources } from '../../config/experiment.js';
 import { UserError } from '../../errors.js';
 import type { EventSink, KdxEvent } from '../../events.js';
+import { writeJsonAtomic } from '../../store/atomic.js';
 import type { Store } from '../../store/store.js';
 import type { JobOutcome } from '../job.js';
 import type { Job } from '../plan.js';
@@ -129,7 +129,7 @@ export class SlurmExecutor {
       backend,
       ...(liveTeacher ? { liveTeacher } : {}),
     };
-    await appendFile(files.request, `${JSON.stringify(request, null, 2)}\n`);
+    await writeJsonAtomic(files.request, request);
     // Only the dependencies still in Slurm's hands: a cached one is done, and one that failed made this
     // job skipped before it gets here.
     const after = job.dependsOn.map((id) => this.#jobs.get(id)?.submission.slurmJobId).filter((id): id is string => id !== undefined);

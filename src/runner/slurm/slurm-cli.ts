@@ -31,7 +31,7 @@ export class SlurmCommandError extends Error {
 
 async function slurm(command: string, args: string[], input?: string): Promise<string> {
   const result = await execa(command, args, { reject: false, input, stripFinalNewline: true, timeout: 60_000 });
-  if ((result as { code?: string }).code === 'ENOENT' || (result.failed && result.exitCode === undefined && /ENOENT/.test(String(result.message)))) {
+  if ((result as { code?: string }).code === 'ENOENT') {
     throw new SlurmCommandError(command, `${command} is not installed or not on PATH`, true);
   }
   if (result.exitCode !== 0) {
