@@ -96,6 +96,12 @@ export class SlurmExecutor {
           continue;
         }
         if (store.hasSync(job.key)) continue; // finished meanwhile (by another kdx): served from the cache
+        // Without its dependency in Slurm, a job would start too early: it is skipped with that one.
+        const refusedNeed = job.dependsOn.find((id) => this.#refused.has(id));
+        if (refusedNeed) {
+          this.#refused.set(job.id, `not submitted: a job it needs (${refusedNeed}) was refused`);
+          continue;
+        }
         try {
           const submission = await this.#submitOne(job);
           this.#follow(job, submission);
