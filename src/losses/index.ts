@@ -17,7 +17,7 @@ export { attentionLoss, attentionShapeProblem, ATTENTION_DEFAULTS, type Attentio
 export { rkdLoss, RKD_DEFAULTS, type RkdOptions } from './rkd.js';
 export { similarityLoss } from './similarity.js';
 export { pktLoss } from './pkt.js';
-export { hintLoss, hintShapeProblem } from './hint.js';
+export { hintLoss, hintRegressorShapeProblem, hintShapeProblem, regressorOutput } from './hint.js';
 
 export interface FeatureLoss {
   /** Why a student feature of per-example shape `student` cannot be compared with a teacher's, or undefined. */
