@@ -16,8 +16,10 @@ export async function plan(file: string, options: { set: string[]; cacheDir?: st
   process.stdout.write(formatPlan(experiment, backendLabel(backend), (key) => store.hasSync(key)));
 }
 
+const valueText = (v: unknown): string => (Array.isArray(v) ? `[${v.map(valueText).join(', ')}]` : typeof v === 'object' ? JSON.stringify(v) : String(v));
+
 const namedText = (loss: NamedSpec) => {
-  const args = Object.entries(loss.args).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`).join(', ');
+  const args = Object.entries(loss.args).map(([k, v]) => `${k}=${valueText(v)}`).join(', ');
   return args ? `${loss.type}(${args})` : loss.type;
 };
 
