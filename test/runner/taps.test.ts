@@ -1,6 +1,6 @@
 // Feature taps (src/runner/taps.ts): a teacher rebuilt with its taps from its saved files gives exactly
 // its own layers' outputs; a student trains through a model with hint's regressors that the saved model
-// leaves out; taps inside repeats are numbered; tapping a model keeps its job keys.
+// leaves out but its checkpoints keep; taps inside repeats are numbered; tapping a model keeps its job keys.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,6 +15,8 @@ import { forward, studentTapModel, teacherTapModel } from '../../src/runner/taps
 import { loadModelDir, modelToFiles } from '../../src/runner/model-io.js';
 import { planExperiment } from '../../src/runner/plan.js';
 import type { ImageShape } from '../../src/registry/types.js';
+import { registry } from '../../src/registry/index.js';
+import { trainJob, type ResumeState } from '../../src/runner/train.js';
 
 const file = (loss: string, taps = true) => `
 data:
@@ -117,4 +119,37 @@ test('tapping a model keeps every job key; a loss on the taps is a new key', asy
   const listed = await keys(file(features));
   assert.equal(listed.teacher, plain.teacher);
   assert.notEqual(listed.distilled, plain.distilled);
+});
+
+test('a job resumed from its checkpoint trains its hint regressor on: the same bytes as one run without a stop', async () => {
+  await selectBackend('wasm');
+  const { experiment } = await parseExperiment('taps.yaml', file('[crossEntropy, {hint: {weight: 10, pairs: [[s1, block@1]]}}]').replace('epochs: 1\n    loss', 'epochs: 2\n    loss'));
+  const job = planExperiment(experiment, 'wasm').jobs.find((j) => j.stage.name === 'distilled')!;
+  assert.equal(job.stage.epochs, 2);
+  const dataset = await registry.datasets.get('synthetic').load({ seed: 0, options: experiment.data.options, emit: () => {} });
+  const teacher = () => ({ kind: 'live' as const, model: teacherTapModel(buildModel('teacher', experiment.models.teacher, inputShape, 3).model, experiment, job.stage, inputShape) });
+  const run = async (resume?: ResumeState) => {
+    let checkpoint: ResumeState | undefined;
+    const source = teacher();
+    const result = await trainJob({
+      job, dataset, inputShape, backend: 'wasm', emit: () => {}, teacher: source, resume,
+      onEpochEnd: async ({ epochsDone, model, optimizer, history }) => {
+        if (epochsDone !== 1) return;
+        const weights = model.weights.map((w, i) => ({ name: `w${i}`, tensor: tf.clone(w.read()) }));
+        checkpoint = { epochsDone, weights, optimizerState: await optimizer.getWeights(), history: structuredClone(history) };
+      },
+    });
+    source.model.dispose();
+    const bytes = result.model.getWeights().map((w) => Array.from(w.dataSync()));
+    const saved = result.model.weights.length;
+    result.model.dispose();
+    return { bytes, saved, checkpoint, history: result.history };
+  };
+  const whole = await run();
+  assert.equal(whole.checkpoint!.weights.length, whole.saved + 2, 'the checkpoint holds the regressor\'s kernel and bias');
+  const resumed = await run(whole.checkpoint);
+  assert.deepEqual(resumed.bytes, whole.bytes);
+  assert.deepEqual(resumed.history.map((h) => h.terms), whole.history.map((h) => h.terms));
+  assert.ok(whole.history.every((h) => h.terms!.hint! > 0 && h.terms!.crossEntropy! > 0));
+  for (const t of [...whole.checkpoint!.weights, ...whole.checkpoint!.optimizerState]) t.tensor.dispose();
 });
