@@ -366,7 +366,7 @@ export type Loss =
         alpha?: number;
       };
       /**
-       * Decoupled knowledge distillation (Zhao et al. 2022, as mdistiller): ceWeight * cross-entropy + alpha * TCKD + beta * NCKD, where TCKD is the KL divergence of the teacher's and student's target/non-target probabilities and NCKD that of their distributions over the non-target classes, both at temperature T and times T^2. Defaults are mdistiller's; its linear warm-up of the DKD term (20 epochs) is not applied.
+       * Decoupled knowledge distillation (Zhao et al. 2022, as mdistiller): ceWeight * cross-entropy + alpha * TCKD + beta * NCKD, where TCKD is the KL divergence of the teacher's and student's target/non-target probabilities and NCKD that of their distributions over the non-target classes, both at temperature T and times T^2. Defaults are mdistiller's; its linear warm-up of the DKD term (20 epochs) needs a list of terms: [crossEntropy, {dkd: {weight: {value: 1, warmup: 20}}}].
        */
       dkd?: {
         /**
