@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadExperiment } from '../../src/config/load.js';
+import { datasetShape, loadExperiment } from '../../src/config/load.js';
+import { describeModel } from '../../src/registry/model.js';
 import { formatPlan } from '../../src/commands/plan.js';
 import { planExperiment } from '../../src/runner/plan.js';
 import type { LossSpec } from '../../src/config/experiment.js';
@@ -45,4 +46,19 @@ test('every method example validates, plans, uses mdistiller\'s weights, and sha
     for (const job of jobs.filter((j) => j.stage.name !== method)) shared.add(`${job.stage.name} ${job.key}`);
   }
   assert.equal(shared.size, 2, `the teacher and the plain student have one key each across the files: ${[...shared].join(', ')}`);
+});
+
+test('every zoo model is tapped where mdistiller takes its features: feat0 to feat3 by stage, and pooled', async () => {
+  for (const file of readdirSync(join(repoRoot, 'experiments', 'models')).filter((f) => f.endsWith('.yaml'))) {
+    const { experiment } = await loadExperiment(join(repoRoot, 'experiments', 'models', file));
+    const { inputShape } = datasetShape(experiment);
+    for (const [name, layers] of Object.entries(experiment.models)) {
+      const { tapShapes } = describeModel(name, layers, inputShape);
+      for (const tap of ['feat0', 'feat1', 'feat2', 'feat3']) assert.equal(tapShapes[tap]?.length, 3, `${file} ${name} ${tap}`);
+      assert.equal(tapShapes.pooled?.length, 1, `${file} ${name} pooled`);
+      // Stage by stage the maps get no larger.
+      const sizes = ['feat1', 'feat2', 'feat3'].map((t) => tapShapes[t]![0]!);
+      assert.ok(sizes[0]! >= sizes[1]! && sizes[1]! >= sizes[2]!, `${file} ${name}: ${sizes}`);
+    }
+  }
 });
