@@ -44,8 +44,9 @@ export interface TrainContext {
   teacher?: TeacherSource;
   resume?: ResumeState;
   signal?: AbortSignal;
-  /** Called after every finished epoch, before the next starts: the place to checkpoint. */
-  /** `model` is the one trained: the saved model's weights, then those only training uses (hint's regressors). */
+  /** Called after every finished epoch, before the next starts: the place to checkpoint. `model` is the one
+   * trained: the saved model's layers and those only training uses (hint's regressors), so a resumed job
+   * goes on with them. */
   onEpochEnd?: (state: { epochsDone: number; model: LayersModel; optimizer: KdxOptimizer; history: EpochMetrics[] }) => Promise<void>;
   /** Minimum milliseconds between two `batch` events. */
   batchEventInterval?: number;
