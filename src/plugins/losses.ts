@@ -160,7 +160,7 @@ export const kdLossFactory: LossFactory = {
 
 // ---------------------------------------------------------------------------------------------
 // DKD and DIST: ceWeight * cross-entropy + the distillation term, as mdistiller's DKD distiller (its
-// linear warm-up of the DKD term over the first epochs needs per-term schedules, issue 11).
+// linear warm-up of the DKD term is a weighted list's `weight: {value, warmup}`, src/runner/stage-loss.ts).
 
 /**
  * A loss of the form ceWeight * cross-entropy + a distillation term on the logits, the form mdistiller's
