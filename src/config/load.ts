@@ -210,7 +210,8 @@ function normalize(
     Array.isArray(value)
       ? value.map((term) => {
           const { type, args: { weight, ...args } } = entry('lossTerm', term);
-          return { type, args, weight: weight as LossWeight };
+          // A plugin's loss has no schema here to fill the default weight.
+          return { type, args, weight: (weight ?? 1) as LossWeight };
         })
       : entry('loss', value);
   const optimizer = { ...DEFAULT_OPTIMIZER, ...(data.optimizer ?? {}) } as OptimizerConfig;
