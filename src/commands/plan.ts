@@ -1,6 +1,6 @@
 import { datasetShape, loadExperiment } from '../config/load.js';
 import { experimentWarnings, formatWarnings } from '../config/warnings.js';
-import type { Experiment } from '../config/experiment.js';
+import type { Experiment, LossSpec, NamedSpec } from '../config/experiment.js';
 import { describeModel } from '../registry/model.js';
 import { planExperiment } from '../runner/plan.js';
 import { Store } from '../store/store.js';
@@ -16,10 +16,18 @@ export async function plan(file: string, options: { set: string[]; cacheDir?: st
   process.stdout.write(formatPlan(experiment, backendLabel(backend), (key) => store.hasSync(key)));
 }
 
-const lossText = (loss: { type: string; args: Record<string, unknown> }) => {
-  const args = Object.entries(loss.args).map(([k, v]) => `${k}=${v}`).join(', ');
+const valueText = (v: unknown): string => (Array.isArray(v) ? `[${v.map(valueText).join(', ')}]` : typeof v === 'object' ? JSON.stringify(v) : String(v));
+
+const namedText = (loss: NamedSpec) => {
+  const args = Object.entries(loss.args).map(([k, v]) => `${k}=${valueText(v)}`).join(', ');
   return args ? `${loss.type}(${args})` : loss.type;
 };
+
+/** `kd(temperature=4, alpha=0.7)`; a list as its weighted sum: `1*crossEntropy(...) + warmup(1, 20)*dkd(...)`. */
+const lossText = (loss: LossSpec) =>
+  !Array.isArray(loss)
+    ? namedText(loss)
+    : loss.map((term) => `${typeof term.weight === 'number' ? term.weight : `warmup(${term.weight.value}, ${term.weight.warmup})`}*${namedText(term)}`).join(' + ');
 
 /** Every option of an optimizer, its schedule last: `sgd lr=0.1 momentum=0.5 ... schedule=step(stepSize=30, gamma=0.1)`. */
 export function optimizerText(optimizer: OptimizerConfig): string {

@@ -12,6 +12,17 @@ export interface NamedSpec {
   args: Record<string, unknown>;
 }
 
+/** A term's weight: a number, or one that grows linearly over the first `warmup` epochs to `value`. */
+export type LossWeight = number | { value: number; warmup: number };
+
+/** One term of a weighted loss list; its `args` are its loss's (with `pairs` for a feature loss). */
+export interface LossTerm extends NamedSpec {
+  weight: LossWeight;
+}
+
+/** A stage's loss: one loss as written `{name: arguments}`, or a weighted list of terms, summed. */
+export type LossSpec = NamedSpec | LossTerm[];
+
 export interface StageSpec {
   name: string;
   model: string;
@@ -20,7 +31,7 @@ export interface StageSpec {
   teacher?: string;
   /** A model trained elsewhere that this stage loads instead of training (epochs is then 0). */
   load?: { modelJson: string; hash: string };
-  loss: NamedSpec;
+  loss: LossSpec;
   optimizer: OptimizerConfig;
   /** Ordering edges (not counting the teacher). */
   needs: string[];

@@ -10,11 +10,12 @@ import { ensureBuiltins } from '../plugins/builtin.js';
 import { loadPlugin } from '../plugins/load.js';
 import { buildTransforms } from '../plugins/transforms.js';
 import { ConfigError, formatPath, type Diagnostic, type PathSegment } from './diagnostics.js';
-import { normalizeNamed, type Experiment, type NamedSpec, type StageSpec } from './experiment.js';
+import { normalizeNamed, type Experiment, type LossSpec, type LossWeight, type NamedSpec, type StageSpec } from './experiment.js';
 import { interpolate, type InterpolationProblem, type ParameterUse } from './interpolate.js';
 import { applyOverride, isDiagnostic, parseOverride } from './overrides.js';
 import { checkSchema, withDefaults } from './schema.js';
 import { checkSemantics } from './semantics.js';
+import { featureProblems } from './feature-checks.js';
 import { ModelExpander, type Origin } from './models.js';
 import { compose, ownerOf } from './compose.js';
 import { loadTrainedModel, locateTrainedModel, TrainedModelError, type TrainedModelFiles } from '../runner/trained-model.js';
@@ -177,7 +178,9 @@ export async function parseExperiment(file: string, text: string, options: LoadO
     const streams = streamProblems(experiment);
     for (const problem of streams) diagnostics.push(locate(problem));
     if (streams.length === 0) {
-      for (const problem of shapeProblems(experiment, expander.origins)) diagnostics.push(located(problem.origin, problem.message));
+      const shapes = shapeProblems(experiment, expander.origins);
+      for (const problem of shapes.problems) diagnostics.push(located(problem.origin, problem.message));
+      if (shapes.problems.length === 0) for (const problem of featureProblems(experiment, shapes.taps)) diagnostics.push(locate(problem));
     }
     if (diagnostics.length === 0) {
       for (const problem of await trainedModelProblems(experiment)) diagnostics.push(locate(problem));
@@ -198,14 +201,23 @@ function normalize(
   overrides: string[],
 ): Experiment {
   // One form per entry, with the schema's defaults, whatever short form the file used.
-  const entry = (def: 'transform' | 'loss', value: unknown): NamedSpec => {
+  const entry = (def: 'transform' | 'loss' | 'lossTerm', value: unknown): NamedSpec => {
     const { type, args } = normalizeNamed(value);
     return { type, args: withDefaults(def, type, args) };
   };
+  // A list's weight is the sum's business, not the term's loss's: it is kept apart from the arguments.
+  const lossSpec = (value: unknown): LossSpec =>
+    Array.isArray(value)
+      ? value.map((term) => {
+          const { type, args: { weight, ...args } } = entry('lossTerm', term);
+          // A plugin's loss has no schema here to fill the default weight.
+          return { type, args, weight: (weight ?? 1) as LossWeight };
+        })
+      : entry('loss', value);
   const optimizer = { ...DEFAULT_OPTIMIZER, ...(data.optimizer ?? {}) } as OptimizerConfig;
   const stages: Record<string, StageSpec> = {};
   for (const [name, stage] of Object.entries<any>(data.stages)) {
-    const loss = entry('loss', stage.loss);
+    const loss = lossSpec(stage.loss);
     stages[name] = {
       name,
       model: stage.model,
@@ -339,8 +351,9 @@ function optimizerProblems(experiment: Experiment, data: Record<string, any>): P
   return problems;
 }
 
-/** Shape checks already made in this process: a sweep's trials mostly share their models. */
-const modelChecks = new Map<string, ModelShapeProblem | undefined>();
+/** Shape checks already made in this process (a sweep's trials mostly share their models), with the
+ * shapes of the model's taps. */
+const modelChecks = new Map<string, { problem?: ModelShapeProblem; taps: Record<string, number[]> }>();
 
 /** Builds a model once against its input: a layer that does not fit, or an output that is not one logit per class. */
 function modelProblem(
@@ -350,17 +363,19 @@ function modelProblem(
   classes: number,
   dataset: string,
   origins: WeakMap<object, Origin>,
-): ModelShapeProblem | undefined {
+): { problem?: ModelShapeProblem; taps: Record<string, number[]> } {
   const where = (node: ModelNode) => {
     const origin = origins.get(node);
     return origin && [origin.source?.file, formatPath(origin.path)];
   };
   const id = contentHash({ name, layers, inputShape, classes, dataset, written: layers.map(where) });
-  if (modelChecks.has(id)) return modelChecks.get(id);
+  if (modelChecks.has(id)) return modelChecks.get(id)!;
   let problem: ModelShapeProblem | undefined;
+  let taps: Record<string, number[]> = {};
   try {
     const built = buildModel(name, layers, inputShape, 0);
     built.model.dispose();
+    taps = built.tapShapes;
     const out = built.outputShape;
     if (out.length !== 1 || out[0] !== classes) {
       const hint = out.length > 1 ? ' (add flatten or globalAvgPool2d before the last dense layer)' : '';
@@ -377,25 +392,28 @@ function modelProblem(
       error.cause instanceof RangeError ? `${describeNode(error.node)} has more weights than can be allocated: is one of its sizes a typo?` : error.message;
     problem = { origin: origins.get(error.node) ?? { path: ['models', name, error.index] }, message };
   }
-  modelChecks.set(id, problem);
-  return problem;
+  modelChecks.set(id, { problem, taps });
+  return { problem, taps };
 }
 
-/** Builds each model used by a stage once: layers that do not fit, and outputs that are not one logit per class. */
-function shapeProblems(experiment: Experiment, origins: WeakMap<object, Origin>): ModelShapeProblem[] {
+/** Builds each model used by a stage once: layers that do not fit, and outputs that are not one logit per
+ * class; and the shapes of each model's taps. */
+function shapeProblems(experiment: Experiment, origins: WeakMap<object, Origin>): { problems: ModelShapeProblem[]; taps: Record<string, Record<string, number[]>> } {
   let shape: { inputShape: ImageShape; classes: number };
   try {
     shape = datasetShape(experiment);
   } catch (error) {
-    return [{ origin: { path: ['data'] }, message: (error as Error).message }];
+    return { problems: [{ origin: { path: ['data'] }, message: (error as Error).message }], taps: {} };
   }
   const problems: ModelShapeProblem[] = [];
+  const taps: Record<string, Record<string, number[]>> = {};
   const used = new Set(Object.values(experiment.stages).map((s) => s.model));
   for (const name of Object.keys(experiment.models).filter((m) => used.has(m))) {
-    const problem = modelProblem(name, experiment.models[name], shape.inputShape, shape.classes, experiment.data.dataset, origins);
-    if (problem) problems.push(problem);
+    const checked = modelProblem(name, experiment.models[name], shape.inputShape, shape.classes, experiment.data.dataset, origins);
+    if (checked.problem) problems.push(checked.problem);
+    taps[name] = checked.taps;
   }
-  return problems;
+  return { problems, taps };
 }
 
 const mapping = (value: unknown): Record<string, unknown> =>

@@ -41,7 +41,7 @@ const validateFile = ajv.compile(experimentSchema);
  * transform, loss), so `{dense: 10}`, `{dense: {units: 10}}` and `{dense: {units: 10, bias: true}}` end up
  * equal — and so do their job keys.
  */
-export function withDefaults(def: 'layer' | 'transform' | 'loss', type: string, args: Record<string, unknown>): Record<string, unknown> {
+export function withDefaults(def: 'layer' | 'transform' | 'loss' | 'lossTerm', type: string, args: Record<string, unknown>): Record<string, unknown> {
   const validate = ajv.getSchema(`${experimentSchema.$id as string}#/$defs/${def}`)!;
   const entry = { [type]: structuredClone(args) };
   validate(entry); // already valid; this only fills defaults
@@ -101,6 +101,7 @@ function describe(error: ErrorObject, root: unknown): SchemaProblem | undefined 
       return { path, message: `missing required key "${p.missingProperty}"`, onKey: true };
     case 'bareName': {
       const [name, missing] = [String(p.name), p.missing as string[]];
+      if (missing.length === 0) return { path, message: `${name} needs a value: write it as {${name}: ...}`, onKey: false };
       const example = missing.map((key) => `${key}: ...`).join(', ');
       return { path, message: `${name} needs ${missing.join(' and ')}: write it as {${name}: {${example}}}`, onKey: false };
     }

@@ -57,14 +57,30 @@ export function checkSemantics(data: Data, registries: Registries): SemanticProb
       else if (!stageNames.includes(need)) report(at('needs', i), `no stage "${need}"${suggestStage(need)}`);
     });
     known(registries.optimizers, mapping(stage.optimizer).name, at('optimizer', 'name'));
-    const lossName = nameOf(stage.loss);
-    if (lossName !== undefined) {
-      if (!registries.losses.has(lossName)) known(registries.losses, lossName, at('loss'));
-      else if (registries.losses.get(lossName).needsTeacher && stage.teacher === undefined) {
-        report(at('loss'), `${lossName} distils a teacher, but the stage has none: add \`teacher: <stage>\``);
-      } else if (!registries.losses.get(lossName).needsTeacher && stage.teacher !== undefined) {
-        report(at('teacher'), `the stage's loss ${lossName} does not use a teacher: remove \`teacher\`, or use a distillation loss such as kd`);
+    // One loss, or a weighted list of terms: each a known loss, a distilling one only with a teacher, and
+    // a teacher only for a loss that distils it.
+    const terms = Array.isArray(stage.loss)
+      ? stage.loss.map((term, i) => ({ name: nameOf(term), path: at('loss', i) }))
+      : [{ name: nameOf(stage.loss), path: at('loss') }];
+    let distils = false;
+    for (const { name: lossName, path } of terms) {
+      if (lossName === undefined) continue;
+      if (!registries.losses.has(lossName)) {
+        known(registries.losses, lossName, path);
+        distils = true; // said once: the unknown name, not a teacher without use
+        continue;
       }
+      const factory = registries.losses.get(lossName);
+      distils ||= factory.needsTeacher;
+      if (factory.needsTeacher && stage.teacher === undefined) {
+        report(path, `${lossName} distils a teacher, but the stage has none: add \`teacher: <stage>\``);
+      } else if (factory.features && !Array.isArray(stage.loss)) {
+        report(path, `${lossName} compares features: write it as a term of a list, next to the cross-entropy: [crossEntropy, {${lossName}: {weight: ..., pairs: [[student tap, teacher tap]]}}]`);
+      }
+    }
+    if (!distils && stage.teacher !== undefined && terms.some((t) => t.name !== undefined)) {
+      const what = Array.isArray(stage.loss) ? 'no term of the stage\'s loss uses' : `the stage's loss ${terms[0].name} does not use`;
+      report(at('teacher'), `${what} a teacher: remove \`teacher\`, or use a distillation loss such as kd`);
     }
   }
   const graph = Object.fromEntries(

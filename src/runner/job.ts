@@ -12,6 +12,7 @@ import { datasetShape } from '../config/load.js';
 import { decodeTensors, encodeTensors, loadModelDir, modelToFiles } from './model-io.js';
 import { trainJob, TrainingAborted, TrainingError, type EpochMetrics, type ResumeState, type TeacherSource } from './train.js';
 import { computeTeacherLogits } from './teacher-logits.js';
+import { featureUse, teacherTapModel } from './taps.js';
 import { teacherLogitsKey } from '../store/keys.js';
 import { EVALUATION_FILE } from '../report/evaluation.js';
 
@@ -194,7 +195,14 @@ async function teacherSource(job: Job, teacherKey: string, dataset: LoadedDatase
     if (quarantined) warnDamaged(env, `${job.label}: its teacher's cached result`, quarantined, 'cannot go on');
     throw new TrainingError(`${job.label}: the trained teacher ${job.stage.teacher} is no longer in the store; run the same command again to retrain it`);
   };
-  if (env.liveTeacher) return { kind: 'live', model: await loadTeacher() };
+  // Feature losses read the teacher's taps on the same augmented batch: it runs live, rebuilt with them.
+  if (featureUse(job.stage.loss).teacher.length > 0) {
+    return { kind: 'live', model: teacherTapModel(await loadTeacher(), job.experiment, job.stage, datasetShape(job.experiment).inputShape) };
+  }
+  if (env.liveTeacher) {
+    const model = await loadTeacher();
+    return { kind: 'live', model: { model, outputs: [], dispose: () => model.dispose() } };
+  }
   const logitsKey = teacherLogitsKey(job.experiment, job.stage, teacherKey);
   // Trials running at once in other processes share the logits: one computes, the others wait and read.
   const lock = await stoppable(env.signal, () => env.store.lock(`logits-${logitsKey}`, { wait: true, signal: env.signal }));

@@ -7,7 +7,9 @@ import { UserError } from '../errors.js';
 import { registry } from '../registry/index.js';
 import { buildModel, setTrainingStep } from '../registry/model.js';
 import type { ImageShape, KdxOptimizer, LoadedDataset, BatchTransform } from '../registry/types.js';
-import { lossAndGradients, lossWithTerms } from './step.js';
+import { lossAndGradients } from './step.js';
+import { stageLoss } from './stage-loss.js';
+import { forward, studentTapModel, type TapModel } from './taps.js';
 import { batchesPerEpoch, epochBatches } from '../data/stream.js';
 import { lrAt, type ScheduleConfig } from '../plugins/schedules.js';
 import { buildTransforms } from '../plugins/transforms.js';
@@ -20,9 +22,9 @@ export type { EpochMetrics } from '../events.js';
 import type { Job } from './plan.js';
 import { loadTrainedModel } from './trained-model.js';
 
-/** Where a distilling job gets its teacher's logits: a live model, or logits stored for every epoch. */
+/** Where a distilling job gets its teacher's logits (and taps): a live model, or logits stored for every epoch. */
 export type TeacherSource =
-  | { kind: 'live'; model: LayersModel }
+  | { kind: 'live'; model: TapModel }
   | { kind: 'stored'; logits: Float32Array; samplesPerEpoch: number; classes: number };
 
 export interface ResumeState {
@@ -42,7 +44,9 @@ export interface TrainContext {
   teacher?: TeacherSource;
   resume?: ResumeState;
   signal?: AbortSignal;
-  /** Called after every finished epoch, before the next starts: the place to checkpoint. */
+  /** Called after every finished epoch, before the next starts: the place to checkpoint. `model` is the one
+   * trained: the saved model's layers and those only training uses (hint's regressors), so a resumed job
+   * goes on with them. */
   onEpochEnd?: (state: { epochsDone: number; model: LayersModel; optimizer: KdxOptimizer; history: EpochMetrics[] }) => Promise<void>;
   /** Minimum milliseconds between two `batch` events. */
   batchEventInterval?: number;
@@ -69,22 +73,29 @@ export function transformChain(specs: { type: string; args: Record<string, unkno
 
 export async function trainJob(ctx: TrainContext): Promise<TrainResult> {
   const { stage } = ctx.job;
-  const { model, params } = buildModel(stage.model, ctx.job.layers, ctx.inputShape, stage.seed);
+  const built = buildModel(stage.model, ctx.job.layers, ctx.inputShape, stage.seed);
+  const { model, params } = built;
   const optimizer = registry.optimizers.get(stage.optimizer.name).create(stage.optimizer);
+  let trained: TapModel | undefined;
   try {
+    trained = studentTapModel(built, stage, ctx.job.experiment, ctx.inputShape);
     if (stage.load) await loadWeights(model, stage.load);
-    return await trainLoop(ctx, model, optimizer, params);
+    return await trainLoop(ctx, model, trained, optimizer, params);
   } catch (error) {
     // A failed or stopped job must not leave its variables behind: other jobs go on in this process.
     model.dispose();
     optimizer.dispose();
     throw error;
+  } finally {
+    trained?.dispose();
   }
 }
 
 async function trainLoop(
   ctx: TrainContext,
   model: LayersModel,
+  /** `model` with the outputs the loss reads: the one trained and checkpointed. */
+  trained: TapModel,
   optimizer: KdxOptimizer,
   params: number,
 ): Promise<TrainResult> {
@@ -92,14 +103,14 @@ async function trainLoop(
   const history: EpochMetrics[] = [];
   let epochsDone = 0;
   if (ctx.resume) {
-    model.setWeights(ctx.resume.weights.map((w) => w.tensor));
+    trained.model.setWeights(ctx.resume.weights.map((w) => w.tensor));
     await optimizer.setWeights(ctx.resume.optimizerState);
     history.push(...ctx.resume.history);
     epochsDone = ctx.resume.epochsDone;
   }
   const { stage, experiment } = job;
   const batchSize = experiment.data.batchSize;
-  const lossFn = lossWithTerms(registry.losses.get(stage.loss.type), stage.loss.args);
+  const lossAt = stageLoss(stage.loss);
   const trainTransforms = transformChain(experiment.data.train, dataset.shape);
   const testTransforms = transformChain(experiment.data.test, dataset.shape);
   const steps = batchesPerEpoch(dataset.train.count, batchSize, false);
@@ -107,7 +118,7 @@ async function trainLoop(
   if (width !== dataset.classes) {
     throw new TrainingError(`${job.label}: model ${stage.model} outputs ${width} logits, but ${dataset.name} has ${dataset.classes} classes`);
   }
-  const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const trainable = trained.model.trainableWeights.map((w) => w.read() as tf.Variable);
   ctx.emit({
     type: 'job-start', time: Date.now(), job: job.id, label: job.label, epochs: stage.epochs, startEpoch: epochsDone, batchesPerEpoch: steps,
     ...(history.length > 0 ? { history: [...history] } : {}),
@@ -129,6 +140,7 @@ async function trainLoop(
     const breathe = breather();
     let lr = stage.optimizer.lr;
     let batchIndex = 0;
+    const lossFn = lossAt(epoch);
     for (const batch of epochBatches(dataset.train, { batchSize, shape: dataset.shape, transforms: trainTransforms, seed: stage.seed, epoch, shuffle: true })) {
       if (ctx.signal?.aborted) throw new TrainingAborted();
       lr = lrAt(schedule, stage.optimizer.lr, epoch * steps + batchIndex, stage.epochs * steps, steps);
@@ -139,8 +151,8 @@ async function trainLoop(
       const lossValue = tf.tidy(() => {
         const x = tf.tensor4d(batch.x, [batch.n, ...batch.shape]);
         const labels = tf.tensor1d(batch.y, 'int32');
-        const teacherLogits = teacherLogitsFor(ctx.teacher, x, epoch, offset, batch.n);
-        const step = lossAndGradients(model, trainable, lossFn, { x, labels, teacherLogits });
+        const teacher = teacherOutputs(ctx.teacher, x, epoch, offset, batch.n);
+        const step = lossAndGradients(trained, trainable, lossFn, { x, labels, ...teacher });
         terms = step.terms;
         optimizer.applyGradients(step.grads);
         return step.value;
@@ -189,7 +201,7 @@ async function trainLoop(
     };
     history.push(metrics);
     ctx.emit({ type: 'epoch-end', time: Date.now(), job: job.id, epochs: stage.epochs, ...metrics });
-    await ctx.onEpochEnd?.({ epochsDone: epoch + 1, model, optimizer, history });
+    await ctx.onEpochEnd?.({ epochsDone: epoch + 1, model: trained.model, optimizer, history });
   }
   if (stage.load) {
     // Nothing trains: the one row of a loaded model is its evaluation (its loss is the test loss).
@@ -217,11 +229,16 @@ async function loadWeights(model: LayersModel, files: NonNullable<Job['stage']['
   }
 }
 
-function teacherLogitsFor(teacher: TeacherSource | undefined, x: Tensor, epoch: number, offset: number, n: number): Tensor | undefined {
-  if (!teacher) return undefined;
-  if (teacher.kind === 'live') return teacher.model.apply(x, { training: false }) as Tensor;
+function teacherOutputs(
+  teacher: TeacherSource | undefined, x: Tensor, epoch: number, offset: number, n: number,
+): { teacherLogits?: Tensor; teacherFeatures?: Record<string, Tensor> } {
+  if (!teacher) return {};
+  if (teacher.kind === 'live') {
+    const { logits, features } = forward(teacher.model, x, false);
+    return { teacherLogits: logits, ...(features ? { teacherFeatures: features } : {}) };
+  }
   const start = (epoch * teacher.samplesPerEpoch + offset) * teacher.classes;
-  return tf.tensor2d(teacher.logits.subarray(start, start + n * teacher.classes), [n, teacher.classes]);
+  return { teacherLogits: tf.tensor2d(teacher.logits.subarray(start, start + n * teacher.classes), [n, teacher.classes]) };
 }
 
 export function summarize(job: Job, params: number, history: EpochMetrics[], backend: string): JobSummary {

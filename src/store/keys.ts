@@ -8,6 +8,7 @@
 import type { Experiment, StageSpec } from '../config/experiment.js';
 import type { ModelNode } from '../registry/types.js';
 import { contentHash } from '../util/hash.js';
+import { withoutTaps } from '../registry/taps.js';
 
 /**
  * The version of what training computes. Bump it in any change that alters a result for the same file,
@@ -46,7 +47,8 @@ export function jobKey(parts: JobKeyParts): string {
     backend: parts.backend,
     // A plugin's code shapes its layers, losses or data: editing it must train again.
     plugins: experiment.pluginDigests,
-    layers: parts.layers,
+    // Taps only name outputs for the loss (which the key holds): a tapped model trains the same bytes.
+    layers: withoutTaps(parts.layers),
     epochs: stage.epochs,
     // A stage that loads a model trained elsewhere: its files (and so every dependant) by their hash.
     ...(stage.load ? { load: stage.load.hash } : {}),

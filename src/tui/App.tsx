@@ -4,7 +4,7 @@
 import React from 'react';
 import { Box, Static, Text, useInput } from 'ink';
 import type { JobState } from '../events.js';
-import { bar, duration, fitLabel, loss, pct, rate, sparkline, truncate } from '../report/format.js';
+import { bar, duration, fitLabel, loss, pct, rate, sparkline, termsText, truncate } from '../report/format.js';
 import { formatTable, resultsTable } from '../report/table.js';
 import {
   currentEpoch, elapsedSeconds, etaSeconds, evaluating, inEpoch, jobCounts, jobTree, trialProgress,
@@ -274,6 +274,7 @@ function RunningJob({ job, now, width, paint }: { job: JobView; now: number; wid
           <Text {...paint('green')}>{sparkline(job.history.map((h) => h.testAccuracy), 12)}</Text>
         </Text>
       )}
+      {last?.terms && <Text wrap="truncate-end" {...paint('gray')}>{`  terms ${termsText(last.terms)}`}</Text>}
     </Box>
   );
 }

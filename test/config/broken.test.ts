@@ -16,6 +16,14 @@ const brokenDir = join(here, 'broken');
 
 /** [the mistake, the first line printed]. The line starts with the file's name as given to kdx. */
 const corpus: [mistake: string, first: string][] = [
+  ['a feature loss naming a tap the teacher does not have',
+   'tap-unknown.yaml:35:48  stages.at_student.loss[1].attention.pairs[0][1]  the teacher model "teacher" has no tap "t2" (did you mean "t1"?)'],
+  ['hint between taps of different channels, without the regressor that would map them',
+   'hint-without-regressor.yaml:35:55  stages.hint_student.loss[1].hint.pairs[0]  hint compares features of the same shape (got student [8,8,2], teacher [8,8,4]): map the student\'s to the teacher\'s with a regressor'],
+  ['a loss weight below 0',
+   'loss-weight-negative.yaml:32:22  stages.kd_student.loss[1].kd.weight  must be >= 0 (got -0.9)'],
+  ['a feature loss as the whole loss, without the list that gives the labels a term',
+   'feature-loss-alone.yaml:34:7  stages.at_only.loss  attention compares features: write it as a term of a list, next to the cross-entropy: [crossEntropy, {attention: {weight: ..., pairs: [[student tap, teacher tap]]}}]'],
   ['kd alpha above 1',
    'alpha-too-big.yaml:33:16  stages.kd_student.loss.kd.alpha  must be <= 1 (got 1.5)'],
   ['conv2d after flatten: shapes do not fit, at the offending layer',

@@ -11,6 +11,7 @@ import { parseExperiment, loadExperiment, datasetShape } from '../../src/config/
 import { describeModel } from '../../src/registry/model.js';
 import { formatPlan } from '../../src/commands/plan.js';
 import { freshDir, hasStackTrace, here, kdx, mapLimit, repo } from './support.js';
+import type { NamedSpec } from '../../src/config/experiment.js';
 
 const tiny = readFileSync(join(here, 'fixtures', 'tiny.yaml'), 'utf8');
 
@@ -127,7 +128,7 @@ describe('the loader with overrides', () => {
     });
     assert.equal(experiment.stages.teacher.epochs, 5);
     assert.equal(experiment.stages.kd_student.epochs, 1, 'a later, more precise override wins');
-    assert.equal(experiment.stages.kd_student.loss.args.temperature, 8);
+    assert.equal((experiment.stages.kd_student.loss as NamedSpec).args.temperature, 8);
     assert.equal(experiment.stages.teacher.optimizer.lr, 0.01);
     assert.equal((experiment.models.teacher as LayerSpec[])[0].args.filters, 6);
     assert.deepEqual(experiment.overrides, ['epochs=5', 'T=8', 'stages.kd_student.epochs=1', 'optimizer.lr=0.01', 'models.teacher[0].conv2d.filters=6']);

@@ -33,6 +33,12 @@ test('a run with a cached teacher and a KD student mid-epoch', () => {
   assert.ok(widest(frame) <= 80, `widest line ${widest(frame)}`);
 });
 
+test('a running job whose loss has several terms shows the last epoch\'s, weighted', () => {
+  const events = runMidEpoch().map((e) => (e.type === 'epoch-end' ? { ...e, terms: { crossEntropy: 0.1391, attention: 40.92 } } : e));
+  const { lastFrame } = render(<App state={reduceAll(events)} inputEnabled />);
+  assert.match(lastFrame()!, /^ {2}terms crossEntropy 0\.1391 {2}attention 40\.92$/m);
+});
+
 test('the width is capped at 80 columns even on a wide terminal', () => {
   const { lastFrame } = render(<App state={reduceAll(sweepHalf())} width={200} />);
   assert.ok(widest(lastFrame()) <= 80);
