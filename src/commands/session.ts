@@ -4,6 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Experiment } from '../config/experiment.js';
 import { backendLabel, selectBackendOrFail, type BackendName } from '../engine/backend.js';
+import { limitTensorflowThreads, threadsPerJob } from '../engine/tensorflow-threads.js';
 import { environmentError, InterruptedError, RunFailedError } from '../errors.js';
 import { interruptOnSignals } from '../interrupt.js';
 import { createReporter } from '../reporters/index.js';
@@ -30,6 +31,7 @@ export function lastRunFile(store: Store): string {
 }
 
 export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, trials: Trial[], flags: ExecutionFlags): Promise<void> {
+  limitTensorflowThreads(threadsPerJob(flags.jobs)); // before libtensorflow can start; --jobs workers inherit it
   const backend = await selectBackendOrFail(flags.backend ?? base.backend);
   const controller = new AbortController();
   const interrupts = interruptOnSignals(controller);
