@@ -6,7 +6,7 @@ import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, utim
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { sourceFingerprint } from '../../bin/dist.js';
-import { cleanup, repoRoot, scratchDir } from './support.js';
+import { cleanup, repoRoot, scratchDir, tinyExperiment } from './support.js';
 
 test('the fingerprint of the sources changes with any file\'s content, time, name, or a new file', () => {
   const dir = scratchDir('kdx-fingerprint-');
@@ -82,6 +82,16 @@ test('kdx runs the build without tsx while it is current, and the edited sources
     const fromBuild = await kdx(['--help']);
     assert.equal(fromBuild.exitCode, 0, fromBuild.stderr);
     assert.equal(fromBuild.stdout, fromSource.stdout);
+    // A plugin written in TypeScript still loads when kdx runs compiled.
+    pkg.show('tsx');
+    writeFileSync(join(pkg.root, 'double.ts'), `export default function (kdx: { registerLayer(name: string, factory: object): void; tf: any }): void {
+  kdx.registerLayer('double', { description: 'x * 2', create: () => kdx.tf.layers.rescaling({ scale: 2 }) });
+}
+`);
+    writeFileSync(join(pkg.root, 'plugin.yaml'), `plugins: [./double.ts]\n${tinyExperiment().replace('student: [flatten', 'student: [double, flatten')}`);
+    const plugin = await kdx(['validate', 'plugin.yaml']);
+    assert.equal(plugin.exitCode, 0, plugin.stderr);
+    pkg.hide('tsx');
     const forced = await execa(process.execPath, [join(pkg.root, 'bin', 'kdx.js'), '--help'], { cwd: pkg.root, reject: false, env: { KDX_FROM_SOURCE: '1' } });
     assert.notEqual(forced.exitCode, 0);
     assert.match(forced.stderr, /tsx/);
