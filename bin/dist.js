@@ -1,5 +1,5 @@
-// dist/: src/ compiled to JavaScript ahead of time, so `kdx` starts without compiling TypeScript (tsx's
-// loader costs about half a second at every start, and every worker process pays it again).
+// dist/: src/ compiled to JavaScript ahead of time, so `kdx` starts without compiling TypeScript (through
+// tsx's loader, about half of `kdx validate`'s time, paid again by every worker process).
 //
 // `npm ci` builds it (the `prepare` script); `npm run build` rebuilds it. The build is esbuild's per-file
 // TypeScript -> JavaScript transform, the one tsx applies on the fly, so both paths run the same code.
