@@ -4,6 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Experiment } from '../config/experiment.js';
 import { backendLabel, selectBackendOrFail, type BackendName } from '../engine/backend.js';
+import { limitTensorflowThreads, threadsPerJob } from '../engine/tensorflow-threads.js';
 import { environmentError, InterruptedError, RunFailedError } from '../errors.js';
 import { interruptOnSignals } from '../interrupt.js';
 import { createReporter, resolveMode } from '../reporters/index.js';
@@ -36,6 +37,7 @@ export function lastRunFile(store: Store): string {
 }
 
 export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, trials: Trial[], flags: ExecutionFlags): Promise<void> {
+  limitTensorflowThreads(threadsPerJob(flags.jobs)); // before libtensorflow can start; --jobs workers inherit it
   const backend = await selectBackendOrFail(flags.backend ?? base.backend);
   // Slurm missing or refusing the resources: said before anything is written or submitted.
   if (flags.executor === 'slurm') await checkSlurm(trials.map((trial) => trial.experiment));

@@ -1,7 +1,6 @@
 // --jobs N > 1: each job runs in a child process (`kdx __worker`, started with execa) that loads the same
 // experiment, executes the one job, and streams its events back over IPC. A crash fails the job only.
 import { fileURLToPath } from 'node:url';
-import { execaNode } from 'execa';
 import type { EventSink, KdxEvent } from '../events.js';
 import type { JobOutcome } from './job.js';
 import type { Job } from './plan.js';
@@ -35,6 +34,7 @@ export async function runInWorker(
     backend: options.backend,
     liveTeacher: options.liveTeacher,
   };
+  const { execaNode } = await import('execa'); // ~0.2 s to import: only runs with --jobs > 1 pay it
   const child = execaNode(kdxBin, ['__worker'], { ipc: true, serialization: 'json', reject: false, stdout: 'ignore', stderr: 'pipe', all: false });
   const stopChild = () => child.kill('SIGINT');
   options.signal?.addEventListener('abort', stopChild, { once: true });
