@@ -43,6 +43,13 @@ export interface JobSummary {
   seconds: number;
   imgPerSec: number;
   backend: string;
+  /** The final model's test metrics beyond top-1 (src/runner/test-metrics.ts); absent in entries
+   * trained before kdx measured them. */
+  top5Accuracy?: number;
+  ece?: number;
+  /** A distilled stage's top-1 agreement with its teacher (ensemble) and mean KL(teacher || student). */
+  teacherAgreement?: number;
+  teacherKL?: number;
 }
 
 /** What a job measured over one epoch (1-based `epoch`; accuracies are fractions; `seconds` this epoch's). */

@@ -100,7 +100,7 @@ function reachableKeys(experiment: Experiment, trials: Trial[]): string[] {
     const keyOf = new Map(jobs.map((job) => [job.id, job.key]));
     for (const job of jobs) {
       keys.push(job.key);
-      if (job.teacher) keys.push(teacherLogitsKey(job.experiment, job.stage, keyOf.get(job.teacher)!));
+      for (const teacher of job.teachers ?? []) keys.push(teacherLogitsKey(job.experiment, job.stage, keyOf.get(teacher.id)!));
     }
   }
   return keys;

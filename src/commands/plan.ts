@@ -54,7 +54,7 @@ export function formatPlan(experiment: Experiment, backend: string, isCached: (k
   out.push('', 'Optimizers (each stage\'s, after merging over the experiment\'s and filling defaults):');
   out.push(table(['stage', 'optimizer'], jobs.map((job) => [job.stage.name, optimizerText(job.stage.optimizer)]), { indent: 2 }));
   const edges = jobs.flatMap((job) => [
-    ...(job.stage.teacher ? [`  ${job.stage.teacher} -> ${job.stage.name}  (teacher)`] : []),
+    ...(job.stage.teachers ?? []).map((t) => `  ${t.stage} -> ${job.stage.name}  (teacher${job.stage.teachers!.length > 1 ? `, weight ${Number(t.weight.toFixed(4))}` : ''})`),
     ...job.stage.needs.map((need) => `  ${need} -> ${job.stage.name}  (needs)`),
   ]);
   out.push('', 'Edges:', ...(edges.length ? edges : ['  (none: the stages are independent)']));

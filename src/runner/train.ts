@@ -98,7 +98,7 @@ async function trainLoop(
     epochsDone = ctx.resume.epochsDone;
   }
   const { stage, experiment } = job;
-  const batchSize = experiment.data.batchSize;
+  const batchSize = stage.data.batchSize;
   const lossFn = lossWithTerms(registry.losses.get(stage.loss.type), stage.loss.args);
   const trainTransforms = transformChain(experiment.data.train, dataset.shape);
   const testTransforms = transformChain(experiment.data.test, dataset.shape);
