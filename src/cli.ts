@@ -16,7 +16,8 @@ function experimentOptions(command: Command): Command {
 function executionOptions(command: Command): Command {
   return command
     .addOption(backendOption())
-    .option('--jobs <n>', 'jobs at once: 1 runs in this process, more run in worker processes', parsePositiveInt, 1)
+    .option('--jobs <n>', 'jobs at once: 1 runs in this process, more run in worker processes', positiveInt('--jobs'), 1)
+    .option('--seeds <n>', 'train every stage under n seeds (the file\'s seed, +1, ...) and report mean ± std and the KD gain with a 95% interval (overrides the file\'s seeds)', positiveInt('--seeds'))
     .option('--cache-dir <dir>', 'content-addressed store of finished jobs (default $KDX_CACHE, else .kdx/cache)')
     .option('--runs-dir <dir>', 'where run directories are created', 'runs')
     .option('--json', 'print one JSON event per line on stdout, nothing else')
@@ -27,10 +28,12 @@ function backendOption(): Option {
   return new Option('--backend <name>', 'TensorFlow.js backend (default: the file\'s runtime.backend, else auto); part of every job key').choices(['auto', 'tensorflow', 'wasm', 'cpu']);
 }
 
-function parsePositiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new CommanderError(EXIT.usage, 'kdx.invalidArgument', `error: --jobs must be a whole number >= 1 (got "${value}")`);
-  return n;
+function positiveInt(flag: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new CommanderError(EXIT.usage, 'kdx.invalidArgument', `error: ${flag} must be a whole number >= 1 (got "${value}")`);
+    return n;
+  };
 }
 
 export function buildProgram(): Command {

@@ -94,6 +94,9 @@ export type KdxEvent =
 export interface ResultRow {
   trial?: string;
   params: Record<string, unknown>;
+  /** The seed of this row's trial, in a run or sweep over several seeds (`--seeds`, `seeds:`); `params`
+   * then holds the grid point without it, and rows of one point differ only by their seed. */
+  seed?: number;
   /** Per stage name: its summary, or undefined if it failed or was skipped. */
   stages: Record<string, (JobSummary & { job: string; status: JobState }) | { job: string; status: JobState; error?: string }>;
   /**

@@ -17,6 +17,8 @@ export interface ExecutionFlags {
   set: string[];
   backend?: BackendName;
   jobs: number;
+  /** `--seeds N`: train every trial under N seeds (see seeds.ts). */
+  seeds?: number;
   cacheDir?: string;
   runsDir: string;
   json?: boolean;

@@ -22,7 +22,7 @@ export async function worker(): Promise<void> {
   process.on('disconnect', () => controller.abort());
   try {
     await selectBackend(request.backend.name as BackendName);
-    const { experiment } = await loadExperiment(request.file, { overrides: request.overrides, checkShapes: false });
+    const { experiment } = await loadExperiment(request.file, { overrides: request.overrides, trainingSeed: request.trainingSeed, checkShapes: false });
     const { jobs } = planTrials([{ id: '', params: {}, experiment }], request.backend.label);
     const job = jobs.find((j) => j.id === request.jobId);
     if (!job) throw new UserError(`job ${request.jobId} is not in the plan of ${request.file} any more: was the file changed during the run?`);

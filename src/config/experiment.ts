@@ -59,7 +59,12 @@ export interface Experiment {
   file: string;
   /** The `KEY=VALUE` overrides applied to the file, so a worker process can load the same experiment. */
   overrides: string[];
+  /** The top-level seed: the dataset's (synthetic data is generated from it) and every stage's default. */
   seed: number;
+  /** A repeated-seeds run's seeds (`seeds:`), each the default seed of the stages in one replica. */
+  seeds?: number[];
+  /** In one replica of a repeated-seeds run: its seed, which the stages without their own use. */
+  trainingSeed?: number;
   params: Record<string, unknown>;
   /** Absolute paths of plugin modules. */
   plugins: string[];

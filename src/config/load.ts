@@ -29,6 +29,9 @@ export interface LoadOptions {
   grid?: { flag: '--grid' | 'sweep.grid'; overrides: string[] };
   /** Build every model once to check its shapes against the dataset (default true). */
   checkShapes?: boolean;
+  /** One of a repeated-seeds run's seeds: the seed of every stage that sets none, in place of the
+   * top-level `seed`, which still generates the dataset (so every seed trains on the same data). */
+  trainingSeed?: number;
 }
 
 export interface Loaded {
@@ -169,7 +172,7 @@ export async function parseExperiment(file: string, text: string, options: LoadO
   if (diagnostics.length > 0) throw new ConfigError(sortByPosition(diagnostics));
 
   const dataRoot = owner(['data', 'root']).file;
-  const experiment = normalize(resolved, models, loads, file, dataRoot, { plugins, pluginDigests }, allOverrides.map((o) => o.text));
+  const experiment = normalize(resolved, models, loads, file, dataRoot, { plugins, pluginDigests }, allOverrides.map((o) => o.text), options.trainingSeed);
   for (const problem of optimizerProblems(experiment, resolved)) diagnostics.push(locate(problem));
   for (const problem of subsetProblems(experiment)) diagnostics.push(locate(problem));
   if (diagnostics.length > 0) throw new ConfigError(sortByPosition(diagnostics));
@@ -198,6 +201,7 @@ function normalize(
   rootFile: string,
   plugins: { plugins: string[]; pluginDigests: string[] },
   overrides: string[],
+  trainingSeed: number | undefined,
 ): Experiment {
   // One form per entry, with the schema's defaults, whatever short form the file used.
   const entry = (def: 'transform' | 'loss', value: unknown): NamedSpec => {
@@ -217,8 +221,8 @@ function normalize(
       loss,
       optimizer: stageOptimizer(optimizer, stage.optimizer),
       needs: stage.needs ?? [],
-      seed: stage.seed ?? data.seed,
-      data: stageData(data.data.batchSize, stage.data, stage.seed ?? data.seed),
+      seed: stage.seed ?? trainingSeed ?? data.seed,
+      data: stageData(data.data.batchSize, stage.data, stage.seed ?? trainingSeed ?? data.seed),
     };
   }
   return {
@@ -226,6 +230,8 @@ function normalize(
     file: resolve(file),
     overrides,
     seed: data.seed,
+    ...(data.seeds === undefined ? {} : { seeds: typeof data.seeds === 'number' ? countingSeeds(data.seed, data.seeds) : data.seeds }),
+    ...(trainingSeed === undefined ? {} : { trainingSeed }),
     params: data.params,
     ...plugins,
     backend: data.runtime.backend,
@@ -241,6 +247,11 @@ function normalize(
     stages,
     ...(data.sweep ? { sweep: data.sweep } : {}),
   };
+}
+
+/** `seeds: N` (or `--seeds N`): N seeds counting up from the top-level seed. */
+export function countingSeeds(from: number, count: number): number[] {
+  return Array.from({ length: count }, (_, i) => from + i);
 }
 
 /** A stage's teachers with their weights normalised to sum to 1. */

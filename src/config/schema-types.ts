@@ -683,7 +683,7 @@ export interface Stage {
                */
               stage: string;
               /**
-               * Relative weight of this teacher's logits in the average (normalised over the list).
+               * Relative weight of this teacher's logits in the average (normalised over the list); default 1.
                */
               weight?: number;
             }
@@ -696,7 +696,7 @@ export interface Stage {
                */
               stage: string;
               /**
-               * Relative weight of this teacher's logits in the average (normalised over the list).
+               * Relative weight of this teacher's logits in the average (normalised over the list); default 1.
                */
               weight?: number;
             }

@@ -17,6 +17,8 @@ export interface Trial {
   /** Content-derived id (the trial directory's name); empty for a plain run. */
   id: string;
   params: Record<string, unknown>;
+  /** In a repeated-seeds run: the replica's seed (the experiment's trainingSeed). */
+  seed?: number;
   experiment: Experiment;
 }
 
@@ -55,7 +57,8 @@ export function planTrials(trials: Trial[], backend: string): { jobs: Job[]; pla
   }
   const unique = new Map<string, Job>();
   for (const trial of planned) {
-    const suffix = `[${Object.entries(trial.params).map(([k, v]) => `${k}=${v}`).join(',')}]`;
+    const point = { ...trial.params, ...(trial.seed === undefined ? {} : { seed: trial.seed }) };
+    const suffix = `[${Object.entries(point).map(([k, v]) => `${k}=${v}`).join(',')}]`;
     trial.jobs = trial.jobs.map((job) => {
       const existing = unique.get(job.id);
       if (existing) return existing;
@@ -103,7 +106,8 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   const onJobSettled = async (job: Job) => {
     if (results.get(job.id)?.outcome) {
       for (const trial of planned.filter((t) => t.jobs.includes(job))) {
-        await copyOutputs(store.entryDir(job.key), join(runDir, ...(options.kind === 'sweep' ? ['trials', trial.id] : []), 'stages', job.stage.name));
+        // A trial with an id (a sweep's, a seed's) has its own directory; a plain run has one trial.
+        await copyOutputs(store.entryDir(job.key), join(runDir, ...(trial.id ? ['trials', trial.id] : []), 'stages', job.stage.name));
       }
     }
     if (options.kind !== 'sweep') return;
@@ -182,7 +186,13 @@ function resultRow(trial: PlannedTrial, results: Map<string, JobResult>): Result
       : { job: job.id, status, ...(result?.error ? { error: result.error } : {}) };
   }
   const gains = kdGains(trial, stages);
-  return { ...(trial.id ? { trial: trial.id } : {}), params: trial.params, stages, ...(gains ? { kdGains: gains } : {}) };
+  return {
+    ...(trial.id ? { trial: trial.id } : {}),
+    params: trial.params,
+    ...(trial.seed === undefined ? {} : { seed: trial.seed }),
+    stages,
+    ...(gains ? { kdGains: gains } : {}),
+  };
 }
 
 /** The plain student a distilling stage is compared with: the first stage without a teacher that trains

@@ -14,6 +14,8 @@ const kdxBin = fileURLToPath(new URL('../../bin/kdx.js', import.meta.url));
 export interface WorkerRequest {
   file: string;
   overrides: string[];
+  /** The replica's seed in a repeated-seeds run (see LoadOptions.trainingSeed). */
+  trainingSeed?: number;
   jobId: string;
   label: string;
   cacheDir: string;
@@ -37,6 +39,7 @@ export async function runInWorker(
   const request: WorkerRequest = {
     file: job.experiment.file,
     overrides: job.experiment.overrides,
+    ...(job.experiment.trainingSeed === undefined ? {} : { trainingSeed: job.experiment.trainingSeed }),
     jobId: job.id,
     label: job.label,
     cacheDir: options.cacheDir,

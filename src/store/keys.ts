@@ -27,7 +27,8 @@ export const TRAINING_SEMANTICS = 3;
 export function streamSpec(experiment: Experiment, stage: StageSpec) {
   const { dataset, options, limit, train, test } = experiment.data;
   const { batchSize, subset } = stage.data;
-  return { dataset, options, datasetSeed: experiment.seed, batchSize, limit, train, test, seed: stage.seed, ...(subset ? { subset } : {}) };
+  // A loaded model trains nothing: no stream seed, so the replicas of a repeated-seeds run share it.
+  return { dataset, options, datasetSeed: experiment.seed, batchSize, limit, train, test, ...(stage.load ? {} : { seed: stage.seed }), ...(subset ? { subset } : {}) };
 }
 
 export interface JobKeyParts {
