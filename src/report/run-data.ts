@@ -109,7 +109,9 @@ export function readRunData(dir: string): RunData {
     });
     const kdGains = Object.fromEntries(Object.entries(row.kdGains ?? {}).filter((g): g is [string, number] => g[1] !== null));
     const gains = Object.values(kdGains);
-    return { id: row.trial ?? '', params: row.params, stages, kdGains, ...(gains.length > 0 ? { kdGain: Math.max(...gains) } : {}), row };
+    // A seed replica's seed is a parameter to the report, which averages trials that differ only by it.
+    const params = row.seed === undefined ? row.params : { ...row.params, seed: row.seed };
+    return { id: row.trial ?? '', params, stages, kdGains, ...(gains.length > 0 ? { kdGain: Math.max(...gains) } : {}), row };
   });
   noteMissingStageFiles(trials, missing);
 

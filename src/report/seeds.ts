@@ -16,21 +16,24 @@ export function tCritical95(df: number): number {
   return df <= T_975.length ? T_975[df - 1] : 1.96 + 2.4 / df;
 }
 
-export interface Spread {
+export interface Stat {
   mean: number;
-  /** Sample standard deviation (n - 1); 0 for one value. */
-  std: number;
+  /** Sample standard deviation (n - 1); undefined for a single value. */
+  std?: number;
   n: number;
 }
 
-export function spread(values: readonly number[]): Spread {
-  const n = values.length;
-  const mean = values.reduce((a, b) => a + b, 0) / Math.max(n, 1);
-  const variance = n > 1 ? values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1) : 0;
-  return { mean, std: Math.sqrt(variance), n };
+/** Mean and sample standard deviation of the finite values; undefined if there are none. */
+export function stat(values: readonly (number | undefined)[]): Stat | undefined {
+  const xs = values.filter((v): v is number => v !== undefined && Number.isFinite(v));
+  if (xs.length === 0) return undefined;
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  if (xs.length === 1) return { mean, n: 1 };
+  const variance = xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1);
+  return { mean, std: Math.sqrt(variance), n: xs.length };
 }
 
-export interface Gain extends Spread {
+export interface Gain extends Stat {
   /** The 95% interval of the mean gain: mean ± t(0.975, n-1) · std / sqrt(n); undefined for one seed. */
   low?: number;
   high?: number;
@@ -38,9 +41,10 @@ export interface Gain extends Spread {
   perSeed: number[];
 }
 
-export function pairedGain(differences: readonly number[]): Gain {
-  const s = spread(differences);
-  if (s.n < 2) return { ...s, perSeed: [...differences] };
+export function pairedGain(differences: readonly number[]): Gain | undefined {
+  const s = stat(differences);
+  if (!s) return undefined;
+  if (s.std === undefined) return { ...s, perSeed: [...differences] };
   const half = tCritical95(s.n - 1) * (s.std / Math.sqrt(s.n));
   return { ...s, low: s.mean - half, high: s.mean + half, perSeed: [...differences] };
 }
@@ -54,7 +58,7 @@ export interface SeedGroup {
   params: Record<string, unknown>;
   seeds: number[];
   /** Per stage, per metric present in every seed's result. */
-  stages: Record<string, Partial<Record<SeedMetric, Spread>>>;
+  stages: Record<string, Partial<Record<SeedMetric, Stat>>>;
   /** Per distilled stage with a result in at least one seed. */
   kdGains: Record<string, Gain>;
 }
@@ -79,13 +83,14 @@ export function seedGroups(rows: readonly ResultRow[]): SeedGroup[] {
       stages[name] = {};
       for (const metric of SEED_METRICS) {
         const values = results.map((r) => r[metric]).filter((v): v is number => typeof v === 'number');
-        if (values.length > 0 && values.length === results.length) stages[name][metric] = spread(values);
+        if (values.length > 0 && values.length === results.length) stages[name][metric] = stat(values);
       }
     }
     const kdGains: SeedGroup['kdGains'] = {};
     for (const name of [...new Set(members.flatMap((row) => Object.keys(row.kdGains ?? {})))]) {
       const differences = members.map((row) => row.kdGains?.[name]).filter((g): g is number => typeof g === 'number');
-      if (differences.length > 0) kdGains[name] = pairedGain(differences);
+      const gain = pairedGain(differences);
+      if (gain) kdGains[name] = gain;
     }
     return { params: members[0].params, seeds: members.map((row) => row.seed!), stages, kdGains };
   });

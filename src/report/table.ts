@@ -6,7 +6,7 @@
 // counterpart (same model, no teacher); trials are ranked by the KD gain, as a note under the table says.
 import type { JobState, JobSummary, ResultRow } from '../events.js';
 import { count, duration, paramValue, pct, points, rate, truncate } from './format.js';
-import { hasSeeds, seedGroups, type Gain, type SeedGroup, type Spread } from './seeds.js';
+import { hasSeeds, seedGroups, type Gain, type SeedGroup, type Stat } from './seeds.js';
 
 export type TableFormat = 'text' | 'markdown' | 'csv';
 export type CellValue = string | number | boolean | null | undefined;
@@ -76,9 +76,9 @@ export function resultsTable(rows: readonly ResultRow[], options: { kind?: 'run'
 }
 
 /** `72.7% ± 2.1` (mean ± std in percentage points); `—` without values. */
-function spreadText(s: Spread | undefined, digits = 1, scale = 100, unit = '%'): string {
+function spreadText(s: Stat | undefined, digits = 1, scale = 100, unit = '%'): string {
   if (!s) return '—';
-  return `${(s.mean * scale).toFixed(digits)}${unit}${s.n > 1 ? ` ± ${(s.std * scale).toFixed(digits)}` : ''}`;
+  return `${(s.mean * scale).toFixed(digits)}${unit}${s.std === undefined ? '' : ` ± ${(s.std * scale).toFixed(digits)}`}`;
 }
 
 /** `+2.6pt [+1.2, +4.0]`: the mean paired gain and its 95% interval (none for one seed). */
@@ -89,10 +89,11 @@ function gainText(g: Gain | undefined): string {
 }
 
 /** The note under a seeds table for each distilled stage: the gain, its interval, and every seed's. */
-function gainNotes(group: SeedGroup, prefix = ''): string[] {
+function gainNotes(group: SeedGroup): string[] {
   return Object.entries(group.kdGains).map(([stage, g]) => {
     const interval = g.low === undefined ? '(one seed: no interval)' : `(95% CI ${points(g.low)} to ${points(g.high)}, paired t over ${g.n} seeds)`;
-    return `${prefix}KD gain ${stage}: ${points(g.mean)} ± ${(g.std * 100).toFixed(1)} ${interval}; per seed ${g.perSeed.map((d) => points(d)).join(', ')}`;
+    const std = g.std === undefined ? '' : ` ± ${(g.std * 100).toFixed(1)}`;
+    return `KD gain ${stage}: ${points(g.mean)}${std} ${interval}; per seed ${g.perSeed.map((d) => points(d)).join(', ')}`;
   });
 }
 
