@@ -1,6 +1,6 @@
 import { datasetShape, loadExperiment } from '../config/load.js';
 import { experimentWarnings, formatWarnings } from '../config/warnings.js';
-import type { Experiment } from '../config/experiment.js';
+import type { Experiment, StageData } from '../config/experiment.js';
 import { describeModel } from '../registry/model.js';
 import { planExperiment } from '../runner/plan.js';
 import { Store } from '../store/store.js';
@@ -30,15 +30,30 @@ export function optimizerText(optimizer: OptimizerConfig): string {
   return [name, ...Object.entries(options).map(([k, v]) => `${k}=${value(v)}`), `schedule=${type}${scheduleOptions.length ? `(${scheduleOptions.join(', ')})` : ''}`].join(' ');
 }
 
+/** A stage's own data in a few words: `5% (seed 0), batch 16`, `first 500`, `classes 0, 3`, `all`. */
+function dataText(data: StageData, batchSize: number): string {
+  const { subset } = data;
+  const part = subset === undefined
+    ? 'all'
+    : 'first' in subset
+      ? `first ${subset.first}`
+      : 'fraction' in subset
+        ? `${Number((subset.fraction * 100).toPrecision(4))}% (seed ${subset.seed})`
+        : `classes ${subset.classes.join(', ')}`;
+  return data.batchSize === batchSize ? part : `${part}, batch ${data.batchSize}`;
+}
+
 export function formatPlan(experiment: Experiment, backend: string, isCached: (key: string) => boolean): string {
   const { inputShape, classes } = datasetShape(experiment);
   const { jobs } = planExperiment(experiment, backend);
   const out: string[] = [];
   out.push(`${experiment.name}: dataset ${experiment.data.dataset}, input ${inputShape.join('x')}, ${classes} classes, batch ${experiment.data.batchSize}, backend ${backend}`, '');
+  // A column for the stages' own data, when one has any.
+  const ownData = jobs.some((job) => job.stage.data.subset !== undefined || job.stage.data.batchSize !== experiment.data.batchSize);
   out.push('Stages, in execution order:');
   out.push(
     table(
-      ['#', 'stage', 'model', 'epochs', 'loss', 'job', 'cache'],
+      ['#', 'stage', 'model', 'epochs', 'loss', 'job', 'cache', ...(ownData ? ['data'] : [])],
       jobs.map((job, i) => [
         String(i + 1),
         job.stage.name,
@@ -47,6 +62,7 @@ export function formatPlan(experiment: Experiment, backend: string, isCached: (k
         lossText(job.stage.loss),
         job.id,
         isCached(job.key) ? 'cached' : '-',
+        ...(ownData ? [dataText(job.stage.data, experiment.data.batchSize)] : []),
       ]),
       { indent: 2, right: [0, 3] },
     ),
