@@ -48,6 +48,7 @@ export function formatPlan(experiment: Experiment, backend: string, isCached: (k
   const { jobs } = planExperiment(experiment, backend);
   const out: string[] = [];
   out.push(`${experiment.name}: dataset ${experiment.data.dataset}, input ${inputShape.join('x')}, ${classes} classes, batch ${experiment.data.batchSize}, backend ${backend}`, '');
+  if (experiment.seeds) out.push(`Seeds ${experiment.seeds.join(', ')}: \`kdx run\` trains every stage without its own seed under each (the jobs below are seed ${experiment.seed}'s)`, '');
   // A column for the stages' own data, when one has any.
   const ownData = jobs.some((job) => job.stage.data.subset !== undefined || job.stage.data.batchSize !== experiment.data.batchSize);
   out.push('Stages, in execution order:');

@@ -98,7 +98,7 @@ test('checkSemantics: values of the wrong type are left to the schema, never thr
   data.optimizer = null;
   data.models.teacher = 5;
   data.models.student = [{ a: 1, b: 2 }, 7, 'flatten', { dense: 3 }];
-  data.stages.kd = { model: 5, teacher: ['x'], needs: 'teacher', loss: { kd: {}, crossEntropy: {} } };
+  data.stages.kd = { model: 5, teacher: { stage: 'x' }, needs: 'teacher', loss: { kd: {}, crossEntropy: {} } };
   data.stages.broken = 'not a stage';
   assert.deepEqual(messages(data as ReturnType<typeof valid>), []);
   delete data.stages;
