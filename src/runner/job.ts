@@ -100,7 +100,9 @@ async function trainAndCommit(job: Job, work: JobWork, env: JobEnvironment): Pro
   let summary: JobSummary;
   try {
     files = await modelToFiles(result.model);
-    summary = { ...result.summary, ...(await finalTestMetrics(job, result.model, dataset, env)) };
+    // In the order a cached job's summary is read back (storedSummary): the timing comes last.
+    const { seconds, imgPerSec, backend, ...results } = result.summary;
+    summary = { ...results, ...(await finalTestMetrics(job, result.model, dataset, env)), seconds, imgPerSec, backend };
   } finally {
     result.model.dispose();
   }
