@@ -24,6 +24,8 @@ export interface ExecutionFlags {
   executor?: 'local' | 'slurm';
   /** With the Slurm executor, what `q` / Ctrl-C does to its jobs; default: ask in the TUI, else leave. */
   onInterrupt?: InterruptPolicy | 'ask';
+  /** `--seeds N`: train every trial under N seeds (see seeds.ts). */
+  seeds?: number;
   cacheDir?: string;
   runsDir: string;
   json?: boolean;

@@ -27,8 +27,9 @@ export interface StageSpec {
   name: string;
   model: string;
   epochs: number;
-  /** The stage whose model is distilled into this one. */
-  teacher?: string;
+  /** The stages whose models are distilled into this one; several make an ensemble whose logits are
+   * averaged with these weights (normalised to sum to 1, in the file's order). Absent for a stage that distils nothing. */
+  teachers?: TeacherRef[];
   /** A model trained elsewhere that this stage loads instead of training (epochs is then 0). */
   load?: { modelJson: string; hash: string };
   loss: LossSpec;
@@ -36,6 +37,21 @@ export interface StageSpec {
   /** Ordering edges (not counting the teacher). */
   needs: string[];
   seed: number;
+  /** The stage's own training data: a subset of the training split, and its batch size. */
+  data: StageData;
+}
+
+export interface TeacherRef {
+  stage: string;
+  weight: number;
+}
+
+/** Which part of the training split a stage trains on (the label space is always the dataset's). */
+export type SubsetSpec = { first: number } | { fraction: number; seed: number } | { classes: number[] };
+
+export interface StageData {
+  batchSize: number;
+  subset?: SubsetSpec;
 }
 
 export interface DataSpec {
@@ -54,7 +70,12 @@ export interface Experiment {
   file: string;
   /** The `KEY=VALUE` overrides applied to the file, so a worker process can load the same experiment. */
   overrides: string[];
+  /** The top-level seed: the dataset's (synthetic data is generated from it) and every stage's default. */
   seed: number;
+  /** A repeated-seeds run's seeds (`seeds:`), each the default seed of the stages in one replica. */
+  seeds?: number[];
+  /** In one replica of a repeated-seeds run: its seed, which the stages without their own use. */
+  trainingSeed?: number;
   params: Record<string, unknown>;
   /** Absolute paths of plugin modules. */
   plugins: string[];

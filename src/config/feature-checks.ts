@@ -15,12 +15,17 @@ export interface FeatureProblem {
 export function featureProblems(experiment: Experiment, taps: Record<string, Record<string, number[]>>): FeatureProblem[] {
   const problems: FeatureProblem[] = [];
   for (const stage of Object.values(experiment.stages)) {
-    if (!Array.isArray(stage.loss) || stage.teacher === undefined) continue;
-    const models = { student: stage.model, teacher: experiment.stages[stage.teacher].model };
+    if (!Array.isArray(stage.loss) || stage.teachers === undefined) continue;
+    const models = { student: stage.model, teacher: experiment.stages[stage.teachers[0].stage].model };
     stage.loss.forEach((term, i) => {
       const shapes = registry.losses.get(term.type).features;
       if (!shapes) return;
       const at = (...rest: PathSegment[]) => ['stages', stage.name, 'loss', i, term.type, 'pairs', ...rest];
+      if (stage.teachers!.length > 1) {
+        // An ensemble averages logits; whose features a pair would read is not defined.
+        problems.push({ path: ['stages', stage.name, 'loss', i, term.type], message: `${term.type} compares features with one teacher's, but the stage has ${stage.teachers!.length} teachers: distil features from one teacher` });
+        return;
+      }
       tapPairs(term.args).forEach((pair, j) => {
         const found = (['student', 'teacher'] as const).map((side, k) => {
           const own = taps[models[side]] ?? {};

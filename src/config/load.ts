@@ -10,16 +10,17 @@ import { ensureBuiltins } from '../plugins/builtin.js';
 import { loadPlugin } from '../plugins/load.js';
 import { buildTransforms } from '../plugins/transforms.js';
 import { ConfigError, formatPath, type Diagnostic, type PathSegment } from './diagnostics.js';
-import { normalizeNamed, type Experiment, type LossSpec, type LossWeight, type NamedSpec, type StageSpec } from './experiment.js';
+import { normalizeNamed, type Experiment, type LossSpec, type LossWeight, type NamedSpec, type StageData, type StageSpec, type TeacherRef } from './experiment.js';
 import { interpolate, type InterpolationProblem, type ParameterUse } from './interpolate.js';
 import { applyOverride, isDiagnostic, parseOverride } from './overrides.js';
 import { checkSchema, withDefaults } from './schema.js';
-import { checkSemantics } from './semantics.js';
+import { checkSemantics, teacherEntries } from './semantics.js';
 import { featureProblems } from './feature-checks.js';
 import { ModelExpander, type Origin } from './models.js';
 import { compose, ownerOf } from './compose.js';
 import { loadTrainedModel, locateTrainedModel, TrainedModelError, type TrainedModelFiles } from '../runner/trained-model.js';
 import { contentHash, hashBytes } from '../util/hash.js';
+import { subsetProblem } from '../data/subset.js';
 import { diagnosticAt, hasNode, locate as locateNode, type Source } from './source.js';
 
 export interface LoadOptions {
@@ -29,6 +30,9 @@ export interface LoadOptions {
   grid?: { flag: '--grid' | 'sweep.grid'; overrides: string[] };
   /** Build every model once to check its shapes against the dataset (default true). */
   checkShapes?: boolean;
+  /** One of a repeated-seeds run's seeds: the seed of every stage that sets none, in place of the
+   * top-level `seed`, which still generates the dataset (so every seed trains on the same data). */
+  trainingSeed?: number;
 }
 
 export interface Loaded {
@@ -169,8 +173,9 @@ export async function parseExperiment(file: string, text: string, options: LoadO
   if (diagnostics.length > 0) throw new ConfigError(sortByPosition(diagnostics));
 
   const dataRoot = owner(['data', 'root']).file;
-  const experiment = normalize(resolved, models, loads, file, dataRoot, { plugins, pluginDigests }, allOverrides.map((o) => o.text));
+  const experiment = normalize(resolved, models, loads, file, dataRoot, { plugins, pluginDigests }, allOverrides.map((o) => o.text), options.trainingSeed);
   for (const problem of optimizerProblems(experiment, resolved)) diagnostics.push(locate(problem));
+  for (const problem of subsetProblems(experiment)) diagnostics.push(locate(problem));
   if (diagnostics.length > 0) throw new ConfigError(sortByPosition(diagnostics));
   if (options.checkShapes !== false) {
     // The transforms first, each at its entry: datasetShape would fail on the first bad one too, but
@@ -199,6 +204,7 @@ function normalize(
   rootFile: string,
   plugins: { plugins: string[]; pluginDigests: string[] },
   overrides: string[],
+  trainingSeed: number | undefined,
 ): Experiment {
   // One form per entry, with the schema's defaults, whatever short form the file used.
   const entry = (def: 'transform' | 'loss' | 'lossTerm', value: unknown): NamedSpec => {
@@ -222,12 +228,13 @@ function normalize(
       name,
       model: stage.model,
       epochs: loads[name] ? 0 : stage.epochs,
-      ...(stage.teacher === undefined ? {} : { teacher: stage.teacher }),
+      ...(stage.teacher === undefined ? {} : { teachers: normalizedTeachers(stage.teacher) }),
       ...(loads[name] ? { load: loads[name] } : {}),
       loss,
       optimizer: stageOptimizer(optimizer, stage.optimizer),
       needs: stage.needs ?? [],
-      seed: stage.seed ?? data.seed,
+      seed: stage.seed ?? trainingSeed ?? data.seed,
+      data: stageData(data.data.batchSize, stage.data, stage.seed ?? trainingSeed ?? data.seed),
     };
   }
   return {
@@ -235,6 +242,8 @@ function normalize(
     file: resolve(file),
     overrides,
     seed: data.seed,
+    ...(data.seeds === undefined ? {} : { seeds: typeof data.seeds === 'number' ? countingSeeds(data.seed, data.seeds) : data.seeds }),
+    ...(trainingSeed === undefined ? {} : { trainingSeed }),
     params: data.params,
     ...plugins,
     backend: data.runtime.backend,
@@ -250,6 +259,27 @@ function normalize(
     stages,
     ...(data.sweep ? { sweep: data.sweep } : {}),
     slurm: Object.fromEntries(Object.entries<any>(data.stages).map(([name, stage]) => [name, { ...data.runtime.slurm, ...stage.slurm }])),
+  };
+}
+
+/** `seeds: N` (or `--seeds N`): N seeds counting up from the top-level seed. */
+export function countingSeeds(from: number, count: number): number[] {
+  return Array.from({ length: count }, (_, i) => from + i);
+}
+
+/** A stage's teachers with their weights normalised to sum to 1. */
+function normalizedTeachers(value: unknown): TeacherRef[] {
+  const entries = teacherEntries(value);
+  const total = entries.reduce((sum, t) => sum + t.weight, 0);
+  return entries.map(({ stage, weight }) => ({ stage, weight: weight / total }));
+}
+
+/** A stage's `data` over the experiment's: its batch size, and its subset with the draw's seed filled in. */
+function stageData(batchSize: number, own: { batchSize?: number; subset?: Record<string, any> } | undefined, seed: number): StageData {
+  const subset = own?.subset;
+  return {
+    batchSize: own?.batchSize ?? batchSize,
+    ...(subset === undefined ? {} : { subset: 'fraction' in subset ? { fraction: subset.fraction, seed: subset.seed ?? seed } : subset } as Pick<StageData, 'subset'>),
   };
 }
 
@@ -349,6 +379,27 @@ function optimizerProblems(experiment: Experiment, data: Record<string, any>): P
     }
   }
   return problems;
+}
+
+/** Each stage's subset against the training split, where the dataset knows its size without loading
+ * (after data.limit); other datasets are checked when they are loaded. */
+function subsetProblems(experiment: Experiment): Problem[] {
+  const subsets = Object.values(experiment.stages).filter((stage) => stage.data.subset !== undefined);
+  if (subsets.length === 0) return [];
+  let train: number;
+  let classes: number;
+  try {
+    const dataset = registry.datasets.get(experiment.data.dataset);
+    if (!dataset.splitSizes) return [];
+    train = Math.min(dataset.splitSizes(experiment.data.options).train, experiment.data.limit?.train ?? Infinity);
+    classes = dataset.classes(experiment.data.options);
+  } catch {
+    return []; // bad dataset options: reported with the shapes
+  }
+  return subsets.flatMap((stage) => {
+    const problem = subsetProblem(stage.data.subset!, train, classes);
+    return problem ? [{ path: ['stages', stage.name, 'data', 'subset', ...problem.at], message: problem.message }] : [];
+  });
 }
 
 /** Shape checks already made in this process (a sweep's trials mostly share their models), with the

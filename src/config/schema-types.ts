@@ -710,6 +710,10 @@ export interface KdxExperiment {
    */
   seed?: number;
   /**
+   * Train every stage under several seeds and report mean ± std per stage and the KD gain with a 95% interval: a count N (the seeds `seed`, `seed`+1, ..., `seed`+N-1) or a list of seeds. `--seeds N` on the command line overrides it.
+   */
+  seeds?: number | [number, ...number[]];
+  /**
    * Named values that the rest of the file reads as ${name}; sweeps and --set change them. A value that is exactly one ${name} keeps the type of the parameter.
    */
   params?: {
@@ -777,6 +781,7 @@ export interface KdxExperiment {
       }
     | string
     | number
+    | [number, ...number[]]
     | {
         [k: string]: number | string | boolean | unknown[];
       }
@@ -990,13 +995,81 @@ export interface Stage {
    */
   epochs?: number;
   /**
-   * Name of a stage whose trained model is frozen and distilled into this one.
+   * The stage(s) whose trained models are frozen and distilled into this one: a stage name, or a list of them (an ensemble: their logits are averaged, weighted by `weight`, before the loss).
    */
-  teacher?: string;
+  teacher?:
+    | string
+    | [
+        (
+          | string
+          | {
+              /**
+               * Name of a stage.
+               */
+              stage: string;
+              /**
+               * Relative weight of this teacher's logits in the average (normalised over the list); default 1.
+               */
+              weight?: number;
+            }
+        ),
+        ...(
+          | string
+          | {
+              /**
+               * Name of a stage.
+               */
+              stage: string;
+              /**
+               * Relative weight of this teacher's logits in the average (normalised over the list); default 1.
+               */
+              weight?: number;
+            }
+        )[]
+      ];
   /**
    * Use a model trained elsewhere instead of training one: a tfjs model.json (its weight files next to it) or a directory holding one, such as a previous run's runs/<run>/stages/<stage>; relative to this file. Its weights must fit `model`; nothing trains (epochs are 0).
    */
   load?: string;
+  /**
+   * This stage's own data: a subset of the training split and its own batch size, merged over `data`. The test split is always whole, so stages stay comparable.
+   */
+  data?: {
+    /**
+     * Train on part of the training split (after data.limit): the first N images, a seeded random fraction, or chosen classes (the label space stays whole: the model still outputs every class).
+     */
+    subset?:
+      | {
+          /**
+           * How many images, from the start of the split.
+           */
+          first: number;
+        }
+      | {
+          /**
+           * The share of the split to keep, in (0, 1].
+           */
+          fraction: number;
+          /**
+           * Seed of the draw; defaults to the stage's seed.
+           */
+          seed?: number;
+        }
+      | {
+          /**
+           * Class indices to keep.
+           *
+           * @minItems 1
+           *
+           * Items: A class index.
+           */
+          classes: [number, ...number[]];
+        };
+    /**
+     * Images per training step for this stage; defaults to data.batchSize.
+     */
+    batchSize?: number;
+  };
   loss?: Loss;
   optimizer?: Optimizer1;
   /**

@@ -51,6 +51,9 @@ export interface DatasetFactory {
   /** Known without loading anything, so `kdx plan` can infer shapes before any data is read. */
   inputShape(options: Record<string, unknown>): ImageShape;
   classes(options: Record<string, unknown>): number;
+  /** The images in each split, where known without loading (a stage's subset is then checked at
+   * `kdx validate`; otherwise when the data is loaded). */
+  splitSizes?(options: Record<string, unknown>): { train: number; test: number };
   load(ctx: DatasetContext): Promise<LoadedDataset>;
 }
 

@@ -9,22 +9,13 @@ import { Store } from '../store/store.js';
 import { DatasetCache } from './datasets.js';
 import { executeJob, type JobOutcome } from './job.js';
 import { planTrials } from './run.js';
+import type { JobRequest } from './job-request.js';
 
-/** What a controlling kdx asks of the process that runs one of its jobs. */
-export interface JobRequest {
-  file: string;
-  overrides: string[];
-  jobId: string;
-  label: string;
-  cacheDir: string;
-  /** The backend to select, and the label its results record. */
-  backend: { name: string; label: string };
-  liveTeacher?: boolean;
-}
+export type { JobRequest } from './job-request.js';
 
 export async function runRequestedJob(request: JobRequest, emit: EventSink, signal: AbortSignal): Promise<JobOutcome> {
   await selectBackend(request.backend.name as BackendName);
-  const { experiment } = await loadExperiment(request.file, { overrides: request.overrides, checkShapes: false });
+  const { experiment } = await loadExperiment(request.file, { overrides: request.overrides, trainingSeed: request.trainingSeed, checkShapes: false });
   const { jobs } = planTrials([{ id: '', params: {}, experiment }], request.backend.label);
   const job = jobs.find((j) => j.id === request.jobId);
   if (!job) throw new UserError(`job ${request.jobId} is not in the plan of ${request.file} any more: was the file changed during the run?`);

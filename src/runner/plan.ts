@@ -16,8 +16,8 @@ export interface Job {
   stage: StageSpec;
   layers: ModelNode[];
   experiment: Experiment;
-  /** Id of the teacher's job. */
-  teacher?: string;
+  /** The teachers' job ids with their (normalised) weights, in the file's order. */
+  teachers?: { id: string; weight: number }[];
   /** Ids of every job this one waits for (teacher and needs). */
   dependsOn: string[];
 }
@@ -31,16 +31,16 @@ export function planExperiment(experiment: Experiment, backend: string): Plan {
   const byStage = new Map<string, Job>();
   for (const name of executionOrder(experiment.stages)) {
     const stage = experiment.stages[name];
-    const teacher = stage.teacher === undefined ? undefined : byStage.get(stage.teacher)!;
+    const teachers = stage.teachers?.map((t) => ({ job: byStage.get(t.stage)!, weight: t.weight }));
     const key = jobKey({
       experiment,
       stage,
       layers: experiment.models[stage.model],
       backend,
-      teacherKey: teacher?.key,
+      ...(teachers ? { teachers: teachers.map((t) => ({ key: t.job.key, weight: t.weight })) } : {}),
       needKeys: stage.needs.map((need) => byStage.get(need)!.key),
     });
-    const dependsOn = [...(teacher ? [teacher.id] : []), ...stage.needs.map((need) => byStage.get(need)!.id)];
+    const dependsOn = [...(teachers ?? []).map((t) => t.job.id), ...stage.needs.map((need) => byStage.get(need)!.id)];
     byStage.set(name, {
       key,
       id: shortKey(key),
@@ -48,7 +48,7 @@ export function planExperiment(experiment: Experiment, backend: string): Plan {
       stage,
       layers: experiment.models[stage.model],
       experiment,
-      ...(teacher ? { teacher: teacher.id } : {}),
+      ...(teachers ? { teachers: teachers.map((t) => ({ id: t.job.id, weight: t.weight })) } : {}),
       dependsOn: [...new Set(dependsOn)],
     });
   }

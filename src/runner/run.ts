@@ -1,7 +1,8 @@
 // Executes a run or a sweep: one plan (the union of the trials' jobs, each job once), scheduled on
 // `jobs` workers, with events to the reporters and results to the run directory.
 import { join } from 'node:path';
-import type { Experiment } from '../config/experiment.js';
+import type { Experiment, StageSpec } from '../config/experiment.js';
+import { contentHash } from '../util/hash.js';
 import { renderResults } from '../report/table.js';
 import type { EventSink, JobState, PlanJob, ResultRow, TrialInfo } from '../events.js';
 import { describeJobError, executeJob, type JobEnvironment, type JobOutcome } from './job.js';
@@ -16,6 +17,8 @@ export interface Trial {
   /** Content-derived id (the trial directory's name); empty for a plain run. */
   id: string;
   params: Record<string, unknown>;
+  /** In a repeated-seeds run: the replica's seed (the experiment's trainingSeed). */
+  seed?: number;
   experiment: Experiment;
 }
 
@@ -71,7 +74,8 @@ export function planTrials(trials: Trial[], backend: string): { jobs: Job[]; pla
   }
   const unique = new Map<string, Job>();
   for (const trial of planned) {
-    const suffix = `[${Object.entries(trial.params).map(([k, v]) => `${k}=${v}`).join(',')}]`;
+    const point = { ...trial.params, ...(trial.seed === undefined ? {} : { seed: trial.seed }) };
+    const suffix = `[${Object.entries(point).map(([k, v]) => `${k}=${v}`).join(',')}]`;
     trial.jobs = trial.jobs.map((job) => {
       const existing = unique.get(job.id);
       if (existing) return existing;
@@ -99,7 +103,8 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
     label: job.label,
     stage: job.stage.name,
     model: job.stage.model,
-    ...(job.teacher ? { teacher: jobs.find((j) => j.id === job.teacher)!.label } : {}),
+    // The view draws one teacher edge; an ensemble's other teachers are among dependsOn.
+    ...(job.teachers ? { teacher: jobs.find((j) => j.id === job.teachers![0].id)!.label } : {}),
     dependsOn: job.dependsOn,
     epochs: job.stage.epochs,
     cached: store.hasSync(job.key),
@@ -118,7 +123,8 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   const onJobSettled = async (job: Job) => {
     if (results.get(job.id)?.outcome) {
       for (const trial of planned.filter((t) => t.jobs.includes(job))) {
-        await copyOutputs(store.entryDir(job.key), join(runDir, ...(options.kind === 'sweep' ? ['trials', trial.id] : []), 'stages', job.stage.name));
+        // A trial with an id (a sweep's, a seed's) has its own directory; a plain run has one trial.
+        await copyOutputs(store.entryDir(job.key), join(runDir, ...(trial.id ? ['trials', trial.id] : []), 'stages', job.stage.name));
       }
     }
     if (options.kind !== 'sweep') return;
@@ -203,15 +209,28 @@ function resultRow(trial: PlannedTrial, results: Map<string, JobResult>): Result
       : { job: job.id, status, ...(result?.error ? { error: result.error } : {}) };
   }
   const gains = kdGains(trial, stages);
-  return { ...(trial.id ? { trial: trial.id } : {}), params: trial.params, stages, ...(gains ? { kdGains: gains } : {}) };
+  return {
+    ...(trial.id ? { trial: trial.id } : {}),
+    params: trial.params,
+    ...(trial.seed === undefined ? {} : { seed: trial.seed }),
+    stages,
+    ...(gains ? { kdGains: gains } : {}),
+  };
 }
 
-/** Each distilling stage's final accuracy minus that of the first plain stage training the same model. */
+/** The plain student a distilling stage is compared with: the first stage without a teacher that trains
+ * the same model on the same data (subset and batch size), with the same number of epochs if one does. */
+function plainStudent(specs: StageSpec[], kd: StageSpec): StageSpec | undefined {
+  const same = specs.filter((s) => s.teachers === undefined && !s.load && s.model === kd.model && contentHash(s.data) === contentHash(kd.data));
+  return same.find((s) => s.epochs === kd.epochs) ?? same[0];
+}
+
+/** Each distilling stage's final accuracy minus that of its plain student (see plainStudent). */
 function kdGains(trial: PlannedTrial, stages: ResultRow['stages']): Record<string, number | null> | undefined {
   const specs = Object.values(trial.experiment.stages);
   const gains: Record<string, number | null> = {};
-  for (const kd of specs.filter((s) => s.teacher !== undefined)) {
-    const plain = specs.find((s) => s.teacher === undefined && s.model === kd.model);
+  for (const kd of specs.filter((s) => s.teachers !== undefined)) {
+    const plain = plainStudent(specs, kd);
     if (!plain) continue;
     const a = stages[kd.name];
     const b = stages[plain.name];

@@ -83,13 +83,13 @@ export function studentTapModel(built: BuiltModel, stage: StageSpec, experiment:
 
 /** The layers of a stage's teacher. */
 function teacherLayers(experiment: Experiment, stage: StageSpec): ModelNode[] {
-  return experiment.models[experiment.stages[stage.teacher!].model];
+  return experiment.models[experiment.stages[stage.teachers![0].stage].model];
 }
 
 /** The trained teacher rebuilt to also output the taps the stage's loss reads; `trained` is disposed. */
 export function teacherTapModel(trained: LayersModel, experiment: Experiment, stage: StageSpec, inputShape: ImageShape): TapModel {
   const taps = featureUse(stage.loss).teacher;
-  const built = buildModel(experiment.stages[stage.teacher!].model, teacherLayers(experiment, stage), inputShape, 0);
+  const built = buildModel(experiment.stages[stage.teachers![0].stage].model, teacherLayers(experiment, stage), inputShape, 0);
   try {
     built.model.setWeights(trained.getWeights());
   } finally {

@@ -109,7 +109,7 @@ async function trainLoop(
     epochsDone = ctx.resume.epochsDone;
   }
   const { stage, experiment } = job;
-  const batchSize = experiment.data.batchSize;
+  const batchSize = stage.data.batchSize;
   const lossAt = stageLoss(stage.loss);
   const trainTransforms = transformChain(experiment.data.train, dataset.shape);
   const testTransforms = transformChain(experiment.data.test, dataset.shape);

@@ -6,7 +6,7 @@ import type { JobOutcome } from './job.js';
 import type { Job } from './plan.js';
 import { UserError } from '../errors.js';
 import { TrainingAborted } from './train.js';
-import type { JobRequest } from './one-job.js';
+import { jobRequest, type JobRequest } from './job-request.js';
 
 const kdxBin = fileURLToPath(new URL('../../bin/kdx.js', import.meta.url));
 
@@ -25,15 +25,7 @@ export async function runInWorker(
   job: Job,
   options: { cacheDir: string; backend: { name: string; label: string }; emit: EventSink; signal?: AbortSignal; liveTeacher?: boolean },
 ): Promise<JobOutcome> {
-  const request: WorkerRequest = {
-    file: job.experiment.file,
-    overrides: job.experiment.overrides,
-    jobId: job.id,
-    label: job.label,
-    cacheDir: options.cacheDir,
-    backend: options.backend,
-    liveTeacher: options.liveTeacher,
-  };
+  const request: WorkerRequest = jobRequest(job, options);
   const { execaNode } = await import('execa'); // ~0.2 s to import: only runs with --jobs > 1 pay it
   const child = execaNode(kdxBin, ['__worker'], { ipc: true, serialization: 'json', reject: false, stdout: 'ignore', stderr: 'pipe', all: false });
   const stopChild = () => child.kill('SIGINT');

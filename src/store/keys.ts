@@ -23,10 +23,13 @@ import { withoutTaps } from '../registry/taps.js';
 export const TRAINING_SEMANTICS = 3;
 
 /** What the data stream of a stage depends on: the dataset (and the seed it is loaded with, which
- * generates synthetic data), its subset, batching, transforms, and the stage's stream seed. */
-export function streamSpec(experiment: Experiment, seed: number) {
-  const { dataset, options, batchSize, limit, train, test } = experiment.data;
-  return { dataset, options, datasetSeed: experiment.seed, batchSize, limit, train, test, seed };
+ * generates synthetic data), its limit, the stage's subset and batch size, the transforms, and the
+ * stage's stream seed. A stage without a subset hashes as before subsets existed. */
+export function streamSpec(experiment: Experiment, stage: StageSpec) {
+  const { dataset, options, limit, train, test } = experiment.data;
+  const { batchSize, subset } = stage.data;
+  // A loaded model trains nothing: no stream seed, so the replicas of a repeated-seeds run share it.
+  return { dataset, options, datasetSeed: experiment.seed, batchSize, limit, train, test, ...(stage.load ? {} : { seed: stage.seed }), ...(subset ? { subset } : {}) };
 }
 
 export interface JobKeyParts {
@@ -35,7 +38,8 @@ export interface JobKeyParts {
   layers: ModelNode[];
   /** The backend's label (`wasm`, `tensorflow (GPU)`...): the same file trains to other bytes elsewhere. */
   backend: string;
-  teacherKey?: string;
+  /** Each teacher's job key with its weight, in the file's order. */
+  teachers?: { key: string; weight: number }[];
   needKeys: string[];
 }
 
@@ -54,8 +58,9 @@ export function jobKey(parts: JobKeyParts): string {
     ...(stage.load ? { load: stage.load.hash } : {}),
     loss: stage.loss,
     optimizer: stage.optimizer,
-    stream: streamSpec(experiment, stage.seed),
-    teacher: parts.teacherKey,
+    stream: streamSpec(experiment, stage),
+    // One teacher hashes as its key alone, as before ensembles existed.
+    teacher: parts.teachers?.length === 1 ? parts.teachers[0].key : parts.teachers,
     // Ordering edges count too: otherwise a stage equal to another but for its `needs` would be the same
     // job, and its ordering would be lost.
     needs: [...parts.needKeys].sort(),
@@ -71,7 +76,8 @@ export function logitsKey(parts: { teacher: string; data: unknown; epochs: unkno
   return contentHash({ kind: 'teacher-logits', semantics: TRAINING_SEMANTICS, teacher: parts.teacher, data: parts.data, epochs: parts.epochs });
 }
 
-/** The key of the logits a distilling stage reads: its teacher's key, its own data stream and epochs. */
+/** The key of the logits a distilling stage reads from one of its teachers: that teacher's key, the
+ * stage's own data stream (subset included) and epochs. */
 export function teacherLogitsKey(experiment: Experiment, stage: StageSpec, teacherKey: string): string {
-  return logitsKey({ teacher: teacherKey, data: streamSpec(experiment, stage.seed), epochs: stage.epochs });
+  return logitsKey({ teacher: teacherKey, data: streamSpec(experiment, stage), epochs: stage.epochs });
 }

@@ -14,7 +14,7 @@ import type { Store } from '../../store/store.js';
 import type { JobOutcome } from '../job.js';
 import type { Job } from '../plan.js';
 import { TrainingAborted } from '../train.js';
-import type { JobRequest } from '../one-job.js';
+import { jobRequest } from '../job-request.js';
 import { fromWorker } from '../worker.js';
 import { attemptFiles, newAttempt, readOutcome, readSubmission, writeSubmission, type AttemptFiles, type Submission } from './records.js';
 import { hasEnded, jobStates, sbatch, scancel, SlurmCommandError, type SlurmJobState } from './slurm-cli.js';
@@ -126,15 +126,7 @@ export class SlurmExecutor {
     const { store, backend, liveTeacher } = this.#options;
     const attempt = await newAttempt(store, job.key);
     const files = attemptFiles(attempt);
-    const request: JobRequest = {
-      file: job.experiment.file,
-      overrides: job.experiment.overrides,
-      jobId: job.id,
-      label: job.label,
-      cacheDir: store.root,
-      backend,
-      ...(liveTeacher ? { liveTeacher } : {}),
-    };
+    const request = jobRequest(job, { cacheDir: store.root, backend, liveTeacher });
     await writeJsonAtomic(files.request, request);
     // Only the dependencies still in Slurm's hands: a cached one is done, and one that failed made this
     // job skipped before it gets here.
