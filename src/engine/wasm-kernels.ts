@@ -18,6 +18,7 @@
 // backend.disposeData(dataId).
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
+import { filterGradSimd } from './filter-grad-simd.js';
 import { tf } from './tf.js';
 
 type TensorInfo = tf.TensorInfo;
@@ -147,6 +148,9 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: un
   const { inHeight, inWidth, outHeight, outWidth } = info;
   const padTop = info.padInfo.top;
   const padLeft = info.padInfo.left;
+  const simd = filterGradSimd(backend, x, dy, info);
+  if (simd != null) return simd;
+  // Without WebAssembly SIMD (see filter-grad-simd.ts), through the XNNPACK convolution.
   // Rows below the last one any output reads are cropped (valid padding with a stride that does not fit).
   let padBottom = kh + (outHeight - 1) * sh - inHeight - padTop;
   let padRight = kw + (outWidth - 1) * sw - inWidth - padLeft;

@@ -1,0 +1,257 @@
+// The convolution filter gradient as a WebAssembly SIMD kernel that runs on tfjs-wasm's own memory:
+//
+//   dW[kh,kw,ci,co] += sum over pixels of x[b, oh*sh+kh-padTop, ow*sw+kw-padLeft, ci] * dy[b,oh,ow,co]
+//
+// Through XNNPACK (a convolution whose "filter" is the whole of dy) the same product costs ~1.7x the
+// forward convolution: x and dy are transposed, dy is transposed again and packed as weights at every call,
+// and the contraction over 65536 pixels streams the packed operand from memory for every tile. Here both
+// operands are read where they are, in NHWC: a pixel of x gives C contiguous inputs, the same pixel of dy CO
+// contiguous outputs, and each call adds a short run of pixels into a 4 x 8 block of dW held in registers.
+//
+// The module is assembled below, in a few hundred bytes, from a listing of its instructions: no build step,
+// no binary in the repository. It imports the memory of the tfjs-wasm instance, so tensors are addressed by
+// their heap offsets, without copies. Each dW element is a sum in a fixed order (the caller's loop order,
+// then rows, then pixels): the same bytes run to run.
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+
+import { tf } from './tf.js';
+
+type TensorInfo = tf.TensorInfo;
+
+/**
+ * The module's one function: dw[ci, co] += sum over r < rows, k < n of x[r*xRow + k*xPixel + ci] *
+ * dy[r*dyRow + k*outChannels + co]. Addresses and strides in bytes (float32 data); rows, n >= 1;
+ * channels % 4 == 0, outChannels % 8 == 0.
+ */
+type AccumulateFn = (x: number, dy: number, dw: number, rows: number, n: number, xPixel: number, xRow: number,
+  dyRow: number, channels: number, outChannels: number) => void;
+
+// --- a minimal WebAssembly binary writer ---------------------------------------------------------------
+const I32 = 0x7f;
+const V128 = 0x7b;
+
+function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (n !== 0);
+  return out;
+}
+
+function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const byte = n & 0x7f;
+    n >>= 7;
+    const done = (n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0);
+    out.push(done ? byte : byte | 0x80);
+    if (done) return out;
+  }
+}
+
+const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
+const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
+const name = (s: string): number[] => vec([...Buffer.from(s, 'utf8')].map((b) => [b]));
+
+// Instructions (https://webassembly.github.io/spec/core/binary/instructions.html).
+const op = {
+  loop: [0x03, 0x40],
+  end: [0x0b],
+  brIf: (depth: number) => [0x0d, ...uleb(depth)],
+  get: (i: number) => [0x20, ...uleb(i)],
+  set: (i: number) => [0x21, ...uleb(i)],
+  tee: (i: number) => [0x22, ...uleb(i)],
+  i32: (v: number) => [0x41, ...sleb(v)],
+  add: [0x6a],
+  sub: [0x6b],
+  mul: [0x6c],
+  ltU: [0x49],
+  f32Load: (offset: number) => [0x2a, 2, ...uleb(offset)],
+  v128Load: (offset: number) => [0xfd, ...uleb(0x00), 4, ...uleb(offset)],
+  v128Store: (offset: number) => [0xfd, ...uleb(0x0b), 4, ...uleb(offset)],
+  f32x4Splat: [0xfd, ...uleb(0x13)],
+  f32x4Add: [0xfd, ...uleb(0xe4)],
+  f32x4Mul: [0xfd, ...uleb(0xe6)],
+};
+
+// --- the kernel ----------------------------------------------------------------------------------------
+// Parameters, then locals, by index.
+const [X, DY, DW, ROWS, N, X_PIXEL, X_ROW, DY_ROW, C, CO] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+const [CI, CJ, R, K, XP, DP, XR, DR, ACC, DW_ROW] = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19];
+const A = 20; // a0..a7: the 4 x 8 block of dW, rows ci..ci+3, two vectors of 4 outputs each
+const [S, D0, D1] = [28, 29, 30];
+
+function accumulateBody(): number[] {
+  const code: number[] = [];
+  const emit = (...parts: number[][]) => { for (const p of parts) code.push(...p); };
+  const accAddress = (row: number) => [...op.get(ACC), ...(row === 0 ? [] : [...op.get(DW_ROW), ...op.i32(row), ...op.mul, ...op.add])];
+
+  emit(op.get(CO), op.i32(4), op.mul, op.set(DW_ROW)); // bytes per row of dW
+  emit(op.i32(0), op.set(CI), op.loop); // for ci in 0, 4, .. C-4
+  emit(op.i32(0), op.set(CJ), op.loop); //   for co in 0, 8, .. CO-8
+  // acc = dw + (ci * CO + co) * 4; a[2r], a[2r+1] = dw[ci + r, co .. co+7]
+  emit(op.get(DW), op.get(CI), op.get(CO), op.mul, op.get(CJ), op.add, op.i32(4), op.mul, op.add, op.set(ACC));
+  for (let r = 0; r < 4; r++) {
+    emit(accAddress(r), op.v128Load(0), op.set(A + 2 * r));
+    emit(accAddress(r), op.v128Load(16), op.set(A + 2 * r + 1));
+  }
+  emit(op.get(X), op.get(CI), op.i32(4), op.mul, op.add, op.set(XR));
+  emit(op.get(DY), op.get(CJ), op.i32(4), op.mul, op.add, op.set(DR));
+  emit(op.get(ROWS), op.set(R), op.loop); //     for each row
+  emit(op.get(XR), op.set(XP), op.get(DR), op.set(DP), op.get(N), op.set(K), op.loop); // for each pixel
+  emit(op.get(DP), op.v128Load(0), op.set(D0), op.get(DP), op.v128Load(16), op.set(D1));
+  for (let r = 0; r < 4; r++) {
+    emit(op.get(XP), op.f32Load(4 * r), op.f32x4Splat, op.set(S));
+    emit(op.get(A + 2 * r), op.get(S), op.get(D0), op.f32x4Mul, op.f32x4Add, op.set(A + 2 * r));
+    emit(op.get(A + 2 * r + 1), op.get(S), op.get(D1), op.f32x4Mul, op.f32x4Add, op.set(A + 2 * r + 1));
+  }
+  emit(op.get(XP), op.get(X_PIXEL), op.add, op.set(XP));
+  emit(op.get(DP), op.get(DW_ROW), op.add, op.set(DP)); // a pixel of dy is CO floats, as a row of dW
+  emit(op.get(K), op.i32(1), op.sub, op.tee(K), op.brIf(0), op.end);
+  emit(op.get(XR), op.get(X_ROW), op.add, op.set(XR), op.get(DR), op.get(DY_ROW), op.add, op.set(DR));
+  emit(op.get(R), op.i32(1), op.sub, op.tee(R), op.brIf(0), op.end);
+  for (let r = 0; r < 4; r++) {
+    emit(accAddress(r), op.get(A + 2 * r), op.v128Store(0));
+    emit(accAddress(r), op.get(A + 2 * r + 1), op.v128Store(16));
+  }
+  emit(op.get(CJ), op.i32(8), op.add, op.tee(CJ), op.get(CO), op.ltU, op.brIf(0), op.end);
+  emit(op.get(CI), op.i32(4), op.add, op.tee(CI), op.get(C), op.ltU, op.brIf(0), op.end);
+  emit(op.end);
+  return code;
+}
+
+/** The module's bytes: (import "env" "memory"), (export "accumulate"). */
+export function filterGradModuleBytes(): Uint8Array<ArrayBuffer> {
+  const params = Array<number>(10).fill(I32);
+  const locals = [[...uleb(10), I32], [...uleb(11), V128]]; // ci .. dwRow; a0..a7, s, d0, d1
+  const body = [...vec(locals), ...accumulateBody()];
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, vec([[0x60, ...vec(params.map((t) => [t])), ...vec([])]])),
+    ...section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x00, ...uleb(1)]])),
+    ...section(3, vec([uleb(0)])),
+    ...section(7, vec([[...name('accumulate'), 0x00, ...uleb(0)]])),
+    ...section(10, vec([[...uleb(body.length), ...body]])),
+  ]);
+}
+
+const instances = new WeakMap<WebAssembly.Memory, AccumulateFn | null>();
+let enabled = true;
+
+/** The kernel bound to `memory`, or null where it cannot run (an engine without SIMD, or a shared memory). */
+function accumulateOn(memory: WebAssembly.Memory): AccumulateFn | null {
+  if (instances.has(memory)) return instances.get(memory)!;
+  let fn: AccumulateFn | null = null;
+  // tfjs-wasm's multi-threaded build has a shared memory, which this module does not declare.
+  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+  if (!shared) {
+    try {
+      const instance = new WebAssembly.Instance(new WebAssembly.Module(filterGradModuleBytes()), { env: { memory } });
+      fn = instance.exports.accumulate as AccumulateFn;
+    } catch {
+      fn = null; // an engine without SIMD rejects the module
+    }
+  }
+  instances.set(memory, fn);
+  return fn;
+}
+
+/** Tests turn the SIMD kernel off to check the XNNPACK path that engines without SIMD take. */
+export function setFilterGradSimdEnabled(on: boolean): void {
+  enabled = on;
+}
+
+function heapMemory(backend: BackendWasm): WebAssembly.Memory {
+  return (backend.wasm as unknown as { asm: { memory: WebAssembly.Memory } }).asm.memory;
+}
+
+/** Byte offset of a tensor's data in the heap. */
+function heapOffset(backend: BackendWasm, t: TensorInfo): number {
+  return (backend.dataIdMap.get(t.dataId) as { memoryOffset: number }).memoryOffset;
+}
+
+/** Outputs o in [0, outSize) whose tap k reads inside the input: 0 <= o*stride + k - pad < size. */
+function validOutputs(k: number, pad: number, stride: number, size: number, outSize: number): [number, number] {
+  return [Math.max(0, Math.ceil((pad - k) / stride)), Math.min(outSize, Math.floor((size - 1 - k + pad) / stride) + 1)];
+}
+
+/** [..., C] -> [..., to] with zeros in the added channels (the kernel takes channels by 4 and outputs by 8). */
+function padChannels(backend: BackendWasm, t: TensorInfo, to: number): TensorInfo {
+  const c = t.shape[t.shape.length - 1]!;
+  const out = backend.makeOutput([...t.shape.slice(0, -1), to], 'float32');
+  const src = backend.typedArrayFromHeap(t) as Float32Array;
+  const dst = backend.typedArrayFromHeap(out) as Float32Array;
+  dst.fill(0);
+  for (let p = 0, n = src.length / c; p < n; p++) dst.set(src.subarray(p * c, (p + 1) * c), p * to);
+  return out;
+}
+
+/** [KH, KW, C4, CO8] -> [KH, KW, C, CO]: drop the padded channels. */
+function cropFilter(backend: BackendWasm, padded: TensorInfo, shape: [number, number, number, number]): TensorInfo {
+  const [, , c4, co8] = padded.shape as [number, number, number, number];
+  const [kh, kw, c, co] = shape;
+  const out = backend.makeOutput(shape, 'float32');
+  const src = backend.typedArrayFromHeap(padded) as Float32Array;
+  const dst = backend.typedArrayFromHeap(out) as Float32Array;
+  for (let t = 0; t < kh * kw; t++) {
+    for (let i = 0; i < c; i++) dst.set(src.subarray((t * c4 + i) * co8, (t * c4 + i) * co8 + co), (t * c + i) * co);
+  }
+  return out;
+}
+
+/**
+ * Bytes of x and dy per call (a block of pixels): small enough to stay in L1 while every 4 x 8 tile of dW
+ * reads them, large enough that loading and storing the tile is a small part of a call.
+ */
+const BYTES_PER_CALL = 16384;
+
+/**
+ * Conv2DBackpropFilter (NHWC, any stride and padding) with the SIMD kernel, or null where the kernel cannot
+ * run. Channels that are not a multiple of 4 (inputs) or 8 (outputs) are padded with zeros around the call.
+ */
+export function filterGradSimd(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, info: tf.backend_util.Conv2DInfo): TensorInfo | null {
+  const accumulate = enabled ? accumulateOn(heapMemory(backend)) : null;
+  if (accumulate == null) return null;
+  const { batchSize, inHeight: H, inWidth: W, outHeight: OH, outWidth: OW } = info;
+  const { filterHeight: KH, filterWidth: KW, strideHeight: sh, strideWidth: sw } = info;
+  const { top, left } = info.padInfo;
+  const C = Math.ceil(info.inChannels / 4) * 4;
+  const CO = Math.ceil(info.outChannels / 8) * 8;
+  const xIn = C === info.inChannels ? x : padChannels(backend, x, C);
+  const dyIn = CO === info.outChannels ? dy : padChannels(backend, dy, CO);
+  const dw = backend.makeOutput([KH, KW, C, CO], 'float32');
+  (backend.typedArrayFromHeap(dw) as Float32Array).fill(0);
+  const xAt = heapOffset(backend, xIn);
+  const dyAt = heapOffset(backend, dyIn);
+  const dwAt = heapOffset(backend, dw);
+  const rowsOf = Array.from({ length: KH }, (_, kh) => validOutputs(kh, top, sh, H, OH));
+  const colsOf = Array.from({ length: KW }, (_, kw) => validOutputs(kw, left, sw, W, OW));
+  const rowsPerCall = Math.max(1, Math.floor(BYTES_PER_CALL / (4 * (C + CO) * OW)));
+  // The order of this loop (then rows, then pixels within a call) is the order of every sum: fixed.
+  for (let b = 0; b < batchSize; b++) {
+    for (let oh0 = 0; oh0 < OH; oh0 += rowsPerCall) {
+      for (let kh = 0; kh < KH; kh++) {
+        const lo = Math.max(oh0, rowsOf[kh]![0]);
+        const hi = Math.min(oh0 + rowsPerCall, rowsOf[kh]![1]);
+        if (lo >= hi) continue;
+        for (let kw = 0; kw < KW; kw++) {
+          const [wlo, whi] = colsOf[kw]!;
+          if (wlo >= whi) continue;
+          const xPixel = ((b * H + lo * sh + kh - top) * W + wlo * sw + kw - left) * C;
+          const dyPixel = ((b * OH + lo) * OW + wlo) * CO;
+          accumulate(xAt + 4 * xPixel, dyAt + 4 * dyPixel, dwAt + 4 * (kh * KW + kw) * C * CO, hi - lo, whi - wlo,
+            4 * sw * C, 4 * sh * W * C, 4 * OW * CO, C, CO);
+        }
+      }
+    }
+  }
+  if (xIn !== x) backend.disposeData(xIn.dataId);
+  if (dyIn !== dy) backend.disposeData(dyIn.dataId);
+  if (C === info.inChannels && CO === info.outChannels) return dw;
+  const cropped = cropFilter(backend, dw, [KH, KW, info.inChannels, info.outChannels]);
+  backend.disposeData(dw.dataId);
+  return cropped;
+}
