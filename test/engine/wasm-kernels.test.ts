@@ -6,6 +6,7 @@ import { before, describe, test } from 'node:test';
 
 import { selectBackend } from '../../src/engine/backend.js';
 import { tf } from '../../src/engine/tf.js';
+import { filterGradModuleBytes, setFilterGradSimdEnabled } from '../../src/engine/filter-grad-simd.js';
 import { wasmKernelsRegistered } from '../../src/engine/wasm-kernels.js';
 
 type Backend = 'cpu' | 'wasm';
@@ -65,30 +66,36 @@ convCases.push(
   { batch: 2, h: 7, w: 9, ci: 3, co: 4, k: 3, s: 1, pad: 1 },
   { batch: 2, h: 7, w: 9, ci: 3, co: 4, k: 3, s: 2, pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
   { batch: 2, h: 8, w: 8, ci: 3, co: 4, k: 3, s: 1, pad: [[0, 0], [3, 0], [0, 4], [0, 0]] }, // pads >= kernel: built-in dx
+  // Many channels: the SIMD filter gradient splits each image into several blocks of rows per call.
+  { batch: 2, h: 16, w: 12, ci: 64, co: 64, k: 3, s: 1, pad: 'same' },
+  { batch: 2, h: 15, w: 13, ci: 48, co: 40, k: 3, s: 2, pad: 'valid' },
 );
+
+/** y, dx and dfilter of tf.conv2d on wasm equal those on cpu. */
+function assertConvGradsMatchCpu(c: ConvCase): void {
+  const xShape = [c.batch, c.h, c.w, c.ci];
+  const fShape = [c.k, c.k, c.ci, c.co];
+  const xv = randomData(xShape, 1);
+  const fv = randomData(fShape, 2);
+  const grads = (): tf.Tensor[] => {
+    const x = tf.tensor4d(xv, xShape as [number, number, number, number]);
+    const f = tf.tensor4d(fv, fShape as [number, number, number, number]);
+    const y = tf.conv2d(x, f, c.s, c.pad);
+    const w = tf.randomUniform(y.shape, -1, 1, 'float32', 3); // an uneven dy
+    const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.pad).mul(w).sum());
+    return [y, ...g([x, f])];
+  };
+  const expected = on('cpu', grads);
+  const actual = on('wasm', grads);
+  assertClose(actual[0]!, expected[0]!, 'y');
+  assertClose(actual[1]!, expected[1]!, 'dx');
+  assertClose(actual[2]!, expected[2]!, 'dfilter');
+}
 
 describe('Conv2D gradients on wasm equal the cpu backend', () => {
   for (const c of convCases) {
     const name = `x ${c.batch}x${c.h}x${c.w}x${c.ci}, filter ${c.k}x${c.k}x${c.ci}x${c.co}, stride ${c.s}, pad ${JSON.stringify(c.pad)}`;
-    test(`tf.conv2d: ${name}`, () => {
-      const xShape = [c.batch, c.h, c.w, c.ci];
-      const fShape = [c.k, c.k, c.ci, c.co];
-      const xv = randomData(xShape, 1);
-      const fv = randomData(fShape, 2);
-      const grads = (): tf.Tensor[] => {
-        const x = tf.tensor4d(xv, xShape as [number, number, number, number]);
-        const f = tf.tensor4d(fv, fShape as [number, number, number, number]);
-        const y = tf.conv2d(x, f, c.s, c.pad);
-        const w = tf.randomUniform(y.shape, -1, 1, 'float32', 3); // an uneven dy
-        const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.pad).mul(w).sum());
-        return [y, ...g([x, f])];
-      };
-      const expected = on('cpu', grads);
-      const actual = on('wasm', grads);
-      assertClose(actual[0]!, expected[0]!, 'y');
-      assertClose(actual[1]!, expected[1]!, 'dx');
-      assertClose(actual[2]!, expected[2]!, 'dfilter');
-    });
+    test(`tf.conv2d: ${name}`, () => assertConvGradsMatchCpu(c));
   }
 
   for (const c of convCases.filter((x, i) => i % 2 === 0 && typeof x.pad === 'string')) {
@@ -135,6 +142,34 @@ describe('Conv2D gradients on wasm equal the cpu backend', () => {
     for (const v of layer.weights) v.dispose();
     x.dispose();
   });
+});
+
+describe('Conv2DBackpropFilter: the SIMD kernel and the XNNPACK path', () => {
+  test('the SIMD module is valid WebAssembly here (so the cases above ran it)', () => {
+    assert.ok(WebAssembly.validate(filterGradModuleBytes()));
+  });
+
+  test('the filter gradient is the same bytes call after call', () => {
+    tf.setBackend('wasm');
+    const x = tf.tensor4d(randomData([3, 10, 10, 12], 8), [3, 10, 10, 12]);
+    const dy = tf.tensor4d(randomData([3, 5, 5, 16], 9), [3, 5, 5, 16]);
+    const dw = () => tf.tidy(() => (tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy },
+      { strides: [2, 2], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 12, 16] } as unknown as tf.NamedAttrMap) as tf.Tensor).dataSync().slice());
+    assert.deepEqual(Buffer.from(dw().buffer), Buffer.from(dw().buffer));
+    tf.dispose([x, dy]);
+  });
+
+  // Engines without WebAssembly SIMD take the XNNPACK path: still checked against cpu.
+  for (const c of convCases.filter((_, i) => i % 3 === 0)) {
+    test(`XNNPACK path: x ${c.batch}x${c.h}x${c.w}x${c.ci}, filter ${c.k}x${c.k}x${c.ci}x${c.co}, stride ${c.s}, pad ${JSON.stringify(c.pad)}`, () => {
+      setFilterGradSimdEnabled(false);
+      try {
+        assertConvGradsMatchCpu(c);
+      } finally {
+        setFilterGradSimdEnabled(true);
+      }
+    });
+  }
 });
 
 describe('BatchMatMul on wasm equals the cpu backend', () => {
