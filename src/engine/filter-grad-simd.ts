@@ -1,83 +1,32 @@
 // The convolution filter gradient as a WebAssembly SIMD kernel that runs on tfjs-wasm's own memory:
 //
-//   dW[kh,kw,ci,co] += sum over pixels of x[b, oh*sh+kh-padTop, ow*sw+kw-padLeft, ci] * dy[b,oh,ow,co]
+//   dW[kh,kw,ci,co] = sum over b, oh, ow of x[b, oh*sh+kh-padTop, ow*sw+kw-padLeft, ci] * dy[b,oh,ow,co]
 //
-// Through XNNPACK (a convolution whose "filter" is the whole of dy) the same product costs ~1.7x the
-// forward convolution: x and dy are transposed, dy is transposed again and packed as weights at every call,
-// and the contraction over 65536 pixels streams the packed operand from memory for every tile. Here both
-// operands are read where they are, in NHWC: a pixel of x gives C contiguous inputs, the same pixel of dy CO
-// contiguous outputs, and each call adds a short run of pixels into a 4 x 8 block of dW held in registers.
+// Through XNNPACK (a convolution whose "filter" is the whole of dy) it cost ~1.7x the forward convolution:
+// x and dy transposed, dy transposed again and packed as weights at every call, and the contraction over
+// 65536 pixels streaming the packed operand from memory for every tile. Here both operands are read where
+// they are, in NHWC: a pixel of x gives C contiguous inputs, the same pixel of dy CO contiguous outputs, and
+// each call adds a block of pixels into every 4 x 8 tile of dW, the tile held in registers (~0.8x forward).
 //
-// The module is assembled below, in a few hundred bytes, from a listing of its instructions: no build step,
-// no binary in the repository. It imports the memory of the tfjs-wasm instance, so tensors are addressed by
-// their heap offsets, without copies. Each dW element is a sum in a fixed order (the caller's loop order,
-// then rows, then pixels): the same bytes run to run.
+// The module is assembled at start-up from the listing below (wasm-asm.ts), in a few hundred bytes. It
+// imports the memory of the tfjs-wasm instance, so tensors are addressed by their heap offsets, without
+// copies. Every dW element is a sum in a fixed order (the driver's loop order, then rows, then pixels):
+// the same bytes run to run.
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 import { tf } from './tf.js';
+import { I32, V128, assemble, op, type WasmFunction } from './wasm-asm.js';
 
 type TensorInfo = tf.TensorInfo;
 
 /**
- * The module's one function: dw[ci, co] += sum over r < rows, k < n of x[r*xRow + k*xPixel + ci] *
- * dy[r*dyRow + k*outChannels + co]. Addresses and strides in bytes (float32 data); rows, n >= 1;
- * channels % 4 == 0, outChannels % 8 == 0.
+ * dw[ci, co] += sum over r < rows, k < n of x[r*xRow + k*xPixel + ci] * dy[r*dyRow + k*outChannels + co].
+ * Addresses and strides in bytes (float32 data); rows, n >= 1; channels % 4 == 0, outChannels % 8 == 0.
  */
 type AccumulateFn = (x: number, dy: number, dw: number, rows: number, n: number, xPixel: number, xRow: number,
   dyRow: number, channels: number, outChannels: number) => void;
 
-// --- a minimal WebAssembly binary writer ---------------------------------------------------------------
-const I32 = 0x7f;
-const V128 = 0x7b;
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
-
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    const done = (n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0);
-    out.push(done ? byte : byte | 0x80);
-    if (done) return out;
-  }
-}
-
-const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
-const name = (s: string): number[] => vec([...Buffer.from(s, 'utf8')].map((b) => [b]));
-
-// Instructions (https://webassembly.github.io/spec/core/binary/instructions.html).
-const op = {
-  loop: [0x03, 0x40],
-  end: [0x0b],
-  brIf: (depth: number) => [0x0d, ...uleb(depth)],
-  get: (i: number) => [0x20, ...uleb(i)],
-  set: (i: number) => [0x21, ...uleb(i)],
-  tee: (i: number) => [0x22, ...uleb(i)],
-  i32: (v: number) => [0x41, ...sleb(v)],
-  add: [0x6a],
-  sub: [0x6b],
-  mul: [0x6c],
-  ltU: [0x49],
-  f32Load: (offset: number) => [0x2a, 2, ...uleb(offset)],
-  v128Load: (offset: number) => [0xfd, ...uleb(0x00), 4, ...uleb(offset)],
-  v128Store: (offset: number) => [0xfd, ...uleb(0x0b), 4, ...uleb(offset)],
-  f32x4Splat: [0xfd, ...uleb(0x13)],
-  f32x4Add: [0xfd, ...uleb(0xe4)],
-  f32x4Mul: [0xfd, ...uleb(0xe6)],
-};
-
-// --- the kernel ----------------------------------------------------------------------------------------
+// --- the filter gradient ------------------------------------------------------------------------------
 // Parameters, then locals, by index.
 const [X, DY, DW, ROWS, N, X_PIXEL, X_ROW, DY_ROW, C, CO] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
 const [CI, CJ, R, K, XP, DP, XR, DR, ACC, DW_ROW] = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19];
@@ -119,23 +68,14 @@ function accumulateBody(): number[] {
   }
   emit(op.get(CJ), op.i32(8), op.add, op.tee(CJ), op.get(CO), op.ltU, op.brIf(0), op.end);
   emit(op.get(CI), op.i32(4), op.add, op.tee(CI), op.get(C), op.ltU, op.brIf(0), op.end);
-  emit(op.end);
   return code;
 }
 
 /** The module's bytes: (import "env" "memory"), (export "accumulate"). */
 export function filterGradModuleBytes(): Uint8Array<ArrayBuffer> {
-  const params = Array<number>(10).fill(I32);
-  const locals = [[...uleb(10), I32], [...uleb(11), V128]]; // ci .. dwRow; a0..a7, s, d0, d1
-  const body = [...vec(locals), ...accumulateBody()];
-  return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([[0x60, ...vec(params.map((t) => [t])), ...vec([])]])),
-    ...section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x00, ...uleb(1)]])),
-    ...section(3, vec([uleb(0)])),
-    ...section(7, vec([[...name('accumulate'), 0x00, ...uleb(0)]])),
-    ...section(10, vec([[...uleb(body.length), ...body]])),
-  ]);
+  // 10 i32 locals, then 11 v128 (8 accumulators, a splat, two vectors of dy), as indexed above.
+  const accumulate: WasmFunction = { name: 'accumulate', params: 10, locals: [{ type: I32, count: 10 }, { type: V128, count: 11 }], body: accumulateBody() };
+  return assemble([accumulate]);
 }
 
 const instances = new WeakMap<WebAssembly.Memory, AccumulateFn | null>();
@@ -144,19 +84,19 @@ let enabled = true;
 /** The kernel bound to `memory`, or null where it cannot run (an engine without SIMD, or a shared memory). */
 function accumulateOn(memory: WebAssembly.Memory): AccumulateFn | null {
   if (instances.has(memory)) return instances.get(memory)!;
-  let fn: AccumulateFn | null = null;
+  let kernel: AccumulateFn | null = null;
   // tfjs-wasm's multi-threaded build has a shared memory, which this module does not declare.
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
   if (!shared) {
     try {
-      const instance = new WebAssembly.Instance(new WebAssembly.Module(filterGradModuleBytes()), { env: { memory } });
-      fn = instance.exports.accumulate as AccumulateFn;
+      const { exports } = new WebAssembly.Instance(new WebAssembly.Module(filterGradModuleBytes()), { env: { memory } });
+      kernel = exports.accumulate as AccumulateFn;
     } catch {
-      fn = null; // an engine without SIMD rejects the module
+      kernel = null; // an engine without SIMD rejects the module
     }
   }
-  instances.set(memory, fn);
-  return fn;
+  instances.set(memory, kernel);
+  return kernel;
 }
 
 /** Tests turn the SIMD kernel off to check the XNNPACK path that engines without SIMD take. */
@@ -164,8 +104,9 @@ export function setFilterGradSimdEnabled(on: boolean): void {
   enabled = on;
 }
 
-function heapMemory(backend: BackendWasm): WebAssembly.Memory {
-  return (backend.wasm as unknown as { asm: { memory: WebAssembly.Memory } }).asm.memory;
+function accumulateFor(backend: BackendWasm): AccumulateFn | null {
+  if (!enabled) return null;
+  return accumulateOn((backend.wasm as unknown as { asm: { memory: WebAssembly.Memory } }).asm.memory);
 }
 
 /** Byte offset of a tensor's data in the heap. */
@@ -213,7 +154,7 @@ const BYTES_PER_CALL = 16384;
  * run. Channels that are not a multiple of 4 (inputs) or 8 (outputs) are padded with zeros around the call.
  */
 export function filterGradSimd(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, info: tf.backend_util.Conv2DInfo): TensorInfo | null {
-  const accumulate = enabled ? accumulateOn(heapMemory(backend)) : null;
+  const accumulate = accumulateFor(backend);
   if (accumulate == null) return null;
   const { batchSize, inHeight: H, inWidth: W, outHeight: OH, outWidth: OW } = info;
   const { filterHeight: KH, filterWidth: KW, strideHeight: sh, strideWidth: sw } = info;
@@ -255,3 +196,4 @@ export function filterGradSimd(backend: BackendWasm, x: TensorInfo, dy: TensorIn
   backend.disposeData(dw.dataId);
   return cropped;
 }
+
