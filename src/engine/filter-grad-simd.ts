@@ -197,3 +197,18 @@ export function filterGradSimd(backend: BackendWasm, x: TensorInfo, dy: TensorIn
   return cropped;
 }
 
+
+/**
+ * a^T . b for a [k, m] and b [k, n] (a dense layer's weight gradient x^T . dy: the filter gradient of a 1x1
+ * convolution over k pixels) with the SIMD kernel, or null where it cannot run or m % 4, n % 8 are not 0.
+ */
+export function matMulTransposeASimd(backend: BackendWasm, a: TensorInfo, b: TensorInfo): TensorInfo | null {
+  const accumulate = accumulateFor(backend);
+  const [k, m] = a.shape.slice(-2) as [number, number];
+  const n = b.shape[b.shape.length - 1]!;
+  if (accumulate == null || m % 4 !== 0 || n % 8 !== 0 || k < 1) return null;
+  const out = backend.makeOutput([m, n], 'float32');
+  (backend.typedArrayFromHeap(out) as Float32Array).fill(0);
+  accumulate(heapOffset(backend, a), heapOffset(backend, b), heapOffset(backend, out), 1, k, 4 * m, 0, 0, m, n);
+  return out;
+}

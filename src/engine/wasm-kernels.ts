@@ -18,7 +18,7 @@
 // backend.disposeData(dataId).
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
-import { filterGradSimd } from './filter-grad-simd.js';
+import { filterGradSimd, matMulTransposeASimd } from './filter-grad-simd.js';
 import { tf } from './tf.js';
 
 type TensorInfo = tf.TensorInfo;
@@ -217,6 +217,8 @@ function batchMatMul(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; at
   const b2d = as2d(b);
   const [m, k] = transposeA ? [a2d.shape[1]!, a2d.shape[0]!] : [a2d.shape[0]!, a2d.shape[1]!];
   const n = transposeB ? b2d.shape[0]! : b2d.shape[1]!;
+  const simd = transposeA && !transposeB ? matMulTransposeASimd(backend, a2d, b2d) : null; // dense weight gradients
+  if (simd != null) return { ...simd, shape: [...outShape, m, n] };
   // Element moves: transposes of the operands (and of the result), plus packing the weights operand twice
   // (tfjs-wasm transposes it for XNNPACK, which then packs it).
   const direct = (transposeA ? m * k : 0) + (transposeB ? k * n : 0) + 2 * k * n;
