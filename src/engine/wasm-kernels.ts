@@ -1,10 +1,14 @@
 // Kernels kdx adds to (or replaces in) the TensorFlow.js wasm backend so that training is not 10-100x
 // slower than inference there.
 //
-// - Conv2DBackpropFilter (missing on wasm) and Conv2DBackpropInput (slow, scalar C++) are computed through
-//   the XNNPACK Conv2D forward kernel: transposes, a flipped filter and (for stride > 1) a dilation.
+// - Conv2DBackpropFilter (missing on wasm): a WebAssembly SIMD kernel of kdx's on the heap, reading x and dy
+//   in place (filter-grad-simd.ts; ~0.8x a forward convolution). Engines without SIMD compute it through the
+//   XNNPACK Conv2D forward kernel (transposes, dy as the filter, dilated by the stride: ~1.7x).
+// - Conv2DBackpropInput (slow, scalar C++): through the XNNPACK Conv2D forward kernel: a flipped filter and
+//   (for stride > 1) a dilation (~1.0x a forward convolution).
 // - BatchMatMul with transposeA/transposeB falls off XNNPACK onto a naive strided loop in tfjs-wasm (250 ms
-//   for the dense gradient 4096x64 . 64x256); explicit transposes then the XNNPACK product take ~9 ms.
+//   for the dense gradient 4096x64 . 64x256); a^T.b (dense weight gradients) runs on the SIMD kernel above,
+//   the other cases as explicit transposes then the XNNPACK product (~9 ms).
 // - MaxPoolGrad: a channel-innermost JS loop over the heap is several times faster than the built-in (which
 //   also loses the gradient of windows whose maximum is negative).
 // - Sum over leading axes (bias gradients): a column sum instead of a generic transpose then a row sum.
