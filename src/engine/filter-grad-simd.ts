@@ -15,7 +15,7 @@
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 import { tf } from './tf.js';
-import { I32, V128, assemble, op, type WasmFunction } from './wasm-asm.js';
+import { I32, V128, assemble, heapModule, heapOffset, op, type WasmFunction } from './wasm-asm.js';
 
 type TensorInfo = tf.TensorInfo;
 
@@ -78,41 +78,8 @@ export function filterGradModuleBytes(): Uint8Array<ArrayBuffer> {
   return assemble([accumulate]);
 }
 
-const instances = new WeakMap<WebAssembly.Memory, AccumulateFn | null>();
-let enabled = true;
-
-/** The kernel bound to `memory`, or null where it cannot run (an engine without SIMD, or a shared memory). */
-function accumulateOn(memory: WebAssembly.Memory): AccumulateFn | null {
-  if (instances.has(memory)) return instances.get(memory)!;
-  let kernel: AccumulateFn | null = null;
-  // tfjs-wasm's multi-threaded build has a shared memory, which this module does not declare.
-  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  if (!shared) {
-    try {
-      const { exports } = new WebAssembly.Instance(new WebAssembly.Module(filterGradModuleBytes()), { env: { memory } });
-      kernel = exports.accumulate as AccumulateFn;
-    } catch {
-      kernel = null; // an engine without SIMD rejects the module
-    }
-  }
-  instances.set(memory, kernel);
-  return kernel;
-}
-
-/** Tests turn the SIMD kernel off to check the XNNPACK path that engines without SIMD take. */
-export function setFilterGradSimdEnabled(on: boolean): void {
-  enabled = on;
-}
-
-function accumulateFor(backend: BackendWasm): AccumulateFn | null {
-  if (!enabled) return null;
-  return accumulateOn((backend.wasm as unknown as { asm: { memory: WebAssembly.Memory } }).asm.memory);
-}
-
-/** Byte offset of a tensor's data in the heap. */
-function heapOffset(backend: BackendWasm, t: TensorInfo): number {
-  return (backend.dataIdMap.get(t.dataId) as { memoryOffset: number }).memoryOffset;
-}
+const heapKernel = heapModule<{ accumulate: AccumulateFn }>(filterGradModuleBytes);
+const accumulateFor = (backend: BackendWasm): AccumulateFn | null => heapKernel(backend)?.accumulate ?? null;
 
 /** Outputs o in [0, outSize) whose tap k reads inside the input: 0 <= o*stride + k - pad < size. */
 function validOutputs(k: number, pad: number, stride: number, size: number, outSize: number): [number, number] {

@@ -1,6 +1,12 @@
-// A minimal WebAssembly binary writer: enough to assemble kdx's SIMD kernels (filter-grad-simd.ts) from a listing
-// of their instructions at start-up, with no build step and no binary in the repository.
+// A minimal WebAssembly binary writer, enough to assemble kdx's SIMD kernels (filter-grad-simd.ts,
+// maxpool-grad-simd.ts) from listings of their instructions at start-up, with no build step and no binary
+// in the repository; and their instantiation on tfjs-wasm's memory, where they address tensors in place.
 // Encodings: https://webassembly.github.io/spec/core/binary/
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+
+import type { tf } from './tf.js';
+
+type TensorInfo = tf.TensorInfo;
 
 export const I32 = 0x7f;
 export const V128 = 0x7b;
@@ -48,7 +54,13 @@ export const op = {
   f32Load: (offset: number) => [0x2a, 2, ...uleb(offset)],
   v128Load: (offset: number) => [...simd(0x00), 4, ...uleb(offset)],
   v128Store: (offset: number) => [...simd(0x0b), 4, ...uleb(offset)],
+  v128Const: (bytes: number[]) => [...simd(0x0c), ...bytes],
   f32x4Splat: simd(0x13),
+  f32x4Gt: simd(0x44),
+  v128And: simd(0x4e),
+  v128AndNot: simd(0x4f), // a & ~b
+  v128Or: simd(0x50),
+  v128Bitselect: simd(0x52), // (a & c) | (b & ~c)
   f32x4Add: simd(0xe4),
   f32x4Mul: simd(0xe6),
 };
@@ -77,4 +89,44 @@ export function assemble(functions: WasmFunction[]): Uint8Array<ArrayBuffer> {
     ...section(7, vec(functions.map((f, i) => [...name(f.name), 0x00, ...uleb(i)]))),
     ...section(10, vec(bodies)),
   ]);
+}
+
+// --- running on tfjs-wasm's heap --------------------------------------------------------------------------
+
+let simdEnabled = true;
+
+/** Tests turn kdx's SIMD kernels off to check the paths that engines without WebAssembly SIMD take. */
+export function setSimdKernelsEnabled(on: boolean): void {
+  simdEnabled = on;
+}
+
+/**
+ * The exports of the module `build` returns, instantiated on the memory of a tfjs-wasm backend (once per
+ * memory), or null where it cannot run: an engine without SIMD rejects the module, and tfjs-wasm's
+ * multi-threaded build has a shared memory, which these modules do not declare.
+ */
+export function heapModule<T>(build: () => Uint8Array<ArrayBuffer>): (backend: BackendWasm) => T | null {
+  const instances = new WeakMap<WebAssembly.Memory, T | null>();
+  return (backend) => {
+    if (!simdEnabled) return null;
+    const memory = (backend.wasm as unknown as { asm: { memory: WebAssembly.Memory } }).asm.memory;
+    if (!instances.has(memory)) {
+      let exports: T | null = null;
+      const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+      if (!shared) {
+        try {
+          exports = new WebAssembly.Instance(new WebAssembly.Module(build()), { env: { memory } }).exports as T;
+        } catch {
+          exports = null;
+        }
+      }
+      instances.set(memory, exports);
+    }
+    return instances.get(memory)!;
+  };
+}
+
+/** Byte offset of a tensor's data in the heap. */
+export function heapOffset(backend: BackendWasm, t: TensorInfo): number {
+  return (backend.dataIdMap.get(t.dataId) as { memoryOffset: number }).memoryOffset;
 }

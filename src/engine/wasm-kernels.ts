@@ -10,7 +10,7 @@
 //   for the dense gradient 4096x64 . 64x256); a^T.b (dense weight gradients) runs on the SIMD kernel above,
 //   the other cases as explicit transposes then the XNNPACK product (~9 ms).
 // - MaxPoolGrad: a channel-innermost JS loop over the heap is several times faster than the built-in (which
-//   also loses the gradient of windows whose maximum is negative).
+//   also loses the gradient of windows whose maximum is negative); 2x2 windows, a SIMD kernel (~4x the loop).
 // - Sum over leading axes (bias gradients): a column sum instead of a generic transpose then a row sum.
 // - DepthwiseConv2dNativeBackpropInput / BackpropFilter (missing on wasm): JS loops over the heap.
 // - Tile (batchNorm's gradient): whole contiguous blocks copied per axis instead of an index per element.
@@ -23,6 +23,7 @@
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 import { filterGradSimd, matMulTransposeASimd } from './filter-grad-simd.js';
+import { maxPoolGrad2x2Simd } from './maxpool-grad-simd.js';
 import { tf } from './tf.js';
 
 type TensorInfo = tf.TensorInfo;
@@ -319,8 +320,9 @@ function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; at
   const { strideHeight: sh, strideWidth: sw, outHeight, outWidth, inHeight, inWidth } = info;
   const windows2x2 = info.effectiveFilterHeight === 2 && info.effectiveFilterWidth === 2 && sh === 2 && sw === 2 &&
     info.padInfo.top === 0 && info.padInfo.left === 0 && outHeight * 2 <= inHeight && outWidth * 2 <= inWidth;
-  if (windows2x2) maxPoolGrad2x2(X, DY, DX, info);
-  else maxPoolGradGeneric(X, DY, DX, info);
+  if (windows2x2) {
+    if (!maxPoolGrad2x2Simd(backend, input, dy, dx)) maxPoolGrad2x2(X, DY, DX, info);
+  } else maxPoolGradGeneric(X, DY, DX, info);
   return dx;
 }
 

@@ -6,7 +6,9 @@ import { before, describe, test } from 'node:test';
 
 import { selectBackend } from '../../src/engine/backend.js';
 import { tf } from '../../src/engine/tf.js';
-import { filterGradModuleBytes, setFilterGradSimdEnabled } from '../../src/engine/filter-grad-simd.js';
+import { filterGradModuleBytes } from '../../src/engine/filter-grad-simd.js';
+import { maxPoolGradModuleBytes } from '../../src/engine/maxpool-grad-simd.js';
+import { setSimdKernelsEnabled } from '../../src/engine/wasm-asm.js';
 import { wasmKernelsRegistered } from '../../src/engine/wasm-kernels.js';
 
 type Backend = 'cpu' | 'wasm';
@@ -162,11 +164,11 @@ describe('Conv2DBackpropFilter: the SIMD kernel and the XNNPACK path', () => {
   // Engines without WebAssembly SIMD take the XNNPACK path: still checked against cpu.
   for (const c of convCases.filter((_, i) => i % 3 === 0)) {
     test(`XNNPACK path: x ${c.batch}x${c.h}x${c.w}x${c.ci}, filter ${c.k}x${c.k}x${c.ci}x${c.co}, stride ${c.s}, pad ${JSON.stringify(c.pad)}`, () => {
-      setFilterGradSimdEnabled(false);
+      setSimdKernelsEnabled(false);
       try {
         assertConvGradsMatchCpu(c);
       } finally {
-        setFilterGradSimdEnabled(true);
+        setSimdKernelsEnabled(true);
       }
     });
   }
@@ -249,6 +251,10 @@ describe('MaxPoolGrad on wasm equals the cpu backend', () => {
     [[1, 6, 6, 5], 3, 2, 'same'],
     [[1, 7, 9, 4], 3, 1, 'same'],
     [[2, 6, 6, 3], 2, 1, 'valid'],
+    // Channels by 4: the SIMD kernel.
+    [[2, 6, 6, 8], 2, 2, 'valid'],
+    [[2, 7, 9, 4], 2, 2, 'valid'],
+    [[3, 8, 10, 12], 2, 2, 'same'],
   ];
   for (const [shape, size, stride, pad] of cases) {
     test(`x ${shape}, pool ${size}, stride ${stride}, ${pad} (negative maxima and ties included)`, () => {
@@ -265,6 +271,28 @@ describe('MaxPoolGrad on wasm equals the cpu backend', () => {
       assertClose(actual[0]!, expected[0]!, 'y');
       assertClose(actual[1]!, expected[1]!, 'dx');
     });
+  }
+});
+
+test('MaxPoolGrad 2x2: the SIMD kernel gives the JS loop\'s bytes, NaN and -Infinity windows included', () => {
+  tf.setBackend('wasm');
+  const shape: [number, number, number, number] = [2, 7, 8, 8];
+  const xv = tf.tidy(() => tf.randomNormal(shape, 0, 1, 'float32', 23).relu().sub(0.2).dataSync() as Float32Array).slice();
+  for (let i = 0; i < xv.length; i += 7) xv[i] = i % 2 ? Number.NaN : Number.NEGATIVE_INFINITY;
+  xv.fill(Number.NaN, 0, 16); // the first window all NaN: rows 0 and 1, pixels 0 and 1, 8 channels
+  xv.fill(Number.NaN, 64, 80);
+  const dx = () => tf.tidy(() => {
+    const x = tf.tensor4d(xv, shape);
+    const w = tf.randomUniform([2, 3, 4, 8], 0, 1, 'float32', 24);
+    return tf.grad((a: tf.Tensor) => tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid').mul(w).sum())(x).dataSync().slice();
+  });
+  assert.ok(WebAssembly.validate(maxPoolGradModuleBytes()), 'the SIMD kernel runs here');
+  const simd = dx();
+  setSimdKernelsEnabled(false);
+  try {
+    assert.deepEqual(Buffer.from(simd.buffer), Buffer.from(dx().buffer));
+  } finally {
+    setSimdKernelsEnabled(true);
   }
 });
 
