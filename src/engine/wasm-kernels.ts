@@ -11,7 +11,8 @@
 //   the other cases as explicit transposes then the XNNPACK product (~9 ms).
 // - MaxPoolGrad: a channel-innermost JS loop over the heap is several times faster than the built-in (which
 //   also loses the gradient of windows whose maximum is negative); 2x2 windows, a SIMD kernel (~4x the loop).
-// - Sum over leading axes (bias gradients): a column sum instead of a generic transpose then a row sum.
+// - Sum and Mean over leading axes (bias gradients, batch statistics): column sums instead of a generic
+//   transpose then a row sum.
 // - DepthwiseConv2dNativeBackpropInput / BackpropFilter (missing on wasm): JS loops over the heap.
 // - Tile (batchNorm's gradient): whole contiguous blocks copied per axis instead of an index per element.
 // - Identity / same-dtype Cast: share the data instead of copying it (the engine clones every tensor a
@@ -246,22 +247,27 @@ function batchMatMul(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; at
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Sum over leading axes (bias gradients: dy [B,H,W,C] -> [C]): tfjs-wasm first moves the reduced axes
-// innermost with its generic transpose (~35 ms for 64x32x32x32); summing columns in place takes ~3 ms.
-function sum(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): TensorInfo {
-  const backend = args.backend as BackendWasm;
-  const { x } = args.inputs as { x: TensorInfo };
-  const { axis, keepDims } = args.attrs as unknown as tf.SumAttrs;
-  const rank = x.shape.length;
-  const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
-  const leading = axes.length > 0 && axes.length < rank && axes.every((v, i) => v === i);
-  if (x.dtype !== 'float32' || !leading) return run(backend, tf.Sum, args.inputs, args.attrs);
-  const cols = tf.util.sizeFromShape(x.shape.slice(axes.length));
-  const rows = tf.util.sizeFromShape(x.shape.slice(0, axes.length));
-  const outShape = keepDims ? x.shape.map((d, i) => (i < axes.length ? 1 : d)) : x.shape.slice(axes.length);
-  const out = backend.makeOutput(outShape, 'float32');
-  (backend.typedArrayFromHeap(out) as Float32Array).set(columnSums(backend.typedArrayFromHeap(x) as Float32Array, rows, cols));
-  return out;
+// Sum and Mean over leading axes (bias gradients: dy [B,H,W,C] -> [C]; batchNorm's batch statistics):
+// tfjs-wasm first moves the reduced axes innermost with its generic transpose (~35 ms for 64x32x32x32);
+// summing columns in place takes ~3 ms.
+function reduceLeadingAxes(name: typeof tf.Sum | typeof tf.Mean) {
+  return (args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): TensorInfo => {
+    const backend = args.backend as BackendWasm;
+    const { x } = args.inputs as { x: TensorInfo };
+    const { axis, keepDims } = args.attrs as unknown as tf.SumAttrs;
+    const rank = x.shape.length;
+    const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
+    const leading = axes.length > 0 && axes.length < rank && axes.every((v, i) => v === i);
+    if (x.dtype !== 'float32' || !leading) return run(backend, name, args.inputs, args.attrs);
+    const cols = tf.util.sizeFromShape(x.shape.slice(axes.length));
+    const rows = tf.util.sizeFromShape(x.shape.slice(0, axes.length));
+    const outShape = keepDims ? x.shape.map((d, i) => (i < axes.length ? 1 : d)) : x.shape.slice(axes.length);
+    const sums = columnSums(backend.typedArrayFromHeap(x) as Float32Array, rows, cols);
+    if (name === tf.Mean) for (let c = 0; c < cols; c++) sums[c]! /= rows;
+    const out = backend.makeOutput(outShape, 'float32');
+    (backend.typedArrayFromHeap(out) as Float32Array).set(sums);
+    return out;
+  };
 }
 
 /** Sums of the columns of a row-major [rows, cols] matrix, eight rows at a time (~1.5 ms for 65536x32). */
@@ -548,7 +554,8 @@ const replacements: Array<[string, KernelFn]> = [
   [tf.Conv2DBackpropInput, conv2DBackpropInput],
   [tf.BatchMatMul, batchMatMul],
   [tf.MaxPoolGrad, maxPoolGrad],
-  [tf.Sum, sum],
+  [tf.Sum, reduceLeadingAxes(tf.Sum)],
+  [tf.Mean, reduceLeadingAxes(tf.Mean)],
   [tf.Identity, identity],
   [tf.Cast, cast],
   [tf.DepthwiseConv2dNativeBackpropInput, depthwiseBackpropInput],

@@ -216,7 +216,7 @@ describe('BatchMatMul on wasm equals the cpu backend', () => {
   });
 });
 
-describe('Sum on wasm equals the cpu backend', () => {
+describe('Sum and Mean on wasm equal the cpu backend', () => {
   const cases: Array<[number[], number[] | number]> = [
     [[4, 5, 6, 7], [0, 1, 2]], // bias gradient: kdx's column sum
     [[4, 5, 6, 7], [0]],
@@ -228,17 +228,19 @@ describe('Sum on wasm equals the cpu backend', () => {
   ];
   for (const [shape, axis] of cases) {
     for (const keepDims of [false, true]) {
-      test(`x ${shape}, axis ${axis}, keepDims ${keepDims}`, () => {
-        const xv = randomData(shape, 31);
-        const f = () => [tf.tensor(xv, shape).sum(axis, keepDims)];
-        const cpu = on('cpu', () => [tf.tensor(xv, shape).sum(axis, keepDims).reshape([-1])]);
-        tf.setBackend('wasm');
-        const shapeOnWasm = tf.tidy(() => f()[0]!.shape);
-        tf.setBackend('cpu');
-        const shapeOnCpu = tf.tidy(() => f()[0]!.shape);
-        assert.deepEqual(shapeOnWasm, shapeOnCpu);
-        assertClose(on('wasm', f)[0]!, cpu[0]!, 'sum');
-      });
+      for (const op of ['sum', 'mean'] as const) {
+        test(`${op}: x ${shape}, axis ${axis}, keepDims ${keepDims}`, () => {
+          const xv = randomData(shape, 31);
+          const f = () => [tf.tensor(xv, shape)[op](axis, keepDims)];
+          const cpu = on('cpu', () => [tf.tensor(xv, shape)[op](axis, keepDims).reshape([-1])]);
+          tf.setBackend('wasm');
+          const shapeOnWasm = tf.tidy(() => f()[0]!.shape);
+          tf.setBackend('cpu');
+          const shapeOnCpu = tf.tidy(() => f()[0]!.shape);
+          assert.deepEqual(shapeOnWasm, shapeOnCpu);
+          assertClose(on('wasm', f)[0]!, cpu[0]!, op);
+        });
+      }
     }
   }
 });
