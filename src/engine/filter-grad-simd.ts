@@ -71,14 +71,44 @@ function accumulateBody(): number[] {
   return code;
 }
 
-/** The module's bytes: (import "env" "memory"), (export "accumulate"). */
-export function filterGradModuleBytes(): Uint8Array<ArrayBuffer> {
-  // 10 i32 locals, then 11 v128 (8 accumulators, a splat, two vectors of dy), as indexed above.
-  const accumulate: WasmFunction = { name: 'accumulate', params: 10, locals: [{ type: I32, count: 10 }, { type: V128, count: 11 }], body: accumulateBody() };
-  return assemble([accumulate]);
+// --- the depthwise filter gradient (one output channel per input channel) ------------------------------
+// dw[c] += sum over r < rows, k < n of x[r*xRow + k*xPixel + c] * dy[r*dyRow + k*channels + c], by 4 channels.
+type AccumulateDepthwiseFn = (x: number, dy: number, dw: number, rows: number, n: number, xPixel: number, xRow: number,
+  dyRow: number, channels: number) => void;
+const [DX_, DDY, DDW, DROWS, DN, DX_PIXEL, DX_ROW, DDY_ROW, DC] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+const [DCI, DR_, DK, DXP, DDP, DXR, DDR, DDY_PIXEL] = [9, 10, 11, 12, 13, 14, 15, 16];
+const DACC = 17;
+
+function accumulateDepthwiseBody(): number[] {
+  const code: number[] = [];
+  const emit = (...parts: number[][]) => { for (const p of parts) code.push(...p); };
+  emit(op.get(DC), op.i32(4), op.mul, op.set(DDY_PIXEL));
+  emit(op.i32(0), op.set(DCI), op.loop); // for c in 0, 4, .. C-4
+  emit(op.get(DDW), op.get(DCI), op.i32(4), op.mul, op.add, op.v128Load(0), op.set(DACC));
+  emit(op.get(DX_), op.get(DCI), op.i32(4), op.mul, op.add, op.set(DXR));
+  emit(op.get(DDY), op.get(DCI), op.i32(4), op.mul, op.add, op.set(DDR));
+  emit(op.get(DROWS), op.set(DR_), op.loop); //   for each row
+  emit(op.get(DXR), op.set(DXP), op.get(DDR), op.set(DDP), op.get(DN), op.set(DK), op.loop); // for each pixel
+  emit(op.get(DACC), op.get(DXP), op.v128Load(0), op.get(DDP), op.v128Load(0), op.f32x4Mul, op.f32x4Add, op.set(DACC));
+  emit(op.get(DXP), op.get(DX_PIXEL), op.add, op.set(DXP), op.get(DDP), op.get(DDY_PIXEL), op.add, op.set(DDP));
+  emit(op.get(DK), op.i32(1), op.sub, op.tee(DK), op.brIf(0), op.end);
+  emit(op.get(DXR), op.get(DX_ROW), op.add, op.set(DXR), op.get(DDR), op.get(DDY_ROW), op.add, op.set(DDR));
+  emit(op.get(DR_), op.i32(1), op.sub, op.tee(DR_), op.brIf(0), op.end);
+  emit(op.get(DDW), op.get(DCI), op.i32(4), op.mul, op.add, op.get(DACC), op.v128Store(0));
+  emit(op.get(DCI), op.i32(4), op.add, op.tee(DCI), op.get(DC), op.ltU, op.brIf(0), op.end);
+  return code;
 }
 
-const heapKernel = heapModule<{ accumulate: AccumulateFn }>(filterGradModuleBytes);
+/** The module's bytes: (import "env" "memory"), exports "accumulate" and "accumulateDepthwise". */
+export function filterGradModuleBytes(): Uint8Array<ArrayBuffer> {
+  return assemble([
+    // 10 i32 locals, then 11 v128 (8 accumulators, a splat, two vectors of dy), as indexed above.
+    { name: 'accumulate', params: 10, locals: [{ type: I32, count: 10 }, { type: V128, count: 11 }], body: accumulateBody() },
+    { name: 'accumulateDepthwise', params: 9, locals: [{ type: I32, count: 8 }, { type: V128, count: 1 }], body: accumulateDepthwiseBody() },
+  ]);
+}
+
+const heapKernel = heapModule<{ accumulate: AccumulateFn; accumulateDepthwise: AccumulateDepthwiseFn }>(filterGradModuleBytes);
 const accumulateFor = (backend: BackendWasm): AccumulateFn | null => heapKernel(backend)?.accumulate ?? null;
 
 /** Outputs o in [0, outSize) whose tap k reads inside the input: 0 <= o*stride + k - pad < size. */
@@ -116,29 +146,22 @@ function cropFilter(backend: BackendWasm, padded: TensorInfo, shape: [number, nu
  */
 const BYTES_PER_CALL = 16384;
 
+/** One call's block: rows x n output pixels and the input pixels one tap of the filter reads for them. */
+type BlockVisitor = (xPixel: number, dyPixel: number, tap: number, rows: number, n: number) => void;
+
 /**
- * Conv2DBackpropFilter (NHWC, any stride and padding) with the SIMD kernel, or null where the kernel cannot
- * run. Channels that are not a multiple of 4 (inputs) or 8 (outputs) are padded with zeros around the call.
+ * Walks the output pixels of `info` in blocks of whole rows (about BYTES_PER_CALL of x and dy per block at
+ * `bytesPerPixel`) and, for each block, each tap of the filter with the part of the block it reads inside
+ * the input. Pixel indices count pixels (not floats). The order of this walk, then rows, then pixels within
+ * a call, is the order of every sum: fixed.
  */
-export function filterGradSimd(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, info: tf.backend_util.Conv2DInfo): TensorInfo | null {
-  const accumulate = accumulateFor(backend);
-  if (accumulate == null) return null;
+function forEachBlock(info: tf.backend_util.Conv2DInfo, bytesPerPixel: number, visit: BlockVisitor): void {
   const { batchSize, inHeight: H, inWidth: W, outHeight: OH, outWidth: OW } = info;
-  const { filterHeight: KH, filterWidth: KW, strideHeight: sh, strideWidth: sw } = info;
+  const { filterHeight: KH, filterWidth: KW, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
   const { top, left } = info.padInfo;
-  const C = Math.ceil(info.inChannels / 4) * 4;
-  const CO = Math.ceil(info.outChannels / 8) * 8;
-  const xIn = C === info.inChannels ? x : padChannels(backend, x, C);
-  const dyIn = CO === info.outChannels ? dy : padChannels(backend, dy, CO);
-  const dw = backend.makeOutput([KH, KW, C, CO], 'float32');
-  (backend.typedArrayFromHeap(dw) as Float32Array).fill(0);
-  const xAt = heapOffset(backend, xIn);
-  const dyAt = heapOffset(backend, dyIn);
-  const dwAt = heapOffset(backend, dw);
-  const rowsOf = Array.from({ length: KH }, (_, kh) => validOutputs(kh, top, sh, H, OH));
-  const colsOf = Array.from({ length: KW }, (_, kw) => validOutputs(kw, left, sw, W, OW));
-  const rowsPerCall = Math.max(1, Math.floor(BYTES_PER_CALL / (4 * (C + CO) * OW)));
-  // The order of this loop (then rows, then pixels within a call) is the order of every sum: fixed.
+  const rowsOf = Array.from({ length: KH }, (_, kh) => validOutputs(kh * dh, top, sh, H, OH));
+  const colsOf = Array.from({ length: KW }, (_, kw) => validOutputs(kw * dw, left, sw, W, OW));
+  const rowsPerCall = Math.max(1, Math.floor(BYTES_PER_CALL / (bytesPerPixel * OW)));
   for (let b = 0; b < batchSize; b++) {
     for (let oh0 = 0; oh0 < OH; oh0 += rowsPerCall) {
       for (let kh = 0; kh < KH; kh++) {
@@ -148,14 +171,34 @@ export function filterGradSimd(backend: BackendWasm, x: TensorInfo, dy: TensorIn
         for (let kw = 0; kw < KW; kw++) {
           const [wlo, whi] = colsOf[kw]!;
           if (wlo >= whi) continue;
-          const xPixel = ((b * H + lo * sh + kh - top) * W + wlo * sw + kw - left) * C;
-          const dyPixel = ((b * OH + lo) * OW + wlo) * CO;
-          accumulate(xAt + 4 * xPixel, dyAt + 4 * dyPixel, dwAt + 4 * (kh * KW + kw) * C * CO, hi - lo, whi - wlo,
-            4 * sw * C, 4 * sh * W * C, 4 * OW * CO, C, CO);
+          visit((b * H + lo * sh + kh * dh - top) * W + wlo * sw + kw * dw - left, (b * OH + lo) * OW + wlo, kh * KW + kw, hi - lo, whi - wlo);
         }
       }
     }
   }
+}
+
+/**
+ * Conv2DBackpropFilter (NHWC, any stride and padding) with the SIMD kernel, or null where the kernel cannot
+ * run. Channels that are not a multiple of 4 (inputs) or 8 (outputs) are padded with zeros around the call.
+ */
+export function filterGradSimd(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, info: tf.backend_util.Conv2DInfo): TensorInfo | null {
+  const accumulate = accumulateFor(backend);
+  if (accumulate == null) return null;
+  const { inWidth: W, outWidth: OW, filterHeight: KH, filterWidth: KW, strideHeight: sh, strideWidth: sw } = info;
+  const C = Math.ceil(info.inChannels / 4) * 4;
+  const CO = Math.ceil(info.outChannels / 8) * 8;
+  const xIn = C === info.inChannels ? x : padChannels(backend, x, C);
+  const dyIn = CO === info.outChannels ? dy : padChannels(backend, dy, CO);
+  const dw = backend.makeOutput([KH, KW, C, CO], 'float32');
+  (backend.typedArrayFromHeap(dw) as Float32Array).fill(0);
+  const xAt = heapOffset(backend, xIn);
+  const dyAt = heapOffset(backend, dyIn);
+  const dwAt = heapOffset(backend, dw);
+  forEachBlock(info, 4 * (C + CO), (xPixel, dyPixel, tap, rows, n) => {
+    accumulate(xAt + 4 * C * xPixel, dyAt + 4 * CO * dyPixel, dwAt + 4 * tap * C * CO, rows, n,
+      4 * sw * C, 4 * sh * W * C, 4 * OW * CO, C, CO);
+  });
   if (xIn !== x) backend.disposeData(xIn.dataId);
   if (dyIn !== dy) backend.disposeData(dyIn.dataId);
   if (C === info.inChannels && CO === info.outChannels) return dw;
@@ -164,6 +207,33 @@ export function filterGradSimd(backend: BackendWasm, x: TensorInfo, dy: TensorIn
   return cropped;
 }
 
+/**
+ * DepthwiseConv2dNativeBackpropFilter with one output channel per input channel (MobileNetV2, ShuffleNets),
+ * any stride, padding and dilation, with the SIMD kernel; null where it cannot run or the channel
+ * multiplier is not 1. Channels that are not a multiple of 4 are padded with zeros around the call.
+ */
+export function depthwiseFilterGradSimd(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, info: tf.backend_util.Conv2DInfo): TensorInfo | null {
+  const accumulate = heapKernel(backend)?.accumulateDepthwise;
+  if (accumulate == null || info.outChannels !== info.inChannels) return null;
+  const { inWidth: W, outWidth: OW, filterHeight: KH, filterWidth: KW, strideHeight: sh, strideWidth: sw } = info;
+  const C = Math.ceil(info.inChannels / 4) * 4;
+  const xIn = C === info.inChannels ? x : padChannels(backend, x, C);
+  const dyIn = C === info.inChannels ? dy : padChannels(backend, dy, C);
+  const dw = backend.makeOutput([KH, KW, C, 1], 'float32');
+  (backend.typedArrayFromHeap(dw) as Float32Array).fill(0);
+  const xAt = heapOffset(backend, xIn);
+  const dyAt = heapOffset(backend, dyIn);
+  const dwAt = heapOffset(backend, dw);
+  forEachBlock(info, 8 * C, (xPixel, dyPixel, tap, rows, n) => {
+    accumulate(xAt + 4 * C * xPixel, dyAt + 4 * C * dyPixel, dwAt + 4 * tap * C, rows, n, 4 * sw * C, 4 * sh * W * C, 4 * OW * C, C);
+  });
+  if (xIn !== x) backend.disposeData(xIn.dataId);
+  if (dyIn !== dy) backend.disposeData(dyIn.dataId);
+  if (C === info.inChannels) return dw;
+  const cropped = cropFilter(backend, dw, [KH, KW, info.inChannels, 1]);
+  backend.disposeData(dw.dataId);
+  return cropped;
+}
 
 /**
  * a^T . b for a [k, m] and b [k, n] (a dense layer's weight gradient x^T . dy: the filter gradient of a 1x1

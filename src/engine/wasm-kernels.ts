@@ -13,7 +13,8 @@
 //   also loses the gradient of windows whose maximum is negative); 2x2 windows, a SIMD kernel (~4x the loop).
 // - Sum and Mean over leading axes (bias gradients, batch statistics): column sums instead of a generic
 //   transpose then a row sum.
-// - DepthwiseConv2dNativeBackpropInput / BackpropFilter (missing on wasm): JS loops over the heap.
+// - DepthwiseConv2dNativeBackpropInput / BackpropFilter (missing on wasm): the input gradient on XNNPACK or
+//   JS loops over the heap; the filter gradient (multiplier 1) a SIMD kernel, else JS loops.
 // - Tile (batchNorm's gradient): whole contiguous blocks copied per axis instead of an index per element.
 // - Identity / same-dtype Cast: share the data instead of copying it (the engine clones every tensor a
 //   gradient needs).
@@ -23,7 +24,7 @@
 // backend.disposeData(dataId).
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
-import { filterGradSimd, matMulTransposeASimd } from './filter-grad-simd.js';
+import { depthwiseFilterGradSimd, filterGradSimd, matMulTransposeASimd } from './filter-grad-simd.js';
 import { maxPoolGrad2x2Simd } from './maxpool-grad-simd.js';
 import { tf } from './tf.js';
 
@@ -495,6 +496,8 @@ function depthwiseBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend:
   const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
   const attrs = args.attrs as unknown as DepthwiseAttrs & { filterShape: number[] };
   const info = depthwiseInfo(x.shape, attrs.filterShape, attrs);
+  const simd = depthwiseFilterGradSimd(backend, x, dy, info); // multiplier 1, with WebAssembly SIMD
+  if (simd != null) return simd;
   const C = info.inChannels;
   const M = info.outChannels / C;
   // Sums over batch and positions: accumulated in doubles, written once.

@@ -399,8 +399,11 @@ describe('depthwise convolution gradients (missing from tfjs-wasm) match the cpu
   const cases: { h: number; w: number; c: number; m: number; k: number; s: number; pad: Pad }[] = [];
   for (const s of [1, 2]) for (const pad of ['same', 'valid'] as const) for (const m of [1, 2]) cases.push({ h: 8, w: 7, c: 3, m, k: 3, s, pad });
   cases.push({ h: 6, w: 6, c: 5, m: 1, k: 1, s: 2, pad: 'valid' });
-  for (const { h, w, c, m, k, s, pad } of cases) {
-    test(`${h}x${w}x${c} multiplier ${m}, ${k}x${k} stride ${s} ${pad}`, () => {
+  // Channels by 4 (the SIMD filter gradient without padding), and many: several row blocks per call.
+  cases.push({ h: 9, w: 9, c: 8, m: 1, k: 3, s: 2, pad: 'valid' }, { h: 16, w: 12, c: 96, m: 1, k: 3, s: 1, pad: 'same' });
+  const runs = cases.flatMap((c) => (c.m === 1 ? [{ ...c, simd: true }, { ...c, simd: false }] : [{ ...c, simd: true }]));
+  for (const { h, w, c, m, k, s, pad, simd } of runs) {
+    test(`${h}x${w}x${c} multiplier ${m}, ${k}x${k} stride ${s} ${pad}${simd ? '' : ' (JS filter gradient, as without SIMD)'}`, () => {
       const xData = randomData([2, h, w, c], 1);
       const wData = randomData([k, k, c, m], 2);
       const grads = (backend: Backend) =>
@@ -410,7 +413,14 @@ describe('depthwise convolution gradients (missing from tfjs-wasm) match the cpu
           const f = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, pad)));
           return tf.grads(f)([x, filter]);
         });
-      const [dxWasm, dwWasm] = grads('wasm');
+      setSimdKernelsEnabled(simd);
+      let dxWasm: Float32Array;
+      let dwWasm: Float32Array;
+      try {
+        [dxWasm, dwWasm] = grads('wasm') as [Float32Array, Float32Array];
+      } finally {
+        setSimdKernelsEnabled(true);
+      }
       const [dxCpu, dwCpu] = grads('cpu');
       tf.setBackend('wasm');
       assertClose(dxWasm, dxCpu, 'dx');
