@@ -1,4 +1,4 @@
-// The convolution filter gradient as a WebAssembly SIMD kernel that runs on tfjs-wasm's own memory:
+// Filter gradients as WebAssembly SIMD kernels that run on tfjs-wasm's own memory:
 //
 //   dW[kh,kw,ci,co] = sum over b, oh, ow of x[b, oh*sh+kh-padTop, ow*sw+kw-padLeft, ci] * dy[b,oh,ow,co]
 //
@@ -7,11 +7,13 @@
 // 65536 pixels streaming the packed operand from memory for every tile. Here both operands are read where
 // they are, in NHWC: a pixel of x gives C contiguous inputs, the same pixel of dy CO contiguous outputs, and
 // each call adds a block of pixels into every 4 x 8 tile of dW, the tile held in registers (~0.8x forward).
+// The same kernel gives a dense layer's weight gradient x^T.dy (a 1x1 convolution's, over the batch); a
+// second one the depthwise filter gradient, 4 channels at a time.
 //
-// The module is assembled at start-up from the listing below (wasm-asm.ts), in a few hundred bytes. It
+// The module is assembled at start-up from the listings below (wasm-asm.ts), in under a kilobyte. It
 // imports the memory of the tfjs-wasm instance, so tensors are addressed by their heap offsets, without
-// copies. Every dW element is a sum in a fixed order (the driver's loop order, then rows, then pixels):
-// the same bytes run to run.
+// copies. Every dW element is a sum in a fixed order (the walk over blocks and taps, then rows, then
+// pixels): the same bytes run to run.
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 import { tf } from './tf.js';
@@ -75,27 +77,27 @@ function accumulateBody(): number[] {
 // dw[c] += sum over r < rows, k < n of x[r*xRow + k*xPixel + c] * dy[r*dyRow + k*channels + c], by 4 channels.
 type AccumulateDepthwiseFn = (x: number, dy: number, dw: number, rows: number, n: number, xPixel: number, xRow: number,
   dyRow: number, channels: number) => void;
-const [DX_, DDY, DDW, DROWS, DN, DX_PIXEL, DX_ROW, DDY_ROW, DC] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-const [DCI, DR_, DK, DXP, DDP, DXR, DDR, DDY_PIXEL] = [9, 10, 11, 12, 13, 14, 15, 16];
-const DACC = 17;
+// Parameters as the kernel above's first nine (x .. channels = C); then locals:
+const [CH, ROWS_LEFT, PIXELS_LEFT, XQ, DQ, X_ROW_AT, DY_ROW_AT, DY_PIXEL] = [9, 10, 11, 12, 13, 14, 15, 16];
+const SUM = 17; // the 4 channels' sums
 
 function accumulateDepthwiseBody(): number[] {
   const code: number[] = [];
   const emit = (...parts: number[][]) => { for (const p of parts) code.push(...p); };
-  emit(op.get(DC), op.i32(4), op.mul, op.set(DDY_PIXEL));
-  emit(op.i32(0), op.set(DCI), op.loop); // for c in 0, 4, .. C-4
-  emit(op.get(DDW), op.get(DCI), op.i32(4), op.mul, op.add, op.v128Load(0), op.set(DACC));
-  emit(op.get(DX_), op.get(DCI), op.i32(4), op.mul, op.add, op.set(DXR));
-  emit(op.get(DDY), op.get(DCI), op.i32(4), op.mul, op.add, op.set(DDR));
-  emit(op.get(DROWS), op.set(DR_), op.loop); //   for each row
-  emit(op.get(DXR), op.set(DXP), op.get(DDR), op.set(DDP), op.get(DN), op.set(DK), op.loop); // for each pixel
-  emit(op.get(DACC), op.get(DXP), op.v128Load(0), op.get(DDP), op.v128Load(0), op.f32x4Mul, op.f32x4Add, op.set(DACC));
-  emit(op.get(DXP), op.get(DX_PIXEL), op.add, op.set(DXP), op.get(DDP), op.get(DDY_PIXEL), op.add, op.set(DDP));
-  emit(op.get(DK), op.i32(1), op.sub, op.tee(DK), op.brIf(0), op.end);
-  emit(op.get(DXR), op.get(DX_ROW), op.add, op.set(DXR), op.get(DDR), op.get(DDY_ROW), op.add, op.set(DDR));
-  emit(op.get(DR_), op.i32(1), op.sub, op.tee(DR_), op.brIf(0), op.end);
-  emit(op.get(DDW), op.get(DCI), op.i32(4), op.mul, op.add, op.get(DACC), op.v128Store(0));
-  emit(op.get(DCI), op.i32(4), op.add, op.tee(DCI), op.get(DC), op.ltU, op.brIf(0), op.end);
+  emit(op.get(C), op.i32(4), op.mul, op.set(DY_PIXEL));
+  emit(op.i32(0), op.set(CH), op.loop); // for c in 0, 4, .. C-4
+  emit(op.get(DW), op.get(CH), op.i32(4), op.mul, op.add, op.v128Load(0), op.set(SUM));
+  emit(op.get(X), op.get(CH), op.i32(4), op.mul, op.add, op.set(X_ROW_AT));
+  emit(op.get(DY), op.get(CH), op.i32(4), op.mul, op.add, op.set(DY_ROW_AT));
+  emit(op.get(ROWS), op.set(ROWS_LEFT), op.loop); //   for each row
+  emit(op.get(X_ROW_AT), op.set(XQ), op.get(DY_ROW_AT), op.set(DQ), op.get(N), op.set(PIXELS_LEFT), op.loop); // for each pixel
+  emit(op.get(SUM), op.get(XQ), op.v128Load(0), op.get(DQ), op.v128Load(0), op.f32x4Mul, op.f32x4Add, op.set(SUM));
+  emit(op.get(XQ), op.get(X_PIXEL), op.add, op.set(XQ), op.get(DQ), op.get(DY_PIXEL), op.add, op.set(DQ));
+  emit(op.get(PIXELS_LEFT), op.i32(1), op.sub, op.tee(PIXELS_LEFT), op.brIf(0), op.end);
+  emit(op.get(X_ROW_AT), op.get(X_ROW), op.add, op.set(X_ROW_AT), op.get(DY_ROW_AT), op.get(DY_ROW), op.add, op.set(DY_ROW_AT));
+  emit(op.get(ROWS_LEFT), op.i32(1), op.sub, op.tee(ROWS_LEFT), op.brIf(0), op.end);
+  emit(op.get(DW), op.get(CH), op.i32(4), op.mul, op.add, op.get(SUM), op.v128Store(0));
+  emit(op.get(CH), op.i32(4), op.add, op.tee(CH), op.get(C), op.ltU, op.brIf(0), op.end);
   return code;
 }
 
