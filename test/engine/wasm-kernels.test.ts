@@ -380,6 +380,15 @@ describe('no leaks on wasm', () => {
         tf.grad((xx: tf.Tensor) => tf.maxPool(xx as tf.Tensor4D, 2, 2, 'valid').sum())(x).dataSync();
         tf.matMul(a, tf.randomNormal([40, 4]), false, true).dataSync(); // the swapped orientation
         x.sum([0, 1, 2]).dataSync();
+        // The SIMD kernels: channels by 4 and 8 (no padding), and not (padded around the call).
+        const x8 = tf.randomNormal([2, 8, 6, 8]) as tf.Tensor4D;
+        tf.matMul(tf.randomNormal([6, 8]), tf.randomNormal([6, 16]), true, false).dataSync(); // dense weight gradient
+        tf.grad((xx: tf.Tensor) => tf.maxPool(xx as tf.Tensor4D, 2, 2, 'valid').sum())(x8).dataSync();
+        for (const input of [x, x8]) {
+          const dw = tf.randomNormal([3, 3, input.shape[3], 1]) as tf.Tensor4D;
+          tf.grad((ww: tf.Tensor) => tf.depthwiseConv2d(input, ww as tf.Tensor4D, 2, 'same').sum())(dw).dataSync();
+        }
+        x8.mean([0, 1, 2]).dataSync();
       });
     };
     work();
