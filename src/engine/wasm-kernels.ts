@@ -7,8 +7,7 @@
 // - Conv2DBackpropInput (slow, scalar C++): through the XNNPACK Conv2D forward kernel: a flipped filter and
 //   (for stride > 1) a dilation (~1.0x a forward convolution).
 // - BatchMatMul with transposeA/transposeB falls off XNNPACK onto a naive strided loop in tfjs-wasm (250 ms
-//   for the dense gradient 4096x64 . 64x256); a^T.b (dense weight gradients) runs on the SIMD kernel above,
-//   the other cases as explicit transposes then the XNNPACK product (~9 ms).
+//   for the dense gradient 4096x64 . 64x256); explicit transposes then the XNNPACK product take ~9 ms.
 // - MaxPoolGrad: a channel-innermost JS loop over the heap is several times faster than the built-in (which
 //   also loses the gradient of windows whose maximum is negative); 2x2 windows, a SIMD kernel (~4x the loop).
 // - Sum and Mean over leading axes (bias gradients, batch statistics): column sums instead of a generic
@@ -24,7 +23,7 @@
 // backend.disposeData(dataId).
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
-import { depthwiseFilterGradSimd, filterGradSimd, matMulTransposeASimd } from './filter-grad-simd.js';
+import { depthwiseFilterGradSimd, filterGradSimd } from './filter-grad-simd.js';
 import { maxPoolGrad2x2Simd } from './maxpool-grad-simd.js';
 import { tf } from './tf.js';
 
@@ -224,8 +223,6 @@ function batchMatMul(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; at
   const b2d = as2d(b);
   const [m, k] = transposeA ? [a2d.shape[1]!, a2d.shape[0]!] : [a2d.shape[0]!, a2d.shape[1]!];
   const n = transposeB ? b2d.shape[0]! : b2d.shape[1]!;
-  const simd = transposeA && !transposeB ? matMulTransposeASimd(backend, a2d, b2d) : null; // dense weight gradients
-  if (simd != null) return { ...simd, shape: [...outShape, m, n] };
   // Element moves: transposes of the operands (and of the result), plus packing the weights operand twice
   // (tfjs-wasm transposes it for XNNPACK, which then packs it).
   const direct = (transposeA ? m * k : 0) + (transposeB ? k * n : 0) + 2 * k * n;
