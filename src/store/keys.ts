@@ -19,8 +19,10 @@ import { withoutTaps } from '../registry/taps.js';
  * 3: the test set is evaluated in batches of data.batchSize (was 256), so test losses change in their last
  *    bits; batchNorm as PyTorch's (running variance unbiased, closed-form gradient); wasm Tile and
  *    depthwise gradient kernels; grouped convolutions.
+ * 4: wasm SIMD filter gradients (conv and depthwise: other summation orders) and Mean over leading axes
+ *    (batchNorm's batch statistics, summed in doubles).
  */
-export const TRAINING_SEMANTICS = 3;
+export const TRAINING_SEMANTICS = 4;
 
 /** What the data stream of a stage depends on: the dataset (and the seed it is loaded with, which
  * generates synthetic data), its limit, the stage's subset and batch size, the transforms, and the
