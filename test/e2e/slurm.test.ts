@@ -1,6 +1,6 @@
 // --executor slurm against a real Slurm (CI starts a single-node one with scripts/slurm-single-node.sh).
 // Skipped, saying so, only where sbatch is not installed; where it is, Slurm must answer. The jobs are
-// tiny (256 synthetic images, 2 epochs) so that Slurm's own scheduling is most of the time.
+// tiny (256 synthetic images, 2 epochs each) so that Slurm's own scheduling is most of the time.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -13,7 +13,7 @@ const hasSbatch = execaSync('sh', ['-c', 'command -v sbatch'], { reject: false }
 const skip = hasSbatch ? false : 'sbatch is not installed here (CI installs Slurm and starts scripts/slurm-single-node.sh)';
 
 const quick = join(repoRoot, 'experiments', 'quick.yaml');
-const small = ['--set', 'data.options.train=256', '--set', 'data.options.test=128', '--set', 'epochs=2'];
+const small = ['--set', 'data.options.train=256', '--set', 'data.options.test=128', '--set', 'epochs=2', '--set', 'teacherEpochs=2'];
 
 type Log = Extract<KdxEvent, { type: 'log' }>;
 const logs = (events: KdxEvent[], pattern: RegExp) => events.filter((e): e is Log => e.type === 'log' && pattern.test(e.message));
