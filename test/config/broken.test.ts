@@ -20,6 +20,8 @@ const corpus: [mistake: string, first: string][] = [
    'tap-unknown.yaml:35:48  stages.at_student.loss[1].attention.pairs[0][1]  the teacher model "teacher" has no tap "t2" (did you mean "t1"?)'],
   ['hint between taps of different channels, without the regressor that would map them',
    'hint-without-regressor.yaml:35:55  stages.hint_student.loss[1].hint.pairs[0]  hint compares features of the same shape (got student [8,8,2], teacher [8,8,4]): map the student\'s to the teacher\'s with a regressor'],
+  ['a feature loss in a stage with two teachers, whose features it cannot average',
+   "feature-loss-two-teachers.yaml:39:20  stages.at_student.loss[1].attention  attention compares features with one teacher's, but the stage has 2 teachers: distil features from one teacher"],
   ['a loss weight below 0',
    'loss-weight-negative.yaml:32:22  stages.kd_student.loss[1].kd.weight  must be >= 0 (got -0.9)'],
   ['a feature loss as the whole loss, without the list that gives the labels a term',

@@ -1,6 +1,7 @@
 // KD methods beyond Hinton's, end to end through the real binary on tiny synthetic data: a DKD student
 // with a warm-up, a student with attention on two tap pairs + KD, and a FitNets student with its
-// regressor. Each finishes; metrics.json holds each epoch's weighted terms, which add up to the loss.
+// regressor. Each finishes; metrics.json holds each epoch's weighted terms, which add up to the loss,
+// and the test metrics (top-5, ECE, agreement and KL with the teacher).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync } from 'node:fs';
@@ -28,6 +29,12 @@ test('DKD with warm-up, attention on 2 tap pairs + KD, and hint train; metrics.j
         const sum = Object.values(epoch.terms).reduce((a, b) => a + b, 0);
         assert.ok(Math.abs(sum - epoch.loss) <= 1e-5 * Math.abs(epoch.loss), `${stage}: the terms add up to the loss (${sum} vs ${epoch.loss})`);
       }
+    }
+    // Every distilled stage also reports the test-set metrics of KD papers.
+    for (const stage of Object.keys(expectedTerms)) {
+      const summary = readJson(join(runDir, 'stages', stage, 'metrics.json')).summary as Record<string, number>;
+      for (const key of ['top5Accuracy', 'ece', 'teacherAgreement', 'teacherKL']) assert.ok(Number.isFinite(summary[key]), `${stage}: ${key} ${summary[key]}`);
+      assert.ok(summary.top5Accuracy >= summary.finalAccuracy && summary.teacherAgreement >= 0 && summary.teacherAgreement <= 1, stage);
     }
     // The saved FitNets student is the student alone: its regressor trained with it and stayed behind.
     const modelJson = readFileSync(join(runDir, 'stages', 'hint_student', 'model.json'), 'utf8');
