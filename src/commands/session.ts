@@ -39,7 +39,9 @@ export function lastRunFile(store: Store): string {
 }
 
 export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, trials: Trial[], flags: ExecutionFlags): Promise<void> {
-  limitTensorflowThreads(threadsPerJob(flags.jobs)); // before libtensorflow can start; --jobs workers inherit it
+  // Before libtensorflow can start; --jobs workers inherit it. Slurm jobs run on nodes with their own
+  // cores (sbatch passes this environment on), so the login node's share must not reach them.
+  if (flags.executor !== 'slurm') limitTensorflowThreads(threadsPerJob(flags.jobs));
   const backend = await selectBackendOrFail(flags.backend ?? base.backend);
   // Slurm missing or refusing the resources: said before anything is written or submitted.
   if (flags.executor === 'slurm') await checkSlurm(trials.map((trial) => trial.experiment));

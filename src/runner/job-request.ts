@@ -1,6 +1,10 @@
 // What a controlling kdx sends to the process that runs one of its jobs (a --jobs worker, a Slurm job):
 // enough to load the same experiment, plan it again and find the job. No runtime imports: both sides use it.
+import { fileURLToPath } from 'node:url';
 import type { Job } from './plan.js';
+
+/** The kdx binary such a process runs (from src/ or dist/: both sit two levels below the package). */
+export const kdxBin = fileURLToPath(new URL('../../bin/kdx.js', import.meta.url));
 
 /** What a controlling kdx asks of the process that runs one of its jobs. */
 export interface JobRequest {

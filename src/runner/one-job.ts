@@ -2,7 +2,7 @@
 // over IPC) or a Slurm job (events to a file in the store). The process loads the same experiment, plans
 // it again, and runs the job with the given id against the shared store.
 import { loadExperiment } from '../config/load.js';
-import { selectBackend, type BackendName } from '../engine/backend.js';
+import { backendLabel, selectBackend, type BackendName } from '../engine/backend.js';
 import { UserError } from '../errors.js';
 import type { EventSink } from '../events.js';
 import { Store } from '../store/store.js';
@@ -14,7 +14,14 @@ import type { JobRequest } from './job-request.js';
 export type { JobRequest } from './job-request.js';
 
 export async function runRequestedJob(request: JobRequest, emit: EventSink, signal: AbortSignal): Promise<JobOutcome> {
-  await selectBackend(request.backend.name as BackendName);
+  const selected = backendLabel(await selectBackend(request.backend.name as BackendName));
+  // The backend is part of the job's key, which the controller computed: a node that would train on
+  // another (a GPU where the controller has none) must not store its bytes under that key.
+  if (selected !== request.backend.label) {
+    throw new UserError(
+      `this node trains on ${selected}, but the run was planned for ${request.backend.label}: run kdx where jobs run on the same backend, or choose one with --backend (e.g. --backend wasm)`,
+    );
+  }
   const { experiment } = await loadExperiment(request.file, { overrides: request.overrides, trainingSeed: request.trainingSeed, checkShapes: false });
   const { jobs } = planTrials([{ id: '', params: {}, experiment }], request.backend.label);
   const job = jobs.find((j) => j.id === request.jobId);

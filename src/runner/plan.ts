@@ -5,6 +5,7 @@ import type { Experiment, StageSpec } from '../config/experiment.js';
 import { executionOrder } from '../config/semantics.js';
 import type { ModelNode } from '../registry/types.js';
 import { jobKey } from '../store/keys.js';
+import { featureTapLayers } from './taps.js';
 import { shortKey } from '../util/hash.js';
 
 export interface Job {
@@ -39,6 +40,7 @@ export function planExperiment(experiment: Experiment, backend: string): Plan {
       backend,
       ...(teachers ? { teachers: teachers.map((t) => ({ key: t.job.key, weight: t.weight })) } : {}),
       needKeys: stage.needs.map((need) => byStage.get(need)!.key),
+      featureTaps: featureTapLayers(experiment, stage),
     });
     const dependsOn = [...(teachers ?? []).map((t) => t.job.id), ...stage.needs.map((need) => byStage.get(need)!.id)];
     byStage.set(name, {

@@ -8,6 +8,7 @@ import type { Experiment, LossSpec, StageSpec } from '../config/experiment.js';
 import { registry } from '../registry/index.js';
 import { buildModel, describeModel, layerSeed, type BuiltModel } from '../registry/model.js';
 import type { ImageShape, ModelNode } from '../registry/types.js';
+import { keepingTaps } from '../registry/taps.js';
 import { regressorOutput } from '../losses/index.js';
 import { tapPairs } from '../plugins/feature-losses.js';
 
@@ -40,6 +41,20 @@ export function featureUse(loss: LossSpec): FeatureUse {
     }
   }
   return use;
+}
+
+/**
+ * Where the taps a stage's loss reads sit: its student's and its teacher's layers with those taps alone
+ * (others left out), for its job key. Moving such a tap changes what is distilled; adding another does not.
+ */
+export function featureTapLayers(experiment: Experiment, stage: StageSpec): { student: ModelNode[]; teacher: ModelNode[] } | undefined {
+  const use = featureUse(stage.loss);
+  if (use.student.length + use.teacher.length + use.regressors.length === 0 || !stage.teachers) return undefined;
+  const names = (taps: string[]) => new Set(taps.map((tap) => tap.replace(/@\d+$/, '')));
+  return {
+    student: keepingTaps(experiment.models[stage.model], names([...use.student, ...use.regressors.map(([s]) => s)])),
+    teacher: keepingTaps(experiment.models[experiment.stages[stage.teachers[0].stage].model], names(use.teacher)),
+  };
 }
 
 /** Logits and named features of one forward pass of a TapModel. */

@@ -1,14 +1,12 @@
 // --jobs N > 1: each job runs in a child process (`kdx __worker`, started with execa) that loads the same
 // experiment, executes the one job, and streams its events back over IPC. A crash fails the job only.
-import { fileURLToPath } from 'node:url';
 import type { EventSink, KdxEvent } from '../events.js';
 import type { JobOutcome } from './job.js';
 import type { Job } from './plan.js';
 import { UserError } from '../errors.js';
 import { TrainingAborted } from './train.js';
-import { jobRequest, type JobRequest } from './job-request.js';
+import { jobRequest, kdxBin, type JobRequest } from './job-request.js';
 
-const kdxBin = fileURLToPath(new URL('../../bin/kdx.js', import.meta.url));
 
 /** Parent -> worker. */
 export type WorkerRequest = JobRequest;

@@ -43,6 +43,8 @@ export interface JobKeyParts {
   /** Each teacher's job key with its weight, in the file's order. */
   teachers?: { key: string; weight: number }[];
   needKeys: string[];
+  /** For a loss that reads taps: the student's and teacher's layers with those taps, i.e. where they sit. */
+  featureTaps?: { student: ModelNode[]; teacher: ModelNode[] };
 }
 
 export function jobKey(parts: JobKeyParts): string {
@@ -66,6 +68,7 @@ export function jobKey(parts: JobKeyParts): string {
     // Ordering edges count too: otherwise a stage equal to another but for its `needs` would be the same
     // job, and its ordering would be lost.
     needs: [...parts.needKeys].sort(),
+    ...(parts.featureTaps ? { featureTaps: parts.featureTaps } : {}),
   });
 }
 

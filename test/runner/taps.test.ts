@@ -108,7 +108,7 @@ test('the student trains through its regressors, which stay out of the saved mod
   assert.ok(tf.memory().numTensors <= before + 2, 'only the two predictions are left');
 });
 
-test('tapping a model keeps every job key; a loss on the taps is a new key', async () => {
+test('tapping a model keeps every job key; a loss on the taps, or moving a tap it reads, is a new key', async () => {
   const keys = async (text: string) => {
     const { experiment } = await parseExperiment('taps.yaml', text);
     return Object.fromEntries(planExperiment(experiment, 'wasm').jobs.map((job) => [job.stage.name, job.key]));
@@ -119,6 +119,16 @@ test('tapping a model keeps every job key; a loss on the taps is a new key', asy
   const listed = await keys(file(features));
   assert.equal(listed.teacher, plain.teacher);
   assert.notEqual(listed.distilled, plain.distilled);
+  // Where a tap the loss reads sits is what it distils: moving it, in the student or the teacher, is
+  // another job; moving a tap no loss reads (the teacher's `embedding`) is not.
+  const move = (text: string, tap: string) => text.replace(`    - relu\n    - tap: ${tap}\n`, `    - tap: ${tap}\n    - relu\n`);
+  const movedStudent = await keys(move(file(features), 's1'));
+  const movedTeacher = await keys(move(file(features), 't1'));
+  assert.notEqual(movedStudent.distilled, listed.distilled, 'a moved student tap');
+  assert.notEqual(movedTeacher.distilled, listed.distilled, 'a moved teacher tap');
+  assert.equal(movedTeacher.teacher, listed.teacher, 'the teacher itself trains the same');
+  const unread = await keys(file(features).replace('    - tap: embedding\n    - dense: 4', '    - dense: 4\n    - tap: embedding'));
+  assert.deepEqual(unread, listed);
 });
 
 test('a job resumed from its checkpoint trains its hint regressor on: the same bytes as one run without a stop', async () => {

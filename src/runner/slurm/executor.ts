@@ -5,7 +5,6 @@
 // run. A job submitted by an earlier controller that Slurm still has queued or running is re-attached to,
 // not submitted again.
 import { open } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import type { SlurmResources } from '../../config/experiment.js';
 import { UserError } from '../../errors.js';
 import type { EventSink, KdxEvent } from '../../events.js';
@@ -14,12 +13,11 @@ import type { Store } from '../../store/store.js';
 import type { JobOutcome } from '../job.js';
 import type { Job } from '../plan.js';
 import { TrainingAborted } from '../train.js';
-import { jobRequest } from '../job-request.js';
+import { jobRequest, kdxBin } from '../job-request.js';
 import { fromWorker } from '../worker.js';
 import { attemptFiles, newAttempt, readOutcome, readSubmission, writeSubmission, type AttemptFiles, type Submission } from './records.js';
 import { hasEnded, jobStates, sbatch, scancel, SlurmCommandError, type SlurmJobState } from './slurm-cli.js';
 
-const kdxBin = fileURLToPath(new URL('../../../bin/kdx.js', import.meta.url));
 
 /** What a Ctrl-C (or `q`) of the controller does to the Slurm jobs still queued or running. */
 export type InterruptPolicy = 'cancel' | 'leave';

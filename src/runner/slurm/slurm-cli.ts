@@ -2,8 +2,6 @@
 // (the state of submitted jobs) and scancel. No accounting is assumed (no sacct): squeue -t all reports
 // a job while slurmctld remembers it (MinJobAge after its end), and each job's outcome file in the store
 // says the rest.
-import { execa } from 'execa';
-
 /** A job's state as squeue reports it: `PENDING`, `RUNNING`, `COMPLETED`, `CANCELLED`, `TIMEOUT`... and why. */
 export interface SlurmJobState {
   state: string;
@@ -30,6 +28,7 @@ export class SlurmCommandError extends Error {
 }
 
 async function slurm(command: string, args: string[], input?: string): Promise<string> {
+  const { execa } = await import('execa'); // ~0.2 s to import: only --executor slurm pays it
   const result = await execa(command, args, { reject: false, input, stripFinalNewline: true, timeout: 60_000 });
   if ((result as { code?: string }).code === 'ENOENT') {
     throw new SlurmCommandError(command, `${command} is not installed or not on PATH`, true);
