@@ -79,7 +79,7 @@ export function seedGroups(rows: readonly ResultRow[]): SeedGroup[] {
     const stages: SeedGroup['stages'] = {};
     const names = [...new Set(members.flatMap((row) => Object.keys(row.stages)))];
     for (const name of names) {
-      const results = members.map((row) => row.stages[name]).filter((e): e is Extract<typeof e, JobSummary> => e !== undefined && 'finalAccuracy' in e);
+      const results = onePerJob(members.map((row) => row.stages[name]).filter((e): e is Extract<typeof e, JobSummary & { job: string }> => e !== undefined && 'finalAccuracy' in e));
       stages[name] = {};
       for (const metric of SEED_METRICS) {
         const values = results.map((r) => r[metric]).filter((v): v is number => typeof v === 'number');
@@ -88,10 +88,23 @@ export function seedGroups(rows: readonly ResultRow[]): SeedGroup[] {
     }
     const kdGains: SeedGroup['kdGains'] = {};
     for (const name of [...new Set(members.flatMap((row) => Object.keys(row.kdGains ?? {})))]) {
-      const differences = members.map((row) => row.kdGains?.[name]).filter((g): g is number => typeof g === 'number');
+      // A distilled job shared by every seed, compared with a plain job shared too, is one difference.
+      const seen = new Set<string>();
+      const differences = members.flatMap((row) => {
+        const gain = row.kdGains?.[name];
+        const id = `${row.stages[name]?.job} ${gain}`;
+        if (typeof gain !== 'number' || seen.has(id)) return [];
+        seen.add(id);
+        return [gain];
+      });
       const gain = pairedGain(differences);
       if (gain) kdGains[name] = gain;
     }
     return { params: members[0].params, seeds: members.map((row) => row.seed!), stages, kdGains };
   });
+}
+
+/** A job shared by every seed (a stage with its own `seed:`, a `load:` stage) counts once, not once per seed. */
+function onePerJob<T extends { job: string }>(results: T[]): T[] {
+  return [...new Map(results.map((result) => [result.job, result])).values()];
 }

@@ -103,15 +103,24 @@ test('statistics: sample std, the paired t interval (95%, n - 1 degrees of freed
 });
 
 test('seed rows: grouped by grid point, mean ± std per stage and the paired gain, in the table', () => {
-  const summary = (stage: string, finalAccuracy: number) => ({ stage, model: 'm', params: 1, epochs: 1, finalAccuracy, bestAccuracy: finalAccuracy, finalLoss: 1, seconds: 1, imgPerSec: 1, backend: 'cpu', job: 'j', status: 'done' as const });
+  const summary = (stage: string, finalAccuracy: number, job: string) => ({ stage, model: 'm', params: 1, epochs: 1, finalAccuracy, bestAccuracy: finalAccuracy, finalLoss: 1, seconds: 1, imgPerSec: 1, backend: 'cpu', job, status: 'done' as const });
   const rows: ResultRow[] = [[0, 0.6, 0.65], [1, 0.62, 0.66], [2, 0.58, 0.66]].map(([seed, plain, kd]) => ({
-    trial: `seed=${seed}`, params: {}, seed, stages: { student: summary('student', plain), kd: summary('kd', kd) }, kdGains: { kd: kd - plain },
+    trial: `seed=${seed}`, params: {}, seed,
+    // The teacher has its own seed: one job shared by the three rows.
+    stages: { teacher: summary('teacher', 0.9, 'teacher-job'), student: summary('student', plain, `student-${seed}`), kd: summary('kd', kd, `kd-${seed}`) },
+    kdGains: { kd: kd - plain },
   }));
   const [group] = seedGroups(rows);
   assert.deepEqual(group.seeds, [0, 1, 2]);
   assert.ok(Math.abs(group.stages.student.finalAccuracy!.mean - 0.6) < 1e-12);
   assert.ok(Math.abs(group.stages.student.finalAccuracy!.std! - 0.02) < 1e-12);
   assert.ok(Math.abs(group.kdGains.kd.mean - 0.0566666) < 1e-6);
+  assert.deepEqual(group.stages.teacher.finalAccuracy, { mean: 0.9, n: 1 }, 'a job shared by every seed is one sample');
+  // Both students with their own seeds: the same two jobs in every row are one difference, no interval.
+  const shared = rows.map((row) => ({ ...row, stages: { ...row.stages, student: summary('student', 0.6, 'student-job'), kd: summary('kd', 0.65, 'kd-job') }, kdGains: { kd: 0.65 - 0.6 } }));
+  const [one] = seedGroups(shared);
+  assert.equal(one.kdGains.kd.n, 1);
+  assert.equal(one.kdGains.kd.low, undefined);
   const text = renderResults(rows, 'text', { kind: 'run', width: 200 });
   assert.match(text, /^student +3 +60\.0% ± 2\.0/m);
   assert.match(text, /^kd +3 +65\.7% ± 0\.6 .* \+5\.7pt \[\+/m);
