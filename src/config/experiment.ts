@@ -102,3 +102,9 @@ export function normalizeNamed(entry: unknown, shorthand?: (type: string) => str
   if (typeof value !== 'object' || Array.isArray(value)) return { type, args: { [shorthand?.(type) ?? 'value']: value } };
   return { type, args: { ...(value as Record<string, unknown>) } };
 }
+
+/** The model whose taps a distilling stage's feature losses read: its first teacher's (a stage with
+ * feature losses has one teacher; config/feature-checks.ts refuses more). */
+export function featureTeacherModel(experiment: Experiment, stage: StageSpec): string {
+  return experiment.stages[stage.teachers![0].stage].model;
+}

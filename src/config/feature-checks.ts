@@ -1,7 +1,7 @@
 // The feature terms of a stage's loss, checked against its models' taps before anything trains: every tap
 // a pair names exists, and the loss can compare the two taps' shapes (each loss's own rule).
 import type { PathSegment } from './diagnostics.js';
-import type { Experiment } from './experiment.js';
+import { featureTeacherModel, type Experiment } from './experiment.js';
 import { registry } from '../registry/index.js';
 import { tapPairs } from '../plugins/feature-losses.js';
 import { didYouMean } from '../util/suggest.js';
@@ -16,7 +16,7 @@ export function featureProblems(experiment: Experiment, taps: Record<string, Rec
   const problems: FeatureProblem[] = [];
   for (const stage of Object.values(experiment.stages)) {
     if (!Array.isArray(stage.loss) || stage.teachers === undefined) continue;
-    const models = { student: stage.model, teacher: experiment.stages[stage.teachers[0].stage].model };
+    const models = { student: stage.model, teacher: featureTeacherModel(experiment, stage) };
     stage.loss.forEach((term, i) => {
       const shapes = registry.losses.get(term.type).features;
       if (!shapes) return;

@@ -4,7 +4,7 @@
 // read is rebuilt from its layers with its trained weights and run in inference mode.
 import { tf } from '../engine/tf.js';
 import type { LayersModel, Tensor } from '../engine/tf.js';
-import type { Experiment, LossSpec, StageSpec } from '../config/experiment.js';
+import { featureTeacherModel, type Experiment, type LossSpec, type StageSpec } from '../config/experiment.js';
 import { registry } from '../registry/index.js';
 import { buildModel, describeModel, layerSeed, type BuiltModel } from '../registry/model.js';
 import type { ImageShape, ModelNode } from '../registry/types.js';
@@ -53,7 +53,7 @@ export function featureTapLayers(experiment: Experiment, stage: StageSpec): { st
   const names = (taps: string[]) => new Set(taps.map((tap) => tap.replace(/@\d+$/, '')));
   return {
     student: keepingTaps(experiment.models[stage.model], names([...use.student, ...use.regressors.map(([s]) => s)])),
-    teacher: keepingTaps(experiment.models[experiment.stages[stage.teachers[0].stage].model], names(use.teacher)),
+    teacher: keepingTaps(experiment.models[featureTeacherModel(experiment, stage)], names(use.teacher)),
   };
 }
 
@@ -78,7 +78,7 @@ export function studentTapModel(built: BuiltModel, stage: StageSpec, experiment:
   const tensors = use.student.map((tap) => built.taps[tap]);
   const regressors: { dispose(): unknown }[] = [];
   if (use.regressors.length > 0) {
-    const teacherTaps = describeModel('teacher', teacherLayers(experiment, stage), inputShape).tapShapes;
+    const teacherTaps = describeModel('teacher', experiment.models[featureTeacherModel(experiment, stage)], inputShape).tapShapes;
     use.regressors.forEach(([s, t], i) => {
       const from = built.tapShapes[s];
       const channels = teacherTaps[t][teacherTaps[t].length - 1];
@@ -96,15 +96,11 @@ export function studentTapModel(built: BuiltModel, stage: StageSpec, experiment:
   return { model, outputs, dispose: () => regressors.forEach((layer) => layer.dispose()) };
 }
 
-/** The layers of a stage's teacher. */
-function teacherLayers(experiment: Experiment, stage: StageSpec): ModelNode[] {
-  return experiment.models[experiment.stages[stage.teachers![0].stage].model];
-}
-
 /** The trained teacher rebuilt to also output the taps the stage's loss reads; `trained` is disposed. */
 export function teacherTapModel(trained: LayersModel, experiment: Experiment, stage: StageSpec, inputShape: ImageShape): TapModel {
   const taps = featureUse(stage.loss).teacher;
-  const built = buildModel(experiment.stages[stage.teachers![0].stage].model, teacherLayers(experiment, stage), inputShape, 0);
+  const teacher = featureTeacherModel(experiment, stage);
+  const built = buildModel(teacher, experiment.models[teacher], inputShape, 0);
   try {
     built.model.setWeights(trained.getWeights());
   } finally {

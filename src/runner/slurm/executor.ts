@@ -17,7 +17,7 @@ import { jobRequest, kdxBin } from '../job-request.js';
 import { fromWorker } from '../worker.js';
 import { attemptFiles, newAttempt, readOutcome, readSubmission, writeSubmission, type AttemptFiles, type Submission } from './records.js';
 import { hasEnded, jobStates, sbatch, scancel, SlurmCommandError, type SlurmJobState } from './slurm-cli.js';
-
+import { sleep } from '../../util/sleep.js';
 
 /** What a Ctrl-C (or `q`) of the controller does to the Slurm jobs still queued or running. */
 export type InterruptPolicy = 'cancel' | 'leave';
@@ -173,7 +173,7 @@ export class SlurmExecutor {
         if (outcome.type === 'result') return outcome.outcome;
         if (!outcome.interrupted) throw new SlurmJobFailed(outcome.message);
         // Stopped by a signal: scancel, the time limit, a node going down. Slurm says which.
-        throw new SlurmJobFailed(describeEnd(slurmId, await this.#queue.finalState(slurmId, signal)));
+        throw new SlurmJobFailed(describeEnd(slurmId, await this.#queue.finalState(slurmId)));
       }
       const state = await this.#queue.state(slurmId);
       if (state === 'unknown-now') {
@@ -181,7 +181,7 @@ export class SlurmExecutor {
       } else if (state === undefined || hasEnded(state)) {
         if (++endedPolls > 3) throw new SlurmJobFailed(describeEnd(slurmId, state));
       }
-      await sleep(this.#queue.pollMs, signal);
+      await pause(this.#queue.pollMs, signal);
     }
   }
 
@@ -275,13 +275,14 @@ class SlurmQueue {
     return this.#failed ? 'unknown-now' : this.#states.get(id);
   }
 
-  /** The state of a job that is ending: waits (a few seconds at most) for Slurm to record how it ended. */
-  async finalState(id: string, signal: AbortSignal | undefined): Promise<SlurmJobState | undefined> {
+  /** The state of a job that is ending: waits (a few seconds at most) for Slurm to record how it ended,
+   * even while this run stops, so that its failure says why. */
+  async finalState(id: string): Promise<SlurmJobState | undefined> {
     let state: SlurmJobState | 'unknown-now' | undefined;
     for (let i = 0; i < 20; i++) {
       state = await this.state(id);
       if (state !== 'unknown-now' && (state === undefined || hasEnded(state))) return state;
-      await sleep(this.pollMs, signal);
+      await sleep(this.pollMs, undefined);
     }
     return state === 'unknown-now' ? undefined : state;
   }
@@ -297,18 +298,11 @@ class SlurmQueue {
   }
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
 function shellQuote(text: string): string {
   return `'${text.replaceAll("'", "'\\''")}'`;
+}
+
+/** A poll's wait: a stop ends it early, and the loop around it looks at the signal itself. */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return sleep(ms, signal).catch(() => undefined);
 }
