@@ -1,10 +1,15 @@
 // `npm run bench`: every figure kdx promises about speed, measured side by side in one run.
 //   1. Training and forward img/s of the reference teacher and student, resnet20 and resnet8x4 (32x32x3, batch 64) on each
 //      backend that loads, the ratio training/forward, wasm vs cpu, and where a wasm step spends its time.
-//   2. The wall time of a 3 x 3 sweep with --jobs 2 next to 9 independent uncached runs.
-//   3. The cost of verifying a store entry of the reference teacher's size before it is used.
-// Options: --skip-training, --skip-sweep, --skip-store.
+//   2. kdx next to PyTorch (bench/torch_speed.py, when /usr/bin/python3 has torch): teacher and student, 1 thread
+//      and every core, training and forward, kdx/PyTorch.
+//   3. Peak memory (RSS) of a run on CIFAR-10 files of the real size.
+//   4. The wall time of a 3 x 3 sweep with --jobs 2 next to 9 independent uncached runs.
+//   5. The cost of verifying a store entry of the reference teacher's size before it is used.
+// Options: --skip-training (also skips 2), --skip-torch, --skip-rss, --skip-sweep, --skip-store.
 import { benchTrainingSpeed, formatTrainingSpeed } from './training-speed.js';
+import { benchVersusPytorch, formatVersusPytorch } from './versus-pytorch.js';
+import { benchPeakRss, formatPeakRss } from './peak-rss.js';
 import { benchSweepSpeed, formatSweepSpeed } from './sweep-speed.js';
 import { benchStoreVerify, formatStoreVerify } from './store-verify.js';
 
@@ -13,7 +18,19 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 
 if (!args.has('--skip-training')) {
   console.log('== Training speed: experiments/cifar10-kd.yaml\'s teacher and student, resnet20 and resnet8x4 of experiments/models/resnet.yaml; 32x32x3, batch 64 ==');
-  console.log(formatTrainingSpeed(await benchTrainingSpeed({ profile: 'wasm', log })));
+  const training = await benchTrainingSpeed({ profile: 'wasm', log });
+  console.log(formatTrainingSpeed(training));
+  console.log();
+  if (!args.has('--skip-torch')) {
+    // Right after kdx's measurements, so that both see the same load on the machine.
+    console.log('== kdx vs PyTorch: the same teacher and student, the same batches ==');
+    console.log(formatVersusPytorch(await benchVersusPytorch({ kdxOneThread: training.rows, log })));
+    console.log();
+  }
+}
+if (!args.has('--skip-rss')) {
+  console.log('== Peak memory ==');
+  console.log(formatPeakRss(await benchPeakRss({ log })));
   console.log();
 }
 if (!args.has('--skip-sweep')) {

@@ -16,8 +16,11 @@ function experimentOptions(command: Command): Command {
 function executionOptions(command: Command): Command {
   return command
     .addOption(backendOption())
-    .option('--jobs <n>', 'jobs at once: 1 runs in this process, more run in worker processes', parsePositiveInt, 1)
-    .option('--threads <n>', 'data-parallel threads per job, or auto: cores / jobs (default: the file\'s runtime.threads, else auto); part of every job key', parseThreads)
+    .option('--jobs <n>', 'jobs at once: 1 runs in this process, more run in worker processes', positiveInt('--jobs'), 1)
+    .addOption(new Option('--executor <name>', 'where jobs run: local (this machine), or slurm (each job a Slurm batch job; the store must be on a shared filesystem)').choices(['local', 'slurm']).default('local'))
+    .addOption(new Option('--on-interrupt <action>', 'with --executor slurm, what q / Ctrl-C does to the Slurm jobs still queued or running: ask (the default in the terminal UI), cancel them (scancel), or leave them running (the default otherwise; the same command re-attaches)').choices(['ask', 'cancel', 'leave']))
+    .option('--threads <n>', 'data-parallel threads per job, or auto: every core (default: the file\'s runtime.threads, else auto); part of every job key', parseThreads)
+    .option('--seeds <n>', 'train every stage under n seeds (the file\'s seed, +1, ...) and report mean ± std and the KD gain with a 95% interval (overrides the file\'s seeds)', positiveInt('--seeds'))
     .option('--cache-dir <dir>', 'content-addressed store of finished jobs (default $KDX_CACHE, else .kdx/cache)')
     .option('--runs-dir <dir>', 'where run directories are created', 'runs')
     .option('--json', 'print one JSON event per line on stdout, nothing else')
@@ -28,10 +31,12 @@ function backendOption(): Option {
   return new Option('--backend <name>', 'TensorFlow.js backend (default: the file\'s runtime.backend, else auto); part of every job key').choices(['auto', 'tensorflow', 'wasm', 'cpu']);
 }
 
-function parsePositiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new CommanderError(EXIT.usage, 'kdx.invalidArgument', `error: --jobs must be a whole number >= 1 (got "${value}")`);
-  return n;
+function positiveInt(flag: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new CommanderError(EXIT.usage, 'kdx.invalidArgument', `error: ${flag} must be a whole number >= 1 (got "${value}")`);
+    return n;
+  };
 }
 
 function parseThreads(value: string): number | 'auto' {
@@ -112,6 +117,11 @@ export function buildProgram(): Command {
   program
     .command('__worker', { hidden: true })
     .action(async () => (await import('./commands/worker.js')).worker());
+
+  program
+    .command('__slurm-job', { hidden: true })
+    .argument('<dir>', 'the attempt directory in the store')
+    .action(async (dir: string) => (await import('./commands/slurm-job.js')).slurmJob(dir));
 
   return program;
 }

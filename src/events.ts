@@ -43,6 +43,13 @@ export interface JobSummary {
   seconds: number;
   imgPerSec: number;
   backend: string;
+  /** The final model's test metrics beyond top-1 (src/runner/test-metrics.ts); absent in entries
+   * trained before kdx measured them. */
+  top5Accuracy?: number;
+  ece?: number;
+  /** A distilled stage's top-1 agreement with its teacher (ensemble) and mean KL(teacher || student). */
+  teacherAgreement?: number;
+  teacherKL?: number;
 }
 
 /** What a job measured over one epoch (1-based `epoch`; accuracies are fractions; `seconds` this epoch's). */
@@ -87,6 +94,9 @@ export type KdxEvent =
 export interface ResultRow {
   trial?: string;
   params: Record<string, unknown>;
+  /** The seed of this row's trial, in a run or sweep over several seeds (`--seeds`, `seeds:`); `params`
+   * then holds the grid point without it, and rows of one point differ only by their seed. */
+  seed?: number;
   /** Per stage name: its summary, or undefined if it failed or was skipped. */
   stages: Record<string, (JobSummary & { job: string; status: JobState }) | { job: string; status: JobState; error?: string }>;
   /**

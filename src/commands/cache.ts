@@ -1,7 +1,6 @@
 // `kdx cache ls | verify | gc | du`: looking after the store (src/store/), as `dvc status` / `dvc gc` do
 // for DVC's cache. Entries are verified against their recorded sha256; gc keeps what the named
 // experiment files (and their sweep grids) would use, on any backend.
-import type { Experiment } from '../config/experiment.js';
 import { loadExperiment } from '../config/load.js';
 import { BACKEND_LABELS } from '../engine/backend.js';
 import { RunFailedError, UsageError } from '../errors.js';
@@ -13,6 +12,7 @@ import { Store } from '../store/store.js';
 import { shortKey } from '../util/hash.js';
 import { table } from '../util/text.js';
 import { loadSweepTrials } from './sweep.js';
+import { seedTrials } from './seeds.js';
 
 interface CacheFlags {
   cacheDir?: string;
@@ -71,7 +71,10 @@ export async function cacheGc(files: string[], flags: CacheFlags): Promise<void>
   const keep = new Set<string>();
   for (const file of files) {
     const { experiment } = await loadExperiment(file, { overrides: flags.set ?? [] });
-    for (const key of reachableKeys(experiment, (await loadSweepTrials(file, experiment, flags.set ?? [])) ?? [])) keep.add(key);
+    const points = [{ id: '', params: {}, experiment }, ...((await loadSweepTrials(file, experiment, flags.set ?? [])) ?? [])];
+    // The file's `seeds:` replicas too (a `--seeds N` given to run is not known here).
+    const trials = experiment.seeds ? [...points, ...(await seedTrials(points, experiment.seeds))] : points;
+    for (const key of reachableKeys(trials)) keep.add(key);
   }
   const doomed = {
     jobs: (await store.entryKeys()).filter((k) => !keep.has(k)),
@@ -92,16 +95,15 @@ export async function cacheGc(files: string[], flags: CacheFlags): Promise<void>
   );
 }
 
-/** Every job and logits key an experiment (and its sweep's trials) can use, on any backend and thread count. */
-function reachableKeys(experiment: Experiment, trials: Trial[]): string[] {
-  const all: Trial[] = [{ id: '', params: {}, experiment }, ...trials];
+/** Every job and logits key the trials (an experiment, its sweep's trials, its seeds) can use, on any backend and thread count. */
+function reachableKeys(all: Trial[]): string[] {
   const keys: string[] = [];
   for (const [backend, threads] of BACKEND_LABELS.flatMap((b) => possibleThreadCounts().map((t) => [b, t] as const))) {
     const { jobs } = planTrials(all, backend, threads);
     const keyOf = new Map(jobs.map((job) => [job.id, job.key]));
     for (const job of jobs) {
       keys.push(job.key);
-      if (job.teacher) keys.push(teacherLogitsKey(job.experiment, job.stage, keyOf.get(job.teacher)!));
+      for (const teacher of job.teachers ?? []) keys.push(teacherLogitsKey(job.experiment, job.stage, keyOf.get(teacher.id)!));
     }
   }
   return keys;

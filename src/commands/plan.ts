@@ -1,6 +1,6 @@
 import { datasetShape, loadExperiment } from '../config/load.js';
 import { experimentWarnings, formatWarnings } from '../config/warnings.js';
-import type { Experiment } from '../config/experiment.js';
+import type { Experiment, LossSpec, NamedSpec, StageData } from '../config/experiment.js';
 import { describeModel } from '../registry/model.js';
 import { planExperiment } from '../runner/plan.js';
 import type { ThreadsSetting } from '../runner/threads.js';
@@ -19,10 +19,18 @@ export async function plan(file: string, options: { set: string[]; cacheDir?: st
   process.stdout.write(formatPlan(experiment, label, (key) => store.hasSync(key), shareCoresOf(experiment, { ...options, jobs: 1 }, label).threads));
 }
 
-const lossText = (loss: { type: string; args: Record<string, unknown> }) => {
-  const args = Object.entries(loss.args).map(([k, v]) => `${k}=${v}`).join(', ');
+const valueText = (v: unknown): string => (Array.isArray(v) ? `[${v.map(valueText).join(', ')}]` : typeof v === 'object' ? JSON.stringify(v) : String(v));
+
+const namedText = (loss: NamedSpec) => {
+  const args = Object.entries(loss.args).map(([k, v]) => `${k}=${valueText(v)}`).join(', ');
   return args ? `${loss.type}(${args})` : loss.type;
 };
+
+/** `kd(temperature=4, alpha=0.7)`; a list as its weighted sum: `1*crossEntropy(...) + warmup(1, 20)*dkd(...)`. */
+const lossText = (loss: LossSpec) =>
+  !Array.isArray(loss)
+    ? namedText(loss)
+    : loss.map((term) => `${typeof term.weight === 'number' ? term.weight : `warmup(${term.weight.value}, ${term.weight.warmup})`}*${namedText(term)}`).join(' + ');
 
 /** Every option of an optimizer, its schedule last: `sgd lr=0.1 momentum=0.5 ... schedule=step(stepSize=30, gamma=0.1)`. */
 export function optimizerText(optimizer: OptimizerConfig): string {
@@ -33,16 +41,32 @@ export function optimizerText(optimizer: OptimizerConfig): string {
   return [name, ...Object.entries(options).map(([k, v]) => `${k}=${value(v)}`), `schedule=${type}${scheduleOptions.length ? `(${scheduleOptions.join(', ')})` : ''}`].join(' ');
 }
 
+/** A stage's own data in a few words: `5% (seed 0), batch 16`, `first 500`, `classes 0, 3`, `all`. */
+function dataText(data: StageData, batchSize: number): string {
+  const { subset } = data;
+  const part = subset === undefined
+    ? 'all'
+    : 'first' in subset
+      ? `first ${subset.first}`
+      : 'fraction' in subset
+        ? `${Number((subset.fraction * 100).toPrecision(4))}% (seed ${subset.seed})`
+        : `classes ${subset.classes.join(', ')}`;
+  return data.batchSize === batchSize ? part : `${part}, batch ${data.batchSize}`;
+}
+
 export function formatPlan(experiment: Experiment, backend: string, isCached: (key: string) => boolean, threads = 1): string {
   const { inputShape, classes } = datasetShape(experiment);
   const { jobs } = planExperiment(experiment, backend, threads);
   const out: string[] = [];
   out.push(`${experiment.name}: dataset ${experiment.data.dataset}, input ${inputShape.join('x')}, ${classes} classes, batch ${experiment.data.batchSize}, backend ${backend}`, '');
   if (threads > 1) out.push(`Threads per job: ${threads} (--threads; part of the job keys)`, '');
+  if (experiment.seeds) out.push(`Seeds ${experiment.seeds.join(', ')}: \`kdx run\` trains every stage without its own seed under each (the jobs below are seed ${experiment.seed}'s)`, '');
+  // A column for the stages' own data, when one has any.
+  const ownData = jobs.some((job) => job.stage.data.subset !== undefined || job.stage.data.batchSize !== experiment.data.batchSize);
   out.push('Stages, in execution order:');
   out.push(
     table(
-      ['#', 'stage', 'model', 'epochs', 'loss', 'job', 'cache'],
+      ['#', 'stage', 'model', 'epochs', 'loss', 'job', 'cache', ...(ownData ? ['data'] : [])],
       jobs.map((job, i) => [
         String(i + 1),
         job.stage.name,
@@ -51,6 +75,7 @@ export function formatPlan(experiment: Experiment, backend: string, isCached: (k
         lossText(job.stage.loss),
         job.id,
         isCached(job.key) ? 'cached' : '-',
+        ...(ownData ? [dataText(job.stage.data, experiment.data.batchSize)] : []),
       ]),
       { indent: 2, right: [0, 3] },
     ),
@@ -58,7 +83,7 @@ export function formatPlan(experiment: Experiment, backend: string, isCached: (k
   out.push('', 'Optimizers (each stage\'s, after merging over the experiment\'s and filling defaults):');
   out.push(table(['stage', 'optimizer'], jobs.map((job) => [job.stage.name, optimizerText(job.stage.optimizer)]), { indent: 2 }));
   const edges = jobs.flatMap((job) => [
-    ...(job.stage.teacher ? [`  ${job.stage.teacher} -> ${job.stage.name}  (teacher)`] : []),
+    ...(job.stage.teachers ?? []).map((t) => `  ${t.stage} -> ${job.stage.name}  (teacher${job.stage.teachers!.length > 1 ? `, weight ${Number(t.weight.toFixed(4))}` : ''})`),
     ...job.stage.needs.map((need) => `  ${need} -> ${job.stage.name}  (needs)`),
   ]);
   out.push('', 'Edges:', ...(edges.length ? edges : ['  (none: the stages are independent)']));

@@ -4,21 +4,30 @@ import { writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import type { Experiment } from '../config/experiment.js';
 import { backendLabel, selectBackendOrFail, type BackendName } from '../engine/backend.js';
+import { limitTensorflowThreads, threadsPerJob } from '../engine/tensorflow-threads.js';
 import { environmentError, InterruptedError, RunFailedError } from '../errors.js';
 import { interruptOnSignals } from '../interrupt.js';
-import { createReporter } from '../reporters/index.js';
+import { createReporter, resolveMode } from '../reporters/index.js';
 import type { KdxEvent } from '../events.js';
 import { createRunDir, eventLog, writeJson } from '../runner/run-dir.js';
 import { execute, type Trial } from '../runner/run.js';
 import { Store } from '../store/store.js';
 import { gitInfo } from '../util/git.js';
 import { shareCores, type CoreShare, type ThreadsSetting } from '../runner/threads.js';
+import { checkSlurm } from '../runner/slurm/check.js';
+import { SlurmExecutor, type InterruptPolicy } from '../runner/slurm/executor.js';
 
 export interface ExecutionFlags {
   set: string[];
   backend?: BackendName;
   jobs: number;
   threads?: ThreadsSetting;
+  /** `slurm`: each job not cached is a Slurm batch job (runner/slurm/); default `local`. */
+  executor?: 'local' | 'slurm';
+  /** With the Slurm executor, what `q` / Ctrl-C does to its jobs; default: ask in the TUI, else leave. */
+  onInterrupt?: InterruptPolicy | 'ask';
+  /** `--seeds N`: train every trial under N seeds (see seeds.ts). */
+  seeds?: number;
   cacheDir?: string;
   runsDir: string;
   json?: boolean;
@@ -32,16 +41,20 @@ export function lastRunFile(store: Store): string {
 }
 
 export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, trials: Trial[], flags: ExecutionFlags): Promise<void> {
+  // Before libtensorflow can start; --jobs workers inherit it. Slurm jobs run on nodes with their own
+  // cores (sbatch passes this environment on), so the login node's share must not reach them.
+  if (flags.executor !== 'slurm') limitTensorflowThreads(threadsPerJob(flags.jobs));
   const backend = await selectBackendOrFail(flags.backend ?? base.backend);
   const { threads, jobsAtOnce, warning } = shareCoresOf(base, flags, backendLabel(backend));
+  // Slurm missing or refusing the resources: said before anything is written or submitted.
+  if (flags.executor === 'slurm') await checkSlurm(trials.map((trial) => trial.experiment));
   const controller = new AbortController();
   const interrupts = interruptOnSignals(controller);
-  const reporter = createReporter({
-    mode: flags.json ? 'json' : flags.quiet ? 'quiet' : 'auto',
-    stdout: process.stdout,
-    stderr: process.stderr,
-    onQuit: interrupts.request,
-  });
+  const mode = flags.json ? 'json' : flags.quiet ? 'quiet' : 'auto';
+  const tui = resolveMode(mode, process.stdout, process.env) === 'tui';
+  const onInterrupt = flags.executor === 'slurm' ? (flags.onInterrupt ?? (tui ? 'ask' : 'leave')) : 'leave';
+  const question = slurmInterruptQuestion(onInterrupt, interrupts.request, (event) => reporter.onEvent(event));
+  const reporter = createReporter({ mode, stdout: process.stdout, stderr: process.stderr, onQuit: question.onQuit, onKey: question.onKey });
 
   const store = new Store(flags.cacheDir);
   let result;
@@ -67,7 +80,11 @@ export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, tri
       }
       reporter.onEvent(event);
     };
-    result = await execute({ name: base.name, kind, trials, store, runDir, backend: { name: backend.name, label: backendLabel(backend) }, jobs: flags.jobs, jobsAtOnce, threads, warnings: warning ? [warning] : [], emit, signal: controller.signal, writeReport: (dir) => writeReportAtEnd(dir, emit) });
+    const backendNames = { name: backend.name, label: backendLabel(backend) };
+    const executor = flags.executor === 'slurm'
+      ? new SlurmExecutor({ store, backend: backendNames, emit, signal: controller.signal, onInterrupt: () => question.policy() })
+      : undefined;
+    result = await execute({ name: base.name, kind, trials, store, runDir, backend: backendNames, jobs: flags.jobs, jobsAtOnce, threads, warnings: warning ? [warning] : [], executor, emit, signal: controller.signal, writeReport: (dir) => writeReportAtEnd(dir, emit) });
   } finally {
     await reporter.close();
     interrupts.dispose();
@@ -86,14 +103,42 @@ export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, tri
 }
 
 /** Threads per job (--threads, else the file's runtime.threads) and jobs at once: runner/threads.ts. */
-export function shareCoresOf(base: Experiment, flags: Pick<ExecutionFlags, 'threads' | 'jobs'>, backend: string): CoreShare {
+export function shareCoresOf(base: Experiment, flags: Pick<ExecutionFlags, 'threads' | 'jobs' | 'executor'>, backend: string): CoreShare {
   const fromFlag = flags.threads !== undefined;
   return shareCores({
     requested: flags.threads ?? base.threads,
     source: fromFlag ? '--threads' : `runtime.threads in ${relative(process.cwd(), base.file) || base.file}`,
     jobs: flags.jobs,
     backend,
+    executor: flags.executor ?? 'local',
   });
+}
+
+/**
+ * `q` / Ctrl-C under --executor slurm in the TUI: the jobs run on the cluster whatever this process does,
+ * so the first `q` asks (in a log line) whether to cancel them or leave them running, and `c` or `l`
+ * answers; a second `q` leaves them. Without a question (a policy given, or plain output) `q` stops at once.
+ */
+export function slurmInterruptQuestion(initial: InterruptPolicy | 'ask', stop: () => void, emit: (event: KdxEvent) => void) {
+  let policy = initial;
+  let asked = false;
+  const decide = (answer: InterruptPolicy) => {
+    policy = answer;
+    stop();
+  };
+  return {
+    policy: (): InterruptPolicy => (policy === 'ask' ? 'leave' : policy),
+    onQuit() {
+      if (policy !== 'ask') return stop();
+      if (asked) return decide('leave');
+      asked = true;
+      const message = 'stop: press c to cancel the Slurm jobs (scancel), l to leave them running (the same command re-attaches to them)';
+      emit({ type: 'log', time: Date.now(), level: 'warn', message });
+    },
+    onKey(input: string) {
+      if (asked && policy === 'ask' && (input === 'c' || input === 'l')) decide(input === 'c' ? 'cancel' : 'leave');
+    },
+  };
 }
 
 /** report.html at the end of a run: Vega loads only then, and a report that fails never fails the run. */

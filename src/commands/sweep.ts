@@ -8,11 +8,14 @@ import { planTrials, type Trial } from '../runner/run.js';
 import { Store } from '../store/store.js';
 import { gridFromFile, gridPoints, parseGridArgs } from '../runner/sweep.js';
 import { executeTrials, lastRunFile, shareCoresOf, type ExecutionFlags } from './session.js';
+import { runSeeds, seedTrials } from './seeds.js';
 
 export async function sweep(fileArg: string | undefined, flags: ExecutionFlags & { grid?: string[]; dryRun?: boolean }): Promise<void> {
   const file = fileArg ?? announced(defaultFile(new Store(flags.cacheDir)));
   const { experiment: base } = await loadExperiment(file, { overrides: flags.set });
-  const trials = await loadSweepTrials(file, base, flags.set, flags.grid);
+  const points = await loadSweepTrials(file, base, flags.set, flags.grid);
+  const seeds = runSeeds(base, flags.seeds);
+  const trials = points && seeds ? await seedTrials(points, seeds) : points;
   if (!trials) throw new UsageError(`${file} has no sweep.grid: give one with --grid KEY=V1,V2,... (e.g. --grid T=2,4,8 alpha=0.5,0.7,0.9)`);
   if (flags.dryRun) {
     const backend = backendLabel(await selectBackendOrFail(flags.backend ?? base.backend));

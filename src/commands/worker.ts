@@ -1,11 +1,8 @@
 // `kdx __worker` (hidden): executes one job for a parent kdx process, events over IPC. See runner/worker.ts.
-import { selectBackend, type BackendName } from '../engine/backend.js';
 import { UserError } from '../errors.js';
-import { DatasetCache } from '../runner/datasets.js';
 import type { KdxEvent } from '../events.js';
-import { describeJobError, executeJob } from '../runner/job.js';
-import { reloadJob } from '../runner/reload-job.js';
-import { Store } from '../store/store.js';
+import { describeJobError } from '../runner/job.js';
+import { runRequestedJob } from '../runner/one-job.js';
 import type { WorkerMessage, WorkerRequest } from '../runner/worker.js';
 
 export async function worker(): Promise<void> {
@@ -20,19 +17,7 @@ export async function worker(): Promise<void> {
   // last checkpoint, release the job's lock.
   process.on('disconnect', () => controller.abort());
   try {
-    await selectBackend(request.backend.name as BackendName);
-    const { job, jobs } = await reloadJob({ ...request, backend: request.backend.label });
-    job.label = request.label;
-    const emit = (event: KdxEvent) => send({ type: 'event', event });
-    const outcome = await executeJob(job, {
-      store: new Store(request.cacheDir),
-      datasets: new DatasetCache(emit, controller.signal),
-      backend: request.backend.label,
-      emit,
-      signal: controller.signal,
-      keyOf: (id) => jobs.find((j) => j.id === id)!.key,
-      liveTeacher: request.liveTeacher,
-    });
+    const outcome = await runRequestedJob(request, (event: KdxEvent) => send({ type: 'event', event }), controller.signal);
     send({ type: 'result', outcome });
   } catch (error) {
     send({ type: 'error', ...describeJobError(error) });

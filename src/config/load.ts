@@ -10,15 +10,17 @@ import { ensureBuiltins } from '../plugins/builtin.js';
 import { loadPlugin } from '../plugins/load.js';
 import { buildTransforms } from '../plugins/transforms.js';
 import { ConfigError, formatPath, type Diagnostic, type PathSegment } from './diagnostics.js';
-import { normalizeNamed, type Experiment, type NamedSpec, type StageSpec } from './experiment.js';
+import { normalizeNamed, type Experiment, type LossSpec, type LossWeight, type NamedSpec, type StageData, type StageSpec, type TeacherRef } from './experiment.js';
 import { interpolate, type InterpolationProblem, type ParameterUse } from './interpolate.js';
 import { applyOverride, isDiagnostic, parseOverride } from './overrides.js';
 import { checkSchema, withDefaults } from './schema.js';
-import { checkSemantics } from './semantics.js';
+import { checkSemantics, teacherEntries } from './semantics.js';
+import { featureProblems } from './feature-checks.js';
 import { ModelExpander, type Origin } from './models.js';
 import { compose, ownerOf } from './compose.js';
 import { loadTrainedModel, locateTrainedModel, TrainedModelError, type TrainedModelFiles } from '../runner/trained-model.js';
 import { contentHash, hashBytes } from '../util/hash.js';
+import { subsetProblem } from '../data/subset.js';
 import { diagnosticAt, hasNode, locate as locateNode, type Source } from './source.js';
 
 export interface LoadOptions {
@@ -28,6 +30,9 @@ export interface LoadOptions {
   grid?: { flag: '--grid' | 'sweep.grid'; overrides: string[] };
   /** Build every model once to check its shapes against the dataset (default true). */
   checkShapes?: boolean;
+  /** One of a repeated-seeds run's seeds: the seed of every stage that sets none, in place of the
+   * top-level `seed`, which still generates the dataset (so every seed trains on the same data). */
+  trainingSeed?: number;
 }
 
 export interface Loaded {
@@ -168,8 +173,9 @@ export async function parseExperiment(file: string, text: string, options: LoadO
   if (diagnostics.length > 0) throw new ConfigError(sortByPosition(diagnostics));
 
   const dataRoot = owner(['data', 'root']).file;
-  const experiment = normalize(resolved, models, loads, file, dataRoot, { plugins, pluginDigests }, allOverrides.map((o) => o.text));
+  const experiment = normalize(resolved, models, loads, file, dataRoot, { plugins, pluginDigests }, allOverrides.map((o) => o.text), options.trainingSeed);
   for (const problem of optimizerProblems(experiment, resolved)) diagnostics.push(locate(problem));
+  for (const problem of subsetProblems(experiment)) diagnostics.push(locate(problem));
   if (diagnostics.length > 0) throw new ConfigError(sortByPosition(diagnostics));
   if (options.checkShapes !== false) {
     // The transforms first, each at its entry: datasetShape would fail on the first bad one too, but
@@ -177,7 +183,9 @@ export async function parseExperiment(file: string, text: string, options: LoadO
     const streams = streamProblems(experiment);
     for (const problem of streams) diagnostics.push(locate(problem));
     if (streams.length === 0) {
-      for (const problem of shapeProblems(experiment, expander.origins)) diagnostics.push(located(problem.origin, problem.message));
+      const shapes = shapeProblems(experiment, expander.origins);
+      for (const problem of shapes.problems) diagnostics.push(located(problem.origin, problem.message));
+      if (shapes.problems.length === 0) for (const problem of featureProblems(experiment, shapes.taps)) diagnostics.push(locate(problem));
     }
     if (diagnostics.length === 0) {
       for (const problem of await trainedModelProblems(experiment)) diagnostics.push(locate(problem));
@@ -196,26 +204,37 @@ function normalize(
   rootFile: string,
   plugins: { plugins: string[]; pluginDigests: string[] },
   overrides: string[],
+  trainingSeed: number | undefined,
 ): Experiment {
   // One form per entry, with the schema's defaults, whatever short form the file used.
-  const entry = (def: 'transform' | 'loss', value: unknown): NamedSpec => {
+  const entry = (def: 'transform' | 'loss' | 'lossTerm', value: unknown): NamedSpec => {
     const { type, args } = normalizeNamed(value);
     return { type, args: withDefaults(def, type, args) };
   };
+  // A list's weight is the sum's business, not the term's loss's: it is kept apart from the arguments.
+  const lossSpec = (value: unknown): LossSpec =>
+    Array.isArray(value)
+      ? value.map((term) => {
+          const { type, args: { weight, ...args } } = entry('lossTerm', term);
+          // A plugin's loss has no schema here to fill the default weight.
+          return { type, args, weight: (weight ?? 1) as LossWeight };
+        })
+      : entry('loss', value);
   const optimizer = { ...DEFAULT_OPTIMIZER, ...(data.optimizer ?? {}) } as OptimizerConfig;
   const stages: Record<string, StageSpec> = {};
   for (const [name, stage] of Object.entries<any>(data.stages)) {
-    const loss = entry('loss', stage.loss);
+    const loss = lossSpec(stage.loss);
     stages[name] = {
       name,
       model: stage.model,
       epochs: loads[name] ? 0 : stage.epochs,
-      ...(stage.teacher === undefined ? {} : { teacher: stage.teacher }),
+      ...(stage.teacher === undefined ? {} : { teachers: normalizedTeachers(stage.teacher) }),
       ...(loads[name] ? { load: loads[name] } : {}),
       loss,
       optimizer: stageOptimizer(optimizer, stage.optimizer),
       needs: stage.needs ?? [],
-      seed: stage.seed ?? data.seed,
+      seed: stage.seed ?? trainingSeed ?? data.seed,
+      data: stageData(data.data.batchSize, stage.data, stage.seed ?? trainingSeed ?? data.seed),
     };
   }
   return {
@@ -223,6 +242,8 @@ function normalize(
     file: resolve(file),
     overrides,
     seed: data.seed,
+    ...(data.seeds === undefined ? {} : { seeds: typeof data.seeds === 'number' ? countingSeeds(data.seed, data.seeds) : data.seeds }),
+    ...(trainingSeed === undefined ? {} : { trainingSeed }),
     params: data.params,
     ...plugins,
     backend: data.runtime.backend,
@@ -238,6 +259,28 @@ function normalize(
     models,
     stages,
     ...(data.sweep ? { sweep: data.sweep } : {}),
+    slurm: Object.fromEntries(Object.entries<any>(data.stages).map(([name, stage]) => [name, { ...data.runtime.slurm, ...stage.slurm }])),
+  };
+}
+
+/** `seeds: N` (or `--seeds N`): N seeds counting up from the top-level seed. */
+export function countingSeeds(from: number, count: number): number[] {
+  return Array.from({ length: count }, (_, i) => from + i);
+}
+
+/** A stage's teachers with their weights normalised to sum to 1. */
+function normalizedTeachers(value: unknown): TeacherRef[] {
+  const entries = teacherEntries(value);
+  const total = entries.reduce((sum, t) => sum + t.weight, 0);
+  return entries.map(({ stage, weight }) => ({ stage, weight: weight / total }));
+}
+
+/** A stage's `data` over the experiment's: its batch size, and its subset with the draw's seed filled in. */
+function stageData(batchSize: number, own: { batchSize?: number; subset?: Record<string, any> } | undefined, seed: number): StageData {
+  const subset = own?.subset;
+  return {
+    batchSize: own?.batchSize ?? batchSize,
+    ...(subset === undefined ? {} : { subset: 'fraction' in subset ? { fraction: subset.fraction, seed: subset.seed ?? seed } : subset } as Pick<StageData, 'subset'>),
   };
 }
 
@@ -339,8 +382,30 @@ function optimizerProblems(experiment: Experiment, data: Record<string, any>): P
   return problems;
 }
 
-/** Shape checks already made in this process: a sweep's trials mostly share their models. */
-const modelChecks = new Map<string, ModelShapeProblem | undefined>();
+/** Each stage's subset against the training split, where the dataset knows its size without loading
+ * (after data.limit); other datasets are checked when they are loaded. */
+function subsetProblems(experiment: Experiment): Problem[] {
+  const subsets = Object.values(experiment.stages).filter((stage) => stage.data.subset !== undefined);
+  if (subsets.length === 0) return [];
+  let train: number;
+  let classes: number;
+  try {
+    const dataset = registry.datasets.get(experiment.data.dataset);
+    if (!dataset.splitSizes) return [];
+    train = Math.min(dataset.splitSizes(experiment.data.options).train, experiment.data.limit?.train ?? Infinity);
+    classes = dataset.classes(experiment.data.options);
+  } catch {
+    return []; // bad dataset options: reported with the shapes
+  }
+  return subsets.flatMap((stage) => {
+    const problem = subsetProblem(stage.data.subset!, train, classes);
+    return problem ? [{ path: ['stages', stage.name, 'data', 'subset', ...problem.at], message: problem.message }] : [];
+  });
+}
+
+/** Shape checks already made in this process (a sweep's trials mostly share their models), with the
+ * shapes of the model's taps. */
+const modelChecks = new Map<string, { problem?: ModelShapeProblem; taps: Record<string, number[]> }>();
 
 /** Builds a model once against its input: a layer that does not fit, or an output that is not one logit per class. */
 function modelProblem(
@@ -350,17 +415,19 @@ function modelProblem(
   classes: number,
   dataset: string,
   origins: WeakMap<object, Origin>,
-): ModelShapeProblem | undefined {
+): { problem?: ModelShapeProblem; taps: Record<string, number[]> } {
   const where = (node: ModelNode) => {
     const origin = origins.get(node);
     return origin && [origin.source?.file, formatPath(origin.path)];
   };
   const id = contentHash({ name, layers, inputShape, classes, dataset, written: layers.map(where) });
-  if (modelChecks.has(id)) return modelChecks.get(id);
+  if (modelChecks.has(id)) return modelChecks.get(id)!;
   let problem: ModelShapeProblem | undefined;
+  let taps: Record<string, number[]> = {};
   try {
     const built = buildModel(name, layers, inputShape, 0);
     built.model.dispose();
+    taps = built.tapShapes;
     const out = built.outputShape;
     if (out.length !== 1 || out[0] !== classes) {
       const hint = out.length > 1 ? ' (add flatten or globalAvgPool2d before the last dense layer)' : '';
@@ -377,25 +444,28 @@ function modelProblem(
       error.cause instanceof RangeError ? `${describeNode(error.node)} has more weights than can be allocated: is one of its sizes a typo?` : error.message;
     problem = { origin: origins.get(error.node) ?? { path: ['models', name, error.index] }, message };
   }
-  modelChecks.set(id, problem);
-  return problem;
+  modelChecks.set(id, { problem, taps });
+  return { problem, taps };
 }
 
-/** Builds each model used by a stage once: layers that do not fit, and outputs that are not one logit per class. */
-function shapeProblems(experiment: Experiment, origins: WeakMap<object, Origin>): ModelShapeProblem[] {
+/** Builds each model used by a stage once: layers that do not fit, and outputs that are not one logit per
+ * class; and the shapes of each model's taps. */
+function shapeProblems(experiment: Experiment, origins: WeakMap<object, Origin>): { problems: ModelShapeProblem[]; taps: Record<string, Record<string, number[]>> } {
   let shape: { inputShape: ImageShape; classes: number };
   try {
     shape = datasetShape(experiment);
   } catch (error) {
-    return [{ origin: { path: ['data'] }, message: (error as Error).message }];
+    return { problems: [{ origin: { path: ['data'] }, message: (error as Error).message }], taps: {} };
   }
   const problems: ModelShapeProblem[] = [];
+  const taps: Record<string, Record<string, number[]>> = {};
   const used = new Set(Object.values(experiment.stages).map((s) => s.model));
   for (const name of Object.keys(experiment.models).filter((m) => used.has(m))) {
-    const problem = modelProblem(name, experiment.models[name], shape.inputShape, shape.classes, experiment.data.dataset, origins);
-    if (problem) problems.push(problem);
+    const checked = modelProblem(name, experiment.models[name], shape.inputShape, shape.classes, experiment.data.dataset, origins);
+    if (checked.problem) problems.push(checked.problem);
+    taps[name] = checked.taps;
   }
-  return problems;
+  return { problems, taps };
 }
 
 const mapping = (value: unknown): Record<string, unknown> =>

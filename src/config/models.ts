@@ -51,7 +51,7 @@ interface Site {
 }
 
 /** Block keywords: entries of a layer list that are not layers. */
-export const blockKeywords = ['residual', 'concat', 'split', 'repeat'] as const;
+export const blockKeywords = ['residual', 'concat', 'split', 'repeat', 'tap'] as const;
 
 type Data = Record<string, unknown>;
 const isMapping = (value: unknown): value is Data => value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -116,6 +116,9 @@ export class ModelExpander {
         node = { block: name, branches: branches.map((branch, i) => this.list(branch, site, [...inner, i])) };
         break;
       }
+      case 'tap':
+        if (typeof value === 'string') node = { block: 'tap', name: value }; // else the schema says what is wrong
+        break;
       case 'repeat': {
         const v = mapping(value);
         node = { block: 'repeat', times: typeof v.times === 'number' ? v.times : 1, layers: this.list(v.layers, site, [...inner, 'layers']) };

@@ -72,7 +72,7 @@ export type Model =
       model?: string;
     };
 /**
- * A layer: a name (`relu`, `flatten`) or {name: arguments}; a block (residual, concat, split, repeat, or one of `blocks`); or a list of these, spliced in place.
+ * A layer: a name (`relu`, `flatten`) or {name: arguments}; a block (residual, concat, split, repeat, or one of `blocks`); a tap naming the output so far (`{tap: NAME}`); or a list of these, spliced in place.
  */
 export type Layer =
   | string
@@ -225,6 +225,10 @@ export type Layer =
         times: number;
         layers: Layer;
       };
+      /**
+       * Names the output of the entry before it, for feature losses (`- tap: s1`); it adds no layer. A tap reached several times (in a repeat, or a block used more than once) names each output NAME@1, NAME@2, ...
+       */
+      tap?: string;
     }
   | Layer[];
 /**
@@ -332,7 +336,9 @@ export type NoArgs6 = {} | null;
  */
 export type NoArgs7 = {} | null;
 /**
- * Defaults to kd when a teacher is given, crossEntropy otherwise.
+ * Defaults to kd when a teacher is given, crossEntropy otherwise. A list of terms is their weighted sum.
+ *
+ * @minItems 1
  */
 export type Loss =
   | string
@@ -360,7 +366,7 @@ export type Loss =
         alpha?: number;
       };
       /**
-       * Decoupled knowledge distillation (Zhao et al. 2022, as mdistiller): ceWeight * cross-entropy + alpha * TCKD + beta * NCKD, where TCKD is the KL divergence of the teacher's and student's target/non-target probabilities and NCKD that of their distributions over the non-target classes, both at temperature T and times T^2. Defaults are mdistiller's; its linear warm-up of the DKD term (20 epochs) is not applied.
+       * Decoupled knowledge distillation (Zhao et al. 2022, as mdistiller): ceWeight * cross-entropy + alpha * TCKD + beta * NCKD, where TCKD is the KL divergence of the teacher's and student's target/non-target probabilities and NCKD that of their distributions over the non-target classes, both at temperature T and times T^2. Defaults are mdistiller's; its linear warm-up of the DKD term (20 epochs) needs a list of terms: [crossEntropy, {dkd: {weight: {value: 1, warmup: 20}}}].
        */
       dkd?: {
         /**
@@ -401,7 +407,287 @@ export type Loss =
          */
         temperature?: number;
       };
+    }
+  | [LossTerm, ...LossTerm[]];
+/**
+ * One term of a weighted loss list: {name: {weight, ...its options}}, or a bare name (weight 1). Logit terms: crossEntropy, kd, dkd, dist (their distillation term alone: the list's crossEntropy carries the labels); feature terms compare tapped outputs: hint, attention, rkd, similarity, pkt.
+ */
+export type LossTerm =
+  | string
+  | {
+      /**
+       * Softmax cross-entropy with the labels.
+       */
+      crossEntropy?: {
+        weight?: LossWeight;
+        /**
+         * Label smoothing, as in PyTorch.
+         */
+        labelSmoothing?: number;
+      };
+      /**
+       * Hinton's distillation term alone: KL(softmax(t/T) || softmax(s/T)) * T^2.
+       */
+      kd?: {
+        weight?: LossWeight1;
+        /**
+         * Softening temperature T.
+         */
+        temperature?: number;
+      };
+      /**
+       * Decoupled KD's term alone: alpha * TCKD + beta * NCKD (mdistiller's dkd_loss). mdistiller warms its weight up over 20 epochs: weight: {value: 1, warmup: 20}.
+       */
+      dkd?: {
+        weight?: LossWeight2;
+        /**
+         * Weight of the target-class term TCKD.
+         */
+        alpha?: number;
+        /**
+         * Weight of the non-target-class term NCKD.
+         */
+        beta?: number;
+        /**
+         * Softening temperature T.
+         */
+        temperature?: number;
+      };
+      /**
+       * DIST's term alone: T^2 * (beta * inter-class + gamma * intra-class relation loss).
+       */
+      dist?: {
+        weight?: LossWeight3;
+        /**
+         * Weight of the inter-class relation loss.
+         */
+        beta?: number;
+        /**
+         * Weight of the intra-class relation loss.
+         */
+        gamma?: number;
+        /**
+         * Softening temperature T.
+         */
+        temperature?: number;
+      };
+      /**
+       * FitNets: mean squared error between the teacher's tap and the student's, mapped to the teacher's channels by a learned regressor (a 1x1 convolution, or a dense layer for flat features) trained with the student and left out of the saved model. mdistiller's weight: 100.
+       */
+      hint?: {
+        weight?: LossWeight4;
+        pairs: TapPairs;
+        /**
+         * Map the student's tap to the teacher's channels with a learned regressor; without it the shapes must be equal.
+         */
+        regressor?: boolean;
+      };
+      /**
+       * Attention transfer (AT, Zagoruyko & Komodakis): mean squared difference of the L2-normalised channel means of f^p; the larger map is average-pooled to the smaller. mdistiller's weight: 1000.
+       */
+      attention?: {
+        weight?: LossWeight5;
+        pairs: TapPairs1;
+        /**
+         * The power p of f^p.
+         */
+        p?: number;
+      };
+      /**
+       * Relational KD (Park et al.): distances and angles between the batch's embeddings (each tap flattened). mdistiller's weight: 1.
+       */
+      rkd?: {
+        weight?: LossWeight6;
+        pairs: TapPairs2;
+        /**
+         * Weight of the distance term.
+         */
+        distanceWeight?: number;
+        /**
+         * Weight of the angle term.
+         */
+        angleWeight?: number;
+      };
+      /**
+       * Similarity-preserving KD (SP, Tung & Mori): row-normalised batch Gram matrices. mdistiller's weight: 3000.
+       */
+      similarity?: {
+        weight?: LossWeight7;
+        pairs: TapPairs3;
+      };
+      /**
+       * Probabilistic knowledge transfer (PKT, Passalis & Tefas): KL divergence between cosine-similarity distributions. mdistiller's weight: 30000.
+       */
+      pkt?: {
+        weight?: LossWeight8;
+        pairs: TapPairs4;
+      };
     };
+/**
+ * Weight of this term in the sum: a number, or {value, warmup}.
+ */
+export type LossWeight =
+  | number
+  | {
+      /**
+       * The weight once warmed up.
+       */
+      value?: number;
+      /**
+       * Epochs over which the weight grows linearly to value: value * min(epoch / warmup, 1), epochs counted from 1 (as mdistiller).
+       */
+      warmup: number;
+    };
+/**
+ * Weight of this term in the sum: a number, or {value, warmup}.
+ */
+export type LossWeight1 =
+  | number
+  | {
+      /**
+       * The weight once warmed up.
+       */
+      value?: number;
+      /**
+       * Epochs over which the weight grows linearly to value: value * min(epoch / warmup, 1), epochs counted from 1 (as mdistiller).
+       */
+      warmup: number;
+    };
+/**
+ * Weight of this term in the sum: a number, or {value, warmup}.
+ */
+export type LossWeight2 =
+  | number
+  | {
+      /**
+       * The weight once warmed up.
+       */
+      value?: number;
+      /**
+       * Epochs over which the weight grows linearly to value: value * min(epoch / warmup, 1), epochs counted from 1 (as mdistiller).
+       */
+      warmup: number;
+    };
+/**
+ * Weight of this term in the sum: a number, or {value, warmup}.
+ */
+export type LossWeight3 =
+  | number
+  | {
+      /**
+       * The weight once warmed up.
+       */
+      value?: number;
+      /**
+       * Epochs over which the weight grows linearly to value: value * min(epoch / warmup, 1), epochs counted from 1 (as mdistiller).
+       */
+      warmup: number;
+    };
+/**
+ * Weight of this term in the sum: a number, or {value, warmup}.
+ */
+export type LossWeight4 =
+  | number
+  | {
+      /**
+       * The weight once warmed up.
+       */
+      value?: number;
+      /**
+       * Epochs over which the weight grows linearly to value: value * min(epoch / warmup, 1), epochs counted from 1 (as mdistiller).
+       */
+      warmup: number;
+    };
+/**
+ * [student tap, teacher tap] pairs; with the regressor their spatial sizes must be equal.
+ *
+ * @minItems 1
+ */
+export type TapPairs = [[string, string], ...[string, string][]];
+/**
+ * Weight of this term in the sum: a number, or {value, warmup}.
+ */
+export type LossWeight5 =
+  | number
+  | {
+      /**
+       * The weight once warmed up.
+       */
+      value?: number;
+      /**
+       * Epochs over which the weight grows linearly to value: value * min(epoch / warmup, 1), epochs counted from 1 (as mdistiller).
+       */
+      warmup: number;
+    };
+/**
+ * [student tap, teacher tap] pairs of [h, w, c] maps; the channels may differ, one size must be a whole multiple of the other.
+ *
+ * @minItems 1
+ */
+export type TapPairs1 = [[string, string], ...[string, string][]];
+/**
+ * Weight of this term in the sum: a number, or {value, warmup}.
+ */
+export type LossWeight6 =
+  | number
+  | {
+      /**
+       * The weight once warmed up.
+       */
+      value?: number;
+      /**
+       * Epochs over which the weight grows linearly to value: value * min(epoch / warmup, 1), epochs counted from 1 (as mdistiller).
+       */
+      warmup: number;
+    };
+/**
+ * [student tap, teacher tap] pairs; any shapes.
+ *
+ * @minItems 1
+ */
+export type TapPairs2 = [[string, string], ...[string, string][]];
+/**
+ * Weight of this term in the sum: a number, or {value, warmup}.
+ */
+export type LossWeight7 =
+  | number
+  | {
+      /**
+       * The weight once warmed up.
+       */
+      value?: number;
+      /**
+       * Epochs over which the weight grows linearly to value: value * min(epoch / warmup, 1), epochs counted from 1 (as mdistiller).
+       */
+      warmup: number;
+    };
+/**
+ * [student tap, teacher tap] pairs; any shapes.
+ *
+ * @minItems 1
+ */
+export type TapPairs3 = [[string, string], ...[string, string][]];
+/**
+ * Weight of this term in the sum: a number, or {value, warmup}.
+ */
+export type LossWeight8 =
+  | number
+  | {
+      /**
+       * The weight once warmed up.
+       */
+      value?: number;
+      /**
+       * Epochs over which the weight grows linearly to value: value * min(epoch / warmup, 1), epochs counted from 1 (as mdistiller).
+       */
+      warmup: number;
+    };
+/**
+ * [student tap, teacher tap] pairs; any shapes.
+ *
+ * @minItems 1
+ */
+export type TapPairs4 = [[string, string], ...[string, string][]];
 
 /**
  * One knowledge-distillation experiment: models as layer lists, the data, the optimizer and a DAG of stages. Run it with `kdx run FILE`.
@@ -424,6 +710,10 @@ export interface KdxExperiment {
    */
   seed?: number;
   /**
+   * Train every stage under several seeds and report mean ± std per stage and the KD gain with a 95% interval: a count N (the seeds `seed`, `seed`+1, ..., `seed`+N-1) or a list of seeds. `--seeds N` on the command line overrides it.
+   */
+  seeds?: number | [number, ...number[]];
+  /**
    * Named values that the rest of the file reads as ${name}; sweeps and --set change them. A value that is exactly one ${name} keeps the type of the parameter.
    */
   params?: {
@@ -445,6 +735,7 @@ export interface KdxExperiment {
      * Data-parallel threads per job: each trains a replica of the model on part of every batch. Results are reproducible for a given thread count (it is part of the job key); the tensorflow backend always uses one (libtensorflow has its own thread pool). --threads overrides it.
      */
     threads?: string | number;
+    slurm?: SlurmResources;
   };
   data: Data;
   optimizer?: Optimizer;
@@ -494,6 +785,7 @@ export interface KdxExperiment {
       }
     | string
     | number
+    | [number, ...number[]]
     | {
         [k: string]: number | string | boolean | unknown[];
       }
@@ -507,6 +799,7 @@ export interface KdxExperiment {
          * Data-parallel threads per job: each trains a replica of the model on part of every batch. Results are reproducible for a given thread count (it is part of the job key); the tensorflow backend always uses one (libtensorflow has its own thread pool). --threads overrides it.
          */
         threads?: string | number;
+        slurm?: SlurmResources;
       }
     | Data
     | Optimizer
@@ -533,6 +826,43 @@ export interface KdxExperiment {
         };
       }
     | undefined;
+}
+/**
+ * What each job asks Slurm for under `--executor slurm` (a stage's own `slurm` merges over it key by key). Not part of any job key: where a job runs does not change its result.
+ */
+export interface SlurmResources {
+  /**
+   * sbatch --partition: the partition (queue) to run in; default: the cluster's default partition.
+   */
+  partition?: string;
+  /**
+   * sbatch --time: the time limit, as Slurm writes it (`30`, `1:00:00`, `1-12:00:00`). A job killed at its limit is failed with Slurm's reason and resumes from its last finished epoch on the next run.
+   */
+  time?: string;
+  /**
+   * sbatch --cpus-per-task.
+   */
+  cpus?: number;
+  /**
+   * sbatch --mem: memory per node (`4G`, `500M`).
+   */
+  mem?: string;
+  /**
+   * sbatch --gres: generic resources, e.g. `gpu:1`.
+   */
+  gres?: string;
+  /**
+   * sbatch --account: the account charged.
+   */
+  account?: string;
+  /**
+   * sbatch --qos: the quality of service.
+   */
+  qos?: string;
+  /**
+   * Further sbatch options, each one argument as on the command line (`--constraint=a100`, `--exclusive`).
+   */
+  extraArgs?: string[];
 }
 /**
  * The dataset, its batching and its transforms.
@@ -673,13 +1003,81 @@ export interface Stage {
    */
   epochs?: number;
   /**
-   * Name of a stage whose trained model is frozen and distilled into this one.
+   * The stage(s) whose trained models are frozen and distilled into this one: a stage name, or a list of them (an ensemble: their logits are averaged, weighted by `weight`, before the loss).
    */
-  teacher?: string;
+  teacher?:
+    | string
+    | [
+        (
+          | string
+          | {
+              /**
+               * Name of a stage.
+               */
+              stage: string;
+              /**
+               * Relative weight of this teacher's logits in the average (normalised over the list); default 1.
+               */
+              weight?: number;
+            }
+        ),
+        ...(
+          | string
+          | {
+              /**
+               * Name of a stage.
+               */
+              stage: string;
+              /**
+               * Relative weight of this teacher's logits in the average (normalised over the list); default 1.
+               */
+              weight?: number;
+            }
+        )[]
+      ];
   /**
    * Use a model trained elsewhere instead of training one: a tfjs model.json (its weight files next to it) or a directory holding one, such as a previous run's runs/<run>/stages/<stage>; relative to this file. Its weights must fit `model`; nothing trains (epochs are 0).
    */
   load?: string;
+  /**
+   * This stage's own data: a subset of the training split and its own batch size, merged over `data`. The test split is always whole, so stages stay comparable.
+   */
+  data?: {
+    /**
+     * Train on part of the training split (after data.limit): the first N images, a seeded random fraction, or chosen classes (the label space stays whole: the model still outputs every class).
+     */
+    subset?:
+      | {
+          /**
+           * How many images, from the start of the split.
+           */
+          first: number;
+        }
+      | {
+          /**
+           * The share of the split to keep, in (0, 1].
+           */
+          fraction: number;
+          /**
+           * Seed of the draw; defaults to the stage's seed.
+           */
+          seed?: number;
+        }
+      | {
+          /**
+           * Class indices to keep.
+           *
+           * @minItems 1
+           *
+           * Items: A class index.
+           */
+          classes: [number, ...number[]];
+        };
+    /**
+     * Images per training step for this stage; defaults to data.batchSize.
+     */
+    batchSize?: number;
+  };
   loss?: Loss;
   optimizer?: Optimizer1;
   /**
@@ -690,6 +1088,7 @@ export interface Stage {
    * Seed of this stage; defaults to the experiment's.
    */
   seed?: number;
+  slurm?: SlurmResources1;
 }
 /**
  * Merged key by key over the experiment's optimizer: `{momentum: 0.5}` changes only the momentum. Naming another optimizer starts from its defaults plus the experiment's lr and schedule.
@@ -727,4 +1126,41 @@ export interface Optimizer1 {
    */
   nesterov?: boolean;
   schedule?: Schedule;
+}
+/**
+ * This stage's Slurm resources under `--executor slurm`, merged key by key over runtime.slurm (a teacher may ask for more time or a GPU).
+ */
+export interface SlurmResources1 {
+  /**
+   * sbatch --partition: the partition (queue) to run in; default: the cluster's default partition.
+   */
+  partition?: string;
+  /**
+   * sbatch --time: the time limit, as Slurm writes it (`30`, `1:00:00`, `1-12:00:00`). A job killed at its limit is failed with Slurm's reason and resumes from its last finished epoch on the next run.
+   */
+  time?: string;
+  /**
+   * sbatch --cpus-per-task.
+   */
+  cpus?: number;
+  /**
+   * sbatch --mem: memory per node (`4G`, `500M`).
+   */
+  mem?: string;
+  /**
+   * sbatch --gres: generic resources, e.g. `gpu:1`.
+   */
+  gres?: string;
+  /**
+   * sbatch --account: the account charged.
+   */
+  account?: string;
+  /**
+   * sbatch --qos: the quality of service.
+   */
+  qos?: string;
+  /**
+   * Further sbatch options, each one argument as on the command line (`--constraint=a100`, `--exclusive`).
+   */
+  extraArgs?: string[];
 }

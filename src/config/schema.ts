@@ -8,7 +8,12 @@ import { closest, didYouMean } from '../util/suggest.js';
 export const schemaUrl = new URL('../../schemas/experiment.schema.json', import.meta.url);
 export const experimentSchema = JSON.parse(readFileSync(schemaUrl, 'utf8')) as Record<string, unknown>;
 
-const ajv = new Ajv2020({ allErrors: true, verbose: true, useDefaults: true, strict: true, allowUnionTypes: true });
+// Compiled at every start, so compiled cheaply (half the CPU time): the schema is not checked against the
+// JSON Schema meta-schema here (test/config/schema.test.ts does that), nor is the generated code optimised.
+const ajv = new Ajv2020({
+  allErrors: true, verbose: true, useDefaults: true, strict: true, allowUnionTypes: true,
+  validateSchema: false, code: { optimize: false },
+});
 const defs = experimentSchema.$defs as Record<string, { properties?: Record<string, unknown> }>;
 
 /**
@@ -41,7 +46,7 @@ const validateFile = ajv.compile(experimentSchema);
  * transform, loss), so `{dense: 10}`, `{dense: {units: 10}}` and `{dense: {units: 10, bias: true}}` end up
  * equal — and so do their job keys.
  */
-export function withDefaults(def: 'layer' | 'transform' | 'loss', type: string, args: Record<string, unknown>): Record<string, unknown> {
+export function withDefaults(def: 'layer' | 'transform' | 'loss' | 'lossTerm', type: string, args: Record<string, unknown>): Record<string, unknown> {
   const validate = ajv.getSchema(`${experimentSchema.$id as string}#/$defs/${def}`)!;
   const entry = { [type]: structuredClone(args) };
   validate(entry); // already valid; this only fills defaults
@@ -101,6 +106,7 @@ function describe(error: ErrorObject, root: unknown): SchemaProblem | undefined 
       return { path, message: `missing required key "${p.missingProperty}"`, onKey: true };
     case 'bareName': {
       const [name, missing] = [String(p.name), p.missing as string[]];
+      if (missing.length === 0) return { path, message: `${name} needs a value: write it as {${name}: ...}`, onKey: false };
       const example = missing.map((key) => `${key}: ...`).join(', ');
       return { path, message: `${name} needs ${missing.join(' and ')}: write it as {${name}: {${example}}}`, onKey: false };
     }

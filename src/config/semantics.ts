@@ -47,49 +47,86 @@ export function checkSemantics(data: Data, registries: Registries): SemanticProb
     if (typeof stage.model === 'string' && !modelNames.includes(stage.model)) {
       report(at('model'), `no model "${stage.model}"${didYouMean(stage.model, modelNames) || ` (models: ${modelNames.join(', ')})`}`);
     }
-    if (typeof stage.teacher === 'string') {
-      if (stage.teacher === name) report(at('teacher'), 'a stage cannot be its own teacher');
-      else if (!stageNames.includes(stage.teacher)) report(at('teacher'), `no stage "${stage.teacher}"${suggestStage(stage.teacher)}`);
+    for (const { stage: teacher, path } of teacherEntries(stage.teacher)) {
+      const where = at('teacher', ...path);
+      if (teacher === name) report(where, 'a stage cannot be its own teacher');
+      else if (!stageNames.includes(teacher)) report(where, `no stage "${teacher}"${suggestStage(teacher)}`);
     }
+    const teacherNames = teacherEntries(stage.teacher).map((t) => t.stage);
+    const twice = teacherNames.find((t, i) => teacherNames.indexOf(t) !== i);
+    if (twice !== undefined) report(at('teacher'), `teacher "${twice}" is listed twice: give it a weight instead`);
     list(stage.needs).forEach((need, i) => {
       if (typeof need !== 'string') return;
       if (need === name) report(at('needs', i), 'a stage cannot need itself');
       else if (!stageNames.includes(need)) report(at('needs', i), `no stage "${need}"${suggestStage(need)}`);
     });
     known(registries.optimizers, mapping(stage.optimizer).name, at('optimizer', 'name'));
-    const lossName = nameOf(stage.loss);
-    if (lossName !== undefined) {
-      if (!registries.losses.has(lossName)) known(registries.losses, lossName, at('loss'));
-      else if (registries.losses.get(lossName).needsTeacher && stage.teacher === undefined) {
-        report(at('loss'), `${lossName} distils a teacher, but the stage has none: add \`teacher: <stage>\``);
-      } else if (!registries.losses.get(lossName).needsTeacher && stage.teacher !== undefined) {
-        report(at('teacher'), `the stage's loss ${lossName} does not use a teacher: remove \`teacher\`, or use a distillation loss such as kd`);
+    // One loss, or a weighted list of terms: each a known loss, a distilling one only with a teacher, and
+    // a teacher only for a loss that distils it.
+    const terms = Array.isArray(stage.loss)
+      ? stage.loss.map((term, i) => ({ name: nameOf(term), path: at('loss', i) }))
+      : [{ name: nameOf(stage.loss), path: at('loss') }];
+    let distils = false;
+    for (const { name: lossName, path } of terms) {
+      if (lossName === undefined) continue;
+      if (!registries.losses.has(lossName)) {
+        known(registries.losses, lossName, path);
+        distils = true; // said once: the unknown name, not a teacher without use
+        continue;
       }
+      const factory = registries.losses.get(lossName);
+      distils ||= factory.needsTeacher;
+      if (factory.needsTeacher && stage.teacher === undefined) {
+        report(path, `${lossName} distils a teacher, but the stage has none: add \`teacher: <stage>\``);
+      } else if (factory.features && !Array.isArray(stage.loss)) {
+        report(path, `${lossName} compares features: write it as a term of a list, next to the cross-entropy: [crossEntropy, {${lossName}: {weight: ..., pairs: [[student tap, teacher tap]]}}]`);
+      }
+    }
+    if (!distils && stage.teacher !== undefined && terms.some((t) => t.name !== undefined)) {
+      const what = Array.isArray(stage.loss) ? 'no term of the stage\'s loss uses' : `the stage's loss ${terms[0].name} does not use`;
+      report(at('teacher'), `${what} a teacher: remove \`teacher\`, or use a distillation loss such as kd`);
     }
   }
   const graph = Object.fromEntries(
     Object.entries(stages).map(([name, stage]) => [
       name,
-      { teacher: typeof stage.teacher === 'string' ? stage.teacher : undefined, needs: list(stage.needs).filter((n): n is string => typeof n === 'string') },
+      { teachers: teacherEntries(stage.teacher), needs: list(stage.needs).filter((n): n is string => typeof n === 'string') },
     ]),
   );
   const cycle = findCycle(graph);
   if (cycle) {
     // Located at the reference that makes cycle[0] wait for the stage before it in the cycle.
     const [first, before] = [cycle[0], cycle[cycle.length - 2]];
-    const edge = graph[first].teacher === before ? ['teacher'] : ['needs', list(stages[first].needs).indexOf(before)];
+    const viaTeacher = graph[first].teachers.find((t) => t.stage === before);
+    const edge = viaTeacher ? ['teacher', ...viaTeacher.path] : ['needs', list(stages[first].needs).indexOf(before)];
     report(['stages', first, ...edge], `the stages form a cycle: ${cycle.join(' -> ')}`);
   }
   return problems;
 }
 
-/** The edges of the stage graph: a stage depends on its teacher and its `needs`. */
-export function stageDependencies(stage: { teacher?: string; needs?: string[] }): string[] {
-  return [...(stage.teacher === undefined ? [] : [stage.teacher]), ...(stage.needs ?? [])];
+/**
+ * The teachers a stage's `teacher` value names, each with its path under `teacher`: `a` ([]),
+ * `[a, b]` ([0], [1]) or `[{stage: a, weight: 2}]` ([0, 'stage']). Values of the wrong type give none.
+ */
+export function teacherEntries(value: unknown): { stage: string; weight: number; path: PathSegment[] }[] {
+  if (typeof value === 'string') return [{ stage: value, weight: 1, path: [] }];
+  return list(value).flatMap((entry, i) => {
+    if (typeof entry === 'string') return [{ stage: entry, weight: 1, path: [i] }];
+    const { stage, weight } = mapping(entry);
+    return typeof stage === 'string' ? [{ stage, weight: typeof weight === 'number' ? weight : 1, path: [i, 'stage'] }] : [];
+  });
+}
+
+/** A stage graph's node: its teachers and `needs`, by stage name. */
+type StageEdges = { teachers?: { stage: string }[]; needs?: string[] };
+
+/** The edges of the stage graph: a stage depends on each of its teachers and its `needs`. */
+export function stageDependencies(stage: StageEdges): string[] {
+  return [...(stage.teachers ?? []).map((t) => t.stage), ...(stage.needs ?? [])];
 }
 
 /** One cycle among the stages, as a closed walk (`a -> b -> a`), or undefined. */
-export function findCycle(stages: Record<string, { teacher?: string; needs?: string[] }>): string[] | undefined {
+export function findCycle(stages: Record<string, StageEdges>): string[] | undefined {
   const state = new Map<string, 'open' | 'done'>();
   const stack: string[] = [];
   const visit = (name: string): string[] | undefined => {
@@ -114,7 +151,7 @@ export function findCycle(stages: Record<string, { teacher?: string; needs?: str
 }
 
 /** Stage names in an order where every stage comes after its dependencies (file order among equals). */
-export function executionOrder(stages: Record<string, { teacher?: string; needs?: string[] }>): string[] {
+export function executionOrder(stages: Record<string, StageEdges>): string[] {
   const order: string[] = [];
   const placed = new Set<string>();
   const place = (name: string) => {

@@ -7,7 +7,7 @@ import { diagnosticAt, type Source } from './source.js';
 /** Models used by a stage whose last layer is a softmax: they output probabilities where kdx expects logits. */
 export function experimentWarnings(experiment: Experiment, source: Source): Diagnostic[] {
   const stages = Object.values(experiment.stages);
-  const teacherModels = new Set(stages.flatMap((s) => (s.teacher !== undefined && experiment.stages[s.teacher] ? [experiment.stages[s.teacher].model] : [])));
+  const teacherModels = new Set(stages.flatMap((s) => (s.teachers ?? []).flatMap((t) => (experiment.stages[t.stage] ? [experiment.stages[t.stage].model] : []))));
   const warnings: Diagnostic[] = [];
   for (const name of new Set(stages.map((s) => s.model))) {
     const layers = experiment.models[name] ?? [];

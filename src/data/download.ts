@@ -8,7 +8,6 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { mkdir, open, rename, rm, rmdir } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
-import * as tar from 'tar';
 import type { KdxEvent } from '../events.js';
 
 export type TaskEvent = Extract<KdxEvent, { type: 'task' }>;
@@ -202,6 +201,7 @@ export async function downloadFile(options: DownloadOptions): Promise<{ bytes: n
 /** Unpacks a .tar or .tar.gz archive into `dir` (which must exist). Throws DownloadError if it is unreadable. */
 export async function extractArchive(archive: string, dir: string): Promise<void> {
   try {
+    const tar = await import('tar'); // loaded only to unpack: every kdx start imports this module
     await tar.x({ file: archive, cwd: dir, strict: true, preservePaths: false });
   } catch (error) {
     throw new DownloadError(`could not unpack ${basename(archive)}: ${error instanceof Error ? error.message : String(error)}`);

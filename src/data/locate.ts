@@ -3,8 +3,8 @@
 // /usr/share/datasets/<name>). Each place is tried as is and under the dataset's own name, and a few
 // well-known subdirectories (e.g. cifar-10-batches-bin/) inside each.
 import { statSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { userCacheDir } from '../util/user-cache.js';
 
 /** A directory a dataset may live in, and why it is looked at (shown in error messages). */
 export interface Place {
@@ -14,9 +14,7 @@ export interface Place {
 
 /** The directory of kdx's download cache for one dataset: $XDG_CACHE_HOME/kdx/datasets/<name>. */
 export function cacheDir(name: string): string {
-  const xdg = process.env.XDG_CACHE_HOME;
-  const base = xdg && xdg.trim() !== '' ? xdg : join(homedir(), '.cache');
-  return resolve(base, 'kdx', 'datasets', name);
+  return userCacheDir('datasets', name);
 }
 
 /** The places to search for a dataset, in order, without subdirectories. */

@@ -1,14 +1,19 @@
 // Kernels kdx adds to (or replaces in) the TensorFlow.js wasm backend so that training is not 10-100x
 // slower than inference there.
 //
-// - Conv2DBackpropFilter (missing on wasm) and Conv2DBackpropInput (slow, scalar C++) are computed through
-//   the XNNPACK Conv2D forward kernel: transposes, a flipped filter and (for stride > 1) a dilation.
+// - Conv2DBackpropFilter (missing on wasm): a WebAssembly SIMD kernel of kdx's on the heap, reading x and dy
+//   in place (filter-grad-simd.ts; ~0.8x a forward convolution). Engines without SIMD compute it through the
+//   XNNPACK Conv2D forward kernel (transposes, dy as the filter, dilated by the stride: ~1.7x).
+// - Conv2DBackpropInput (slow, scalar C++): through the XNNPACK Conv2D forward kernel: a flipped filter and
+//   (for stride > 1) a dilation (~1.0x a forward convolution).
 // - BatchMatMul with transposeA/transposeB falls off XNNPACK onto a naive strided loop in tfjs-wasm (250 ms
 //   for the dense gradient 4096x64 . 64x256); explicit transposes then the XNNPACK product take ~9 ms.
 // - MaxPoolGrad: a channel-innermost JS loop over the heap is several times faster than the built-in (which
-//   also loses the gradient of windows whose maximum is negative).
-// - Sum over leading axes (bias gradients): a column sum instead of a generic transpose then a row sum.
-// - DepthwiseConv2dNativeBackpropInput / BackpropFilter (missing on wasm): JS loops over the heap.
+//   also loses the gradient of windows whose maximum is negative); 2x2 windows, a SIMD kernel (~4x the loop).
+// - Sum and Mean over leading axes (bias gradients, batch statistics): column sums instead of a generic
+//   transpose then a row sum.
+// - DepthwiseConv2dNativeBackpropInput / BackpropFilter (missing on wasm): the input gradient on XNNPACK or
+//   JS loops over the heap; the filter gradient (multiplier 1) a SIMD kernel, else JS loops.
 // - Tile (batchNorm's gradient): whole contiguous blocks copied per axis instead of an index per element.
 // - Identity / same-dtype Cast: share the data instead of copying it (the engine clones every tensor a
 //   gradient needs).
@@ -18,6 +23,8 @@
 // backend.disposeData(dataId).
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
+import { depthwiseFilterGradSimd, filterGradSimd } from './filter-grad-simd.js';
+import { maxPoolGrad2x2Simd } from './maxpool-grad-simd.js';
 import { tf } from './tf.js';
 
 type TensorInfo = tf.TensorInfo;
@@ -147,6 +154,9 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: un
   const { inHeight, inWidth, outHeight, outWidth } = info;
   const padTop = info.padInfo.top;
   const padLeft = info.padInfo.left;
+  const simd = filterGradSimd(backend, x, dy, info);
+  if (simd != null) return simd;
+  // Without WebAssembly SIMD (see filter-grad-simd.ts), through the XNNPACK convolution.
   // Rows below the last one any output reads are cropped (valid padding with a stride that does not fit).
   let padBottom = kh + (outHeight - 1) * sh - inHeight - padTop;
   let padRight = kw + (outWidth - 1) * sw - inWidth - padLeft;
@@ -235,22 +245,27 @@ function batchMatMul(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; at
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Sum over leading axes (bias gradients: dy [B,H,W,C] -> [C]): tfjs-wasm first moves the reduced axes
-// innermost with its generic transpose (~35 ms for 64x32x32x32); summing columns in place takes ~3 ms.
-function sum(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): TensorInfo {
-  const backend = args.backend as BackendWasm;
-  const { x } = args.inputs as { x: TensorInfo };
-  const { axis, keepDims } = args.attrs as unknown as tf.SumAttrs;
-  const rank = x.shape.length;
-  const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
-  const leading = axes.length > 0 && axes.length < rank && axes.every((v, i) => v === i);
-  if (x.dtype !== 'float32' || !leading) return run(backend, tf.Sum, args.inputs, args.attrs);
-  const cols = tf.util.sizeFromShape(x.shape.slice(axes.length));
-  const rows = tf.util.sizeFromShape(x.shape.slice(0, axes.length));
-  const outShape = keepDims ? x.shape.map((d, i) => (i < axes.length ? 1 : d)) : x.shape.slice(axes.length);
-  const out = backend.makeOutput(outShape, 'float32');
-  (backend.typedArrayFromHeap(out) as Float32Array).set(columnSums(backend.typedArrayFromHeap(x) as Float32Array, rows, cols));
-  return out;
+// Sum and Mean over leading axes (bias gradients: dy [B,H,W,C] -> [C]; batchNorm's batch statistics):
+// tfjs-wasm first moves the reduced axes innermost with its generic transpose (~35 ms for 64x32x32x32);
+// summing columns in place takes ~3 ms.
+function reduceLeadingAxes(name: typeof tf.Sum | typeof tf.Mean) {
+  return (args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): TensorInfo => {
+    const backend = args.backend as BackendWasm;
+    const { x } = args.inputs as { x: TensorInfo };
+    const { axis, keepDims } = args.attrs as unknown as tf.SumAttrs;
+    const rank = x.shape.length;
+    const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
+    const leading = axes.length > 0 && axes.length < rank && axes.every((v, i) => v === i);
+    if (x.dtype !== 'float32' || !leading) return run(backend, name, args.inputs, args.attrs);
+    const cols = tf.util.sizeFromShape(x.shape.slice(axes.length));
+    const rows = tf.util.sizeFromShape(x.shape.slice(0, axes.length));
+    const outShape = keepDims ? x.shape.map((d, i) => (i < axes.length ? 1 : d)) : x.shape.slice(axes.length);
+    const sums = columnSums(backend.typedArrayFromHeap(x) as Float32Array, rows, cols);
+    if (name === tf.Mean) for (let c = 0; c < cols; c++) sums[c]! /= rows;
+    const out = backend.makeOutput(outShape, 'float32');
+    (backend.typedArrayFromHeap(out) as Float32Array).set(sums);
+    return out;
+  };
 }
 
 /** Sums of the columns of a row-major [rows, cols] matrix, eight rows at a time (~1.5 ms for 65536x32). */
@@ -309,8 +324,9 @@ function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; at
   const { strideHeight: sh, strideWidth: sw, outHeight, outWidth, inHeight, inWidth } = info;
   const windows2x2 = info.effectiveFilterHeight === 2 && info.effectiveFilterWidth === 2 && sh === 2 && sw === 2 &&
     info.padInfo.top === 0 && info.padInfo.left === 0 && outHeight * 2 <= inHeight && outWidth * 2 <= inWidth;
-  if (windows2x2) maxPoolGrad2x2(X, DY, DX, info);
-  else maxPoolGradGeneric(X, DY, DX, info);
+  if (windows2x2) {
+    if (!maxPoolGrad2x2Simd(backend, input, dy, dx)) maxPoolGrad2x2(X, DY, DX, info);
+  } else maxPoolGradGeneric(X, DY, DX, info);
   return dx;
 }
 
@@ -477,6 +493,8 @@ function depthwiseBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend:
   const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
   const attrs = args.attrs as unknown as DepthwiseAttrs & { filterShape: number[] };
   const info = depthwiseInfo(x.shape, attrs.filterShape, attrs);
+  const simd = depthwiseFilterGradSimd(backend, x, dy, info); // multiplier 1, with WebAssembly SIMD
+  if (simd != null) return simd;
   const C = info.inChannels;
   const M = info.outChannels / C;
   // Sums over batch and positions: accumulated in doubles, written once.
@@ -536,7 +554,8 @@ const replacements: Array<[string, KernelFn]> = [
   [tf.Conv2DBackpropInput, conv2DBackpropInput],
   [tf.BatchMatMul, batchMatMul],
   [tf.MaxPoolGrad, maxPoolGrad],
-  [tf.Sum, sum],
+  [tf.Sum, reduceLeadingAxes(tf.Sum)],
+  [tf.Mean, reduceLeadingAxes(tf.Mean)],
   [tf.Identity, identity],
   [tf.Cast, cast],
   [tf.DepthwiseConv2dNativeBackpropInput, depthwiseBackpropInput],

@@ -17,3 +17,14 @@ export function hintLoss(studentFeatures: Tensor, teacherFeatures: Tensor): Scal
   checkFeaturePair('hint', studentFeatures, teacherFeatures, hintShapeProblem);
   return tf.tidy(() => tf.mean(tf.squaredDifference(studentFeatures, stopGradient(teacherFeatures))) as Scalar);
 }
+
+/** Why a student tap cannot be mapped to a teacher tap by hint's regressor (a 1x1 convolution on maps, a
+ * dense layer on flat features: it changes the channels only), or undefined. */
+export function hintRegressorShapeProblem(student: number[], teacher: number[]): string | undefined {
+  const spatial = (shape: number[]) => shape.slice(0, -1).join('x');
+  if (student.length === teacher.length && spatial(student) === spatial(teacher)) return undefined;
+  return `hint's regressor maps the channels only, so the student's tap [${student}] and the teacher's [${teacher}] must have the same ${student.length === 3 ? 'height and width' : 'rank'}: tap layers of the same size`;
+}
+
+/** The name under which the student's features reach the loss after the regressor of a hint pair. */
+export const regressorOutput = (studentTap: string, teacherTap: string): string => `${studentTap}>${teacherTap}`;

@@ -1,7 +1,7 @@
 // The distillation losses beyond Hinton's, as pure TensorFlow.js functions. The logit losses (dkd, dist)
-// are registered as stage losses in src/plugins/losses.ts. The feature losses are not wired into training
-// yet: they need feature taps (issue 11). `featureLosses` is what that step needs: each loss's shape rule
-// (for validating a file before anything runs), its computation, and mdistiller's weight for it.
+// are registered as stage losses in src/plugins/losses.ts, the feature losses in
+// src/plugins/feature-losses.ts from `featureLosses`: each loss's shape rule (for validating a file before
+// anything runs), its computation, and mdistiller's weight for it.
 import type { Tensor, Scalar } from '../engine/tf.js';
 import { attentionLoss, attentionShapeProblem, ATTENTION_DEFAULTS } from './attention.js';
 import { relationalShapeProblem } from './common.js';
@@ -17,7 +17,7 @@ export { attentionLoss, attentionShapeProblem, ATTENTION_DEFAULTS, type Attentio
 export { rkdLoss, RKD_DEFAULTS, type RkdOptions } from './rkd.js';
 export { similarityLoss } from './similarity.js';
 export { pktLoss } from './pkt.js';
-export { hintLoss, hintShapeProblem } from './hint.js';
+export { hintLoss, hintRegressorShapeProblem, hintShapeProblem, regressorOutput } from './hint.js';
 
 export interface FeatureLoss {
   /** Why a student feature of per-example shape `student` cannot be compared with a teacher's, or undefined. */

@@ -37,7 +37,9 @@ export function loadPlugin(absolutePath: string): Promise<void> {
   let loading = loaded.get(absolutePath);
   if (!loading) {
     loading = (async () => {
-      const module = await import(pathToFileURL(absolutePath).href);
+      const url = pathToFileURL(absolutePath).href;
+      // kdx itself may run compiled (dist/), without tsx's loader: a TypeScript plugin goes through tsx.
+      const module = /\.[cm]?tsx?$/.test(absolutePath) ? await (await import('tsx/esm/api')).tsImport(url, import.meta.url) : await import(url);
       const plugin = module.default as unknown;
       if (typeof plugin !== 'function') throw new Error('its default export must be a function (kdx) => { ... }');
       await (plugin as Plugin)(pluginApi);

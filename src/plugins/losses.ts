@@ -4,6 +4,7 @@
 import { tf } from '../engine/tf.js';
 import type { Tensor, Scalar } from '../engine/tf.js';
 import type { LossFactory, LossInputs } from '../registry/types.js';
+import { builtinFeatureLosses } from './feature-losses.js';
 import { DIST_DEFAULTS, distLoss, DKD_DEFAULTS, dkdLoss, klDivergenceSum, stopGradient } from '../losses/index.js';
 
 export { stopGradient };
@@ -143,6 +144,7 @@ export function kdOptions(args: Record<string, unknown>): Required<KdOptions> {
 export const kdLossFactory: LossFactory = {
   description: 'Hinton distillation: alpha * KL(teacher/T || student/T) * T^2 + (1 - alpha) * cross-entropy; {temperature: 4, alpha: 0.7}',
   needsTeacher: true,
+  asTerm: { alpha: 1 },
   create(args) {
     const options = kdOptions(args);
     return (inputs: LossInputs) => kdLoss(inputs.logits, teacherLogitsOf('kd', inputs), inputs.labels, options);
@@ -158,7 +160,7 @@ export const kdLossFactory: LossFactory = {
 
 // ---------------------------------------------------------------------------------------------
 // DKD and DIST: ceWeight * cross-entropy + the distillation term, as mdistiller's DKD distiller (its
-// linear warm-up of the DKD term over the first epochs needs per-term schedules, issue 11).
+// linear warm-up of the DKD term is a weighted list's `weight: {value, warmup}`, src/runner/stage-loss.ts).
 
 /**
  * A loss of the form ceWeight * cross-entropy + a distillation term on the logits, the form mdistiller's
@@ -173,14 +175,16 @@ function withCrossEntropy<O>(
   return {
     description,
     needsTeacher: true,
+    asTerm: { ceWeight: 0 },
     create(args) {
       const ceWeight = numberArg(name, args, 'ceWeight', 1, (v) => v >= 0, 'must be >= 0');
       const options = readOptions(args);
       return (inputs: LossInputs) => {
         const teacherLogits = teacherLogitsOf(name, inputs);
         return tf.tidy(() => {
-          const ce = tf.mul(crossEntropy(inputs.logits, inputs.labels), ceWeight);
-          return tf.add(ce, term(inputs.logits, teacherLogits, inputs.labels, options));
+          const distillation = term(inputs.logits, teacherLogits, inputs.labels, options);
+          // As a term of a weighted list (ceWeight 0), the distillation term alone, to the bit.
+          return ceWeight === 0 ? distillation : tf.add(tf.mul(crossEntropy(inputs.logits, inputs.labels), ceWeight), distillation);
         }) as Scalar;
       };
     },
@@ -219,4 +223,5 @@ export const builtinLosses: Record<string, LossFactory> = {
   kd: kdLossFactory,
   dkd: dkdLossFactory,
   dist: distLossFactory,
+  ...builtinFeatureLosses,
 };

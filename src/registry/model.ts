@@ -22,7 +22,12 @@ export interface LayerRow {
 }
 
 export interface BuiltModel {
+  /** The model as trained and saved: one output, the logits. */
   model: LayersModel;
+  /** The tapped outputs by tap name (see TapNode), for a model that also outputs them (src/runner/taps.ts). */
+  taps: Record<string, SymbolicTensor>;
+  /** Each tap's shape per image. */
+  tapShapes: Record<string, number[]>;
   rows: LayerRow[];
   /** Trainable parameters of the whole model. */
   params: number;
@@ -59,6 +64,8 @@ const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every
 class ModelBuilder {
   private built = 0;
   readonly layers: Layer[] = [];
+  /** Every output reached by each tap name, in order. */
+  readonly taps = new Map<string, SymbolicTensor[]>();
   /** The top-level entry being built, for errors. */
   index = 0;
 
@@ -71,6 +78,9 @@ class ModelBuilder {
   node(node: ModelNode, x: SymbolicTensor): SymbolicTensor {
     if (!('block' in node)) return this.layer(node, x);
     switch (node.block) {
+      case 'tap':
+        this.taps.set(node.name, [...(this.taps.get(node.name) ?? []), x]);
+        return x;
       case 'use':
         return this.list(node.layers, x);
       case 'repeat': {
@@ -177,13 +187,27 @@ export function buildModel(name: string, nodes: ModelNode[], inputShape: ImageSh
     rows.push({ index, type: describeNode(node), outputShape: shapeOf(current), params: trainableParams(builder.layers.slice(before)) });
   });
   const model = tf.model({ inputs: input, outputs: current, name });
-  return { model, rows, params: trainableParams(model.layers), outputShape: shapeOf(current) };
+  const taps = tapsByName(builder.taps);
+  const tapShapes = Object.fromEntries(Object.entries(taps).map(([tap, x]) => [tap, shapeOf(x)]));
+  return { model, taps, tapShapes, rows, params: trainableParams(model.layers), outputShape: shapeOf(current) };
+}
+
+/** A tap reached once is its name; one reached n times names each output `name@1` ... `name@n`. */
+function tapsByName(reached: Map<string, SymbolicTensor[]>): Record<string, SymbolicTensor> {
+  const taps: Record<string, SymbolicTensor> = {};
+  for (const [name, outputs] of reached) {
+    if (outputs.length === 1) taps[name] = outputs[0];
+    else outputs.forEach((x, i) => (taps[`${name}@${i + 1}`] = x));
+  }
+  return taps;
 }
 
 /** One line for a plan's table: a layer's type, or what a block is. */
 export function describeNode(node: ModelNode): string {
   if (!('block' in node)) return node.type;
   switch (node.block) {
+    case 'tap':
+      return `tap ${node.name}`;
     case 'use':
       return `${node.name}(${Object.entries(node.args).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')})`;
     case 'repeat':
@@ -207,8 +231,8 @@ function plain(error: unknown): string {
 }
 
 /** Shapes and parameter counts only: builds the model, reads the table, frees the weights. */
-export function describeModel(name: string, nodes: ModelNode[], inputShape: ImageShape, seed = 0): Omit<BuiltModel, 'model'> {
-  const { model, ...description } = buildModel(name, nodes, inputShape, seed);
+export function describeModel(name: string, nodes: ModelNode[], inputShape: ImageShape, seed = 0): Omit<BuiltModel, 'model' | 'taps'> {
+  const { model, taps: _taps, ...description } = buildModel(name, nodes, inputShape, seed);
   model.dispose();
   return description;
 }

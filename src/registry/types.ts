@@ -51,6 +51,9 @@ export interface DatasetFactory {
   /** Known without loading anything, so `kdx plan` can infer shapes before any data is read. */
   inputShape(options: Record<string, unknown>): ImageShape;
   classes(options: Record<string, unknown>): number;
+  /** The images in each split, where known without loading (a stage's subset is then checked at
+   * `kdx validate`; otherwise when the data is loaded). */
+  splitSizes?(options: Record<string, unknown>): { train: number; test: number };
   load(ctx: DatasetContext): Promise<LoadedDataset>;
 }
 
@@ -94,7 +97,7 @@ export interface LayerSpec {
  * A model as the builder takes it: layers, and blocks that branch and merge. A file's short forms, list
  * splices and reusable blocks are already expanded (src/config/models.ts).
  */
-export type ModelNode = LayerSpec | ResidualNode | BranchesNode | RepeatNode | BlockUseNode;
+export type ModelNode = LayerSpec | ResidualNode | BranchesNode | RepeatNode | BlockUseNode | TapNode;
 
 /** `body(x) + shortcut(x)`, then `after`. */
 export interface ResidualNode {
@@ -132,6 +135,16 @@ export interface BlockUseNode {
   layers: ModelNode[];
 }
 
+/**
+ * A name for the output of the node before it (`- tap: s1`), for feature losses; it adds no layer and
+ * changes nothing the model computes. A tap reached several times (inside a repeat, or a block used more
+ * than once) names each output: `s1@1`, `s1@2`, ...
+ */
+export interface TapNode {
+  block: 'tap';
+  name: string;
+}
+
 /** What a layer factory gets besides its arguments. */
 export interface LayerContext {
   /** Seed for this layer's initialisers and randomness (derived from the stage's seed and the layer's index). */
@@ -167,12 +180,26 @@ export interface LossInputs {
   labels: Tensor;
   /** [batch, classes] teacher logits (never receive gradients), for distillation losses. */
   teacherLogits?: Tensor;
+  /** The student's tapped outputs by tap name (and a hint regressor's output by `regressorOutput`). */
+  features?: Record<string, Tensor>;
+  /** The teacher's tapped outputs by tap name, computed in inference mode (never receive gradients). */
+  teacherFeatures?: Record<string, Tensor>;
 }
 
 export interface LossFactory {
   description: string;
   /** Whether the loss needs a teacher's logits. */
   needsTeacher: boolean;
+  /**
+   * A feature loss: it compares tapped outputs, named by its `pairs` argument ([student tap, teacher tap]
+   * pairs), read from LossInputs.features and teacherFeatures. Written only as a term of a weighted list.
+   */
+  features?: FeatureLossShapes;
+  /**
+   * Arguments that reduce the loss to its distillation term alone, for a weighted list of terms, which
+   * gives the cross-entropy its own weight (kd: {alpha: 1}; dkd, dist: {ceWeight: 0}).
+   */
+  asTerm?: Record<string, unknown>;
   create(args: Record<string, unknown>): (inputs: LossInputs) => Scalar;
   /**
    * For a loss made of several terms (KD: `soft` and `hard`): the same loss, with its terms by name, so
@@ -184,6 +211,14 @@ export interface LossFactory {
    * the whole batch): a stage with it trains on one thread, since data-parallel replicas each hold rows.
    */
   batchCoupled?: boolean;
+}
+
+/** How a feature loss's taps must agree, checked when a file is validated (per-example shapes). */
+export interface FeatureLossShapes {
+  /** Why a student tap of shape `student` cannot be compared with a teacher tap of shape `teacher`. */
+  shapeProblem(student: number[], teacher: number[], args: Record<string, unknown>): string | undefined;
+  /** Whether the student's side is first mapped to the teacher tap's shape by a learned regressor (hint). */
+  regressor?(args: Record<string, unknown>): boolean;
 }
 
 // ---------------------------------------------------------------------------------------------

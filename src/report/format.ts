@@ -31,6 +31,11 @@ export function loss(value: number | undefined): string {
   return value >= 100 ? value.toFixed(0) : value.toPrecision(4);
 }
 
+/** A loss's weighted terms as they entered the sum: `crossEntropy 0.1391  kd 0.003086`; '' without terms. */
+export function termsText(terms: Record<string, number> | undefined): string {
+  return Object.entries(terms ?? {}).map(([name, value]) => `${name} ${loss(value)}`).join('  ');
+}
+
 /** Images per second, whole numbers (one decimal below 10). */
 export function rate(imgPerSec: number | undefined): string {
   if (imgPerSec === undefined || !Number.isFinite(imgPerSec)) return '—';

@@ -59,7 +59,7 @@ export interface RunData {
 interface ExperimentFileJson {
   kind?: 'run' | 'sweep';
   backend?: { name?: string };
-  experiment?: Record<string, unknown> & { name?: string; file?: string; stages?: Record<string, { model?: string; teacher?: string }> };
+  experiment?: Record<string, unknown> & { name?: string; file?: string; stages?: Record<string, { model?: string; teacher?: string; teachers?: { stage: string }[] }> };
   git?: GitInfo;
 }
 
@@ -88,7 +88,7 @@ export function readRunData(dir: string): RunData {
 
   const kind = summary.kind;
   const trials = summary.rows.map((row): TrialData => {
-    const base = kind === 'sweep' && row.trial ? join(dir, 'trials', row.trial) : dir;
+    const base = row.trial ? join(dir, 'trials', row.trial) : dir;
     const stages = Object.entries(row.stages).map(([name, entry]): StageData => {
       const stageDir = join(base, 'stages', name);
       const hasSummary = 'finalAccuracy' in entry;
@@ -97,7 +97,8 @@ export function readRunData(dir: string): RunData {
       return {
         name,
         model: hasSummary ? entry.model : specs[name]?.model,
-        teacher: specs[name]?.teacher,
+        // Runs before ensembles wrote `teacher`; the report compares a stage with one teacher's evaluation.
+        teacher: specs[name]?.teacher ?? (specs[name]?.teachers?.length === 1 ? specs[name].teachers![0].stage : undefined),
         job: entry.job,
         status: entry.status,
         ...('error' in entry && entry.error ? { error: entry.error } : {}),
@@ -108,7 +109,9 @@ export function readRunData(dir: string): RunData {
     });
     const kdGains = Object.fromEntries(Object.entries(row.kdGains ?? {}).filter((g): g is [string, number] => g[1] !== null));
     const gains = Object.values(kdGains);
-    return { id: row.trial ?? '', params: row.params, stages, kdGains, ...(gains.length > 0 ? { kdGain: Math.max(...gains) } : {}), row };
+    // A seed replica's seed is a parameter to the report, which averages trials that differ only by it.
+    const params = row.seed === undefined ? row.params : { ...row.params, seed: row.seed };
+    return { id: row.trial ?? '', params, stages, kdGains, ...(gains.length > 0 ? { kdGain: Math.max(...gains) } : {}), row };
   });
   noteMissingStageFiles(trials, missing);
 

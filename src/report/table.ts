@@ -6,6 +6,7 @@
 // counterpart (same model, no teacher); trials are ranked by the KD gain, as a note under the table says.
 import type { JobState, JobSummary, ResultRow } from '../events.js';
 import { count, duration, paramValue, pct, points, rate, truncate } from './format.js';
+import { hasSeeds, seedGroups, type Gain, type SeedGroup, type Stat } from './seeds.js';
 
 export type TableFormat = 'text' | 'markdown' | 'csv';
 export type CellValue = string | number | boolean | null | undefined;
@@ -70,7 +71,99 @@ const accCell = (v: number | undefined): Cell => cell(v, pct(v));
 /** Builds the table of a run or a sweep (`kind` defaults to `run` for one row without a trial id). */
 export function resultsTable(rows: readonly ResultRow[], options: { kind?: 'run' | 'sweep' } = {}): Table {
   const kind = options.kind ?? (rows.length === 1 && rows[0].trial === undefined ? 'run' : 'sweep');
+  if (hasSeeds(rows)) return kind === 'run' ? seedRunTable(seedGroups(rows)[0]) : seedSweepTable(seedGroups(rows));
   return kind === 'run' ? runTable(rows[0]) : sweepTable(rows);
+}
+
+/** `72.7% ± 2.1` (mean ± std in percentage points); `—` without values. */
+function spreadText(s: Stat | undefined, digits = 1, scale = 100, unit = '%'): string {
+  if (!s) return '—';
+  return `${(s.mean * scale).toFixed(digits)}${unit}${s.std === undefined ? '' : ` ± ${(s.std * scale).toFixed(digits)}`}`;
+}
+
+/** `+2.6pt [+1.2, +4.0]`: the mean paired gain and its 95% interval (none for one seed). */
+function gainText(g: Gain | undefined): string {
+  if (!g) return '—';
+  const bound = (v: number) => points(v).replace('pt', '');
+  return g.low === undefined ? points(g.mean) : `${points(g.mean)} [${bound(g.low)}, ${bound(g.high!)}]`;
+}
+
+/** The note under a seeds table for each distilled stage: the gain, its interval, and every seed's. */
+function gainNotes(group: SeedGroup): string[] {
+  return Object.entries(group.kdGains).map(([stage, g]) => {
+    const interval = g.low === undefined ? '(one seed: no interval)' : `(95% CI ${points(g.low)} to ${points(g.high)}, paired t over ${g.n} seeds)`;
+    const std = g.std === undefined ? '' : ` ± ${(g.std * 100).toFixed(1)}`;
+    return `KD gain ${stage}: ${points(g.mean)}${std} ${interval}; per seed ${g.perSeed.map((d) => points(d)).join(', ')}`;
+  });
+}
+
+/** A run over several seeds: one line per stage, mean ± std over the seeds. */
+function seedRunTable(group: SeedGroup | undefined): Table {
+  const columns: Column[] = [
+    { id: 'stage', header: 'stage', align: 'left' },
+    { id: 'seeds', header: 'seeds', align: 'right', dropOrder: 5 },
+    { id: 'final_accuracy', header: 'final (mean ± std)', align: 'right' },
+    { id: 'final_accuracy_std', header: 'final std', align: 'right', only: ['csv'] },
+    { id: 'best_accuracy', header: 'best', align: 'right', dropOrder: 4 },
+    { id: 'top5_accuracy', header: 'top-5', align: 'right', dropOrder: 1 },
+    { id: 'ece', header: 'ECE', align: 'right', dropOrder: 2 },
+    { id: 'teacher_agreement', header: 'agree', align: 'right', dropOrder: 3 },
+    { id: 'kd_gain', header: 'KD gain', align: 'right' },
+    { id: 'kd_gain_low', header: 'KD gain 95% low', align: 'right', only: ['csv'] },
+    { id: 'kd_gain_high', header: 'KD gain 95% high', align: 'right', only: ['csv'] },
+  ];
+  const rows = Object.entries(group?.stages ?? {}).map(([stage, m]): Cell[] => {
+    const gain = group!.kdGains[stage];
+    return [
+      cell(stage), cell(m.finalAccuracy?.n), cell(m.finalAccuracy?.mean, spreadText(m.finalAccuracy)), cell(m.finalAccuracy?.std),
+      cell(m.bestAccuracy?.mean, spreadText(m.bestAccuracy)), cell(m.top5Accuracy?.mean, spreadText(m.top5Accuracy)),
+      cell(m.ece?.mean, spreadText(m.ece, 3, 1, '')), cell(m.teacherAgreement?.mean, spreadText(m.teacherAgreement)),
+      cell(gain?.mean, gainText(gain)), cell(gain?.low), cell(gain?.high),
+    ];
+  });
+  const seeds = group ? `seeds ${group.seeds.join(', ')}: mean ± std (sample)` : '';
+  return { kind: 'run', columns, rows, notes: [...(seeds ? [seeds] : []), ...(group ? gainNotes(group) : [])] };
+}
+
+/** A sweep over several seeds: one line per grid point, each stage's final accuracy as mean ± std. */
+function seedSweepTable(groups: SeedGroup[]): Table {
+  const paramKeys = [...new Set(groups.flatMap((g) => Object.keys(g.params)))];
+  const stages = [...new Set(groups.flatMap((g) => Object.keys(g.stages)))];
+  const distilled = new Set(groups.flatMap((g) => Object.keys(g.kdGains)));
+  const columns: Column[] = [
+    { id: 'rank', header: '#', align: 'right' },
+    ...paramKeys.map((key): Column => ({ id: key, header: key, align: 'left' })),
+    { id: 'seeds', header: 'seeds', align: 'right', dropOrder: 1 },
+  ];
+  for (const stage of stages) {
+    columns.push({ id: `${stage}.final_accuracy`, header: 'final', group: stage, align: 'right' });
+    columns.push({ id: `${stage}.final_accuracy_std`, header: 'std', group: stage, align: 'right', only: ['csv'] });
+    if (distilled.has(stage)) {
+      columns.push(
+        { id: `${stage}.kd_gain`, header: 'KD gain [95% CI]', group: stage, align: 'right' },
+        { id: `${stage}.kd_gain_low`, header: 'low', group: stage, align: 'right', only: ['csv'] },
+        { id: `${stage}.kd_gain_high`, header: 'high', group: stage, align: 'right', only: ['csv'] },
+      );
+    }
+  }
+  const bestGain = (g: SeedGroup) => Math.max(-Infinity, ...Object.values(g.kdGains).map((k) => k.mean));
+  const ranked = groups.map((g, i) => ({ g, i })).sort((a, b) => bestGain(b.g) - bestGain(a.g) || a.i - b.i).map((x) => x.g);
+  const rows = ranked.map((g, rank): Cell[] => {
+    const cells: Cell[] = [cell(rank + 1)];
+    for (const key of paramKeys) cells.push(cell(g.params[key] as CellValue, g.params[key] === undefined ? '—' : paramValue(g.params[key])));
+    cells.push(cell(g.seeds.length));
+    for (const stage of stages) {
+      const final = g.stages[stage]?.finalAccuracy;
+      cells.push(cell(final?.mean, spreadText(final)), cell(final?.std));
+      if (distilled.has(stage)) {
+        const gain = g.kdGains[stage];
+        cells.push(cell(gain?.mean, gainText(gain)), cell(gain?.low), cell(gain?.high));
+      }
+    }
+    return cells;
+  });
+  const notes = distilled.size > 0 ? ['mean ± std over the seeds; KD gain: mean of the paired per-seed differences, 95% CI from Student\'s t; ranked by the mean KD gain'] : [];
+  return { kind: 'sweep', columns, rows, notes };
 }
 
 function runTable(row: ResultRow | undefined): Table {
@@ -90,6 +183,12 @@ function runTable(row: ResultRow | undefined): Table {
     { id: 'error', header: 'error', align: 'left', only: ['csv'] },
   ];
   columns.push({ id: 'kd_gain', header: 'KD gain', align: 'right', only: ['csv'] });
+  // The metrics KD papers report, for results that have them (entries trained before kdx measured them
+  // have none): shown after `final`, dropped before the time when the terminal is narrow.
+  const entries = Object.values(row?.stages ?? {}).filter(hasSummary);
+  const extra = PAPER_METRICS.filter((m) => entries.some((e) => e[m.field] !== undefined));
+  columns.splice(6, 0, ...extra.map((m, i): Column => ({ id: m.id, header: m.header, align: 'right', dropOrder: 4 + extra.length - i })));
+  const extraCells = (entry: StageResult | undefined) => extra.map((m) => cell(entry?.[m.field], entry?.[m.field] === undefined ? '—' : m.text(entry[m.field]!)));
   const out: Cell[][] = [];
   const notes: string[] = [];
   const problems = new ProblemNotes();
@@ -100,7 +199,7 @@ function runTable(row: ResultRow | undefined): Table {
     if (hasSummary(entry)) {
       out.push([
         cell(stage), cell(entry.status), cell(entry.model), cell(entry.params, count(entry.params)),
-        accCell(entry.bestAccuracy), accCell(entry.finalAccuracy), cell(entry.seconds, duration(entry.seconds)),
+        accCell(entry.bestAccuracy), accCell(entry.finalAccuracy), ...extraCells(entry), cell(entry.seconds, duration(entry.seconds)),
         cell(entry.imgPerSec, rate(entry.imgPerSec)), cell(entry.backend), cell(entry.epochs),
         cell(entry.finalLoss), cell(entry.job), cell(undefined, ''), cell(gain),
       ]);
@@ -108,7 +207,7 @@ function runTable(row: ResultRow | undefined): Table {
       const error = errorOf(entry);
       if (error) problems.add(stage, entry.status, error);
       out.push([
-        cell(stage), cell(entry.status), cell(undefined), cell(undefined), cell(undefined), cell(undefined),
+        cell(stage), cell(entry.status), cell(undefined), cell(undefined), cell(undefined), cell(undefined), ...extraCells(undefined),
         cell(undefined), cell(undefined), cell(undefined), cell(undefined), cell(undefined), cell(entry.job),
         cell(error, error ?? ''), cell(undefined),
       ]);
@@ -116,6 +215,14 @@ function runTable(row: ResultRow | undefined): Table {
   }
   return { kind: 'run', columns, rows: out, notes: [...notes, ...problems.lines()] };
 }
+
+/** The test metrics beyond top-1 in a run's table, in column order. */
+const PAPER_METRICS: { id: string; header: string; field: 'top5Accuracy' | 'ece' | 'teacherAgreement' | 'teacherKL'; text: (v: number) => string }[] = [
+  { id: 'top5_accuracy', header: 'top-5', field: 'top5Accuracy', text: (v) => pct(v) },
+  { id: 'ece', header: 'ECE', field: 'ece', text: (v) => v.toFixed(3) },
+  { id: 'teacher_agreement', header: 'agree', field: 'teacherAgreement', text: (v) => pct(v) },
+  { id: 'teacher_kl', header: 'KL(t||s)', field: 'teacherKL', text: (v) => v.toFixed(3) },
+];
 
 /** The stages that have a KD gain (distilling stages with a plain counterpart), in order of appearance. */
 function distilledStages(rows: readonly ResultRow[]): string[] {

@@ -61,6 +61,7 @@ function lazyTui(options: ReporterOptions & { env: Record<string, string | undef
         stderr: options.stderr as NodeJS.WriteStream,
         stdin: options.stdin ?? process.stdin,
         onQuit: options.onQuit,
+        onKey: options.onKey,
         color: colorAllowed(options.env),
       }),
     )

@@ -3,7 +3,7 @@
 // No escape codes, no redraws, no batch lines. Failed jobs, errors and warnings go to stderr.
 // `quiet`: only the errors and, at the end, the results table and the run directory.
 import type { EventOf, KdxEvent, ResultRow } from '../events.js';
-import { duration, loss, paramList, pct, points, rate, stripAnsi } from '../report/format.js';
+import { duration, loss, paramList, pct, points, rate, stripAnsi, termsText } from '../report/format.js';
 import { renderResults } from '../report/table.js';
 import type { OutStream, Reporter } from './types.js';
 
@@ -47,7 +47,8 @@ export function createPlainReporter(options: PlainReporterOptions): Reporter {
         : `▶ ${e.label}  started (${e.epochs} epoch${e.epochs === 1 ? '' : 's'})`);
     },
     'epoch-end'(e) {
-      out(`  ${labelOf(e.job)}  epoch ${e.epoch}/${e.epochs}  loss ${loss(e.loss)}  test acc ${pct(e.testAccuracy)}  ${rate(e.imgPerSec)} img/s  ${duration(e.seconds)}`);
+      const terms = termsText(e.terms);
+      out(`  ${labelOf(e.job)}  epoch ${e.epoch}/${e.epochs}  loss ${loss(e.loss)}${terms ? ` (${terms})` : ''}  test acc ${pct(e.testAccuracy)}  ${rate(e.imgPerSec)} img/s  ${duration(e.seconds)}`);
     },
     'job-end'(e) {
       out(`✓ ${e.label}  done  best ${pct(e.summary.bestAccuracy)}  final ${pct(e.summary.finalAccuracy)}  ${duration(e.summary.seconds)}`);

@@ -31,6 +31,8 @@ export interface ReporterOptions {
   stdin?: NodeJS.ReadStream;
   /** The user asked to stop (`q` or Ctrl-C in the TUI). May be called more than once. */
   onQuit?: () => void;
+  /** Another key pressed in the TUI: the answer to a question the run asked (see commands/session.ts). */
+  onKey?: (input: string) => void;
   /** Environment (CI, NO_COLOR, TERM); default process.env. */
   env?: Record<string, string | undefined>;
 }

@@ -10,8 +10,12 @@ import type { DatasetCache } from './datasets.js';
 import type { LoadedDataset } from '../registry/types.js';
 import { datasetShape } from '../config/load.js';
 import { decodeTensors, encodeTensors, loadModelDir, modelToFiles } from './model-io.js';
-import { trainJob, TrainingAborted, TrainingError, type EpochMetrics, type ResumeState, type TeacherSource } from './train.js';
+import { trainJob, TrainingAborted, TrainingError, transformChain, type EpochMetrics, type ResumeState, type TeacherSource } from './train.js';
+import type { LayersModel } from '../engine/tf.js';
+import { subsetProblem, subsetSplit } from '../data/subset.js';
+import { testMetrics, type TestMetrics, type WeightedTeacher } from './test-metrics.js';
 import { computeTeacherLogits } from './teacher-logits.js';
+import { featureUse, teacherTapModel } from './taps.js';
 import { teacherLogitsKey } from '../store/keys.js';
 import { EVALUATION_FILE } from '../report/evaluation.js';
 
@@ -56,10 +60,10 @@ export async function executeJob(job: Job, env: JobEnvironment): Promise<JobOutc
 }
 
 async function trainAndCommit(job: Job, work: JobWork, env: JobEnvironment): Promise<JobSummary> {
-  const dataset = await env.datasets.get(job.experiment);
+  const dataset = stageDataset(job, await env.datasets.get(job.experiment));
   const { inputShape, classes } = datasetShape(job.experiment);
   if (dataset.classes !== classes) throw new TrainingError(`${job.experiment.data.dataset} loaded with ${dataset.classes} classes, expected ${classes}`);
-  const teacher = job.teacher === undefined ? undefined : await teacherSource(job, env.keyOf(job.teacher), dataset, env);
+  const teacher = job.teachers === undefined ? undefined : await ensembleSource(job, dataset, env);
   const resume = await loadResume(work);
   if (resume) await work.appendLog(`resumed after epoch ${resume.epochsDone}`);
   let result;
@@ -94,21 +98,49 @@ async function trainAndCommit(job: Job, work: JobWork, env: JobEnvironment): Pro
     resume?.optimizerState.forEach((w) => w.tensor.dispose());
   }
   let files;
+  let summary: JobSummary;
   try {
     files = await modelToFiles(result.model);
+    // In the order a cached job's summary is read back (storedSummary): the timing comes last.
+    const { seconds, imgPerSec, backend, ...results } = result.summary;
+    summary = { ...results, ...(await finalTestMetrics(job, result.model, dataset, env)), seconds, imgPerSec, backend };
   } finally {
     result.model.dispose();
   }
   await work.commit(
     {
       ...files,
-      ...metricsFiles(result.summary, result.history),
+      ...metricsFiles(summary, result.history),
       'config.json': JSON.stringify(jobConfig(job), null, 2),
       [EVALUATION_FILE]: JSON.stringify(result.evaluation),
     },
     { stage: job.stage.name, model: job.stage.model, experiment: job.experiment.name, file: job.experiment.file },
   );
-  return result.summary;
+  return summary;
+}
+
+/** The loaded dataset as this stage trains on it: its subset of the training split (the test split whole). */
+function stageDataset(job: Job, dataset: LoadedDataset): LoadedDataset {
+  const { subset } = job.stage.data;
+  if (subset === undefined) return dataset;
+  // Checked at validate time for datasets that know their size without loading; here for the others.
+  const problem = subsetProblem(subset, dataset.train.count, dataset.classes);
+  if (problem) throw new TrainingError(`${job.label}: stages.${job.stage.name}.data.subset.${problem.at.join('.')}: ${problem.message}`);
+  const train = subsetSplit(dataset.train, subset);
+  if (train.count === 0) throw new TrainingError(`${job.label}: stages.${job.stage.name}.data.subset keeps no training image`);
+  return { ...dataset, train };
+}
+
+/** Top-5, ECE and, with teachers, agreement and KL with them on the test set (see test-metrics.ts). */
+async function finalTestMetrics(job: Job, model: LayersModel, dataset: LoadedDataset, env: JobEnvironment): Promise<TestMetrics> {
+  const teachers: WeightedTeacher[] = [];
+  try {
+    for (const teacher of job.teachers ?? []) teachers.push({ model: await loadTeacherModel(job, teacher.id, env), weight: teacher.weight });
+    const transforms = transformChain(job.experiment.data.test, dataset.shape);
+    return await testMetrics(model, teachers, dataset.test, dataset.shape, transforms, job.stage.data.batchSize);
+  } finally {
+    teachers.forEach((t) => t.model.dispose());
+  }
 }
 
 /**
@@ -160,7 +192,7 @@ async function stoppable<T>(signal: AbortSignal | undefined, wait: () => Promise
   }
 }
 
-function checkTeacherWidth(job: Job, dataset: LoadedDataset, source: TeacherSource & { kind: 'stored' }): TeacherSource {
+function checkTeacherWidth(job: Job, dataset: LoadedDataset, source: TeacherSource & { kind: 'stored' }): TeacherSource & { kind: 'stored' } {
   if (source.classes !== dataset.classes) {
     throw new TrainingError(`${job.label}: its teacher outputs ${source.classes} logits, but ${dataset.name} has ${dataset.classes} classes`);
   }
@@ -170,7 +202,7 @@ function checkTeacherWidth(job: Job, dataset: LoadedDataset, source: TeacherSour
 /** The resolved configuration of a job, as written next to its model. */
 export function jobConfig(job: Job) {
   const { stage, experiment } = job;
-  return { key: job.key, stage, layers: job.layers, data: experiment.data, seed: stage.seed, teacher: job.teacher, ...(job.threads > 1 ? { threads: job.threads } : {}) };
+  return { key: job.key, stage, layers: job.layers, data: experiment.data, seed: stage.seed, teachers: job.teachers, ...(job.threads > 1 ? { threads: job.threads } : {}) };
 }
 
 async function loadResume(work: JobWork): Promise<ResumeState | undefined> {
@@ -185,16 +217,48 @@ async function loadResume(work: JobWork): Promise<ResumeState | undefined> {
   };
 }
 
-async function teacherSource(job: Job, teacherKey: string, dataset: LoadedDataset, env: JobEnvironment): Promise<TeacherSource> {
+/** A teacher's trained model, from its store entry. */
+async function loadTeacherModel(job: Job, teacherId: string, env: JobEnvironment): Promise<LayersModel> {
   // The teacher's entry was verified when its job was claimed; it is checked again right before its
   // weights are read, since this may be another process, minutes later.
-  const loadTeacher = async () => {
-    const { entry, quarantined } = await env.store.readVerifiedEntry(teacherKey);
-    if (entry) return loadModelDir(entry.dir);
-    if (quarantined) warnDamaged(env, `${job.label}: its teacher's cached result`, quarantined, 'cannot go on');
-    throw new TrainingError(`${job.label}: the trained teacher ${job.stage.teacher} is no longer in the store; run the same command again to retrain it`);
-  };
-  if (env.liveTeacher) return { kind: 'live', model: await loadTeacher() };
+  const { entry, quarantined } = await env.store.readVerifiedEntry(env.keyOf(teacherId));
+  if (entry) return loadModelDir(entry.dir);
+  if (quarantined) warnDamaged(env, `${job.label}: its teacher's cached result`, quarantined, 'cannot go on');
+  const name = job.stage.teachers?.[job.teachers!.findIndex((t) => t.id === teacherId)]?.stage;
+  throw new TrainingError(`${job.label}: the trained teacher ${name} is no longer in the store; run the same command again to retrain it`);
+}
+
+/**
+ * The teacher logits a distilling job trains on: its one teacher's, or its teachers' averaged with their
+ * weights. Each teacher's logits are stored on their own (a teacher shared by several ensembles or
+ * students is run once), and averaged here, so the training step sees one teacher whatever their number.
+ */
+async function ensembleSource(job: Job, dataset: LoadedDataset, env: JobEnvironment): Promise<TeacherSource> {
+  const teachers = job.teachers!;
+  // Feature losses read the teacher's taps on the same augmented batch: it runs live, rebuilt with them
+  // (a file with feature losses names one teacher: checked when it was loaded).
+  if (featureUse(job.stage.loss).teacher.length > 0) {
+    const model = await loadTeacherModel(job, teachers[0].id, env);
+    return { kind: 'live', model: teacherTapModel(model, job.experiment, job.stage, datasetShape(job.experiment).inputShape) };
+  }
+  // Live teachers (a test of the stored path) are one model: an ensemble is always read from the store.
+  if (env.liveTeacher && teachers.length === 1) {
+    const model = await loadTeacherModel(job, teachers[0].id, env);
+    return { kind: 'live', model: { model, outputs: [], dispose: () => model.dispose() } };
+  }
+  const sources: (TeacherSource & { kind: 'stored' })[] = [];
+  for (const teacher of teachers) sources.push(await teacherSource(job, teacher.id, dataset, env));
+  if (sources.length === 1) return sources[0];
+  const logits = new Float32Array(sources[0].logits.length);
+  sources.forEach((source, t) => {
+    for (let i = 0; i < logits.length; i++) logits[i] += teachers[t].weight * source.logits[i];
+  });
+  return { ...sources[0], logits };
+}
+
+async function teacherSource(job: Job, teacherId: string, dataset: LoadedDataset, env: JobEnvironment): Promise<TeacherSource & { kind: 'stored' }> {
+  const teacherKey = env.keyOf(teacherId);
+  const loadTeacher = () => loadTeacherModel(job, teacherId, env);
   const logitsKey = teacherLogitsKey(job.experiment, job.stage, teacherKey);
   // Trials running at once in other processes share the logits: one computes, the others wait and read.
   const lock = await stoppable(env.signal, () => env.store.lock(`logits-${logitsKey}`, { wait: true, signal: env.signal }));

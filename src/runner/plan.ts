@@ -6,6 +6,7 @@ import { executionOrder } from '../config/semantics.js';
 import type { ModelNode } from '../registry/types.js';
 import { jobKey } from '../store/keys.js';
 import { registry } from '../registry/index.js';
+import { featureTapLayers, featureUse } from './taps.js';
 import { shortKey } from '../util/hash.js';
 
 export interface Job {
@@ -17,8 +18,8 @@ export interface Job {
   stage: StageSpec;
   layers: ModelNode[];
   experiment: Experiment;
-  /** Id of the teacher's job. */
-  teacher?: string;
+  /** The teachers' job ids with their (normalised) weights, in the file's order. */
+  teachers?: { id: string; weight: number }[];
   /** Ids of every job this one waits for (teacher and needs). */
   dependsOn: string[];
   /** Data-parallel threads that train it (see replicas.ts); part of its key. */
@@ -34,7 +35,7 @@ export function planExperiment(experiment: Experiment, backend: string, threads 
   const byStage = new Map<string, Job>();
   for (const name of executionOrder(experiment.stages)) {
     const stage = experiment.stages[name];
-    const teacher = stage.teacher === undefined ? undefined : byStage.get(stage.teacher)!;
+    const teachers = stage.teachers?.map((t) => ({ job: byStage.get(t.stage)!, weight: t.weight }));
     const jobThreads = threadsFor(stage, threads);
     const key = jobKey({
       experiment,
@@ -42,10 +43,11 @@ export function planExperiment(experiment: Experiment, backend: string, threads 
       layers: experiment.models[stage.model],
       backend,
       threads: jobThreads,
-      teacherKey: teacher?.key,
+      ...(teachers ? { teachers: teachers.map((t) => ({ key: t.job.key, weight: t.weight })) } : {}),
       needKeys: stage.needs.map((need) => byStage.get(need)!.key),
+      featureTaps: featureTapLayers(experiment, stage),
     });
-    const dependsOn = [...(teacher ? [teacher.id] : []), ...stage.needs.map((need) => byStage.get(need)!.id)];
+    const dependsOn = [...(teachers ?? []).map((t) => t.job.id), ...stage.needs.map((need) => byStage.get(need)!.id)];
     byStage.set(name, {
       key,
       id: shortKey(key),
@@ -53,7 +55,7 @@ export function planExperiment(experiment: Experiment, backend: string, threads 
       stage,
       layers: experiment.models[stage.model],
       experiment,
-      ...(teacher ? { teacher: teacher.id } : {}),
+      ...(teachers ? { teachers: teachers.map((t) => ({ id: t.job.id, weight: t.weight })) } : {}),
       dependsOn: [...new Set(dependsOn)],
       threads: jobThreads,
     });
@@ -62,10 +64,15 @@ export function planExperiment(experiment: Experiment, backend: string, threads 
 }
 
 /**
- * The threads a stage trains on: one for a stage that loads its model (nothing trains) or whose loss
- * couples the rows of a batch (data-parallel replicas would each see only theirs), else `threads`.
+ * The threads a stage trains on: one for a stage that loads its model (nothing trains), whose loss couples
+ * the rows of a batch (data-parallel replicas would each see only theirs), or whose loss reads taps
+ * (feature losses: a live teacher's features and the hint regressors stay on one thread), else `threads`.
  */
 export function threadsFor(stage: StageSpec, threads: number): number {
-  if (stage.load || registry.losses.get(stage.loss.type).batchCoupled) return 1;
+  if (threads === 1 || stage.load) return 1;
+  const terms = Array.isArray(stage.loss) ? stage.loss : [stage.loss];
+  if (terms.some((term) => registry.losses.get(term.type).batchCoupled)) return 1;
+  const taps = featureUse(stage.loss);
+  if (taps.student.length + taps.teacher.length + taps.regressors.length > 0) return 1;
   return threads;
 }

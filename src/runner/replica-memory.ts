@@ -26,7 +26,8 @@ const TRAINING_STEP = 7; // the step number seeded layers draw from
 const ALL_WEIGHTS = 8; // 1: replicas load the frozen weights too (first step, after a resume)
 const TERM_NAMES = 9; // byte length of the loss terms' names (JSON), written once by replica 0
 const HAS_TEACHER = 10;
-const CONTROL_SLOTS = 11;
+const EPOCH = 11; // the epoch whose loss weights apply (a term's warm-up)
+const CONTROL_SLOTS = 12;
 
 /** At most this many named loss terms are carried per step. */
 export const MAX_TERMS = 15;
@@ -125,9 +126,10 @@ export class ReplicaMemory {
   }
 
   /** Starts step `sequence` (1, 2, ...) on `rows` rows, whose inputs were written. */
-  start(sequence: number, options: { rows: number; trainingStep: number; allWeights: boolean; teacher: boolean }): void {
+  start(sequence: number, options: { rows: number; trainingStep: number; epoch: number; allWeights: boolean; teacher: boolean }): void {
     Atomics.store(this.control, ROWS, options.rows);
     Atomics.store(this.control, TRAINING_STEP, options.trainingStep);
+    Atomics.store(this.control, EPOCH, options.epoch);
     Atomics.store(this.control, ALL_WEIGHTS, options.allWeights ? 1 : 0);
     Atomics.store(this.control, HAS_TEACHER, options.teacher ? 1 : 0);
     Atomics.store(this.control, DONE, 0);
@@ -190,6 +192,7 @@ export class ReplicaMemory {
     return {
       rows: Atomics.load(this.control, ROWS),
       trainingStep: Atomics.load(this.control, TRAINING_STEP),
+      epoch: Atomics.load(this.control, EPOCH),
       allWeights: Atomics.load(this.control, ALL_WEIGHTS) === 1,
       images: this.images[slot],
       labels: this.labelSlots[slot],

@@ -7,11 +7,12 @@ import { asReplica } from '../engine/replica.js';
 import { tf } from '../engine/tf.js';
 import { datasetShape } from '../config/load.js';
 import { asUserError } from '../errors.js';
-import { registry } from '../registry/index.js';
 import { buildModel, setTrainingStep } from '../registry/model.js';
 import { loadWeights, ReplicaMemory, saveWeights, shardOf, type ReplicaBuffers } from './replica-memory.js';
 import { reloadJob, type JobDescription } from './reload-job.js';
-import { lossAndGradients, lossWithTerms } from './step.js';
+import { stageLoss } from './stage-loss.js';
+import { lossAndGradients } from './step.js';
+import { studentTapModel } from './taps.js';
 
 export interface ReplicaThreadData {
   index: number;
@@ -32,8 +33,10 @@ async function serve(data: ReplicaThreadData): Promise<void> {
     await selectBackend(data.backend as BackendName);
     const { job } = await reloadJob(data.job);
     const { inputShape } = datasetShape(job.experiment);
-    const { model } = buildModel(job.stage.model, job.layers, inputShape, job.stage.seed);
-    const loss = lossWithTerms(registry.losses.get(job.stage.loss.type), job.stage.loss.args);
+    const built = buildModel(job.stage.model, job.layers, inputShape, job.stage.seed);
+    const { model } = built;
+    const tapped = studentTapModel(built, job.stage, job.experiment, inputShape);
+    const lossAt = stageLoss(job.stage.loss);
     const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
     parentPort!.postMessage({ type: 'ready' } satisfies ReplicaMessage);
 
@@ -57,7 +60,7 @@ async function serve(data: ReplicaThreadData): Promise<void> {
         const x = tf.tensor4d(step.images.slice(offset * imageSize, (offset + rows) * imageSize), [rows, ...inputShape]);
         const labels = tf.tensor1d(step.labels.slice(offset, offset + rows), 'int32');
         const teacherLogits = step.teacherLogits && tf.tensor2d(step.teacherLogits.slice(offset * classes, (offset + rows) * classes), [rows, classes]);
-        const result = asReplica(replica, () => lossAndGradients(model, trainable, loss, { x, labels, teacherLogits, share }));
+        const result = asReplica(replica, () => lossAndGradients(tapped, trainable, lossAt(step.epoch), { x, labels, teacherLogits, share }));
         trainable.forEach((variable, i) => gradients[i].set(result.grads[variable.name].dataSync() as Float32Array));
         return { value: result.value.dataSync()[0], terms: result.terms };
       });
@@ -67,6 +70,7 @@ async function serve(data: ReplicaThreadData): Promise<void> {
       if (index === 0) saveWeights(model.nonTrainableWeights, memory.frozen);
       memory.done();
     }
+    tapped.dispose();
     model.dispose();
   } catch (error) {
     memory.fail();

@@ -33,6 +33,8 @@ export interface ReplicaStepInput {
   teacherLogits?: Float32Array;
   /** The step number seeded layers (dropout) draw their masks from. */
   trainingStep: number;
+  /** 0-based: the loss terms' weights are this epoch's. */
+  epoch: number;
 }
 
 // The replica thread runs TypeScript: it registers the same loader as bin/kdx.js before importing its
@@ -117,7 +119,7 @@ export class ReplicaPool {
       saveWeights(model.nonTrainableWeights, memory.frozen);
     }
     memory.writeInputs(sequence, input.x, input.y, input.teacherLogits);
-    memory.start(sequence, { rows: input.n, trainingStep: input.trainingStep, allWeights: this.allWeights, teacher: input.teacherLogits !== undefined });
+    memory.start(sequence, { rows: input.n, trainingStep: input.trainingStep, epoch: input.epoch, allWeights: this.allWeights, teacher: input.teacherLogits !== undefined });
     this.allWeights = false;
     meanwhile?.();
     const replicas = Math.min(memory.layout.threads, input.n);

@@ -1,7 +1,8 @@
 // Executes a run or a sweep: one plan (the union of the trials' jobs, each job once), scheduled on
 // `jobs` workers, with events to the reporters and results to the run directory.
 import { join } from 'node:path';
-import type { Experiment } from '../config/experiment.js';
+import type { Experiment, StageSpec } from '../config/experiment.js';
+import { contentHash } from '../util/hash.js';
 import { renderResults } from '../report/table.js';
 import type { EventSink, JobState, PlanJob, ResultRow, TrialInfo } from '../events.js';
 import { describeJobError, executeJob, type JobEnvironment, type JobOutcome } from './job.js';
@@ -16,6 +17,8 @@ export interface Trial {
   /** Content-derived id (the trial directory's name); empty for a plain run. */
   id: string;
   params: Record<string, unknown>;
+  /** In a repeated-seeds run: the replica's seed (the experiment's trainingSeed). */
+  seed?: number;
   experiment: Experiment;
 }
 
@@ -37,6 +40,8 @@ export interface ExecuteOptions {
   emit: EventSink;
   signal?: AbortSignal;
   liveTeacher?: boolean;
+  /** Runs the jobs that are not cached elsewhere (a Slurm cluster) instead of here or in `jobs` workers. */
+  executor?: RemoteExecutor;
   /** Writes the run's report once its results are written; returns its path, or undefined if it could not. */
   writeReport?: (runDir: string) => Promise<string | undefined>;
 }
@@ -44,6 +49,21 @@ export interface ExecuteOptions {
 export interface ExecuteResult {
   status: 'ok' | 'failed' | 'interrupted';
   rows: ResultRow[];
+}
+
+/**
+ * An executor that runs jobs outside this process tree (see runner/slurm/executor.ts): all jobs are handed
+ * over at once, ordered by the executor itself, and followed here.
+ */
+export interface RemoteExecutor {
+  /** Hands over the jobs not cached (in plan order); returns the ids of those to follow. */
+  submit(jobs: Job[]): Promise<Set<string>>;
+  /** Waits for one handed-over job, re-emitting its events; throws why it failed. */
+  follow(job: Job): Promise<JobOutcome>;
+  /** A handed-over job that will not run: a job it needs failed. */
+  skipped(job: Job): Promise<void>;
+  /** After the last job: on an interruption, decides the fate of jobs still running elsewhere. */
+  finish(interrupted: boolean): Promise<void>;
 }
 
 interface PlannedTrial extends Trial {
@@ -60,7 +80,8 @@ export function planTrials(trials: Trial[], backend: string, threads = 1): { job
   }
   const unique = new Map<string, Job>();
   for (const trial of planned) {
-    const suffix = `[${Object.entries(trial.params).map(([k, v]) => `${k}=${v}`).join(',')}]`;
+    const point = { ...trial.params, ...(trial.seed === undefined ? {} : { seed: trial.seed }) };
+    const suffix = `[${Object.entries(point).map(([k, v]) => `${k}=${v}`).join(',')}]`;
     trial.jobs = trial.jobs.map((job) => {
       const existing = unique.get(job.id);
       if (existing) return existing;
@@ -88,7 +109,8 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
     label: job.label,
     stage: job.stage.name,
     model: job.stage.model,
-    ...(job.teacher ? { teacher: jobs.find((j) => j.id === job.teacher)!.label } : {}),
+    // The view draws one teacher edge; an ensemble's other teachers are among dependsOn.
+    ...(job.teachers ? { teacher: jobs.find((j) => j.id === job.teachers![0].id)!.label } : {}),
     dependsOn: job.dependsOn,
     epochs: job.stage.epochs,
     cached: store.hasSync(job.key),
@@ -108,7 +130,8 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   const onJobSettled = async (job: Job) => {
     if (results.get(job.id)?.outcome) {
       for (const trial of planned.filter((t) => t.jobs.includes(job))) {
-        await copyOutputs(store.entryDir(job.key), join(runDir, ...(options.kind === 'sweep' ? ['trials', trial.id] : []), 'stages', job.stage.name));
+        // A trial with an id (a sweep's, a seed's) has its own directory; a plain run has one trial.
+        await copyOutputs(store.entryDir(job.key), join(runDir, ...(trial.id ? ['trials', trial.id] : []), 'stages', job.stage.name));
       }
     }
     if (options.kind !== 'sweep') return;
@@ -128,21 +151,26 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
     keyOf: (id) => keyOf.get(id)!,
     liveTeacher: options.liveTeacher,
   };
+  const { executor } = options;
+  const cachedAtPlan = new Set(planJobs.filter((p) => p.cached).map((p) => p.job));
+  const remote = executor ? await executor.submit(jobs.filter((job) => !cachedAtPlan.has(job.id))) : new Set<string>();
   const runJob = async (job: Job): Promise<JobOutcome> => {
+    if (remote.has(job.id)) return executor!.follow(job);
     if (options.jobs > 1 && !store.hasSync(job.key)) {
-      return runInWorker(job, { cacheDir: store.root, backend: options.backend, threads: options.threads ?? 1, emit, signal: options.signal, liveTeacher: options.liveTeacher });
+      return runInWorker(job, { cacheDir: store.root, backend: options.backend, emit, signal: options.signal, liveTeacher: options.liveTeacher });
     }
     return executeJob(job, env);
   };
   let settled: Promise<void> = Promise.resolve();
   const scheduled = await schedule(jobs, {
-    concurrency: options.jobsAtOnce ?? options.jobs,
+    concurrency: executor ? jobs.length : (options.jobsAtOnce ?? options.jobs),
     emit,
     signal: options.signal,
     run: runJob,
     describeError: describeJobError,
     onSettled: (result) => {
       results.set(result.job.id, result);
+      if (result.status === 'skipped' && remote.has(result.job.id)) void executor!.skipped(result.job);
       settled = settled.then(() => onJobSettled(result.job));
     },
   });
@@ -150,6 +178,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   // Jobs stopped by an interruption settle silently; the final table shows them too.
   for (const [id, result] of scheduled.results) results.set(id, result);
   const { interrupted } = scheduled;
+  await executor?.finish(interrupted);
 
   const failed = [...results.values()].some((r) => r.status === 'failed' || (r.status === 'skipped' && r.error !== 'interrupted'));
   for (const result of results.values()) {
@@ -187,15 +216,28 @@ function resultRow(trial: PlannedTrial, results: Map<string, JobResult>): Result
       : { job: job.id, status, ...(result?.error ? { error: result.error } : {}) };
   }
   const gains = kdGains(trial, stages);
-  return { ...(trial.id ? { trial: trial.id } : {}), params: trial.params, stages, ...(gains ? { kdGains: gains } : {}) };
+  return {
+    ...(trial.id ? { trial: trial.id } : {}),
+    params: trial.params,
+    ...(trial.seed === undefined ? {} : { seed: trial.seed }),
+    stages,
+    ...(gains ? { kdGains: gains } : {}),
+  };
 }
 
-/** Each distilling stage's final accuracy minus that of the first plain stage training the same model. */
+/** The plain student a distilling stage is compared with: the first stage without a teacher that trains
+ * the same model on the same data (subset and batch size), with the same number of epochs if one does. */
+function plainStudent(specs: StageSpec[], kd: StageSpec): StageSpec | undefined {
+  const same = specs.filter((s) => s.teachers === undefined && !s.load && s.model === kd.model && contentHash(s.data) === contentHash(kd.data));
+  return same.find((s) => s.epochs === kd.epochs) ?? same[0];
+}
+
+/** Each distilling stage's final accuracy minus that of its plain student (see plainStudent). */
 function kdGains(trial: PlannedTrial, stages: ResultRow['stages']): Record<string, number | null> | undefined {
   const specs = Object.values(trial.experiment.stages);
   const gains: Record<string, number | null> = {};
-  for (const kd of specs.filter((s) => s.teacher !== undefined)) {
-    const plain = specs.find((s) => s.teacher === undefined && s.model === kd.model);
+  for (const kd of specs.filter((s) => s.teachers !== undefined)) {
+    const plain = plainStudent(specs, kd);
     if (!plain) continue;
     const a = stages[kd.name];
     const b = stages[plain.name];

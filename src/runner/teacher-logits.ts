@@ -17,7 +17,8 @@ export async function computeTeacherLogits(
   emit: EventSink,
   signal?: AbortSignal,
 ): Promise<{ logits: Float32Array; samplesPerEpoch: number; classes: number }> {
-  const { batchSize, train } = job.experiment.data;
+  const { train } = job.experiment.data;
+  const { batchSize } = job.stage.data;
   const transforms = transformChain(train, dataset.shape);
   const classes = (teacher.outputs[0].shape as number[])[1];
   const samples = dataset.train.count;

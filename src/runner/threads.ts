@@ -1,5 +1,5 @@
 // How many data-parallel threads train each job (see replicas.ts), and how many jobs then run at once:
-// `--threads N` or `runtime.threads`, where `auto` is every core. The thread count is part of what a result
+// `--threads N` or `runtime.threads`, where `auto` is every core (one thread for jobs run by Slurm). The thread count is part of what a result
 // is reproducible for (and of its job key), so it does not depend on --jobs: `kdx run` and
 // `kdx sweep --jobs 2` train the same jobs and share their cache. It is the number of jobs at once that
 // gives way, so that jobs x threads never exceed the cores.
@@ -17,6 +17,8 @@ export interface ThreadsRequest {
   jobs: number;
   /** The backend's label: libtensorflow runs its own thread pool. */
   backend: string;
+  /** Where jobs run: this machine's cores bound the threads, or Slurm nodes' (see the sbatch --cpus-per-task). */
+  executor?: 'local' | 'slurm';
   cores?: number;
 }
 
@@ -39,6 +41,9 @@ export interface CoreShare {
 export function shareCores(request: ThreadsRequest): CoreShare {
   const cores = request.cores ?? availableParallelism();
   if (request.backend.startsWith('tensorflow')) return { threads: 1, jobsAtOnce: request.jobs };
+  // On Slurm the login node's cores say nothing of the compute nodes': auto is one thread, a count asks
+  // Slurm for as many CPUs per job, and Slurm schedules the jobs.
+  if (request.executor === 'slurm') return { threads: request.requested === 'auto' ? 1 : request.requested, jobsAtOnce: request.jobs };
   const threads = request.requested === 'auto' ? cores : request.requested;
   if (threads > cores) {
     throw new UsageError(`${request.source} ${threads}: more threads than this machine's ${cores} cores: use at most ${cores}, or auto`);

@@ -7,7 +7,9 @@ import { UserError } from '../errors.js';
 import { registry } from '../registry/index.js';
 import { buildModel, setTrainingStep } from '../registry/model.js';
 import type { ImageShape, KdxOptimizer, LoadedDataset, BatchTransform } from '../registry/types.js';
-import { lossAndGradients, lossWithTerms } from './step.js';
+import { lossAndGradients } from './step.js';
+import { stageLoss } from './stage-loss.js';
+import { forward, studentTapModel, type TapModel } from './taps.js';
 import { batchesPerEpoch, epochBatches } from '../data/stream.js';
 import { lrAt, type ScheduleConfig } from '../plugins/schedules.js';
 import { buildTransforms } from '../plugins/transforms.js';
@@ -22,9 +24,9 @@ import { loadTrainedModel } from './trained-model.js';
 import { ReplicaPool } from './replicas.js';
 import { describeJob } from './reload-job.js';
 
-/** Where a distilling job gets its teacher's logits: a live model, or logits stored for every epoch. */
+/** Where a distilling job gets its teacher's logits (and taps): a live model, or logits stored for every epoch. */
 export type TeacherSource =
-  | { kind: 'live'; model: LayersModel }
+  | { kind: 'live'; model: TapModel }
   | { kind: 'stored'; logits: Float32Array; samplesPerEpoch: number; classes: number };
 
 export interface ResumeState {
@@ -44,7 +46,9 @@ export interface TrainContext {
   teacher?: TeacherSource;
   resume?: ResumeState;
   signal?: AbortSignal;
-  /** Called after every finished epoch, before the next starts: the place to checkpoint. */
+  /** Called after every finished epoch, before the next starts: the place to checkpoint. `model` is the one
+   * trained: the saved model's layers and those only training uses (hint's regressors), so a resumed job
+   * goes on with them. */
   onEpochEnd?: (state: { epochsDone: number; model: LayersModel; optimizer: KdxOptimizer; history: EpochMetrics[] }) => Promise<void>;
   /** Minimum milliseconds between two `batch` events. */
   batchEventInterval?: number;
@@ -71,18 +75,22 @@ export function transformChain(specs: { type: string; args: Record<string, unkno
 
 export async function trainJob(ctx: TrainContext): Promise<TrainResult> {
   const { stage } = ctx.job;
-  const { model, params } = buildModel(stage.model, ctx.job.layers, ctx.inputShape, stage.seed);
+  const built = buildModel(stage.model, ctx.job.layers, ctx.inputShape, stage.seed);
+  const { model, params } = built;
   const optimizer = registry.optimizers.get(stage.optimizer.name).create(stage.optimizer);
+  let trained: TapModel | undefined;
   let replicas: ReplicaPool | undefined;
   try {
+    trained = studentTapModel(built, stage, ctx.job.experiment, ctx.inputShape);
     if (stage.load) await loadWeights(model, stage.load);
     // More than one thread: data-parallel replicas compute the steps, this thread prepares the batches.
+    // (plan.ts gives stages whose loss reads taps one thread: the replicas train `model` itself.)
     if (ctx.job.threads > 1) {
       const { job, dataset } = ctx;
-      const options = { job: describeJob(job, ctx.backend, job.threads), threads: job.threads, batchSize: job.experiment.data.batchSize, inputShape: ctx.inputShape, classes: dataset.classes };
+      const options = { job: describeJob(job, ctx.backend), threads: job.threads, batchSize: stage.data.batchSize, inputShape: ctx.inputShape, classes: dataset.classes };
       replicas = await ReplicaPool.start(model, options);
     }
-    return await trainLoop(ctx, model, optimizer, params, replicas);
+    return await trainLoop(ctx, model, trained, optimizer, params, replicas);
   } catch (error) {
     // A failed or stopped job must not leave its variables behind: other jobs go on in this process.
     model.dispose();
@@ -90,12 +98,15 @@ export async function trainJob(ctx: TrainContext): Promise<TrainResult> {
     throw error;
   } finally {
     await replicas?.close();
+    trained?.dispose();
   }
 }
 
 async function trainLoop(
   ctx: TrainContext,
   model: LayersModel,
+  /** `model` with the outputs the loss reads: the one trained and checkpointed. */
+  trained: TapModel,
   optimizer: KdxOptimizer,
   params: number,
   replicas?: ReplicaPool,
@@ -104,14 +115,14 @@ async function trainLoop(
   const history: EpochMetrics[] = [];
   let epochsDone = 0;
   if (ctx.resume) {
-    model.setWeights(ctx.resume.weights.map((w) => w.tensor));
+    trained.model.setWeights(ctx.resume.weights.map((w) => w.tensor));
     await optimizer.setWeights(ctx.resume.optimizerState);
     history.push(...ctx.resume.history);
     epochsDone = ctx.resume.epochsDone;
   }
   const { stage, experiment } = job;
-  const batchSize = experiment.data.batchSize;
-  const lossFn = lossWithTerms(registry.losses.get(stage.loss.type), stage.loss.args);
+  const batchSize = stage.data.batchSize;
+  const lossAt = stageLoss(stage.loss);
   const trainTransforms = transformChain(experiment.data.train, dataset.shape);
   const testTransforms = transformChain(experiment.data.test, dataset.shape);
   const steps = batchesPerEpoch(dataset.train.count, batchSize, false);
@@ -119,7 +130,7 @@ async function trainLoop(
   if (width !== dataset.classes) {
     throw new TrainingError(`${job.label}: model ${stage.model} outputs ${width} logits, but ${dataset.name} has ${dataset.classes} classes`);
   }
-  const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const trainable = trained.model.trainableWeights.map((w) => w.read() as tf.Variable);
   ctx.emit({
     type: 'job-start', time: Date.now(), job: job.id, label: job.label, epochs: stage.epochs, startEpoch: epochsDone, batchesPerEpoch: steps,
     ...(history.length > 0 ? { history: [...history] } : {}),
@@ -141,6 +152,7 @@ async function trainLoop(
     const breathe = breather();
     let lr = stage.optimizer.lr;
     let batchIndex = 0;
+    const lossFn = lossAt(epoch);
     const stream = epochBatches(dataset.train, { batchSize, shape: dataset.shape, transforms: trainTransforms, seed: stage.seed, epoch, shuffle: true });
     for (let next = stream.next(); !next.done;) {
       const batch = next.value;
@@ -155,14 +167,14 @@ async function trainLoop(
       if (replicas) {
         // The next batch is loaded and augmented while the replicas compute this one.
         const teacherLogits = teacherLogitsData(ctx.teacher, batch, epoch, offset);
-        ({ loss, terms } = await replicas.step({ ...batch, teacherLogits, trainingStep }, optimizer, () => (next = stream.next())));
+        ({ loss, terms } = await replicas.step({ ...batch, teacherLogits, trainingStep, epoch }, optimizer, () => (next = stream.next())));
       } else {
         let termTensors: [string, Tensor][] = [];
         const lossValue = tf.tidy(() => {
           const x = tf.tensor4d(batch.x, [batch.n, ...batch.shape]);
           const labels = tf.tensor1d(batch.y, 'int32');
-          const teacherLogits = teacherLogitsFor(ctx.teacher, x, epoch, offset, batch.n);
-          const step = lossAndGradients(model, trainable, lossFn, { x, labels, teacherLogits });
+          const teacher = teacherOutputs(ctx.teacher, x, epoch, offset, batch.n);
+          const step = lossAndGradients(trained, trainable, lossFn, { x, labels, ...teacher });
           termTensors = step.terms;
           optimizer.applyGradients(step.grads);
           return step.value;
@@ -216,7 +228,7 @@ async function trainLoop(
     };
     history.push(metrics);
     ctx.emit({ type: 'epoch-end', time: Date.now(), job: job.id, epochs: stage.epochs, ...metrics });
-    await ctx.onEpochEnd?.({ epochsDone: epoch + 1, model, optimizer, history });
+    await ctx.onEpochEnd?.({ epochsDone: epoch + 1, model: trained.model, optimizer, history });
   }
   if (stage.load) {
     // Nothing trains: the one row of a loaded model is its evaluation (its loss is the test loss).
@@ -244,10 +256,15 @@ async function loadWeights(model: LayersModel, files: NonNullable<Job['stage']['
   }
 }
 
-function teacherLogitsFor(teacher: TeacherSource | undefined, x: Tensor, epoch: number, offset: number, n: number): Tensor | undefined {
-  if (!teacher) return undefined;
-  if (teacher.kind === 'live') return teacher.model.apply(x, { training: false }) as Tensor;
-  return tf.tensor2d(storedLogits(teacher, epoch, offset, n), [n, teacher.classes]);
+function teacherOutputs(
+  teacher: TeacherSource | undefined, x: Tensor, epoch: number, offset: number, n: number,
+): { teacherLogits?: Tensor; teacherFeatures?: Record<string, Tensor> } {
+  if (!teacher) return {};
+  if (teacher.kind === 'live') {
+    const { logits, features } = forward(teacher.model, x, false);
+    return { teacherLogits: logits, ...(features ? { teacherFeatures: features } : {}) };
+  }
+  return { teacherLogits: tf.tensor2d(storedLogits(teacher, epoch, offset, n), [n, teacher.classes]) };
 }
 
 /** The stored logits of `n` images from `offset` in `epoch`'s stream. */
@@ -256,11 +273,11 @@ function storedLogits(teacher: TeacherSource & { kind: 'stored' }, epoch: number
   return teacher.logits.subarray(start, start + n * teacher.classes);
 }
 
-/** teacherLogitsFor as numbers, for the replicas (a live teacher runs here, on the whole batch). */
+/** The teacher's logits as numbers, for the replicas (a live teacher runs here, on the whole batch). */
 function teacherLogitsData(teacher: TeacherSource | undefined, batch: { x: Float32Array; n: number; shape: number[] }, epoch: number, offset: number): Float32Array | undefined {
   if (!teacher) return undefined;
   if (teacher.kind === 'stored') return storedLogits(teacher, epoch, offset, batch.n);
-  return tf.tidy(() => teacherLogitsFor(teacher, tf.tensor4d(batch.x, [batch.n, ...batch.shape] as [number, number, number, number]), epoch, offset, batch.n)!.dataSync() as Float32Array);
+  return tf.tidy(() => forward(teacher.model, tf.tensor4d(batch.x, [batch.n, ...batch.shape] as [number, number, number, number]), false).logits.dataSync() as Float32Array);
 }
 
 export function summarize(job: Job, params: number, history: EpochMetrics[], backend: string): JobSummary {

@@ -1,28 +1,15 @@
 // --jobs N > 1: each job runs in a child process (`kdx __worker`, started with execa) that loads the same
 // experiment, executes the one job, and streams its events back over IPC. A crash fails the job only.
-import { fileURLToPath } from 'node:url';
-import { execaNode } from 'execa';
 import type { EventSink, KdxEvent } from '../events.js';
 import type { JobOutcome } from './job.js';
 import type { Job } from './plan.js';
 import { UserError } from '../errors.js';
 import { TrainingAborted } from './train.js';
+import { jobRequest, kdxBin, type JobRequest } from './job-request.js';
 
-const kdxBin = fileURLToPath(new URL('../../bin/kdx.js', import.meta.url));
 
 /** Parent -> worker. */
-export interface WorkerRequest {
-  file: string;
-  overrides: string[];
-  jobId: string;
-  label: string;
-  cacheDir: string;
-  /** The backend to select, and the label its results record. */
-  backend: { name: string; label: string };
-  /** Data-parallel threads per job (the keys depend on it). */
-  threads: number;
-  liveTeacher?: boolean;
-}
+export type WorkerRequest = JobRequest;
 
 /** Worker -> parent. */
 export type WorkerMessage =
@@ -34,18 +21,10 @@ export class WorkerFailed extends UserError {}
 
 export async function runInWorker(
   job: Job,
-  options: { cacheDir: string; backend: { name: string; label: string }; threads: number; emit: EventSink; signal?: AbortSignal; liveTeacher?: boolean },
+  options: { cacheDir: string; backend: { name: string; label: string }; emit: EventSink; signal?: AbortSignal; liveTeacher?: boolean },
 ): Promise<JobOutcome> {
-  const request: WorkerRequest = {
-    file: job.experiment.file,
-    overrides: job.experiment.overrides,
-    jobId: job.id,
-    label: job.label,
-    cacheDir: options.cacheDir,
-    backend: options.backend,
-    threads: options.threads,
-    liveTeacher: options.liveTeacher,
-  };
+  const request: WorkerRequest = jobRequest(job, options);
+  const { execaNode } = await import('execa'); // ~0.2 s to import: only runs with --jobs > 1 pay it
   const child = execaNode(kdxBin, ['__worker'], { ipc: true, serialization: 'json', reject: false, stdout: 'ignore', stderr: 'pipe', all: false });
   const stopChild = () => child.kill('SIGINT');
   options.signal?.addEventListener('abort', stopChild, { once: true });

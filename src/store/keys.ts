@@ -8,6 +8,7 @@
 import type { Experiment, StageSpec } from '../config/experiment.js';
 import type { ModelNode } from '../registry/types.js';
 import { contentHash } from '../util/hash.js';
+import { withoutTaps } from '../registry/taps.js';
 
 /**
  * The version of what training computes. Bump it in any change that alters a result for the same file,
@@ -18,14 +19,19 @@ import { contentHash } from '../util/hash.js';
  * 3: the test set is evaluated in batches of data.batchSize (was 256), so test losses change in their last
  *    bits; batchNorm as PyTorch's (running variance unbiased, closed-form gradient); wasm Tile and
  *    depthwise gradient kernels; grouped convolutions.
+ * 4: wasm SIMD filter gradients (conv and depthwise: other summation orders) and Mean over leading axes
+ *    (batchNorm's batch statistics, summed in doubles).
  */
-export const TRAINING_SEMANTICS = 3;
+export const TRAINING_SEMANTICS = 4;
 
 /** What the data stream of a stage depends on: the dataset (and the seed it is loaded with, which
- * generates synthetic data), its subset, batching, transforms, and the stage's stream seed. */
-export function streamSpec(experiment: Experiment, seed: number) {
-  const { dataset, options, batchSize, limit, train, test } = experiment.data;
-  return { dataset, options, datasetSeed: experiment.seed, batchSize, limit, train, test, seed };
+ * generates synthetic data), its limit, the stage's subset and batch size, the transforms, and the
+ * stage's stream seed. A stage without a subset hashes as before subsets existed. */
+export function streamSpec(experiment: Experiment, stage: StageSpec) {
+  const { dataset, options, limit, train, test } = experiment.data;
+  const { batchSize, subset } = stage.data;
+  // A loaded model trains nothing: no stream seed, so the replicas of a repeated-seeds run share it.
+  return { dataset, options, datasetSeed: experiment.seed, batchSize, limit, train, test, ...(stage.load ? {} : { seed: stage.seed }), ...(subset ? { subset } : {}) };
 }
 
 export interface JobKeyParts {
@@ -34,10 +40,13 @@ export interface JobKeyParts {
   layers: ModelNode[];
   /** The backend's label (`wasm`, `tensorflow (GPU)`...): the same file trains to other bytes elsewhere. */
   backend: string;
-  teacherKey?: string;
+  /** Each teacher's job key with its weight, in the file's order. */
+  teachers?: { key: string; weight: number }[];
   needKeys: string[];
   /** Data-parallel threads training the job: sums in another order, so other last bits (1 by default). */
   threads?: number;
+  /** For a loss that reads taps: the student's and teacher's layers with those taps, i.e. where they sit. */
+  featureTaps?: { student: ModelNode[]; teacher: ModelNode[] };
 }
 
 export function jobKey(parts: JobKeyParts): string {
@@ -50,17 +59,20 @@ export function jobKey(parts: JobKeyParts): string {
     ...((parts.threads ?? 1) > 1 ? { threads: parts.threads } : {}),
     // A plugin's code shapes its layers, losses or data: editing it must train again.
     plugins: experiment.pluginDigests,
-    layers: parts.layers,
+    // Taps only name outputs for the loss (which the key holds): a tapped model trains the same bytes.
+    layers: withoutTaps(parts.layers),
     epochs: stage.epochs,
     // A stage that loads a model trained elsewhere: its files (and so every dependant) by their hash.
     ...(stage.load ? { load: stage.load.hash } : {}),
     loss: stage.loss,
     optimizer: stage.optimizer,
-    stream: streamSpec(experiment, stage.seed),
-    teacher: parts.teacherKey,
+    stream: streamSpec(experiment, stage),
+    // One teacher hashes as its key alone, as before ensembles existed.
+    teacher: parts.teachers?.length === 1 ? parts.teachers[0].key : parts.teachers,
     // Ordering edges count too: otherwise a stage equal to another but for its `needs` would be the same
     // job, and its ordering would be lost.
     needs: [...parts.needKeys].sort(),
+    ...(parts.featureTaps ? { featureTaps: parts.featureTaps } : {}),
   });
 }
 
@@ -73,7 +85,8 @@ export function logitsKey(parts: { teacher: string; data: unknown; epochs: unkno
   return contentHash({ kind: 'teacher-logits', semantics: TRAINING_SEMANTICS, teacher: parts.teacher, data: parts.data, epochs: parts.epochs });
 }
 
-/** The key of the logits a distilling stage reads: its teacher's key, its own data stream and epochs. */
+/** The key of the logits a distilling stage reads from one of its teachers: that teacher's key, the
+ * stage's own data stream (subset included) and epochs. */
 export function teacherLogitsKey(experiment: Experiment, stage: StageSpec, teacherKey: string): string {
-  return logitsKey({ teacher: teacherKey, data: streamSpec(experiment, stage.seed), epochs: stage.epochs });
+  return logitsKey({ teacher: teacherKey, data: streamSpec(experiment, stage), epochs: stage.epochs });
 }

@@ -31,6 +31,7 @@ import { promises as fsp, readFileSync, unlinkSync } from 'node:fs';
 import os from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
+import { sleep } from '../util/sleep.js';
 
 /** The record inside a lock file. */
 export interface LockHolder {
@@ -286,21 +287,6 @@ async function sweepDebris(path: string): Promise<void> {
     const stat = await fsp.stat(file).catch(() => undefined);
     if (stat && now - stat.mtimeMs > TAKEOVER_DEBRIS_AGE_MS) await fsp.rm(file, { force: true });
   }
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 function installExitHandler(): void {

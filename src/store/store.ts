@@ -18,6 +18,8 @@
 //   quarantine/<key>-<time>/  entries and logits that failed verification, kept for inspection (a damaged
 //                           checkpoint is not resumed from: the job starts over).
 //   locks/<name>.lock       one lock per job key (see lock.ts).
+//   slurm/<key>/            --executor slurm's record of the Slurm job submitted for a key, with its events and
+//                           outcome (written by runner/slurm/records.ts, not by this class).
 //   tmp/p<pid>-h<host>-...  directories being filled before a commit; leftovers of dead processes are
 //                           removed by sweep().
 //

@@ -4,7 +4,7 @@
 import React from 'react';
 import { Box, Static, Text, useInput } from 'ink';
 import type { JobState } from '../events.js';
-import { bar, duration, fitLabel, loss, pct, rate, sparkline, truncate } from '../report/format.js';
+import { bar, duration, fitLabel, loss, pct, rate, sparkline, termsText, truncate } from '../report/format.js';
 import { formatTable, resultsTable } from '../report/table.js';
 import {
   currentEpoch, elapsedSeconds, etaSeconds, evaluating, inEpoch, jobCounts, jobTree, trialProgress,
@@ -21,6 +21,8 @@ export interface AppProps {
   color?: boolean;
   /** Called when the user presses `q` or Ctrl-C. */
   onQuit?: () => void;
+  /** Any other key: the answer to a question the run asked in a log line (`c` or `l` after `q` on Slurm). */
+  onKey?: (input: string) => void;
   /** Read keys (only when stdin is a TTY that supports raw mode). */
   inputEnabled?: boolean;
   /** At most this many job lines in the tree; the rest are counted. */
@@ -41,7 +43,7 @@ const SPINNER = '⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏';
 type Paint = (hue: string | undefined, bold?: boolean) => { color?: string; dimColor?: boolean; bold?: boolean };
 
 export function App(props: AppProps): React.JSX.Element {
-  const { state, color = true, inputEnabled = false, onQuit } = props;
+  const { state, color = true, inputEnabled = false, onQuit, onKey } = props;
   const width = Math.max(40, Math.min(MAX_WIDTH, props.width ?? MAX_WIDTH));
   const now = props.now ?? state.lastTime;
   const [stopping, setStopping] = React.useState(false);
@@ -50,7 +52,7 @@ export function App(props: AppProps): React.JSX.Element {
       if (input === 'q' || input === 'Q' || (key.ctrl && input === 'c')) {
         setStopping(true);
         onQuit?.();
-      }
+      } else if (input) onKey?.(input);
     },
     { isActive: inputEnabled && state.end === undefined },
   );
@@ -272,6 +274,7 @@ function RunningJob({ job, now, width, paint }: { job: JobView; now: number; wid
           <Text {...paint('green')}>{sparkline(job.history.map((h) => h.testAccuracy), 12)}</Text>
         </Text>
       )}
+      {last?.terms && <Text wrap="truncate-end" {...paint('gray')}>{`  terms ${termsText(last.terms)}`}</Text>}
     </Box>
   );
 }

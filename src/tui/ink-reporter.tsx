@@ -27,6 +27,8 @@ export interface InkReporterOptions {
   stdin?: NodeJS.ReadStream;
   /** The user pressed `q` or Ctrl-C. */
   onQuit?: () => void;
+  /** The user pressed another key. */
+  onKey?: (input: string) => void;
   /** False under NO_COLOR. */
   color?: boolean;
   /** Mounts the UI; default Ink's render on the given streams. Tests pass ink-testing-library's. */
@@ -61,7 +63,7 @@ export function createInkReporter(options: InkReporterOptions): InkReporter {
   const element = () => (
     <App
       state={state} now={Math.max(now(), state.lastTime)} color={options.color ?? true}
-      width={Math.min(MAX_WIDTH, options.stdout.columns || MAX_WIDTH)} onQuit={options.onQuit} inputEnabled={inputEnabled}
+      width={Math.min(MAX_WIDTH, options.stdout.columns || MAX_WIDTH)} onQuit={options.onQuit} onKey={options.onKey} inputEnabled={inputEnabled}
       maxJobLines={jobLinesFor(options.stdout.rows)}
     />
   );

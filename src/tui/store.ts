@@ -175,7 +175,7 @@ export function reduce(state: RunView, event: KdxEvent): RunView {
           ...job.history.filter((h) => h.epoch !== event.epoch),
           {
             epoch: event.epoch, loss: event.loss, testLoss: event.testLoss, testAccuracy: event.testAccuracy,
-            imgPerSec: event.imgPerSec, seconds: event.seconds,
+            imgPerSec: event.imgPerSec, seconds: event.seconds, ...(event.terms ? { terms: event.terms } : {}),
           },
         ],
       }));

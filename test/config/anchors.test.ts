@@ -8,6 +8,7 @@ import { join, relative } from 'node:path';
 import { parseExperiment } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/diagnostics.js';
 import { freshDir, hasStackTrace, here, kdx } from './support.js';
+import type { NamedSpec } from '../../src/config/experiment.js';
 
 const fixture = (name: string) => readFileSync(join(here, 'fixtures', name), 'utf8');
 
@@ -28,7 +29,7 @@ test('aliases, anchored list items and merge keys give the expanded experiment',
   assert.equal((experiment.models.teacher as LayerSpec[])[0].args.filters, 4, 'merging into a copy leaves the anchored block alone');
   // Stages `<<: *stage`: epochs from the merged block, model and teacher their own.
   assert.deepEqual(
-    Object.values(experiment.stages).map((s) => [s.name, s.model, s.epochs, s.teacher ?? '-', s.loss.type]),
+    Object.values(experiment.stages).map((s) => [s.name, s.model, s.epochs, s.teachers?.map((t) => t.stage).join('+') ?? '-', (s.loss as NamedSpec).type]),
     [
       ['teacher', 'teacher', 2, '-', 'crossEntropy'],
       ['student', 'student', 2, '-', 'crossEntropy'],

@@ -6,7 +6,7 @@ import { registry } from '../../src/registry/index.js';
 import { ensureBuiltins } from '../../src/plugins/builtin.js';
 import { closest, didYouMean, editDistance } from '../../src/util/suggest.js';
 
-type Stages = Record<string, { teacher?: string; needs?: string[] }>;
+type Stages = Record<string, { teachers?: { stage: string }[]; needs?: string[] }>;
 
 /** Every stage after all of its dependencies, and each stage exactly once. */
 function assertTopological(stages: Stages, order: string[]): void {
@@ -18,13 +18,13 @@ function assertTopological(stages: Stages, order: string[]): void {
 
 test('stageDependencies: the teacher, then the needs', () => {
   assert.deepEqual(stageDependencies({}), []);
-  assert.deepEqual(stageDependencies({ teacher: 't', needs: ['a', 'b'] }), ['t', 'a', 'b']);
+  assert.deepEqual(stageDependencies({ teachers: [{ stage: 't' }], needs: ['a', 'b'] }), ['t', 'a', 'b']);
 });
 
 test('executionOrder: dependencies first, file order among independent stages', () => {
-  assert.deepEqual(executionOrder({ teacher: {}, student: {}, kd_student: { teacher: 'teacher' } }), ['teacher', 'student', 'kd_student']);
+  assert.deepEqual(executionOrder({ teacher: {}, student: {}, kd_student: { teachers: [{ stage: 'teacher' }] } }), ['teacher', 'student', 'kd_student']);
   // Written before its teacher, kd still runs after it.
-  const reversed: Stages = { kd_student: { teacher: 'teacher' }, student: {}, teacher: {} };
+  const reversed: Stages = { kd_student: { teachers: [{ stage: 'teacher' }] }, student: {}, teacher: {} };
   assert.deepEqual(executionOrder(reversed), ['teacher', 'kd_student', 'student']);
   assertTopological(reversed, executionOrder(reversed));
 });
@@ -32,8 +32,8 @@ test('executionOrder: dependencies first, file order among independent stages', 
 test('executionOrder: needs are edges too, and a diamond places each stage once', () => {
   const stages: Stages = {
     report: { needs: ['kd_a', 'kd_b'] },
-    kd_a: { teacher: 'teacher' },
-    kd_b: { teacher: 'teacher', needs: ['kd_a'] },
+    kd_a: { teachers: [{ stage: 'teacher' }] },
+    kd_b: { teachers: [{ stage: 'teacher' }], needs: ['kd_a'] },
     teacher: { needs: ['prep'] },
     prep: {},
   };
@@ -44,19 +44,19 @@ test('executionOrder: needs are edges too, and a diamond places each stage once'
 
 test('findCycle: none in a DAG', () => {
   assert.equal(findCycle({}), undefined);
-  assert.equal(findCycle({ a: {}, b: { teacher: 'a' }, c: { needs: ['a', 'b'] } }), undefined);
+  assert.equal(findCycle({ a: {}, b: { teachers: [{ stage: 'a' }] }, c: { needs: ['a', 'b'] } }), undefined);
   assert.equal(findCycle({ a: { needs: ['missing'] } }), undefined, 'unknown names are reported elsewhere');
-  assert.equal(findCycle({ a: { teacher: 'a' } }), undefined, 'its own teacher is reported elsewhere');
+  assert.equal(findCycle({ a: { teachers: [{ stage: 'a' }] } }), undefined, 'its own teacher is reported elsewhere');
 });
 
 test('findCycle: a closed walk in execution direction (x -> y: x runs before y)', () => {
-  assert.deepEqual(findCycle({ teacher: { needs: ['kd'] }, kd: { teacher: 'teacher' } }), ['teacher', 'kd', 'teacher']);
+  assert.deepEqual(findCycle({ teacher: { needs: ['kd'] }, kd: { teachers: [{ stage: 'teacher' }] } }), ['teacher', 'kd', 'teacher']);
   // a needs b, b needs c, c needs a: c runs before b, b before a, a before c.
   assert.deepEqual(findCycle({ a: { needs: ['b'] }, b: { needs: ['c'] }, c: { needs: ['a'] } }), ['a', 'c', 'b', 'a']);
 });
 
 test('findCycle: a cycle that does not include the first stage, behind a path into it', () => {
-  const cycle = findCycle({ first: {}, entry: { needs: ['x'] }, x: { needs: ['y'] }, y: { teacher: 'x' } });
+  const cycle = findCycle({ first: {}, entry: { needs: ['x'] }, x: { needs: ['y'] }, y: { teachers: [{ stage: 'x' }] } });
   assert.deepEqual(cycle, ['x', 'y', 'x']);
 });
 
@@ -98,7 +98,7 @@ test('checkSemantics: values of the wrong type are left to the schema, never thr
   data.optimizer = null;
   data.models.teacher = 5;
   data.models.student = [{ a: 1, b: 2 }, 7, 'flatten', { dense: 3 }];
-  data.stages.kd = { model: 5, teacher: ['x'], needs: 'teacher', loss: { kd: {}, crossEntropy: {} } };
+  data.stages.kd = { model: 5, teacher: { stage: 'x' }, needs: 'teacher', loss: { kd: {}, crossEntropy: {} } };
   data.stages.broken = 'not a stage';
   assert.deepEqual(messages(data as ReturnType<typeof valid>), []);
   delete data.stages;

@@ -7,6 +7,7 @@ import { interpolate, type InterpolationProblem, type ParameterUse } from '../..
 import { parseExperiment } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/diagnostics.js';
 import { here } from './support.js';
+import type { NamedSpec } from '../../src/config/experiment.js';
 
 const params = { T: 4, alpha: 0.7, epochs: 10, shape: [8, 8, 1], fast: true, tag: 'kd' };
 
@@ -82,7 +83,7 @@ test('the loader: a quoted reference inside { } works', async () => {
     '      kd: {temperature: "${T}", alpha: \'${alpha}\'}\n',
   );
   const { experiment } = await parseExperiment('tiny.yaml', text);
-  assert.deepEqual(experiment.stages.kd_student.loss.args, { temperature: 4, alpha: 0.7 });
+  assert.deepEqual((experiment.stages.kd_student.loss as NamedSpec).args, { temperature: 4, alpha: 0.7 });
 });
 
 test('the loader: an unquoted reference inside [ ] is a syntax error that says to quote it, at the reference', async () => {

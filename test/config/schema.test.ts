@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { generateTypes, typesPath } from '../../scripts/gen-types.js';
 import { experimentSchema, decodePointer, describePattern, checkSchema } from '../../src/config/schema.js';
 
@@ -95,4 +96,12 @@ test('a misspelt required argument is one mistake: the unknown key with did-you-
       'models.m.1.dense.bias  must be a boolean (got 1)',
     ].sort(),
   );
+});
+
+test('schemas/experiment.schema.json is a valid JSON Schema 2020-12 (kdx compiles it without this check)', () => {
+  const ajv = new Ajv2020({ strict: true, allowUnionTypes: true });
+  ajv.addKeyword({ keyword: 'bareName', schemaType: 'boolean' });
+  assert.equal(ajv.validateSchema(experimentSchema), true, ajv.errorsText(ajv.errors));
+  // And a schema that breaks the meta-schema is caught by this very check.
+  assert.equal(ajv.validateSchema({ ...experimentSchema, type: 'mapping' }), false);
 });

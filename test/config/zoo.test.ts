@@ -93,7 +93,7 @@ test('the mdistiller benchmark pairs import the models they name', async () => {
     assert.deepEqual(printed(formatPlan(experiment, 'wasm', () => false)), { teacher: counts[teacher], student: counts[student] }, file);
     assert.deepEqual(Object.keys(experiment.stages), ['teacher', 'student', 'kd']);
     const { kd } = experiment.stages;
-    assert.deepEqual([kd.teacher, kd.loss], ['teacher', { type: 'kd', args: { temperature: 4, alpha: 0.9 } }]);
+    assert.deepEqual([kd.teachers, kd.loss], [[{ stage: 'teacher', weight: 1 }], { type: 'kd', args: { temperature: 4, alpha: 0.9 } }]);
     assert.equal(kd.epochs, 240);
     assert.deepEqual(kd.optimizer.schedule, { type: 'multistep', milestones: [150, 180, 210], gamma: 0.1 });
     assert.equal(kd.optimizer.name, 'sgd');

@@ -6,6 +6,9 @@ import { before, describe, test } from 'node:test';
 
 import { selectBackend } from '../../src/engine/backend.js';
 import { tf } from '../../src/engine/tf.js';
+import { filterGradModuleBytes } from '../../src/engine/filter-grad-simd.js';
+import { maxPoolGradModuleBytes } from '../../src/engine/maxpool-grad-simd.js';
+import { setSimdKernelsEnabled } from '../../src/engine/wasm-asm.js';
 import { wasmKernelsRegistered } from '../../src/engine/wasm-kernels.js';
 
 type Backend = 'cpu' | 'wasm';
@@ -65,30 +68,36 @@ convCases.push(
   { batch: 2, h: 7, w: 9, ci: 3, co: 4, k: 3, s: 1, pad: 1 },
   { batch: 2, h: 7, w: 9, ci: 3, co: 4, k: 3, s: 2, pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
   { batch: 2, h: 8, w: 8, ci: 3, co: 4, k: 3, s: 1, pad: [[0, 0], [3, 0], [0, 4], [0, 0]] }, // pads >= kernel: built-in dx
+  // Many channels: the SIMD filter gradient splits each image into several blocks of rows per call.
+  { batch: 2, h: 16, w: 12, ci: 64, co: 64, k: 3, s: 1, pad: 'same' },
+  { batch: 2, h: 15, w: 13, ci: 48, co: 40, k: 3, s: 2, pad: 'valid' },
 );
+
+/** y, dx and dfilter of tf.conv2d on wasm equal those on cpu. */
+function assertConvGradsMatchCpu(c: ConvCase): void {
+  const xShape = [c.batch, c.h, c.w, c.ci];
+  const fShape = [c.k, c.k, c.ci, c.co];
+  const xv = randomData(xShape, 1);
+  const fv = randomData(fShape, 2);
+  const grads = (): tf.Tensor[] => {
+    const x = tf.tensor4d(xv, xShape as [number, number, number, number]);
+    const f = tf.tensor4d(fv, fShape as [number, number, number, number]);
+    const y = tf.conv2d(x, f, c.s, c.pad);
+    const w = tf.randomUniform(y.shape, -1, 1, 'float32', 3); // an uneven dy
+    const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.pad).mul(w).sum());
+    return [y, ...g([x, f])];
+  };
+  const expected = on('cpu', grads);
+  const actual = on('wasm', grads);
+  assertClose(actual[0]!, expected[0]!, 'y');
+  assertClose(actual[1]!, expected[1]!, 'dx');
+  assertClose(actual[2]!, expected[2]!, 'dfilter');
+}
 
 describe('Conv2D gradients on wasm equal the cpu backend', () => {
   for (const c of convCases) {
     const name = `x ${c.batch}x${c.h}x${c.w}x${c.ci}, filter ${c.k}x${c.k}x${c.ci}x${c.co}, stride ${c.s}, pad ${JSON.stringify(c.pad)}`;
-    test(`tf.conv2d: ${name}`, () => {
-      const xShape = [c.batch, c.h, c.w, c.ci];
-      const fShape = [c.k, c.k, c.ci, c.co];
-      const xv = randomData(xShape, 1);
-      const fv = randomData(fShape, 2);
-      const grads = (): tf.Tensor[] => {
-        const x = tf.tensor4d(xv, xShape as [number, number, number, number]);
-        const f = tf.tensor4d(fv, fShape as [number, number, number, number]);
-        const y = tf.conv2d(x, f, c.s, c.pad);
-        const w = tf.randomUniform(y.shape, -1, 1, 'float32', 3); // an uneven dy
-        const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.pad).mul(w).sum());
-        return [y, ...g([x, f])];
-      };
-      const expected = on('cpu', grads);
-      const actual = on('wasm', grads);
-      assertClose(actual[0]!, expected[0]!, 'y');
-      assertClose(actual[1]!, expected[1]!, 'dx');
-      assertClose(actual[2]!, expected[2]!, 'dfilter');
-    });
+    test(`tf.conv2d: ${name}`, () => assertConvGradsMatchCpu(c));
   }
 
   for (const c of convCases.filter((x, i) => i % 2 === 0 && typeof x.pad === 'string')) {
@@ -137,6 +146,34 @@ describe('Conv2D gradients on wasm equal the cpu backend', () => {
   });
 });
 
+describe('Conv2DBackpropFilter: the SIMD kernel and the XNNPACK path', () => {
+  test('the SIMD module is valid WebAssembly here (so the cases above ran it)', () => {
+    assert.ok(WebAssembly.validate(filterGradModuleBytes()));
+  });
+
+  test('the filter gradient is the same bytes call after call', () => {
+    tf.setBackend('wasm');
+    const x = tf.tensor4d(randomData([3, 10, 10, 12], 8), [3, 10, 10, 12]);
+    const dy = tf.tensor4d(randomData([3, 5, 5, 16], 9), [3, 5, 5, 16]);
+    const dw = () => tf.tidy(() => (tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy },
+      { strides: [2, 2], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 12, 16] } as unknown as tf.NamedAttrMap) as tf.Tensor).dataSync().slice());
+    assert.deepEqual(Buffer.from(dw().buffer), Buffer.from(dw().buffer));
+    tf.dispose([x, dy]);
+  });
+
+  // Engines without WebAssembly SIMD take the XNNPACK path: still checked against cpu.
+  for (const c of convCases.filter((_, i) => i % 3 === 0)) {
+    test(`XNNPACK path: x ${c.batch}x${c.h}x${c.w}x${c.ci}, filter ${c.k}x${c.k}x${c.ci}x${c.co}, stride ${c.s}, pad ${JSON.stringify(c.pad)}`, () => {
+      setSimdKernelsEnabled(false);
+      try {
+        assertConvGradsMatchCpu(c);
+      } finally {
+        setSimdKernelsEnabled(true);
+      }
+    });
+  }
+});
+
 describe('BatchMatMul on wasm equals the cpu backend', () => {
   const shapes: Array<[number[], number[]]> = [
     [[5, 7], [7, 3]],
@@ -179,7 +216,7 @@ describe('BatchMatMul on wasm equals the cpu backend', () => {
   });
 });
 
-describe('Sum on wasm equals the cpu backend', () => {
+describe('Sum and Mean on wasm equal the cpu backend', () => {
   const cases: Array<[number[], number[] | number]> = [
     [[4, 5, 6, 7], [0, 1, 2]], // bias gradient: kdx's column sum
     [[4, 5, 6, 7], [0]],
@@ -191,17 +228,19 @@ describe('Sum on wasm equals the cpu backend', () => {
   ];
   for (const [shape, axis] of cases) {
     for (const keepDims of [false, true]) {
-      test(`x ${shape}, axis ${axis}, keepDims ${keepDims}`, () => {
-        const xv = randomData(shape, 31);
-        const f = () => [tf.tensor(xv, shape).sum(axis, keepDims)];
-        const cpu = on('cpu', () => [tf.tensor(xv, shape).sum(axis, keepDims).reshape([-1])]);
-        tf.setBackend('wasm');
-        const shapeOnWasm = tf.tidy(() => f()[0]!.shape);
-        tf.setBackend('cpu');
-        const shapeOnCpu = tf.tidy(() => f()[0]!.shape);
-        assert.deepEqual(shapeOnWasm, shapeOnCpu);
-        assertClose(on('wasm', f)[0]!, cpu[0]!, 'sum');
-      });
+      for (const op of ['sum', 'mean'] as const) {
+        test(`${op}: x ${shape}, axis ${axis}, keepDims ${keepDims}`, () => {
+          const xv = randomData(shape, 31);
+          const f = () => [tf.tensor(xv, shape)[op](axis, keepDims)];
+          const cpu = on('cpu', () => [tf.tensor(xv, shape)[op](axis, keepDims).reshape([-1])]);
+          tf.setBackend('wasm');
+          const shapeOnWasm = tf.tidy(() => f()[0]!.shape);
+          tf.setBackend('cpu');
+          const shapeOnCpu = tf.tidy(() => f()[0]!.shape);
+          assert.deepEqual(shapeOnWasm, shapeOnCpu);
+          assertClose(on('wasm', f)[0]!, cpu[0]!, op);
+        });
+      }
     }
   }
 });
@@ -214,6 +253,10 @@ describe('MaxPoolGrad on wasm equals the cpu backend', () => {
     [[1, 6, 6, 5], 3, 2, 'same'],
     [[1, 7, 9, 4], 3, 1, 'same'],
     [[2, 6, 6, 3], 2, 1, 'valid'],
+    // Channels by 4: the SIMD kernel.
+    [[2, 6, 6, 8], 2, 2, 'valid'],
+    [[2, 7, 9, 4], 2, 2, 'valid'],
+    [[3, 8, 10, 12], 2, 2, 'same'],
   ];
   for (const [shape, size, stride, pad] of cases) {
     test(`x ${shape}, pool ${size}, stride ${stride}, ${pad} (negative maxima and ties included)`, () => {
@@ -230,6 +273,28 @@ describe('MaxPoolGrad on wasm equals the cpu backend', () => {
       assertClose(actual[0]!, expected[0]!, 'y');
       assertClose(actual[1]!, expected[1]!, 'dx');
     });
+  }
+});
+
+test('MaxPoolGrad 2x2: the SIMD kernel gives the JS loop\'s bytes, NaN and -Infinity windows included', () => {
+  tf.setBackend('wasm');
+  const shape: [number, number, number, number] = [2, 7, 8, 8];
+  const xv = tf.tidy(() => tf.randomNormal(shape, 0, 1, 'float32', 23).relu().sub(0.2).dataSync() as Float32Array).slice();
+  for (let i = 0; i < xv.length; i += 7) xv[i] = i % 2 ? Number.NaN : Number.NEGATIVE_INFINITY;
+  xv.fill(Number.NaN, 0, 16); // the first window all NaN: rows 0 and 1, pixels 0 and 1, 8 channels
+  xv.fill(Number.NaN, 64, 80);
+  const dx = () => tf.tidy(() => {
+    const x = tf.tensor4d(xv, shape);
+    const w = tf.randomUniform([2, 3, 4, 8], 0, 1, 'float32', 24);
+    return tf.grad((a: tf.Tensor) => tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid').mul(w).sum())(x).dataSync().slice();
+  });
+  assert.ok(WebAssembly.validate(maxPoolGradModuleBytes()), 'the SIMD kernel runs here');
+  const simd = dx();
+  setSimdKernelsEnabled(false);
+  try {
+    assert.deepEqual(Buffer.from(simd.buffer), Buffer.from(dx().buffer));
+  } finally {
+    setSimdKernelsEnabled(true);
   }
 });
 
@@ -315,6 +380,15 @@ describe('no leaks on wasm', () => {
         tf.grad((xx: tf.Tensor) => tf.maxPool(xx as tf.Tensor4D, 2, 2, 'valid').sum())(x).dataSync();
         tf.matMul(a, tf.randomNormal([40, 4]), false, true).dataSync(); // the swapped orientation
         x.sum([0, 1, 2]).dataSync();
+        // The SIMD kernels: channels by 4 and 8 (no padding), and not (padded around the call).
+        const x8 = tf.randomNormal([2, 8, 6, 8]) as tf.Tensor4D;
+        tf.matMul(tf.randomNormal([6, 8]), tf.randomNormal([6, 16]), true, false).dataSync(); // dense weight gradient
+        tf.grad((xx: tf.Tensor) => tf.maxPool(xx as tf.Tensor4D, 2, 2, 'valid').sum())(x8).dataSync();
+        for (const input of [x, x8]) {
+          const dw = tf.randomNormal([3, 3, input.shape[3], 1]) as tf.Tensor4D;
+          tf.grad((ww: tf.Tensor) => tf.depthwiseConv2d(input, ww as tf.Tensor4D, 2, 'same').sum())(dw).dataSync();
+        }
+        x8.mean([0, 1, 2]).dataSync();
       });
     };
     work();
@@ -334,8 +408,11 @@ describe('depthwise convolution gradients (missing from tfjs-wasm) match the cpu
   const cases: { h: number; w: number; c: number; m: number; k: number; s: number; pad: Pad }[] = [];
   for (const s of [1, 2]) for (const pad of ['same', 'valid'] as const) for (const m of [1, 2]) cases.push({ h: 8, w: 7, c: 3, m, k: 3, s, pad });
   cases.push({ h: 6, w: 6, c: 5, m: 1, k: 1, s: 2, pad: 'valid' });
-  for (const { h, w, c, m, k, s, pad } of cases) {
-    test(`${h}x${w}x${c} multiplier ${m}, ${k}x${k} stride ${s} ${pad}`, () => {
+  // Channels by 4 (the SIMD filter gradient without padding), and many: several row blocks per call.
+  cases.push({ h: 9, w: 9, c: 8, m: 1, k: 3, s: 2, pad: 'valid' }, { h: 16, w: 12, c: 96, m: 1, k: 3, s: 1, pad: 'same' });
+  const runs = cases.flatMap((c) => (c.m === 1 ? [{ ...c, simd: true }, { ...c, simd: false }] : [{ ...c, simd: true }]));
+  for (const { h, w, c, m, k, s, pad, simd } of runs) {
+    test(`${h}x${w}x${c} multiplier ${m}, ${k}x${k} stride ${s} ${pad}${simd ? '' : ' (JS filter gradient, as without SIMD)'}`, () => {
       const xData = randomData([2, h, w, c], 1);
       const wData = randomData([k, k, c, m], 2);
       const grads = (backend: Backend) =>
@@ -345,7 +422,14 @@ describe('depthwise convolution gradients (missing from tfjs-wasm) match the cpu
           const f = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, pad)));
           return tf.grads(f)([x, filter]);
         });
-      const [dxWasm, dwWasm] = grads('wasm');
+      setSimdKernelsEnabled(simd);
+      let dxWasm: Float32Array;
+      let dwWasm: Float32Array;
+      try {
+        [dxWasm, dwWasm] = grads('wasm') as [Float32Array, Float32Array];
+      } finally {
+        setSimdKernelsEnabled(true);
+      }
       const [dxCpu, dwCpu] = grads('cpu');
       tf.setBackend('wasm');
       assertClose(dxWasm, dxCpu, 'dx');

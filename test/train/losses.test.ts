@@ -114,7 +114,7 @@ test('kd: defaults are T=4, alpha=0.7; reading args checks them', () => {
   assert.throws(() => kdLossFactory.create({})({ logits: s, labels: y }), /teacher/);
   assert.equal(kdLossFactory.needsTeacher, true);
   assert.equal(crossEntropyLoss.needsTeacher, false);
-  assert.deepEqual(Object.keys(builtinLosses).sort(), ['crossEntropy', 'dist', 'dkd', 'kd']);
+  assert.deepEqual(Object.keys(builtinLosses).sort(), ['attention', 'crossEntropy', 'dist', 'dkd', 'hint', 'kd', 'pkt', 'rkd', 'similarity']);
   tf.dispose([s, t, y, loss]);
 });
 

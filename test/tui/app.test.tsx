@@ -33,6 +33,12 @@ test('a run with a cached teacher and a KD student mid-epoch', () => {
   assert.ok(widest(frame) <= 80, `widest line ${widest(frame)}`);
 });
 
+test('a running job whose loss has several terms shows the last epoch\'s, weighted', () => {
+  const events = runMidEpoch().map((e) => (e.type === 'epoch-end' ? { ...e, terms: { crossEntropy: 0.1391, attention: 40.92 } } : e));
+  const { lastFrame } = render(<App state={reduceAll(events)} inputEnabled />);
+  assert.match(lastFrame()!, /^ {2}terms crossEntropy 0\.1391 {2}attention 40\.92$/m);
+});
+
 test('the width is capped at 80 columns even on a wide terminal', () => {
   const { lastFrame } = render(<App state={reduceAll(sweepHalf())} width={200} />);
   assert.ok(widest(lastFrame()) <= 80);
@@ -107,6 +113,17 @@ test('q and Ctrl-C call onQuit and the footer says the run is stopping', async (
   r.stdin.write('\u0003');
   await tick();
   assert.equal(quits, 2);
+});
+
+test('other keys go to onKey (the answer to a question the run asked), q and Ctrl-C do not', async () => {
+  const keys: string[] = [];
+  const r = render(<App state={reduceAll(runMidEpoch())} inputEnabled onQuit={() => {}} onKey={(input) => keys.push(input)} />);
+  await tick();
+  r.stdin.write('q');
+  await tick();
+  r.stdin.write('c');
+  await tick();
+  assert.deepEqual(keys, ['c']);
 });
 
 test('many jobs: the tree shows running and failed jobs first and counts the rest', () => {

@@ -174,3 +174,10 @@ test('an error shared by several jobs (a missing dataset) is printed in full onc
   assert.equal(table.split('put the files there').length - 1, 1, table);
   assert.match(table, /^teacher, student failed: cifar10 not found/m);
 });
+
+test('plain: a loss of several terms shows each, weighted as it entered the sum, next to the loss', async () => {
+  const stdout = new Sink();
+  const withTerms = runMidEpoch().map((e) => (e.type === 'epoch-end' ? { ...e, terms: { crossEntropy: 0.1391, kd: 0.003086, attention: 1.5 } } : e));
+  await feed(createPlainReporter({ stdout, stderr: new Sink() }), withTerms);
+  assert.ok(stdout.lines.includes('  kd_student  epoch 1/10  loss 1.900 (crossEntropy 0.1391  kd 0.003086  attention 1.500)  test acc 41.2%  1001 img/s  10.0s'), stdout.text);
+});

@@ -291,6 +291,7 @@ function cifarDataset(format: CifarFormat, description: string): DatasetFactory 
     description,
     inputShape: () => [...SHAPE],
     classes: (options) => format.labels(labelKind(format, options)).classes,
+    splitSizes: () => ({ train: 50_000, test: 10_000 }),
     async load(ctx: DatasetContext): Promise<LoadedDataset> {
       const labels = labelKind(format, ctx.options);
       const places = datasetPlaces(format.name, ctx.root);

@@ -150,6 +150,7 @@ function idxDataset(spec: IdxSpec): DatasetFactory {
     description: spec.description,
     inputShape: () => [...shape],
     classes: () => 10,
+    splitSizes: () => ({ train: 60_000, test: 10_000 }),
     async load(ctx: DatasetContext): Promise<LoadedDataset> {
       const want = wanted();
       let search = findFiles(places(spec, ctx), subdirs(spec), want);

@@ -134,6 +134,7 @@ export const synthetic: DatasetFactory = {
   description: 'Synthetic images from the seed (class prototypes + shift + noise); options shape [h,w,c], classes, train, test',
   inputShape: (options) => syntheticOptions(options).shape,
   classes: (options) => syntheticOptions(options).classes,
+  splitSizes: (options) => ({ train: syntheticOptions(options).train, test: syntheticOptions(options).test }),
   async load(ctx: DatasetContext): Promise<LoadedDataset> {
     const id = 'load:synthetic';
     ctx.emit({ type: 'task', time: Date.now(), id, label: 'generating synthetic data', current: 0, total: 1 });

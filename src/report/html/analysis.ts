@@ -5,6 +5,9 @@ import { agreement } from '../evaluation.js';
 import { paramList, paramValue } from '../format.js';
 import { sortTrials } from '../table.js';
 import type { RunData, StageData, TrialData } from '../run-data.js';
+import { stat, type Stat } from '../seeds.js';
+
+export { stat, type Stat };
 
 /** Grid keys that only repeat a trial with another seed: their trials are averaged, not compared. */
 export function seedKeys(run: RunData): string[] {
@@ -29,22 +32,6 @@ export function trialGroups(run: RunData): TrialGroup[] {
     groups.set(key, group);
   }
   return [...groups.values()];
-}
-
-export interface Stat {
-  mean: number;
-  /** Sample standard deviation; undefined for a single value. */
-  std?: number;
-  n: number;
-}
-
-export function stat(values: readonly (number | undefined)[]): Stat | undefined {
-  const xs = values.filter((v): v is number => v !== undefined && Number.isFinite(v));
-  if (xs.length === 0) return undefined;
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  if (xs.length === 1) return { mean, n: 1 };
-  const variance = xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1);
-  return { mean, std: Math.sqrt(variance), n: xs.length };
 }
 
 /**

@@ -1,0 +1,91 @@
+// Per-kernel cost of the convolution gradients on wasm next to the forward convolution of the same layer,
+// for the layers of the reference models (batch 64): what a training step pays per conv layer.
+//
+//   node --import tsx bench/conv-grad-speed.ts [--reps 5] [--layers student|teacher|all]
+//
+// Times are process CPU ms (median of --reps calls): the wasm backend is single-threaded, so other load on
+// the machine does not inflate them.
+import { fileURLToPath } from 'node:url';
+
+import { selectBackend } from '../src/engine/backend.js';
+import { tf } from '../src/engine/tf.js';
+
+export interface ConvLayer { name: string; h: number; ci: number; co: number; k: number; s: number }
+
+/** The 3x3 same-padded convolutions of the reference student and teacher (32x32x3 inputs, batch 64). */
+export const REFERENCE_LAYERS: Record<'student' | 'teacher', ConvLayer[]> = {
+  student: [
+    { name: 'student conv1', h: 32, ci: 3, co: 32, k: 3, s: 1 },
+    { name: 'student conv2', h: 32, ci: 32, co: 32, k: 3, s: 1 },
+    { name: 'student conv3', h: 16, ci: 32, co: 64, k: 3, s: 1 },
+    { name: 'student conv4', h: 16, ci: 64, co: 64, k: 3, s: 1 },
+  ],
+  teacher: [
+    { name: 'teacher conv1', h: 32, ci: 3, co: 64, k: 3, s: 1 },
+    { name: 'teacher conv2', h: 32, ci: 64, co: 64, k: 3, s: 1 },
+    { name: 'teacher conv3', h: 16, ci: 64, co: 128, k: 3, s: 1 },
+    { name: 'teacher conv4', h: 16, ci: 128, co: 128, k: 3, s: 1 },
+    { name: 'teacher conv5', h: 8, ci: 128, co: 256, k: 3, s: 1 },
+    { name: 'teacher conv6', h: 8, ci: 256, co: 256, k: 3, s: 1 },
+  ],
+};
+
+export interface ConvGradRow { layer: string; forwardMs: number; filterGradMs: number; inputGradMs: number }
+
+function cpuMs(f: () => void, reps: number): number {
+  const times: number[] = [];
+  for (let i = 0; i <= reps; i++) {
+    const c0 = process.cpuUsage();
+    f();
+    const c = process.cpuUsage(c0);
+    if (i > 0) times.push((c.user + c.system) / 1000); // the first call is a warm-up
+  }
+  times.sort((a, b) => a - b);
+  return times[times.length >> 1]!;
+}
+
+export async function benchConvGrads(layers: ConvLayer[], reps = 5, batch = 64): Promise<ConvGradRow[]> {
+  await selectBackend('wasm');
+  const rows: ConvGradRow[] = [];
+  for (const l of layers) {
+    const oh = Math.ceil(l.h / l.s);
+    const x = tf.randomNormal([batch, l.h, l.h, l.ci], 0, 1, 'float32', 1) as tf.Tensor4D;
+    const w = tf.randomNormal([l.k, l.k, l.ci, l.co], 0, 1, 'float32', 2) as tf.Tensor4D;
+    const dy = tf.randomNormal([batch, oh, oh, l.co], 0, 1, 'float32', 3) as tf.Tensor4D;
+    const strides: [number, number] = [l.s, l.s];
+    const run = (f: () => tf.Tensor) => () => { const t = f(); t.dataSync(); t.dispose(); };
+    rows.push({
+      layer: l.name,
+      forwardMs: cpuMs(run(() => tf.conv2d(x, w, strides, 'same')), reps),
+      filterGradMs: cpuMs(run(() => tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy },
+        { strides, pad: 'same', dataFormat: 'NHWC', filterShape: w.shape } as unknown as tf.NamedAttrMap) as tf.Tensor), reps),
+      inputGradMs: cpuMs(run(() => tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter: w },
+        { strides, pad: 'same', dataFormat: 'NHWC', inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor), reps),
+    });
+    tf.dispose([x, w, dy]);
+  }
+  return rows;
+}
+
+export function formatConvGrads(rows: ConvGradRow[]): string {
+  const lines = [`${'layer'.padEnd(16)} ${'forward'.padStart(9)} ${'dW'.padStart(9)} ${'dx'.padStart(9)} ${'dW/fwd'.padStart(7)} ${'dx/fwd'.padStart(7)}   (CPU ms)`];
+  const total = { layer: 'total', forwardMs: 0, filterGradMs: 0, inputGradMs: 0 };
+  for (const r of rows) {
+    total.forwardMs += r.forwardMs;
+    total.filterGradMs += r.filterGradMs;
+    total.inputGradMs += r.inputGradMs;
+  }
+  for (const r of [...rows, total]) {
+    lines.push(`${r.layer.padEnd(16)} ${r.forwardMs.toFixed(1).padStart(9)} ${r.filterGradMs.toFixed(1).padStart(9)} ${r.inputGradMs.toFixed(1).padStart(9)} ` +
+      `${(r.filterGradMs / r.forwardMs).toFixed(2).padStart(7)} ${(r.inputGradMs / r.forwardMs).toFixed(2).padStart(7)}`);
+  }
+  return lines.join('\n');
+}
+
+if (process.argv[1] != null && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const argv = process.argv.slice(2);
+  const opt = (name: string) => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : undefined; };
+  const which = opt('--layers') ?? 'all';
+  const layers = which === 'all' ? [...REFERENCE_LAYERS.student, ...REFERENCE_LAYERS.teacher] : REFERENCE_LAYERS[which as 'student' | 'teacher'];
+  console.log(formatConvGrads(await benchConvGrads(layers, Number(opt('--reps') ?? 5))));
+}
