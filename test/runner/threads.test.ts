@@ -69,3 +69,21 @@ test('the thread count is part of the job keys; one thread keeps the keys of bef
   const kd = planExperiment(dist, 'wasm', 2).jobs.find((j) => j.label === 'kd_student')!;
   assert.equal(kd.threads, 1, 'DIST correlates the whole batch: no replicas');
 });
+
+test('a loss list trains on every thread unless a term couples the batch or reads taps', async () => {
+  const methods = (name: string) => fileURLToPath(new URL(`../../experiments/methods/${name}.yaml`, import.meta.url));
+  const threadsOf = async (name: string, stage: string) => {
+    const { experiment } = await loadExperiment(methods(name), { checkShapes: false });
+    return planExperiment(experiment, 'wasm', 2).jobs.find((j) => j.label === stage)!.threads;
+  };
+  assert.equal(await threadsOf('kd', 'kd'), 2, 'crossEntropy + kd: per-row terms');
+  assert.equal(await threadsOf('kd', 'teacher'), 2);
+  assert.equal(await threadsOf('attention', 'attention'), 1, 'attention reads the student\'s and teacher\'s taps');
+  assert.equal(await threadsOf('dist', 'dist'), 1, 'dist as a term couples the batch');
+});
+
+test('under Slurm, auto is one thread and a count is not bounded by this machine\'s cores', () => {
+  const base = { source: '--threads', backend: 'wasm', executor: 'slurm' as const };
+  assert.deepEqual(shareCores({ ...base, requested: 'auto', jobs: 1, cores: 2 }), { threads: 1, jobsAtOnce: 1 });
+  assert.deepEqual(shareCores({ ...base, requested: 8, jobs: 1, cores: 2 }), { threads: 8, jobsAtOnce: 1 });
+});
