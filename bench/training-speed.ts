@@ -37,19 +37,8 @@ export interface TrainingSpeedOptions {
   relu?: ReluStyle;
   /** Also return the per-kernel breakdown (tf.profile) of one training step on this backend. */
   profile?: ConcreteBackend | false;
-  /** Threads of the training job (default 1); see KDX_THREADS_PENDING. */
-  threads?: number;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
-}
-
-/**
- * Why kdx cannot be measured with `threads` threads per job, or undefined when it can. kdx trains a job on
- * one thread today; the data-parallel training (`--threads`) lands on another branch. Wiring it in: build
- * the trainer of makeTrainer() with that many threads, and return undefined here for any count.
- */
-export function kdxThreadsUnavailable(threads: number): string | undefined {
-  return threads === 1 ? undefined : 'n/a (needs --threads)';
 }
 
 export interface SpeedRow {
@@ -267,11 +256,6 @@ export async function benchTrainingSpeed(opts: TrainingSpeedOptions = {}): Promi
   const relu = opts.relu ?? 'separate';
   const log = opts.log ?? (() => {});
   const result: TrainingSpeedResult = { rows: [], skipped: [], wasmOverCpu: {}, profiles: [] };
-  const unavailable = kdxThreadsUnavailable(opts.threads ?? 1);
-  if (unavailable) {
-    result.skipped.push(`${opts.threads} threads: ${unavailable}`);
-    return result;
-  }
   const before = tf.getBackend();
 
   for (const requested of backends) {

@@ -1,9 +1,12 @@
 // kdx next to PyTorch on the same machine, in the same run: training and forward img/s of the reference
 // teacher and student with 1 thread (the cost per core) and with every core (the machine's throughput),
-// and kdx/PyTorch for each.
+// and kdx/PyTorch for each. kdx's one-thread step is the same bare step PyTorch's script times; on every
+// core it is kdx's training loop with data-parallel threads (bench/threads-speed.ts), shown next to the
+// same loop on one thread so that the loop's own cost (data stream, augmentation) is visible.
 import { availableParallelism } from 'node:os';
 import { benchTorch, torchAvailable, type TorchRow } from './pytorch.js';
-import { benchTrainingSpeed, kdxThreadsUnavailable, type SpeedRow } from './training-speed.js';
+import { benchThreadsSpeed } from './threads-speed.js';
+import type { SpeedRow } from './training-speed.js';
 import type { ReferenceKind } from './reference-models.js';
 
 export interface VersusOptions {
@@ -20,7 +23,8 @@ export interface VersusOptions {
 export interface VersusRow {
   setting: string;
   threads: number;
-  kdx: SpeedRow | string;
+  /** kdx's img/s (forward only for the bare step), or why there is none. */
+  kdx: { trainImgPerSec: number; forwardImgPerSec?: number } | string;
   torch: TorchRow | string;
 }
 
@@ -44,10 +48,12 @@ export async function benchVersusPytorch(opts: VersusOptions): Promise<VersusRes
       torchRows.set(threads, await benchTorch({ threads, seconds: opts.seconds ?? 6, models }));
     }
   }
-  // kdx on every core: measured when kdx can train one job on several threads (see kdxThreadsUnavailable).
-  const kdxAllCores = cores > 1 && !kdxThreadsUnavailable(cores)
-    ? (await benchTrainingSpeed({ backends: ['wasm'], models, threads: cores, log })).rows
-    : [];
+  // kdx on every core: one job's training loop on 1 and on `cores` data-parallel threads.
+  const loop = cores > 1 ? await benchThreadsSpeed({ threads: [1, cores], models, log }) : [];
+  const loopRow = (model: ReferenceKind, threads: number) => {
+    const found = loop.find((r) => r.model === model && r.threads === threads);
+    return found ? { trainImgPerSec: found.imgPerSec } : 'not measured';
+  };
 
   const torchCell = (model: ReferenceKind, threads: number): TorchRow | string =>
     'missing' in available ? 'no PyTorch' : torchRows.get(threads)?.find((r) => r.model === model) ?? 'not measured';
@@ -60,8 +66,8 @@ export async function benchVersusPytorch(opts: VersusOptions): Promise<VersusRes
       const wasm = opts.kdxOneThread.find((r) => r.backend === 'wasm' && r.model === model);
       rows.push({ setting: `wasm, ${plural(1)}`, threads: 1, kdx: wasm ?? 'not measured', torch: torchCell(model, 1) });
       if (cores > 1) {
-        const all = kdxAllCores.find((r) => r.model === model);
-        rows.push({ setting: `wasm, ${plural(cores)}`, threads: cores, kdx: all ?? kdxThreadsUnavailable(cores) ?? 'not measured', torch: torchCell(model, cores) });
+        rows.push({ setting: 'wasm, 1 thread, training loop', threads: 1, kdx: loopRow(model, 1), torch: torchCell(model, 1) });
+        rows.push({ setting: `wasm, ${plural(cores)}, training loop`, threads: cores, kdx: loopRow(model, cores), torch: torchCell(model, cores) });
       }
       // libtensorflow sizes its own pool (all cores unless TF_NUM_INTRAOP_THREADS says otherwise), so its
       // figures are the machine's: next to PyTorch on every core.
@@ -86,7 +92,7 @@ function ratio(kdx: number, torch: number): string {
 /** One table per model: training and forward img/s, kdx, PyTorch and kdx/PyTorch, per setting. */
 export function formatVersusPytorch(result: VersusResult): string {
   const lines = [`${result.torch}; this machine has ${result.cores} cores. img/s from the median wall-clock time per batch of 64.`];
-  const widths = [28, 9, 9, 12, 9, 9, 12];
+  const widths = [34, 9, 9, 12, 9, 9, 12];
   const row = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' ').trimEnd();
   // Why a figure is missing, as a footnote: "n/a (needs --threads)" does not fit a column.
   const notes: string[] = [];
@@ -98,19 +104,20 @@ export function formatVersusPytorch(result: VersusResult): string {
     for (const r of rows) {
       const k = typeof r.kdx === 'string' ? undefined : r.kdx;
       const t = typeof r.torch === 'string' ? undefined : r.torch;
-      const kdxCell = (x?: number) => (k && x !== undefined ? num(x) : missing(r.kdx as string));
+      const kdxCell = (x?: number) => (k && x !== undefined ? num(x) : k ? '-' : missing(r.kdx as string));
       const torchCell = (x?: number) => (t && x !== undefined ? num(x) : missing(r.torch as string));
       lines.push(row([
         r.setting,
         kdxCell(k?.trainImgPerSec), torchCell(t?.trainImgPerSec), k && t ? ratio(k.trainImgPerSec, t.trainImgPerSec) : '',
-        kdxCell(k?.forwardImgPerSec), torchCell(t?.forwardImgPerSec), k && t ? ratio(k.forwardImgPerSec, t.forwardImgPerSec) : '',
+        kdxCell(k?.forwardImgPerSec), k?.forwardImgPerSec === undefined ? '' : torchCell(t?.forwardImgPerSec),
+        k?.forwardImgPerSec !== undefined && t ? ratio(k.forwardImgPerSec, t.forwardImgPerSec) : '',
       ]));
     }
     // The machine's throughput: kdx's fastest setting against PyTorch on every core.
-    const best = rows.filter((r) => typeof r.kdx !== 'string').sort((a, b) => (b.kdx as SpeedRow).trainImgPerSec - (a.kdx as SpeedRow).trainImgPerSec)[0];
+    const best = rows.filter((r) => typeof r.kdx !== 'string').sort((a, b) => (b.kdx as { trainImgPerSec: number }).trainImgPerSec - (a.kdx as { trainImgPerSec: number }).trainImgPerSec)[0];
     const torchAll = rows.find((r) => r.threads === result.cores && typeof r.torch !== 'string')?.torch as TorchRow | undefined;
     if (best && torchAll) {
-      const k = (best.kdx as SpeedRow).trainImgPerSec;
+      const k = (best.kdx as { trainImgPerSec: number }).trainImgPerSec;
       lines.push(`per machine, training: kdx ${num(k)} img/s (${best.setting}) / PyTorch ${num(torchAll.trainImgPerSec)} (${result.cores} threads) = ${ratio(k, torchAll.trainImgPerSec)}`);
     }
   }

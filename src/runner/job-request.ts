@@ -17,7 +17,7 @@ export interface JobRequest {
   cacheDir: string;
   /** The backend to select, and the label its results record. */
   backend: { name: string; label: string };
-  /** Data-parallel threads per job (part of the keys). */
+  /** The thread count the run was planned for (part of the keys). */
   threads: number;
   liveTeacher?: boolean;
 }
@@ -32,7 +32,7 @@ export function jobRequest(job: Job, where: { cacheDir: string; backend: { name:
     label: job.label,
     cacheDir: where.cacheDir,
     backend: where.backend,
-    threads: job.threads,
+    threads: job.plannedThreads,
     ...(where.liveTeacher ? { liveTeacher: true } : {}),
   };
 }

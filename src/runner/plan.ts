@@ -24,6 +24,9 @@ export interface Job {
   dependsOn: string[];
   /** Data-parallel threads that train it (see replicas.ts); part of its key. */
   threads: number;
+  /** The thread count the plan was made for (`--threads`): a process that plans again (a worker, a Slurm
+   * job, a replica) needs it to find the same keys, also for a job that trains on one thread anyway. */
+  plannedThreads: number;
 }
 
 export interface Plan {
@@ -58,6 +61,7 @@ export function planExperiment(experiment: Experiment, backend: string, threads 
       ...(teachers ? { teachers: teachers.map((t) => ({ id: t.job.id, weight: t.weight })) } : {}),
       dependsOn: [...new Set(dependsOn)],
       threads: jobThreads,
+      plannedThreads: threads,
     });
   }
   return { jobs: [...byStage.values()] };

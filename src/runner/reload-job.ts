@@ -15,12 +15,13 @@ export interface JobDescription {
   jobId: string;
   /** The backend's label, part of the keys. */
   backend: string;
+  /** The thread count the plan was made for (Job.plannedThreads). */
   threads: number;
 }
 
 export function describeJob(job: Job, backend: string): JobDescription {
   const { file, overrides, trainingSeed } = job.experiment;
-  return { file, overrides, ...(trainingSeed === undefined ? {} : { trainingSeed }), jobId: job.id, backend, threads: job.threads };
+  return { file, overrides, ...(trainingSeed === undefined ? {} : { trainingSeed }), jobId: job.id, backend, threads: job.plannedThreads };
 }
 
 /** The job, and every job of its plan (to find a teacher's key). */

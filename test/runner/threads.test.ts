@@ -8,6 +8,8 @@ import { UsageError } from '../../src/errors.js';
 import { planExperiment } from '../../src/runner/plan.js';
 import { shardOf } from '../../src/runner/replica-memory.js';
 import { shareCores } from '../../src/runner/threads.js';
+import { jobRequest } from '../../src/runner/job-request.js';
+import { reloadJob } from '../../src/runner/reload-job.js';
 
 const fixture = fileURLToPath(new URL('../fixtures/threads.yaml', import.meta.url));
 
@@ -86,4 +88,15 @@ test('under Slurm, auto is one thread and a count is not bounded by this machine
   const base = { source: '--threads', backend: 'wasm', executor: 'slurm' as const };
   assert.deepEqual(shareCores({ ...base, requested: 'auto', jobs: 1, cores: 2 }), { threads: 1, jobsAtOnce: 1 });
   assert.deepEqual(shareCores({ ...base, requested: 8, jobs: 1, cores: 2 }), { threads: 8, jobsAtOnce: 1 });
+});
+
+test('a job planned again elsewhere (worker, Slurm job, replica) is found under its key, also one that trains on one thread', async () => {
+  const { experiment } = await loadExperiment(fixture, { checkShapes: false, overrides: ['stages.kd_student.loss={dist: {}}'] });
+  const { jobs } = planExperiment(experiment, 'wasm', 2);
+  for (const job of jobs) {
+    const request = jobRequest(job, { cacheDir: '/nowhere', backend: { name: 'wasm', label: 'wasm' } });
+    const { job: again } = await reloadJob({ ...request, backend: 'wasm' });
+    assert.equal(again.key, job.key, job.label);
+    assert.equal(again.threads, job.threads);
+  }
 });
