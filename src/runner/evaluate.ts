@@ -21,6 +21,14 @@ export interface EvaluateOptions {
   onProgress?: (batch: number, batches: number) => void;
 }
 
+/** A model's logits (inference mode) for a batch of images: computed on this thread (modelLogits), or by
+ * a job's data-parallel replicas (ReplicaPool.batchLogits). The caller disposes the tensor. */
+export type BatchLogits = (batch: { x: Float32Array; n: number; shape: ImageShape }) => Promise<Tensor>;
+
+export function modelLogits(model: LayersModel): BatchLogits {
+  return async (batch) => tf.tidy(() => model.apply(tf.tensor4d(batch.x, [batch.n, ...batch.shape]), { training: false }) as Tensor);
+}
+
 /** Batches an evaluation of `count` images takes. */
 export function evaluationBatches(count: number, batchSize: number): number {
   return batchesPerEpoch(count, batchSize, false);
@@ -28,7 +36,7 @@ export function evaluationBatches(count: number, batchSize: number): number {
 
 /** Mean cross-entropy, top-1 accuracy and the predicted classes over a split, in inference mode. */
 export async function evaluate(
-  model: LayersModel,
+  logitsOf: BatchLogits,
   split: DataSplit,
   shape: ImageShape,
   transforms: BatchTransform[],
@@ -43,15 +51,15 @@ export async function evaluate(
   let done = 0;
   for (const batch of epochBatches(split, { batchSize: options.batchSize, shape, transforms, seed: 0, epoch: 0, shuffle: false })) {
     if (options.signal?.aborted) throw options.onAbort?.() ?? new Error('evaluation stopped');
+    const logits = await logitsOf(batch);
     const [sums, predicted] = tf.tidy(() => {
-      const x = tf.tensor4d(batch.x, [batch.n, ...batch.shape]);
       const labels = tf.tensor1d(batch.y, 'int32');
-      const logits = model.apply(x, { training: false }) as Tensor;
       const ce = tf.mul(crossEntropy(logits, labels), batch.n); // the batch's sum
       const classes = tf.argMax(logits, 1);
       const hits = tf.sum(tf.cast(tf.equal(classes, labels), 'float32'));
       return [tf.stack([ce, hits]), classes];
     });
+    logits.dispose();
     const [loss, right] = await sums.data();
     predictions.set(await predicted.data() as Int32Array, count);
     sums.dispose();

@@ -15,6 +15,9 @@ import type { LayersModel } from '../engine/tf.js';
 import { subsetProblem, subsetSplit } from '../data/subset.js';
 import { testMetrics, type TestMetrics, type WeightedTeacher } from './test-metrics.js';
 import { computeTeacherLogits } from './teacher-logits.js';
+import { modelLogits } from './evaluate.js';
+import { ReplicaPool } from './replicas.js';
+import { describeJob } from './reload-job.js';
 import { featureUse, teacherTapModel } from './taps.js';
 import { teacherLogitsKey } from '../store/keys.js';
 import { EVALUATION_FILE } from '../report/evaluation.js';
@@ -269,11 +272,19 @@ async function teacherSource(job: Job, teacherId: string, dataset: LoadedDataset
       return checkTeacherWidth(job, dataset, { kind: 'stored', logits: stored.data, samplesPerEpoch, classes });
     }
     const model = await loadTeacher();
+    let replicas: ReplicaPool | undefined;
     try {
-      const computed = await computeTeacherLogits(job, model, dataset, env.emit, env.signal);
+      // A run on several threads computes them on as many replicas of the teacher, each its rows.
+      if (job.plannedThreads > 1) {
+        const teacherJob = { ...describeJob(job, env.backend), jobId: teacherId };
+        replicas = await ReplicaPool.start(model, { job: teacherJob, threads: job.plannedThreads, batchSize: job.stage.data.batchSize, inputShape: dataset.shape, classes: dataset.classes });
+      }
+      const classes = (model.outputs[0].shape as number[])[1];
+      const computed = await computeTeacherLogits(job, replicas?.batchLogits() ?? modelLogits(model), classes, dataset, env.emit, env.signal);
       await env.store.putLogits(logitsKey, computed.logits, [job.stage.epochs, computed.samplesPerEpoch, computed.classes]);
       return checkTeacherWidth(job, dataset, { kind: 'stored', ...computed });
     } finally {
+      await replicas?.close();
       model.dispose();
     }
   } finally {

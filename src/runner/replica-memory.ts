@@ -9,6 +9,7 @@
 //              each step: every replica computes the same ones, from the same all-reduced statistics;
 //   grads      one region per replica: its share of the batch's gradients, summed by the main thread in
 //              replica order (fixed: the same bytes on every run with this many threads);
+//   outputs    the logits of an inference step (evaluation, a teacher's logits), each replica its rows;
 //   scalars    per replica: its share of the loss and of each loss term;
 //   reduce     the all-reduce exchange of batchNorm (two areas, alternated, so one barrier per call).
 
@@ -27,7 +28,12 @@ const ALL_WEIGHTS = 8; // 1: replicas load the frozen weights too (first step, a
 const TERM_NAMES = 9; // byte length of the loss terms' names (JSON), written once by replica 0
 const HAS_TEACHER = 10;
 const EPOCH = 11; // the epoch whose loss weights apply (a term's warm-up)
-const CONTROL_SLOTS = 12;
+const KIND = 12; // what the step computes: STEP_KINDS
+const CONTROL_SLOTS = 13;
+
+/** A training step (loss and gradients of a shard), or an inference step (the shard's logits). */
+export type StepKind = 'train' | 'infer';
+const STEP_KINDS: StepKind[] = ['train', 'infer'];
 
 /** At most this many named loss terms are carried per step. */
 export const MAX_TERMS = 15;
@@ -41,6 +47,8 @@ export interface ReplicaLayout {
   /** Floats of one image (h * w * c). */
   imageSize: number;
   classes: number;
+  /** Width of the model's output (its logits). */
+  outputWidth: number;
   trainableSizes: number[];
   frozenSizes: number[];
   /** Floats per replica of the largest all-reduce (2 x the widest batchNorm, plus one). */
@@ -70,6 +78,8 @@ export class ReplicaMemory {
   readonly frozen: Float32Array;
   private readonly images: Float32Array[];
   private readonly teacherLogits: Float32Array[];
+  /** The logits of the current inference step, [rows, outputWidth]. */
+  readonly outputs: Float32Array;
   private readonly labelSlots: Int32Array[];
   private readonly grads: Float32Array;
   private readonly scalars: Float64Array;
@@ -85,6 +95,7 @@ export class ReplicaMemory {
       frozen: total(layout.frozenSizes),
       images: 2 * batchSize * imageSize,
       teacher: 2 * batchSize * classes,
+      outputs: batchSize * layout.outputWidth,
       grads: threads * total(layout.trainableSizes),
       reduce: 2 * threads * reduceCapacity,
     };
@@ -108,6 +119,7 @@ export class ReplicaMemory {
     this.frozen = floats(parts.frozen);
     this.images = [floats(batchSize * imageSize), floats(batchSize * imageSize)];
     this.teacherLogits = [floats(batchSize * classes), floats(batchSize * classes)];
+    this.outputs = floats(parts.outputs);
     this.grads = floats(parts.grads);
     this.reduce = floats(parts.reduce);
     this.labelSlots = [0, 1].map((slot) => new Int32Array(this.buffers.labels, slot * batchSize * 4, batchSize));
@@ -126,7 +138,8 @@ export class ReplicaMemory {
   }
 
   /** Starts step `sequence` (1, 2, ...) on `rows` rows, whose inputs were written. */
-  start(sequence: number, options: { rows: number; trainingStep: number; epoch: number; allWeights: boolean; teacher: boolean }): void {
+  start(sequence: number, options: { kind: StepKind; rows: number; trainingStep: number; epoch: number; allWeights: boolean; teacher: boolean }): void {
+    Atomics.store(this.control, KIND, STEP_KINDS.indexOf(options.kind));
     Atomics.store(this.control, ROWS, options.rows);
     Atomics.store(this.control, TRAINING_STEP, options.trainingStep);
     Atomics.store(this.control, EPOCH, options.epoch);
@@ -190,6 +203,7 @@ export class ReplicaMemory {
   step(sequence: number) {
     const slot = sequence % 2;
     return {
+      kind: STEP_KINDS[Atomics.load(this.control, KIND)],
       rows: Atomics.load(this.control, ROWS),
       trainingStep: Atomics.load(this.control, TRAINING_STEP),
       epoch: Atomics.load(this.control, EPOCH),

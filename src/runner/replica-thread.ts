@@ -28,7 +28,7 @@ export type ReplicaMessage = { type: 'ready' } | { type: 'error'; message: strin
 async function serve(data: ReplicaThreadData): Promise<void> {
   const memory = new ReplicaMemory(data.buffers);
   const { index } = data;
-  const { threads, imageSize, classes } = memory.layout;
+  const { threads, imageSize, classes, outputWidth } = memory.layout;
   try {
     await selectBackend(data.backend as BackendName);
     const { job } = await reloadJob(data.job);
@@ -51,16 +51,23 @@ async function serve(data: ReplicaThreadData): Promise<void> {
       const { offset, rows } = shardOf(step.rows, replicas, index);
       loadWeights(model.trainableWeights, memory.trainable);
       if (step.allWeights) loadWeights(model.nonTrainableWeights, memory.frozen);
+      const x = () => tf.tensor4d(step.images.slice(offset * imageSize, (offset + rows) * imageSize), [rows, ...inputShape]);
+      if (step.kind === 'infer') {
+        // Inference is row by row: no batch statistics to share, no gradients.
+        const logits = tf.tidy(() => (model.apply(x(), { training: false }) as tf.Tensor).dataSync() as Float32Array);
+        memory.outputs.set(logits, offset * outputWidth);
+        memory.done();
+        continue;
+      }
       setTrainingStep(model, step.trainingStep);
       let calls = 0;
       const replica = { offset, batch: step.rows, allReduce: (values: Float32Array) => memory.allReduce(index, replicas, calls++, values) };
       const share = rows / step.rows;
       const gradients = memory.gradientsOf(index);
       const { value, terms } = tf.tidy(() => {
-        const x = tf.tensor4d(step.images.slice(offset * imageSize, (offset + rows) * imageSize), [rows, ...inputShape]);
         const labels = tf.tensor1d(step.labels.slice(offset, offset + rows), 'int32');
         const teacherLogits = step.teacherLogits && tf.tensor2d(step.teacherLogits.slice(offset * classes, (offset + rows) * classes), [rows, classes]);
-        const result = asReplica(replica, () => lossAndGradients(tapped, trainable, lossAt(step.epoch), { x, labels, teacherLogits, share }));
+        const result = asReplica(replica, () => lossAndGradients(tapped, trainable, lossAt(step.epoch), { x: x(), labels, teacherLogits, share }));
         trainable.forEach((variable, i) => gradients[i].set(result.grads[variable.name].dataSync() as Float32Array));
         return { value: result.value.dataSync()[0], terms: result.terms };
       });

@@ -10,8 +10,9 @@ import { tf } from '../engine/tf.js';
 import type { LayersModel } from '../engine/tf.js';
 import { UserError } from '../errors.js';
 import type { KdxOptimizer } from '../registry/types.js';
+import type { BatchLogits } from './evaluate.js';
 import type { JobDescription } from './reload-job.js';
-import { loadWeights, ReplicaMemory, saveWeights } from './replica-memory.js';
+import { loadWeights, ReplicaMemory, saveWeights, type StepKind } from './replica-memory.js';
 import type { ReplicaMessage, ReplicaThreadData } from './replica-thread.js';
 
 /** A replica's own error, as a user's mistake (the same as on one thread) or kdx's bug (with its stack). */
@@ -91,6 +92,7 @@ export class ReplicaPool {
       batchSize: options.batchSize,
       imageSize: options.inputShape.reduce((a, b) => a * b, 1),
       classes: options.classes,
+      outputWidth: (model.outputs[0].shape as number[])[1],
       trainableSizes: sizes(model.trainableWeights),
       frozenSizes: sizes(model.nonTrainableWeights),
       // batchNorm exchanges at most 2 x its channels plus a count; its channels are a vector weight's size.
@@ -113,13 +115,39 @@ export class ReplicaPool {
    */
   async step(input: ReplicaStepInput, optimizer: KdxOptimizer, meanwhile?: () => void): Promise<{ loss: number; terms: [string, number][] }> {
     const { model, memory } = this;
+    const replicas = await this.run('train', input, meanwhile);
+    const grads = memory.summedGradients(replicas);
+    const trainable = model.trainableWeights;
+    tf.tidy(() => optimizer.applyGradients(Object.fromEntries(trainable.map((w, i) => [(w.read() as tf.Variable).name, tf.tensor(grads[i], w.shape as number[])]))));
+    saveWeights(trainable, memory.trainable);
+    return memory.summedScalars(replicas);
+  }
+
+  /**
+   * The model's logits (inference mode) of `n` images, [n, width] row by row: each replica computes its
+   * rows with the weights of the last step. For the test set after an epoch, and a teacher's logits.
+   */
+  async logits(x: Float32Array, n: number): Promise<Float32Array> {
+    await this.run('infer', { x, y: [], n, trainingStep: 0, epoch: 0 });
+    return this.memory.outputs.slice(0, n * this.memory.layout.outputWidth);
+  }
+
+  /** logits() as the evaluation and the teacher's logits take it. */
+  batchLogits(): BatchLogits {
+    const width = this.memory.layout.outputWidth;
+    return async (batch) => tf.tensor2d(await this.logits(batch.x, batch.n), [batch.n, width]);
+  }
+
+  /** Starts a step of `kind` on `input` and resolves with the number of replicas that computed it. */
+  private async run(kind: StepKind, input: ReplicaStepInput, meanwhile?: () => void): Promise<number> {
+    const { model, memory } = this;
     const sequence = ++this.sequence;
     if (this.allWeights) {
       saveWeights(model.trainableWeights, memory.trainable);
       saveWeights(model.nonTrainableWeights, memory.frozen);
     }
     memory.writeInputs(sequence, input.x, input.y, input.teacherLogits);
-    memory.start(sequence, { rows: input.n, trainingStep: input.trainingStep, epoch: input.epoch, allWeights: this.allWeights, teacher: input.teacherLogits !== undefined });
+    memory.start(sequence, { kind, rows: input.n, trainingStep: input.trainingStep, epoch: input.epoch, allWeights: this.allWeights, teacher: input.teacherLogits !== undefined });
     this.allWeights = false;
     meanwhile?.();
     const replicas = Math.min(memory.layout.threads, input.n);
@@ -129,11 +157,7 @@ export class ReplicaPool {
       await Promise.race([this.failure, new Promise((resolve) => setTimeout(resolve, 5000))]);
       throw new Error('a replica thread failed without saying why');
     }
-    const grads = memory.summedGradients(replicas);
-    const trainable = model.trainableWeights;
-    tf.tidy(() => optimizer.applyGradients(Object.fromEntries(trainable.map((w, i) => [(w.read() as tf.Variable).name, tf.tensor(grads[i], w.shape as number[])]))));
-    saveWeights(trainable, memory.trainable);
-    return memory.summedScalars(replicas);
+    return replicas;
   }
 
   /** Gives the main thread's model the replicas' non-trainable weights (batchNorm's running statistics). */

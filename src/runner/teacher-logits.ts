@@ -1,18 +1,19 @@
 // A distilling job's teacher outputs on its (seeded, deterministic) augmented training stream. They do
 // not depend on T or alpha, so a sweep computes them once and every KD trial reads them.
-import { tf } from '../engine/tf.js';
-import type { LayersModel, Tensor } from '../engine/tf.js';
 import type { LoadedDataset } from '../registry/types.js';
 import { batchesPerEpoch, epochBatches } from '../data/stream.js';
 import type { EventSink } from '../events.js';
 import type { Job } from './plan.js';
 import { TrainingAborted, transformChain } from './train.js';
 import { breather } from './pace.js';
+import type { BatchLogits } from './evaluate.js';
 
-/** Runs the teacher (inference mode) over every epoch of the job's training stream: epochs x samples x classes. */
+/** Runs the teacher (inference mode, `classes` logits) over every epoch of the job's training stream:
+ * epochs x samples x classes. */
 export async function computeTeacherLogits(
   job: Job,
-  teacher: LayersModel,
+  teacher: BatchLogits,
+  classes: number,
   dataset: LoadedDataset,
   emit: EventSink,
   signal?: AbortSignal,
@@ -20,7 +21,6 @@ export async function computeTeacherLogits(
   const { train } = job.experiment.data;
   const { batchSize } = job.stage.data;
   const transforms = transformChain(train, dataset.shape);
-  const classes = (teacher.outputs[0].shape as number[])[1];
   const samples = dataset.train.count;
   const logits = new Float32Array(job.stage.epochs * samples * classes);
   const total = job.stage.epochs * batchesPerEpoch(samples, batchSize, false);
@@ -34,7 +34,7 @@ export async function computeTeacherLogits(
     let offset = epoch * samples * classes;
     for (const batch of epochBatches(dataset.train, { batchSize, shape: dataset.shape, transforms, seed: job.stage.seed, epoch, shuffle: true })) {
       if (signal?.aborted) throw new TrainingAborted();
-      const out = tf.tidy(() => teacher.apply(tf.tensor4d(batch.x, [batch.n, ...batch.shape]), { training: false }) as Tensor);
+      const out = await teacher(batch);
       logits.set(await out.data() as Float32Array, offset);
       out.dispose();
       offset += batch.n * classes;

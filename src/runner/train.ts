@@ -13,7 +13,7 @@ import { forward, studentTapModel, type TapModel } from './taps.js';
 import { batchesPerEpoch, epochBatches } from '../data/stream.js';
 import { lrAt, type ScheduleConfig } from '../plugins/schedules.js';
 import { buildTransforms } from '../plugins/transforms.js';
-import { evaluate, evaluationBatches } from './evaluate.js';
+import { evaluate, evaluationBatches, modelLogits } from './evaluate.js';
 import { breather, every } from './pace.js';
 import type { EpochMetrics, EventSink, JobSummary } from '../events.js';
 import { evaluationOf, type StageEvaluation } from '../report/evaluation.js';
@@ -131,6 +131,8 @@ async function trainLoop(
     throw new TrainingError(`${job.label}: model ${stage.model} outputs ${width} logits, but ${dataset.name} has ${dataset.classes} classes`);
   }
   const trainable = trained.model.trainableWeights.map((w) => w.read() as tf.Variable);
+  // The test set after each epoch: on the replicas too, when there are some (its rows split between them).
+  const logitsOf = replicas?.batchLogits() ?? modelLogits(model);
   ctx.emit({
     type: 'job-start', time: Date.now(), job: job.id, label: job.label, epochs: stage.epochs, startEpoch: epochsDone, batchesPerEpoch: steps,
     ...(history.length > 0 ? { history: [...history] } : {}),
@@ -207,7 +209,7 @@ async function trainLoop(
     const trainSeconds = (performance.now() - started) / 1000;
     replicas?.syncModel(); // the running statistics the replicas computed, for the evaluation and checkpoint
     const evalEventDue = every(interval);
-    const { loss: testLoss, accuracy, predictions } = await evaluate(model, dataset.test, dataset.shape, testTransforms, {
+    const { loss: testLoss, accuracy, predictions } = await evaluate(logitsOf, dataset.test, dataset.shape, testTransforms, {
       batchSize,
       signal: ctx.signal,
       onAbort: () => new TrainingAborted(),
@@ -233,7 +235,7 @@ async function trainLoop(
   if (stage.load) {
     // Nothing trains: the one row of a loaded model is its evaluation (its loss is the test loss).
     const started = performance.now();
-    const { loss, accuracy, predictions } = await evaluate(model, dataset.test, dataset.shape, testTransforms, { batchSize, signal: ctx.signal, onAbort: () => new TrainingAborted() });
+    const { loss, accuracy, predictions } = await evaluate(logitsOf, dataset.test, dataset.shape, testTransforms, { batchSize, signal: ctx.signal, onAbort: () => new TrainingAborted() });
     lastPredictions = predictions;
     const seconds = (performance.now() - started) / 1000;
     history.push({ epoch: 0, loss, testLoss: loss, testAccuracy: accuracy, imgPerSec: 0, seconds });
@@ -241,7 +243,7 @@ async function trainLoop(
   optimizer.dispose();
   // A job resumed after its last epoch has not evaluated in this process.
   const predictions = lastPredictions
-    ?? (await evaluate(model, dataset.test, dataset.shape, testTransforms, { batchSize, signal: ctx.signal, onAbort: () => new TrainingAborted() })).predictions;
+    ?? (await evaluate(logitsOf, dataset.test, dataset.shape, testTransforms, { batchSize, signal: ctx.signal, onAbort: () => new TrainingAborted() })).predictions;
   const evaluation = evaluationOf(dataset.test.labels, predictions, dataset.classes, dataset.classNames);
   return { model, history, summary: summarize(job, params, history, ctx.backend), evaluation };
 }

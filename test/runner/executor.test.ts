@@ -11,7 +11,7 @@ import { parseExperiment, datasetShape } from '../../src/config/load.js';
 import { planExperiment } from '../../src/runner/plan.js';
 import { registry } from '../../src/registry/index.js';
 import { trainJob } from '../../src/runner/train.js';
-import { evaluate } from '../../src/runner/evaluate.js';
+import { evaluate, modelLogits } from '../../src/runner/evaluate.js';
 import { execute } from '../../src/runner/run.js';
 import { Store } from '../../src/store/store.js';
 import type { KdxEvent } from '../../src/events.js';
@@ -79,7 +79,7 @@ test('evaluation: mean cross-entropy and top-1 accuracy over the split', async (
   const labels = Uint8Array.from([0, 1, 2, 3, 0, 0, 1, 2, 3, 0]);
   const split = { images: new Uint8Array(labels.length * 4).fill(100), labels, count: labels.length };
   const progress: number[] = [];
-  const { loss, accuracy } = await evaluate(model, split, [2, 2, 1], [], { batchSize: 3, onProgress: (batch, batches) => progress.push(batch, batches) });
+  const { loss, accuracy } = await evaluate(modelLogits(model), split, [2, 2, 1], [], { batchSize: 3, onProgress: (batch, batches) => progress.push(batch, batches) });
   assert.ok(Math.abs(loss - Math.log(4)) < 1e-5, `loss ${loss}`);
   assert.equal(accuracy, 0.4);
   assert.deepEqual(progress, [1, 4, 2, 4, 3, 4, 4, 4], 'one progress call per batch of 3');
@@ -95,7 +95,7 @@ test('evaluation stops before the next batch once the signal aborts', async () =
   let seen = 0;
   class Stopped extends Error {}
   await assert.rejects(
-    evaluate(model, split, [2, 2, 1], [], {
+    evaluate(modelLogits(model), split, [2, 2, 1], [], {
       batchSize: 2, signal: controller.signal, onAbort: () => new Stopped(),
       onProgress: (batch) => { seen = batch; if (batch === 2) controller.abort(); },
     }),
