@@ -15,7 +15,7 @@ import type { LayersModel } from '../engine/tf.js';
 import { subsetProblem, subsetSplit } from '../data/subset.js';
 import { testMetrics, type TestMetrics, type WeightedTeacher } from './test-metrics.js';
 import { computeTeacherLogits } from './teacher-logits.js';
-import { modelLogits } from './evaluate.js';
+import { modelLogits, type BatchLogits } from './evaluate.js';
 import { ReplicaPool } from './replicas.js';
 import { describeJob } from './reload-job.js';
 import { featureUse, teacherTapModel } from './taps.js';
@@ -136,13 +136,39 @@ function stageDataset(job: Job, dataset: LoadedDataset): LoadedDataset {
 
 /** Top-5, ECE and, with teachers, agreement and KL with them on the test set (see test-metrics.ts). */
 async function finalTestMetrics(job: Job, model: LayersModel, dataset: LoadedDataset, env: JobEnvironment): Promise<TestMetrics> {
-  const teachers: WeightedTeacher[] = [];
+  const teachers: { id: string; model: LayersModel; weight: number }[] = [];
   try {
-    for (const teacher of job.teachers ?? []) teachers.push({ model: await loadTeacherModel(job, teacher.id, env), weight: teacher.weight });
+    for (const teacher of job.teachers ?? []) teachers.push({ id: teacher.id, model: await loadTeacherModel(job, teacher.id, env), weight: teacher.weight });
     const transforms = transformChain(job.experiment.data.test, dataset.shape);
-    return await testMetrics(model, teachers, dataset.test, dataset.shape, transforms, job.stage.data.batchSize);
+    const models = [{ id: job.id, model }, ...teachers];
+    return await withLogits(job, models, dataset, env, ([student, ...teacherLogits]) => {
+      const weighted: WeightedTeacher[] = teachers.map((t, i) => ({ logitsOf: teacherLogits[i], weight: t.weight }));
+      return testMetrics(student, weighted, dataset.test, dataset.shape, transforms, job.stage.data.batchSize);
+    });
   } finally {
     teachers.forEach((t) => t.model.dispose());
+  }
+}
+
+/**
+ * The logits of each model (of the job with that id) for as long as `use` runs: on as many replicas as
+ * the run has threads (each computes its rows of every batch: runner/replicas.ts), else on this thread.
+ */
+async function withLogits<T>(
+  job: Job, models: { id: string; model: LayersModel }[], dataset: LoadedDataset, env: JobEnvironment, use: (logits: BatchLogits[]) => Promise<T>,
+): Promise<T> {
+  if (models.length === 0) return use([]);
+  const [{ id, model }, ...rest] = models;
+  const withFirst = (first: BatchLogits) => withLogits(job, rest, dataset, env, (others) => use([first, ...others]));
+  if (job.plannedThreads <= 1) return withFirst(modelLogits(model));
+  const replicas = await ReplicaPool.start(model, {
+    job: { ...describeJob(job, env.backend), jobId: id },
+    threads: job.plannedThreads, batchSize: job.stage.data.batchSize, inputShape: dataset.shape, classes: dataset.classes,
+  });
+  try {
+    return await withFirst(replicas.batchLogits());
+  } finally {
+    await replicas.close();
   }
 }
 
@@ -272,19 +298,12 @@ async function teacherSource(job: Job, teacherId: string, dataset: LoadedDataset
       return checkTeacherWidth(job, dataset, { kind: 'stored', logits: stored.data, samplesPerEpoch, classes });
     }
     const model = await loadTeacher();
-    let replicas: ReplicaPool | undefined;
     try {
-      // A run on several threads computes them on as many replicas of the teacher, each its rows.
-      if (job.plannedThreads > 1) {
-        const teacherJob = { ...describeJob(job, env.backend), jobId: teacherId };
-        replicas = await ReplicaPool.start(model, { job: teacherJob, threads: job.plannedThreads, batchSize: job.stage.data.batchSize, inputShape: dataset.shape, classes: dataset.classes });
-      }
       const classes = (model.outputs[0].shape as number[])[1];
-      const computed = await computeTeacherLogits(job, replicas?.batchLogits() ?? modelLogits(model), classes, dataset, env.emit, env.signal);
+      const computed = await withLogits(job, [{ id: teacherId, model }], dataset, env, ([teacher]) => computeTeacherLogits(job, teacher, classes, dataset, env.emit, env.signal));
       await env.store.putLogits(logitsKey, computed.logits, [job.stage.epochs, computed.samplesPerEpoch, computed.classes]);
       return checkTeacherWidth(job, dataset, { kind: 'stored', ...computed });
     } finally {
-      await replicas?.close();
       model.dispose();
     }
   } finally {

@@ -2,10 +2,11 @@
 // expected calibration error, and for a distilled stage its top-1 agreement with its teacher (the
 // weighted ensemble for several) and the mean KL(teacher || student) of their softmax outputs.
 import { tf } from '../engine/tf.js';
-import type { LayersModel, Tensor } from '../engine/tf.js';
+import type { Tensor } from '../engine/tf.js';
 import type { BatchTransform, DataSplit, ImageShape } from '../registry/types.js';
 import { epochBatches } from '../data/stream.js';
 import { breather } from './pace.js';
+import type { BatchLogits } from './evaluate.js';
 
 export interface TestMetrics {
   /** Share of test images whose label is among the 5 largest logits (all of them with 5 classes or fewer). */
@@ -20,14 +21,14 @@ export interface TestMetrics {
 
 export const ECE_BINS = 15;
 
-/** A teacher as the metrics see it: its model and its weight in the ensemble's averaged logits. */
+/** A teacher as the metrics see it: its logits and its weight in the ensemble's averaged logits. */
 export interface WeightedTeacher {
-  model: LayersModel;
+  logitsOf: BatchLogits;
   weight: number;
 }
 
 export async function testMetrics(
-  model: LayersModel,
+  logitsOf: BatchLogits,
   teachers: WeightedTeacher[],
   split: DataSplit,
   shape: ImageShape,
@@ -42,17 +43,18 @@ export async function testMetrics(
   let offset = 0;
   const breathe = breather();
   for (const batch of epochBatches(split, { batchSize, shape, transforms, seed: 0, epoch: 0, shuffle: false })) {
+    const logits = await logitsOf(batch);
+    const teacherOutputs: Tensor[] = [];
+    for (const teacher of teachers) teacherOutputs.push(await teacher.logitsOf(batch));
     const sums = tf.tidy(() => {
-      const x = tf.tensor4d(batch.x, [batch.n, ...batch.shape]);
       const labels = tf.tensor1d(batch.y, 'int32');
-      const logits = model.apply(x, { training: false }) as Tensor;
       const probs = tf.softmax(logits);
       const predicted = tf.argMax(logits, 1);
       const k = Math.min(5, logits.shape[1]!);
       const inTop5 = tf.any(tf.equal(tf.topk(logits, k).indices, tf.expandDims(labels, 1)), 1);
       const columns: Tensor[] = [tf.max(probs, 1), tf.cast(tf.equal(predicted, labels), 'float32'), tf.cast(inTop5, 'float32')];
       if (teachers.length > 0) {
-        const teacherLogits = tf.addN(teachers.map((t) => tf.mul(t.model.apply(x, { training: false }) as Tensor, t.weight)));
+        const teacherLogits = tf.addN(teachers.map((t, i) => tf.mul(teacherOutputs[i], t.weight)));
         const teacherLog = tf.logSoftmax(teacherLogits);
         const studentLog = tf.logSoftmax(logits);
         columns.push(
@@ -62,6 +64,7 @@ export async function testMetrics(
       }
       return tf.stack(columns, 1);
     });
+    tf.dispose([logits, ...teacherOutputs]);
     const values = (await sums.data()) as Float32Array;
     sums.dispose();
     const width = teachers.length > 0 ? 5 : 3;

@@ -10,6 +10,7 @@ import { subsetProblem, subsetSplit } from '../../src/data/subset.js';
 import { planExperiment } from '../../src/runner/plan.js';
 import { execute } from '../../src/runner/run.js';
 import { expectedCalibrationError, testMetrics } from '../../src/runner/test-metrics.js';
+import { modelLogits } from '../../src/runner/evaluate.js';
 import { pairedGain, seedGroups, stat, tCritical95 } from '../../src/report/seeds.js';
 import { renderResults } from '../../src/report/table.js';
 import { selectBackend } from '../../src/engine/backend.js';
@@ -143,7 +144,7 @@ test('test metrics: top-5 and agreement of a model with itself, on real tensors'
   const rows = (await logits.array()) as number[][];
   logits.dispose();
   const top5 = rows.filter((row, i) => row.filter((v) => v > row[labels[i]]).length < 5).length / 8;
-  const metrics = await testMetrics(model, [{ model, weight: 1 }], data, [1, 2, 1], [], 3);
+  const metrics = await testMetrics(modelLogits(model), [{ logitsOf: modelLogits(model), weight: 1 }], data, [1, 2, 1], [], 3);
   assert.ok(Math.abs(metrics.top5Accuracy - top5) < 1e-12, `${metrics.top5Accuracy} vs ${top5}`);
   assert.equal(metrics.teacherAgreement, 1);
   assert.ok(Math.abs(metrics.teacherKL!) < 1e-6);
