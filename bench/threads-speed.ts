@@ -37,7 +37,7 @@ export async function benchThreadsSpeed(options: { threads?: number[]; models?: 
   const rows: ThreadsSpeedRow[] = [];
   for (const model of options.models ?? ['student', 'teacher']) {
     for (const threads of options.threads ?? [1, 2]) {
-      const job = planExperiment(experiment, 'wasm', threads).jobs.find((j) => j.stage.name === model)!;
+      const job = planExperiment(experiment, 'wasm', { count: threads, auto: false }).jobs.find((j) => j.stage.name === model)!;
       const epochs: number[] = [];
       const emit = (event: KdxEvent) => {
         if (event.type === 'epoch-end') epochs.push(event.imgPerSec);

@@ -99,7 +99,7 @@ export async function cacheGc(files: string[], flags: CacheFlags): Promise<void>
 function reachableKeys(all: Trial[]): string[] {
   const keys: string[] = [];
   for (const [backend, threads] of BACKEND_LABELS.flatMap((b) => possibleThreadCounts().map((t) => [b, t] as const))) {
-    const { jobs } = planTrials(all, backend, threads);
+    const { jobs } = planTrials(all, backend, { count: threads, auto: false });
     const keyOf = new Map(jobs.map((job) => [job.id, job.key]));
     for (const job of jobs) {
       keys.push(job.key);

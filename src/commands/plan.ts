@@ -3,8 +3,8 @@ import { experimentWarnings, formatWarnings } from '../config/warnings.js';
 import type { Experiment, LossSpec, NamedSpec, StageData } from '../config/experiment.js';
 import { describeModel } from '../registry/model.js';
 import { planExperiment } from '../runner/plan.js';
-import type { ThreadsSetting } from '../runner/threads.js';
-import { shareCoresOf } from './session.js';
+import { ONE_THREAD, type ThreadPlan, type ThreadsSetting } from '../runner/threads.js';
+import { threadsOf } from './session.js';
 import { Store } from '../store/store.js';
 import { backendLabel, selectBackendOrFail, type BackendName } from '../engine/backend.js';
 import type { OptimizerConfig } from '../registry/types.js';
@@ -16,7 +16,7 @@ export async function plan(file: string, options: { set: string[]; cacheDir?: st
   const backend = await selectBackendOrFail(options.backend ?? experiment.backend);
   const store = new Store(options.cacheDir);
   const label = backendLabel(backend);
-  process.stdout.write(formatPlan(experiment, label, (key) => store.hasSync(key), shareCoresOf(experiment, { ...options, jobs: 1 }, label).threads));
+  process.stdout.write(formatPlan(experiment, label, (key) => store.hasSync(key), threadsOf(experiment, options, label)));
 }
 
 const valueText = (v: unknown): string => (Array.isArray(v) ? `[${v.map(valueText).join(', ')}]` : typeof v === 'object' ? JSON.stringify(v) : String(v));
@@ -54,19 +54,20 @@ function dataText(data: StageData, batchSize: number): string {
   return data.batchSize === batchSize ? part : `${part}, batch ${data.batchSize}`;
 }
 
-export function formatPlan(experiment: Experiment, backend: string, isCached: (key: string) => boolean, threads = 1): string {
+export function formatPlan(experiment: Experiment, backend: string, isCached: (key: string) => boolean, threads: ThreadPlan = ONE_THREAD): string {
   const { inputShape, classes } = datasetShape(experiment);
   const { jobs } = planExperiment(experiment, backend, threads);
   const out: string[] = [];
   out.push(`${experiment.name}: dataset ${experiment.data.dataset}, input ${inputShape.join('x')}, ${classes} classes, batch ${experiment.data.batchSize}, backend ${backend}`, '');
-  if (threads > 1) out.push(`Threads per job: ${threads} (--threads; part of the job keys)`, '');
+  const threaded = threads.count > 1;
+  if (threaded) out.push(`Threads per job: ${threads.count}${threads.auto ? ' (auto: a job whose batches are too small to share trains on one)' : ''}; part of the job keys`, '');
   if (experiment.seeds) out.push(`Seeds ${experiment.seeds.join(', ')}: \`kdx run\` trains every stage without its own seed under each (the jobs below are seed ${experiment.seed}'s)`, '');
   // A column for the stages' own data, when one has any.
   const ownData = jobs.some((job) => job.stage.data.subset !== undefined || job.stage.data.batchSize !== experiment.data.batchSize);
   out.push('Stages, in execution order:');
   out.push(
     table(
-      ['#', 'stage', 'model', 'epochs', 'loss', 'job', 'cache', ...(ownData ? ['data'] : [])],
+      ['#', 'stage', 'model', 'epochs', 'loss', 'job', 'cache', ...(threaded ? ['threads'] : []), ...(ownData ? ['data'] : [])],
       jobs.map((job, i) => [
         String(i + 1),
         job.stage.name,
@@ -75,6 +76,7 @@ export function formatPlan(experiment: Experiment, backend: string, isCached: (k
         lossText(job.stage.loss),
         job.id,
         isCached(job.key) ? 'cached' : '-',
+        ...(threaded ? [String(job.threads)] : []),
         ...(ownData ? [dataText(job.stage.data, experiment.data.batchSize)] : []),
       ]),
       { indent: 2, right: [0, 3] },

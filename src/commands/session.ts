@@ -13,7 +13,7 @@ import { createRunDir, eventLog, writeJson } from '../runner/run-dir.js';
 import { execute, type Trial } from '../runner/run.js';
 import { Store } from '../store/store.js';
 import { gitInfo } from '../util/git.js';
-import { shareCores, type CoreShare, type ThreadsSetting } from '../runner/threads.js';
+import { resolveThreads, threadSlots, type ThreadPlan, type ThreadsSetting } from '../runner/threads.js';
 import { checkSlurm } from '../runner/slurm/check.js';
 import { SlurmExecutor, type InterruptPolicy } from '../runner/slurm/executor.js';
 
@@ -45,7 +45,7 @@ export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, tri
   // cores (sbatch passes this environment on), so the login node's share must not reach them.
   if (flags.executor !== 'slurm') limitTensorflowThreads(threadsPerJob(flags.jobs));
   const backend = await selectBackendOrFail(flags.backend ?? base.backend);
-  const { threads, jobsAtOnce, warning } = shareCoresOf(base, flags, backendLabel(backend));
+  const threads = threadsOf(base, flags, backendLabel(backend));
   // Slurm missing or refusing the resources: said before anything is written or submitted.
   if (flags.executor === 'slurm') await checkSlurm(trials.map((trial) => trial.experiment));
   const controller = new AbortController();
@@ -84,7 +84,7 @@ export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, tri
     const executor = flags.executor === 'slurm'
       ? new SlurmExecutor({ store, backend: backendNames, emit, signal: controller.signal, onInterrupt: () => question.policy() })
       : undefined;
-    result = await execute({ name: base.name, kind, trials, store, runDir, backend: backendNames, jobs: flags.jobs, jobsAtOnce, threads, warnings: warning ? [warning] : [], executor, emit, signal: controller.signal, writeReport: (dir) => writeReportAtEnd(dir, emit) });
+    result = await execute({ name: base.name, kind, trials, store, runDir, backend: backendNames, jobs: flags.jobs, threads, threadSlots: threadSlots(flags.jobs), executor, emit, signal: controller.signal, writeReport: (dir) => writeReportAtEnd(dir, emit) });
   } finally {
     await reporter.close();
     interrupts.dispose();
@@ -102,13 +102,12 @@ export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, tri
   }
 }
 
-/** Threads per job (--threads, else the file's runtime.threads) and jobs at once: runner/threads.ts. */
-export function shareCoresOf(base: Experiment, flags: Pick<ExecutionFlags, 'threads' | 'jobs' | 'executor'>, backend: string): CoreShare {
+/** Threads per job: --threads, else the file's runtime.threads (runner/threads.ts). */
+export function threadsOf(base: Experiment, flags: Pick<ExecutionFlags, 'threads' | 'executor'>, backend: string): ThreadPlan {
   const fromFlag = flags.threads !== undefined;
-  return shareCores({
+  return resolveThreads({
     requested: flags.threads ?? base.threads,
     source: fromFlag ? '--threads' : `runtime.threads in ${relative(process.cwd(), base.file) || base.file}`,
-    jobs: flags.jobs,
     backend,
     executor: flags.executor ?? 'local',
   });

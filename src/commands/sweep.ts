@@ -7,8 +7,9 @@ import { backendLabel, selectBackendOrFail } from '../engine/backend.js';
 import { planTrials, type Trial } from '../runner/run.js';
 import { Store } from '../store/store.js';
 import { gridFromFile, gridPoints, parseGridArgs } from '../runner/sweep.js';
-import { executeTrials, lastRunFile, shareCoresOf, type ExecutionFlags } from './session.js';
+import { executeTrials, lastRunFile, threadsOf, type ExecutionFlags } from './session.js';
 import { runSeeds, seedTrials } from './seeds.js';
+import type { ThreadPlan } from '../runner/threads.js';
 
 export async function sweep(fileArg: string | undefined, flags: ExecutionFlags & { grid?: string[]; dryRun?: boolean }): Promise<void> {
   const file = fileArg ?? announced(defaultFile(new Store(flags.cacheDir)));
@@ -19,7 +20,7 @@ export async function sweep(fileArg: string | undefined, flags: ExecutionFlags &
   if (!trials) throw new UsageError(`${file} has no sweep.grid: give one with --grid KEY=V1,V2,... (e.g. --grid T=2,4,8 alpha=0.5,0.7,0.9)`);
   if (flags.dryRun) {
     const backend = backendLabel(await selectBackendOrFail(flags.backend ?? base.backend));
-    const plan = dryRunPlan(trials, backend, shareCoresOf(base, flags, backend).threads, new Store(flags.cacheDir));
+    const plan = dryRunPlan(trials, backend, threadsOf(base, flags, backend), new Store(flags.cacheDir));
     process.stdout.write(flags.json ? `${JSON.stringify(plan)}\n` : describeDryRun(plan));
     return;
   }
@@ -70,7 +71,7 @@ interface DryRun {
   cached: number;
 }
 
-function dryRunPlan(trials: Trial[], backend: string, threads: number, store: Store): DryRun {
+function dryRunPlan(trials: Trial[], backend: string, threads: ThreadPlan, store: Store): DryRun {
   const { jobs, planned } = planTrials(trials, backend, threads);
   return {
     trials: planned.map((trial) => ({

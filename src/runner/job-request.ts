@@ -2,6 +2,7 @@
 // enough to load the same experiment, plan it again and find the job. No runtime imports: both sides use it.
 import { fileURLToPath } from 'node:url';
 import type { Job } from './plan.js';
+import type { ThreadPlan } from './threads.js';
 
 /** The kdx binary such a process runs (from src/ or dist/: both sit two levels below the package). */
 export const kdxBin = fileURLToPath(new URL('../../bin/kdx.js', import.meta.url));
@@ -17,8 +18,8 @@ export interface JobRequest {
   cacheDir: string;
   /** The backend to select, and the label its results record. */
   backend: { name: string; label: string };
-  /** The thread count the run was planned for (part of the keys). */
-  threads: number;
+  /** The threads the run was planned for (part of the keys). */
+  threads: ThreadPlan;
   liveTeacher?: boolean;
 }
 

@@ -3,6 +3,7 @@
 import { asUserError } from '../errors.js';
 import type { EventSink, JobSummary } from '../events.js';
 import type { Job } from './plan.js';
+import type { StageSpec } from '../config/experiment.js';
 import type { Damage, Entry, Store, JobWork } from '../store/store.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ import { computeTeacherLogits } from './teacher-logits.js';
 import { modelLogits, type BatchLogits } from './evaluate.js';
 import { ReplicaPool } from './replicas.js';
 import { describeJob } from './reload-job.js';
+import { worthSharing } from './batch-cost.js';
 import { featureUse, teacherTapModel } from './taps.js';
 import { teacherLogitsKey } from '../store/keys.js';
 import { EVALUATION_FILE } from '../report/evaluation.js';
@@ -136,11 +138,13 @@ function stageDataset(job: Job, dataset: LoadedDataset): LoadedDataset {
 
 /** Top-5, ECE and, with teachers, agreement and KL with them on the test set (see test-metrics.ts). */
 async function finalTestMetrics(job: Job, model: LayersModel, dataset: LoadedDataset, env: JobEnvironment): Promise<TestMetrics> {
-  const teachers: { id: string; model: LayersModel; weight: number }[] = [];
+  const teachers: { id: string; name: string; model: LayersModel; weight: number }[] = [];
   try {
-    for (const teacher of job.teachers ?? []) teachers.push({ id: teacher.id, model: await loadTeacherModel(job, teacher.id, env), weight: teacher.weight });
+    for (const teacher of job.teachers ?? []) {
+      teachers.push({ id: teacher.id, name: teacherStage(job, teacher.id).model, model: await loadTeacherModel(job, teacher.id, env), weight: teacher.weight });
+    }
     const transforms = transformChain(job.experiment.data.test, dataset.shape);
-    const models = [{ id: job.id, model }, ...teachers];
+    const models = [{ id: job.id, name: job.stage.model, model }, ...teachers];
     return await withLogits(job, models, dataset, env, ([student, ...teacherLogits]) => {
       const weighted: WeightedTeacher[] = teachers.map((t, i) => ({ logitsOf: teacherLogits[i], weight: t.weight }));
       return testMetrics(student, weighted, dataset.test, dataset.shape, transforms, job.stage.data.batchSize);
@@ -151,19 +155,22 @@ async function finalTestMetrics(job: Job, model: LayersModel, dataset: LoadedDat
 }
 
 /**
- * The logits of each model (of the job with that id) for as long as `use` runs: on as many replicas as
- * the run has threads (each computes its rows of every batch: runner/replicas.ts), else on this thread.
+ * The logits of each model (the model `name` of the job with that id) for as long as `use` runs: on as
+ * many replicas as the run has threads (each computes its rows of every batch: runner/replicas.ts), else
+ * (one thread, or batches too small to share) on this thread.
  */
 async function withLogits<T>(
-  job: Job, models: { id: string; model: LayersModel }[], dataset: LoadedDataset, env: JobEnvironment, use: (logits: BatchLogits[]) => Promise<T>,
+  job: Job, models: { id: string; name: string; model: LayersModel }[], dataset: LoadedDataset, env: JobEnvironment,
+  use: (logits: BatchLogits[]) => Promise<T>,
 ): Promise<T> {
   if (models.length === 0) return use([]);
-  const [{ id, model }, ...rest] = models;
+  const [{ id, name, model }, ...rest] = models;
   const withFirst = (first: BatchLogits) => withLogits(job, rest, dataset, env, (others) => use([first, ...others]));
-  if (job.plannedThreads <= 1) return withFirst(modelLogits(model));
+  const { count, auto } = job.plannedThreads;
+  if (count <= 1 || (auto && !worthSharing(job.experiment, name, job.stage.data.batchSize))) return withFirst(modelLogits(model));
   const replicas = await ReplicaPool.start(model, {
     job: { ...describeJob(job, env.backend), jobId: id },
-    threads: job.plannedThreads, batchSize: job.stage.data.batchSize, inputShape: dataset.shape, classes: dataset.classes,
+    threads: count, batchSize: job.stage.data.batchSize, inputShape: dataset.shape, classes: dataset.classes,
   });
   try {
     return await withFirst(replicas.batchLogits());
@@ -247,14 +254,18 @@ async function loadResume(work: JobWork): Promise<ResumeState | undefined> {
 }
 
 /** A teacher's trained model, from its store entry. */
+/** The stage of the job's teacher with that job id. */
+function teacherStage(job: Job, teacherId: string): StageSpec {
+  return job.experiment.stages[job.stage.teachers![job.teachers!.findIndex((t) => t.id === teacherId)].stage];
+}
+
 async function loadTeacherModel(job: Job, teacherId: string, env: JobEnvironment): Promise<LayersModel> {
   // The teacher's entry was verified when its job was claimed; it is checked again right before its
   // weights are read, since this may be another process, minutes later.
   const { entry, quarantined } = await env.store.readVerifiedEntry(env.keyOf(teacherId));
   if (entry) return loadModelDir(entry.dir);
   if (quarantined) warnDamaged(env, `${job.label}: its teacher's cached result`, quarantined, 'cannot go on');
-  const name = job.stage.teachers?.[job.teachers!.findIndex((t) => t.id === teacherId)]?.stage;
-  throw new TrainingError(`${job.label}: the trained teacher ${name} is no longer in the store; run the same command again to retrain it`);
+  throw new TrainingError(`${job.label}: the trained teacher ${teacherStage(job, teacherId).name} is no longer in the store; run the same command again to retrain it`);
 }
 
 /**
@@ -300,7 +311,7 @@ async function teacherSource(job: Job, teacherId: string, dataset: LoadedDataset
     const model = await loadTeacher();
     try {
       const classes = (model.outputs[0].shape as number[])[1];
-      const computed = await withLogits(job, [{ id: teacherId, model }], dataset, env, ([teacher]) => computeTeacherLogits(job, teacher, classes, dataset, env.emit, env.signal));
+      const computed = await withLogits(job, [{ id: teacherId, name: teacherStage(job, teacherId).model, model }], dataset, env, ([teacher]) => computeTeacherLogits(job, teacher, classes, dataset, env.emit, env.signal));
       await env.store.putLogits(logitsKey, computed.logits, [job.stage.epochs, computed.samplesPerEpoch, computed.classes]);
       return checkTeacherWidth(job, dataset, { kind: 'stored', ...computed });
     } finally {

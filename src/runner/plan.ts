@@ -7,6 +7,8 @@ import type { ModelNode } from '../registry/types.js';
 import { jobKey } from '../store/keys.js';
 import { registry } from '../registry/index.js';
 import { featureTapLayers, featureUse } from './taps.js';
+import { worthSharing } from './batch-cost.js';
+import { ONE_THREAD, type ThreadPlan } from './threads.js';
 import { shortKey } from '../util/hash.js';
 
 export interface Job {
@@ -26,7 +28,7 @@ export interface Job {
   threads: number;
   /** The thread count the plan was made for (`--threads`): a process that plans again (a worker, a Slurm
    * job, a replica) needs it to find the same keys, also for a job that trains on one thread anyway. */
-  plannedThreads: number;
+  plannedThreads: ThreadPlan;
 }
 
 export interface Plan {
@@ -34,12 +36,12 @@ export interface Plan {
 }
 
 /** Plans one experiment: its jobs in execution order, labelled by stage (see planTrials for sweeps). */
-export function planExperiment(experiment: Experiment, backend: string, threads = 1): Plan {
+export function planExperiment(experiment: Experiment, backend: string, threads: ThreadPlan = ONE_THREAD): Plan {
   const byStage = new Map<string, Job>();
   for (const name of executionOrder(experiment.stages)) {
     const stage = experiment.stages[name];
     const teachers = stage.teachers?.map((t) => ({ job: byStage.get(t.stage)!, weight: t.weight }));
-    const jobThreads = threadsFor(stage, threads);
+    const jobThreads = threadsFor(experiment, stage, threads);
     const key = jobKey({
       experiment,
       stage,
@@ -69,14 +71,16 @@ export function planExperiment(experiment: Experiment, backend: string, threads 
 
 /**
  * The threads a stage trains on: one for a stage that loads its model (nothing trains), whose loss couples
- * the rows of a batch (data-parallel replicas would each see only theirs), or whose loss reads taps
- * (feature losses: a live teacher's features and the hint regressors stay on one thread), else `threads`.
+ * the rows of a batch (data-parallel replicas would each see only theirs), whose loss reads taps (feature
+ * losses: a live teacher's features and the hint regressors stay on one thread), or, under `auto`, whose
+ * batches are too small to share (batch-cost.ts); else the count.
  */
-export function threadsFor(stage: StageSpec, threads: number): number {
-  if (threads === 1 || stage.load) return 1;
+export function threadsFor(experiment: Experiment, stage: StageSpec, threads: ThreadPlan): number {
+  if (threads.count === 1 || stage.load) return 1;
   const terms = Array.isArray(stage.loss) ? stage.loss : [stage.loss];
   if (terms.some((term) => registry.losses.get(term.type).batchCoupled)) return 1;
   const taps = featureUse(stage.loss);
   if (taps.student.length + taps.teacher.length + taps.regressors.length > 0) return 1;
-  return threads;
+  if (threads.auto && !worthSharing(experiment, stage.model, stage.data.batchSize)) return 1;
+  return threads.count;
 }

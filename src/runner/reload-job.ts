@@ -5,6 +5,7 @@
 import { loadExperiment } from '../config/load.js';
 import { UserError } from '../errors.js';
 import { planExperiment, type Job } from './plan.js';
+import type { ThreadPlan } from './threads.js';
 
 export interface JobDescription {
   file: string;
@@ -15,8 +16,8 @@ export interface JobDescription {
   jobId: string;
   /** The backend's label, part of the keys. */
   backend: string;
-  /** The thread count the plan was made for (Job.plannedThreads). */
-  threads: number;
+  /** The threads the plan was made for (Job.plannedThreads). */
+  threads: ThreadPlan;
 }
 
 export function describeJob(job: Job, backend: string): JobDescription {

@@ -6,6 +6,7 @@ import { contentHash } from '../util/hash.js';
 import { renderResults } from '../report/table.js';
 import type { EventSink, JobState, PlanJob, ResultRow, TrialInfo } from '../events.js';
 import { describeJobError, executeJob, type JobEnvironment, type JobOutcome } from './job.js';
+import { ONE_THREAD, type ThreadPlan } from './threads.js';
 import { planExperiment, type Job } from './plan.js';
 import { copyOutputs, writeJson, writeText } from './run-dir.js';
 import { schedule, type JobResult } from './scheduler.js';
@@ -31,12 +32,10 @@ export interface ExecuteOptions {
   /** The backend to select (in workers) and the label results record (`tensorflow (GPU)`). */
   backend: { name: string; label: string };
   jobs: number;
-  /** Jobs run at once (default `jobs`): fewer when their threads would oversubscribe the cores. */
-  jobsAtOnce?: number;
-  /** Data-parallel threads per job (resolved: runner/threads.ts); default 1. */
-  threads?: number;
-  /** Shown once the plan is out. */
-  warnings?: string[];
+  /** Data-parallel threads per job (resolved: runner/threads.ts); default one. */
+  threads?: ThreadPlan;
+  /** The cores the jobs share (threadSlots): a job starts when its threads fit. Default: no limit. */
+  threadSlots?: number;
   emit: EventSink;
   signal?: AbortSignal;
   liveTeacher?: boolean;
@@ -71,7 +70,7 @@ interface PlannedTrial extends Trial {
 }
 
 /** Plans every trial and merges them: a job shared by trials (same key) runs once. */
-export function planTrials(trials: Trial[], backend: string, threads = 1): { jobs: Job[]; planned: PlannedTrial[] } {
+export function planTrials(trials: Trial[], backend: string, threads: ThreadPlan = ONE_THREAD): { jobs: Job[]; planned: PlannedTrial[] } {
   const planned = trials.map((trial) => ({ ...trial, jobs: planExperiment(trial.experiment, backend, threads).jobs }));
   // A stage whose job differs between trials is labelled with the trial's values; a shared one is not.
   const keysByStage = new Map<string, Set<string>>();
@@ -120,7 +119,6 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
       ? planned.map((t) => ({ trial: t.id, params: t.params, jobs: Object.fromEntries(t.jobs.map((j) => [j.stage.name, j.id])) }))
       : undefined;
   emit({ type: 'plan', time: Date.now(), name: options.name, runDir, backend: options.backend.label, jobs: planJobs, ...(trialInfo ? { trials: trialInfo } : {}) });
-  for (const message of options.warnings ?? []) emit({ type: 'log', time: Date.now(), level: 'warn', message });
 
   const started = Date.now();
   const results = new Map<string, JobResult>();
@@ -163,7 +161,8 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   };
   let settled: Promise<void> = Promise.resolve();
   const scheduled = await schedule(jobs, {
-    concurrency: executor ? jobs.length : (options.jobsAtOnce ?? options.jobs),
+    concurrency: executor ? jobs.length : options.jobs,
+    ...(executor || options.threadSlots === undefined ? {} : { slots: { capacity: options.threadSlots, of: (job: Job) => job.threads } }),
     emit,
     signal: options.signal,
     run: runJob,

@@ -13,6 +13,9 @@ export interface JobResult {
 
 export interface ScheduleOptions {
   concurrency: number;
+  /** Besides `concurrency`: a job takes `of(job)` of `capacity` slots while it runs (its threads), and
+   * starts only when they are free; one job always may run. */
+  slots?: { capacity: number; of: (job: Job) => number };
   emit: EventSink;
   signal?: AbortSignal;
   run: (job: Job) => Promise<JobOutcome>;
@@ -29,6 +32,12 @@ export async function schedule(jobs: Job[], options: ScheduleOptions): Promise<{
   let interrupted = false;
 
   const finish = (job: Job, result: Omit<JobResult, 'job'>) => results.set(job.id, { job, ...result });
+  const runningJobs = new Map<string, Job>();
+  const fits = (job: Job) => {
+    if (!options.slots || running.size === 0) return true;
+    const used = [...runningJobs.values()].reduce((sum, j) => sum + options.slots!.of(j), 0);
+    return used + options.slots.of(job) <= options.slots.capacity;
+  };
   const settle = (job: Job) => options.onSettled?.(results.get(job.id)!);
   const start = (job: Job) => {
     const task = options
@@ -50,8 +59,12 @@ export async function schedule(jobs: Job[], options: ScheduleOptions): Promise<{
         options.emit({ type: 'job-failed', time: Date.now(), job: job.id, label: job.label, error: message });
         settle(job);
       })
-      .finally(() => running.delete(job.id));
+      .finally(() => {
+        running.delete(job.id);
+        runningJobs.delete(job.id);
+      });
     running.set(job.id, task);
+    runningJobs.set(job.id, job);
   };
 
   while (waiting.length > 0 || running.size > 0) {
@@ -72,7 +85,7 @@ export async function schedule(jobs: Job[], options: ScheduleOptions): Promise<{
         continue;
       }
       const ready = deps.every((dep) => dep && (dep.status === 'done' || dep.status === 'cached'));
-      if (ready && running.size < options.concurrency) {
+      if (ready && running.size < options.concurrency && fits(job)) {
         waiting.splice(waiting.indexOf(job), 1);
         start(job);
       }

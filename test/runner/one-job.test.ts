@@ -15,7 +15,7 @@ const quick = fileURLToPath(new URL('../../experiments/quick.yaml', import.meta.
 test('a job planned for another backend than this process trains on is refused, and nothing is written', async () => {
   const cacheDir = mkdtempSync(join(tmpdir(), 'kdx-one-job-'));
   try {
-    const request = { file: quick, overrides: [], jobId: 'any', label: 'teacher', cacheDir, backend: { name: 'cpu', label: 'tensorflow (GPU)' }, threads: 1 };
+    const request = { file: quick, overrides: [], jobId: 'any', label: 'teacher', cacheDir, backend: { name: 'cpu', label: 'tensorflow (GPU)' }, threads: { count: 1, auto: false } };
     await assert.rejects(runRequestedJob(request, () => {}, new AbortController().signal), (error: unknown) => {
       assert.ok(error instanceof UserError);
       assert.match(error.message, /^this node trains on cpu, but the run was planned for tensorflow \(GPU\): .*--backend/);

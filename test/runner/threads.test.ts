@@ -7,7 +7,11 @@ import { loadExperiment } from '../../src/config/load.js';
 import { UsageError } from '../../src/errors.js';
 import { planExperiment } from '../../src/runner/plan.js';
 import { shardOf } from '../../src/runner/replica-memory.js';
-import { shareCores } from '../../src/runner/threads.js';
+import { batchMacs } from '../../src/runner/batch-cost.js';
+import { resolveThreads, threadSlots } from '../../src/runner/threads.js';
+import { schedule } from '../../src/runner/scheduler.js';
+import type { Job } from '../../src/runner/plan.js';
+import type { JobOutcome } from '../../src/runner/job.js';
 import { jobRequest } from '../../src/runner/job-request.js';
 import { reloadJob } from '../../src/runner/reload-job.js';
 
@@ -15,34 +19,50 @@ const fixture = fileURLToPath(new URL('../fixtures/threads.yaml', import.meta.ur
 
 test('auto is every core, whatever --jobs; tensorflow always trains on one thread', () => {
   const base = { requested: 'auto' as const, source: '--threads', backend: 'wasm' };
-  assert.deepEqual(shareCores({ ...base, jobs: 1, cores: 2 }), { threads: 2, jobsAtOnce: 1 });
-  assert.deepEqual(shareCores({ ...base, jobs: 1, cores: 8 }), { threads: 8, jobsAtOnce: 1 });
-  assert.equal(shareCores({ ...base, jobs: 2, cores: 2 }).threads, 2, 'the same jobs (and keys) as kdx run');
-  assert.deepEqual(shareCores({ ...base, jobs: 4, cores: 16, backend: 'tensorflow (no GPU found: CPU)' }), { threads: 1, jobsAtOnce: 4 });
-  assert.deepEqual(shareCores({ ...base, requested: 4, jobs: 1, cores: 16, backend: 'tensorflow (GPU)' }), { threads: 1, jobsAtOnce: 1 });
-});
-
-test('jobs x threads never exceed the cores: --jobs gives way, with a warning; one thread per job is --jobs as always', () => {
-  const base = { source: '--threads', backend: 'wasm' };
-  assert.deepEqual(shareCores({ ...base, requested: 'auto', jobs: 2, cores: 2 }), {
-    threads: 2,
-    jobsAtOnce: 1,
-    warning: '--jobs 2 with 2 threads per job would need 4 cores, and this machine has 2: running 1 job at a time (--threads 1 runs 2 jobs of one thread, with other job keys)',
-  });
-  assert.deepEqual(shareCores({ ...base, requested: 2, jobs: 3, cores: 8 }), { threads: 2, jobsAtOnce: 3 });
-  assert.equal(shareCores({ ...base, requested: 2, jobs: 5, cores: 8 }).jobsAtOnce, 4);
-  assert.deepEqual(shareCores({ ...base, requested: 1, jobs: 4, cores: 2 }), { threads: 1, jobsAtOnce: 4 });
+  assert.deepEqual(resolveThreads({ ...base, cores: 2 }), { count: 2, auto: true });
+  assert.deepEqual(resolveThreads({ ...base, cores: 8 }), { count: 8, auto: true });
+  assert.deepEqual(resolveThreads({ ...base, cores: 1 }), { count: 1, auto: false });
+  assert.deepEqual(resolveThreads({ ...base, cores: 16, backend: 'tensorflow (no GPU found: CPU)' }), { count: 1, auto: false });
+  assert.deepEqual(resolveThreads({ ...base, requested: 4, cores: 16, backend: 'tensorflow (GPU)' }), { count: 1, auto: false });
+  assert.deepEqual(resolveThreads({ ...base, requested: 2, cores: 2 }), { count: 2, auto: false });
 });
 
 test('an explicit thread count above the cores is refused, not lowered: exit 2, with where it was set', () => {
-  assert.throws(() => shareCores({ requested: 3, source: '--threads', backend: 'wasm', jobs: 1, cores: 2 }), (error: Error) => {
+  assert.throws(() => resolveThreads({ requested: 3, source: '--threads', backend: 'wasm', cores: 2 }), (error: Error) => {
     assert.ok(error instanceof UsageError);
     assert.equal(error.message, '--threads 3: more threads than this machine\'s 2 cores: use at most 2, or auto');
     return true;
   });
-  assert.throws(() => shareCores({ requested: 3, source: 'runtime.threads in x.yaml', backend: 'cpu', jobs: 1, cores: 2 }), {
+  assert.throws(() => resolveThreads({ requested: 3, source: 'runtime.threads in x.yaml', backend: 'cpu', cores: 2 }), {
     message: 'runtime.threads in x.yaml 3: more threads than this machine\'s 2 cores: use at most 2, or auto',
   });
+});
+
+test('the scheduler shares the cores: a job takes its threads, --jobs caps the jobs, one job always runs', async () => {
+  // Five independent jobs: two of 2 threads, three of 1, on 2 cores with --jobs 2.
+  const jobs = [2, 1, 1, 2, 1].map((threads, i) => ({ id: `j${i}`, label: `j${i}`, threads, dependsOn: [] }) as unknown as Job);
+  let running = 0;
+  let threadsRunning = 0;
+  const seen: { jobs: number; threads: number }[] = [];
+  await schedule(jobs, {
+    concurrency: 2,
+    slots: { capacity: threadSlots(2, 2), of: (job) => job.threads },
+    emit: () => {},
+    describeError: (error) => ({ message: String(error), interrupted: false }),
+    run: async (job) => {
+      running++;
+      threadsRunning += job.threads;
+      seen.push({ jobs: running, threads: threadsRunning });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      running--;
+      threadsRunning -= job.threads;
+      return { status: 'done' } as JobOutcome;
+    },
+  });
+  assert.equal(seen.length, 5);
+  assert.ok(seen.every((s) => s.threads <= 2 && s.jobs <= 2), JSON.stringify(seen));
+  assert.ok(seen.some((s) => s.jobs === 2), 'two one-thread jobs ran at once');
+  assert.equal(threadSlots(4, 2), 4, '--jobs 4 of one thread each: four at once, as before threads');
 });
 
 test('shards are contiguous rows in replica order, the first ones a row larger', () => {
@@ -62,13 +82,13 @@ test('shards are contiguous rows in replica order, the first ones a row larger',
 test('the thread count is part of the job keys; one thread keeps the keys of before, and dist trains on one', async () => {
   const { experiment } = await loadExperiment(fixture, { checkShapes: false });
   const one = planExperiment(experiment, 'wasm');
-  const two = planExperiment(experiment, 'wasm', 2);
-  assert.deepEqual(planExperiment(experiment, 'wasm', 1).jobs.map((j) => j.key), one.jobs.map((j) => j.key));
+  const two = planExperiment(experiment, 'wasm', { count: 2, auto: false });
+  assert.deepEqual(planExperiment(experiment, 'wasm', { count: 1, auto: false }).jobs.map((j) => j.key), one.jobs.map((j) => j.key));
   assert.deepEqual(two.jobs.map((j) => j.threads), [2, 2, 2]);
   for (const [i, job] of one.jobs.entries()) assert.notEqual(job.key, two.jobs[i].key, `${job.label}: a 2-thread result is not a 1-thread one`);
 
   const { experiment: dist } = await loadExperiment(fixture, { checkShapes: false, overrides: ['stages.kd_student.loss={dist: {}}'] });
-  const kd = planExperiment(dist, 'wasm', 2).jobs.find((j) => j.label === 'kd_student')!;
+  const kd = planExperiment(dist, 'wasm', { count: 2, auto: false }).jobs.find((j) => j.label === 'kd_student')!;
   assert.equal(kd.threads, 1, 'DIST correlates the whole batch: no replicas');
 });
 
@@ -76,7 +96,7 @@ test('a loss list trains on every thread unless a term couples the batch or read
   const methods = (name: string) => fileURLToPath(new URL(`../../experiments/methods/${name}.yaml`, import.meta.url));
   const threadsOf = async (name: string, stage: string) => {
     const { experiment } = await loadExperiment(methods(name), { checkShapes: false });
-    return planExperiment(experiment, 'wasm', 2).jobs.find((j) => j.label === stage)!.threads;
+    return planExperiment(experiment, 'wasm', { count: 2, auto: false }).jobs.find((j) => j.label === stage)!.threads;
   };
   assert.equal(await threadsOf('kd', 'kd'), 2, 'crossEntropy + kd: per-row terms');
   assert.equal(await threadsOf('kd', 'teacher'), 2);
@@ -86,13 +106,29 @@ test('a loss list trains on every thread unless a term couples the batch or read
 
 test('under Slurm, auto is one thread and a count is not bounded by this machine\'s cores', () => {
   const base = { source: '--threads', backend: 'wasm', executor: 'slurm' as const };
-  assert.deepEqual(shareCores({ ...base, requested: 'auto', jobs: 1, cores: 2 }), { threads: 1, jobsAtOnce: 1 });
-  assert.deepEqual(shareCores({ ...base, requested: 8, jobs: 1, cores: 2 }), { threads: 8, jobsAtOnce: 1 });
+  assert.deepEqual(resolveThreads({ ...base, requested: 'auto', cores: 2 }), { count: 1, auto: false });
+  assert.deepEqual(resolveThreads({ ...base, requested: 8, cores: 2 }), { count: 8, auto: false });
+});
+
+test('auto: a job whose batches are too small to share trains on one thread; an explicit count is kept', async () => {
+  const quick = fileURLToPath(new URL('../../experiments/quick.yaml', import.meta.url));
+  const reference = fileURLToPath(new URL('../../experiments/cifar10-kd.yaml', import.meta.url));
+  const threadsBy = async (file: string, threads: { count: number; auto: boolean }) => {
+    const { experiment } = await loadExperiment(file, { checkShapes: false });
+    return Object.fromEntries(planExperiment(experiment, 'wasm', threads).jobs.map((j) => [j.stage.name, j.threads]));
+  };
+  assert.deepEqual(await threadsBy(quick, { count: 2, auto: true }), { teacher: 1, student: 1, kd_student: 1 });
+  assert.deepEqual(await threadsBy(quick, { count: 2, auto: false }), { teacher: 2, student: 2, kd_student: 2 });
+  assert.deepEqual(await threadsBy(reference, { count: 2, auto: true }), { teacher: 2, student: 2, kd_student: 2 });
+  const { experiment } = await loadExperiment(quick, { checkShapes: false });
+  const [teacher, student] = ['teacher', 'student'].map((name) => batchMacs(experiment, name, 64));
+  assert.ok(teacher > 5 * student && student > 0, `${teacher} vs ${student}: the cost follows the model`);
+  assert.equal(batchMacs(experiment, 'student', 32), batchMacs(experiment, 'student', 64) / 2);
 });
 
 test('a job planned again elsewhere (worker, Slurm job, replica) is found under its key, also one that trains on one thread', async () => {
   const { experiment } = await loadExperiment(fixture, { checkShapes: false, overrides: ['stages.kd_student.loss={dist: {}}'] });
-  const { jobs } = planExperiment(experiment, 'wasm', 2);
+  const { jobs } = planExperiment(experiment, 'wasm', { count: 2, auto: false });
   for (const job of jobs) {
     const request = jobRequest(job, { cacheDir: '/nowhere', backend: { name: 'wasm', label: 'wasm' } });
     const { job: again } = await reloadJob({ ...request, backend: 'wasm' });
