@@ -26,6 +26,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { depthwiseFilterGradSimd, filterGradSimd } from './filter-grad-simd.js';
 import { maxPoolGrad2x2Simd } from './maxpool-grad-simd.js';
 import { tf } from './tf.js';
+import { winogradConv3x3, winogradFilterGrad3x3 } from './winograd.js';
 
 type TensorInfo = tf.TensorInfo;
 type KernelConfig = tf.KernelConfig;
@@ -113,6 +114,14 @@ function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: unk
     return run(backend, tf.Conv2DBackpropInput, args.inputs, args.attrs);
   }
 
+  if (kh === 3 && kw === 3 && sh === 1 && sw === 1) {
+    // Winograd F(2x2, 3x3) (winograd.ts), rotating the filter as it transforms it.
+    const filterT = run(backend, tf.Transpose, { x: filter }, { perm: [0, 1, 3, 2] }); // [kh, kw, co, ci]
+    const dx = winogradConv3x3(backend, dy, filterT, { padTop, padLeft, outH: inHeight, outW: inWidth, rotate: true },
+      (a, b) => run(backend, tf.BatchMatMul, { a, b }, { transposeA: false, transposeB: false }));
+    free(backend, filterT);
+    if (dx != null) return dx;
+  }
   const flipped = run(backend, tf.Reverse, { x: filter }, { dims: [0, 1] });
   const filterT = run(backend, tf.Transpose, { x: flipped }, { perm: [0, 1, 3, 2] }); // [kh, kw, co, ci]
   free(backend, flipped);
@@ -154,6 +163,10 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: un
   const { inHeight, inWidth, outHeight, outWidth } = info;
   const padTop = info.padInfo.top;
   const padLeft = info.padInfo.left;
+  if (kh === 3 && kw === 3 && sh === 1 && sw === 1) {
+    const winograd = winogradFilterGrad3x3(backend, x, dy, padTop, padLeft); // F(3x3, 2x2), winograd.ts
+    if (winograd != null) return winograd;
+  }
   const simd = filterGradSimd(backend, x, dy, info);
   if (simd != null) return simd;
   // Without WebAssembly SIMD (see filter-grad-simd.ts), through the XNNPACK convolution.
