@@ -1,7 +1,7 @@
 // Per-kernel cost of the convolution gradients on wasm next to the forward convolution of the same layer,
 // for the layers of the reference models (batch 64): what a training step pays per conv layer.
 //
-//   node --import tsx bench/conv-grad-speed.ts [--reps 5] [--layers student|teacher|all]
+//   node --import tsx bench/conv-grad-speed.ts [--reps 5] [--layers student|teacher|all] [--schemes F23,F32]
 //
 // Times are process CPU ms (median of --reps calls): the wasm backend is single-threaded, so other load on
 // the machine does not inflate them.
@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 import { selectBackend } from '../src/engine/backend.js';
 import { tf } from '../src/engine/tf.js';
-import { setWinogradEnabled } from '../src/engine/winograd.js';
+import { WINOGRAD_SCHEMES, setWinogradEnabled, setWinogradSchemes } from '../src/engine/winograd.js';
 
 export interface ConvLayer { name: string; h: number; ci: number; co: number; k: number; s: number }
 
@@ -108,6 +108,12 @@ if (process.argv[1] != null && fileURLToPath(import.meta.url) === process.argv[1
   const argv = process.argv.slice(2);
   const opt = (name: string) => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : undefined; };
   const which = opt('--layers') ?? 'all';
+  const schemes = opt('--schemes'); // e.g. F43,F34: the dx and dW Winograd schemes to measure
+  if (schemes != null) {
+    const [conv, filterGrad] = schemes.split(',').map((s) => WINOGRAD_SCHEMES[s as keyof typeof WINOGRAD_SCHEMES]);
+    if (conv == null || filterGrad == null) throw new Error(`--schemes: two of ${Object.keys(WINOGRAD_SCHEMES).join(', ')}`);
+    setWinogradSchemes(conv, filterGrad);
+  }
   const layers = which === 'all' ? [...REFERENCE_LAYERS.student, ...REFERENCE_LAYERS.teacher] : REFERENCE_LAYERS[which as 'student' | 'teacher'];
   console.log(formatConvGrads(await benchConvGrads(layers, Number(opt('--reps') ?? 5))));
 }

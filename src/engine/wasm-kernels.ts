@@ -1,11 +1,13 @@
 // Kernels kdx adds to (or replaces in) the TensorFlow.js wasm backend so that training is not 10-100x
 // slower than inference there.
 //
-// - Conv2DBackpropFilter (missing on wasm): a WebAssembly SIMD kernel of kdx's on the heap, reading x and dy
-//   in place (filter-grad-simd.ts; ~0.8x a forward convolution). Engines without SIMD compute it through the
-//   XNNPACK Conv2D forward kernel (transposes, dy as the filter, dilated by the stride: ~1.7x).
-// - Conv2DBackpropInput (slow, scalar C++): through the XNNPACK Conv2D forward kernel: a flipped filter and
-//   (for stride > 1) a dilation (~1.0x a forward convolution).
+// - Conv2DBackpropFilter (missing on wasm): for stride-1 3x3 layers with 16+ channels, Winograd F(3x3, 4x4)
+//   (winograd.ts; ~0.4x a forward convolution); else a WebAssembly SIMD kernel of kdx's on the heap, reading x
+//   and dy in place (filter-grad-simd.ts; ~0.8x). Engines without SIMD compute it through the XNNPACK Conv2D
+//   forward kernel (transposes, dy as the filter, dilated by the stride: ~1.7x).
+// - Conv2DBackpropInput (slow, scalar C++): for stride-1 3x3 layers with 16+ channels, Winograd F(4x4, 3x3)
+//   (winograd.ts; ~0.45x a forward convolution); else through the XNNPACK Conv2D forward kernel: a flipped
+//   filter and (for stride > 1) a dilation (~1.0x).
 // - BatchMatMul with transposeA/transposeB falls off XNNPACK onto a naive strided loop in tfjs-wasm (250 ms
 //   for the dense gradient 4096x64 . 64x256); explicit transposes then the XNNPACK product take ~9 ms.
 // - MaxPoolGrad: a channel-innermost JS loop over the heap is several times faster than the built-in (which
@@ -26,7 +28,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { depthwiseFilterGradSimd, filterGradSimd } from './filter-grad-simd.js';
 import { maxPoolGrad2x2Simd } from './maxpool-grad-simd.js';
 import { tf } from './tf.js';
-import { winogradConv3x3, winogradFilterGrad3x3 } from './winograd.js';
+import { winogradConv3x3, winogradFilterGrad3x3, winogradPays } from './winograd.js';
 
 type TensorInfo = tf.TensorInfo;
 type KernelConfig = tf.KernelConfig;
@@ -114,8 +116,8 @@ function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: unk
     return run(backend, tf.Conv2DBackpropInput, args.inputs, args.attrs);
   }
 
-  if (kh === 3 && kw === 3 && sh === 1 && sw === 1) {
-    // Winograd F(2x2, 3x3) (winograd.ts), rotating the filter as it transforms it.
+  if (kh === 3 && kw === 3 && sh === 1 && sw === 1 && winogradPays(info.inChannels, info.outChannels)) {
+    // Winograd (winograd.ts), rotating the filter as it transforms it.
     const filterT = run(backend, tf.Transpose, { x: filter }, { perm: [0, 1, 3, 2] }); // [kh, kw, co, ci]
     const dx = winogradConv3x3(backend, dy, filterT, { padTop, padLeft, outH: inHeight, outW: inWidth, rotate: true },
       (a, b) => run(backend, tf.BatchMatMul, { a, b }, { transposeA: false, transposeB: false }));
@@ -163,8 +165,8 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: un
   const { inHeight, inWidth, outHeight, outWidth } = info;
   const padTop = info.padInfo.top;
   const padLeft = info.padInfo.left;
-  if (kh === 3 && kw === 3 && sh === 1 && sw === 1) {
-    const winograd = winogradFilterGrad3x3(backend, x, dy, padTop, padLeft); // F(3x3, 2x2), winograd.ts
+  if (kh === 3 && kw === 3 && sh === 1 && sw === 1 && winogradPays(inChannels, info.outChannels)) {
+    const winograd = winogradFilterGrad3x3(backend, x, dy, padTop, padLeft); // winograd.ts
     if (winograd != null) return winograd;
   }
   const simd = filterGradSimd(backend, x, dy, info);

@@ -1,21 +1,24 @@
 // Winograd kernels for the gradients of stride-1 3x3 convolutions on wasm, which otherwise cost as many
 // multiply-adds as the forward convolution each (and the forward already runs near wasm-SIMD peak):
 //
-// - dx: a stride-1 3x3 correlation of the padded dy with the rotated filter, by F(2x2, 3x3): every 4x4 tile
-//   of dy (stride 2) is transformed (B^T d B), the filter too (G g G^T), the 16 elementwise products become
-//   16 matrix products [tiles, CO] . [CO, CI] on tfjs-wasm's XNNPACK kernel, and A^T m A gives each 2x2 tile
-//   of dx: 16 multiplications per 4 outputs instead of 36.
-// - dW: dW[kh,kw] = sum over tiles of corr(4x4 patch of x, 2x2 tile of dy) by F(3x3, 2x2), dy's tiles
-//   taking the filter's place: 16 products [CI, tiles] . [tiles, CO], accumulated over the batch with
+// - dx: a stride-1 3x3 correlation of the padded dy with the rotated filter, by F(4x4, 3x3): every 6x6 tile
+//   of dy (stride 4) is transformed (B^T d B), the filter too (G g G^T), the 36 elementwise products become
+//   36 matrix products [tiles, CO] . [CO, CI] on tfjs-wasm's XNNPACK kernel, and A^T m A gives each 4x4 tile
+//   of dx: 36 multiplications per 16 outputs instead of 144.
+// - dW: dW[kh,kw] = sum over tiles of corr(6x6 patch of x, 4x4 tile of dy) by F(3x3, 4x4), dy's tiles
+//   taking the filter's place: 36 products [CI, tiles] . [tiles, CO], accumulated over the batch with
 //   filter-grad-simd.ts's kernel (which reads both operands [tiles, C] in place), then A^T m A gives 3x3.
+// F(2x2, 3x3) and F(3x3, 2x2) are kept beside them (exact to the last bits as the direct kernels, but ~1.5x
+// slower: bench/conv-grad-speed.ts --schemes F23,F32).
 //
 // The transforms are WebAssembly SIMD kernels generated from the transform matrices (one function each,
 // vectorised over 4 channels: NHWC keeps channels innermost), assembled at start-up (wasm-asm.ts) and run on
-// tfjs-wasm's heap. Tiles are taken a few images at a time, so the transformed tensors (16 x tiles x
+// tfjs-wasm's heap. Tiles are taken a few images at a time, so the transformed tensors (36 x tiles x
 // channels) stay a few MB and in cache. Edge tiles read zeros: the input is padded (PadV2) so that every
 // tile lies inside it, and channels are padded to multiples of 4 (8 for dW's output channels).
-// Every sum runs in a fixed order (no threads): the same bytes run to run. Float32 error: ~1e-6 relative
-// to the largest output here (F(2,3) and F(3,2) use only 0, +-1 and 1/2).
+// Every sum runs in a fixed order (no threads): the same bytes run to run. Float32 error against the cpu
+// backend, relative to the largest output: ~1e-5 (F(4,3), F(3,4): constants up to 8 and 1/24), ~5e-7 (F(2,3),
+// F(3,2): only 0, +-1 and 1/2).
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 import { accumulateFor, cropFilter } from './filter-grad-simd.js';
@@ -34,18 +37,35 @@ type MatMul = (a: TensorInfo, b: TensorInfo) => TensorInfo;
 type TransformFn = (srcTable: number, dstTable: number, srcOff: number, dstOff: number, tiles: number,
   channelBytes: number, srcStep: number, dstStep: number) => void;
 
-/** Winograd F(2,3): 2 outputs of a 3-tap correlation from 4 inputs. */
-const F23 = {
+/**
+ * A Winograd algorithm F(m, r): m outputs of an r-tap correlation y[k] = sum_i d[k+i] h[i] from n = m+r-1
+ * inputs, y = AT [(G h) * (BT d)]; in 2-D, Y = AT [(G h G^T) * (BT d B)] A, n*n products per m*m outputs.
+ */
+interface Scheme { name: string; m: number; r: number; BT: number[][]; G: number[][]; AT: number[][] }
+
+const transpose = (a: number[][]): number[][] => a[0]!.map((_, j) => a.map((row) => row[j]!));
+
+/** F(2,3) and F(4,3) (Lavin & Gray, 2015) for dx; 4 and 2.25 multiplications per output instead of 9. */
+const F23: Scheme = {
+  name: 'F23', m: 2, r: 3,
   BT: [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
   G: [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]],
   AT: [[1, 1, 1, 0], [0, 1, -1, -1]],
 };
-/** Winograd F(3,2): 3 outputs of a 2-tap correlation from 4 inputs (the filter gradient: dy's 2x2 tiles as taps). */
-const F32 = {
-  BT: [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, -1, 0, 1]],
-  G: [[1, 0], [0.5, 0.5], [0.5, -0.5], [0, 1]],
-  AT: [[1, 1, 1, 0], [0, 1, -1, 0], [0, 1, 1, 1]],
+const F43: Scheme = {
+  name: 'F43', m: 4, r: 3,
+  BT: [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0], [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]],
+  G: [[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6], [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]],
+  AT: [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]],
 };
+/**
+ * F(3,2) and F(3,4) for dW, dy's 2x2 or 4x4 tiles taking the filter's place, 3x3 outputs: F(r,m) is F(m,r)
+ * with G and A swapped (the same trilinear form, sum y[k] h[i] d[k+i], read with y and h exchanged).
+ */
+const swapped = (f: Scheme, name: string): Scheme => ({ name, m: f.r, r: f.m, BT: f.BT, G: transpose(f.AT), AT: transpose(f.G) });
+const F32 = swapped(F23, 'F32');
+const F34 = swapped(F43, 'F34');
+export const WINOGRAD_SCHEMES = { F23, F43, F32, F34 };
 
 const [SRC_TABLE, DST_TABLE, SRC_OFF, DST_OFF, TILES, CHANNEL_BYTES, SRC_STEP, DST_STEP] = [0, 1, 2, 3, 4, 5, 6, 7];
 const [C_AT, SRC_AT, DST_AT] = [8, 9, 10];
@@ -105,26 +125,39 @@ function transformFunction(name: string, L: number[][]): WasmFunction {
   return { name, params: 8, locals: [{ type: I32, count: i32Locals }, { type: V128, count: n * n + p * n }], body: code };
 }
 
-interface TransformKernels {
-  dataF23: TransformFn; filterF23: TransformFn; outputF23: TransformFn;
-  dataF32: TransformFn; filterF32: TransformFn; outputF32: TransformFn;
-}
+type TransformKernels = Record<string, TransformFn>;
+const transformName = (scheme: Scheme, part: 'data' | 'filter' | 'output') => `${scheme.name}_${part}`;
 
-/** The module's bytes: (import "env" "memory"), one export per transform. */
+/** The module's bytes: (import "env" "memory"), exports F23_data, F23_filter, F23_output, ... for each scheme. */
 export function winogradModuleBytes(): Uint8Array<ArrayBuffer> {
-  return assemble([
-    transformFunction('dataF23', F23.BT), transformFunction('filterF23', F23.G), transformFunction('outputF23', F23.AT),
-    transformFunction('dataF32', F32.BT), transformFunction('filterF32', F32.G), transformFunction('outputF32', F32.AT),
-  ]);
+  return assemble(Object.values(WINOGRAD_SCHEMES).flatMap((f) => [
+    transformFunction(transformName(f, 'data'), f.BT), transformFunction(transformName(f, 'filter'), f.G),
+    transformFunction(transformName(f, 'output'), f.AT),
+  ]));
 }
 
 const heapKernel = heapModule<TransformKernels>(winogradModuleBytes);
 
 /**
  * Fewer channels than this on either side (the first layer's 3 input channels): the transforms cost more than
- * the multiplications they save (teacher conv1 at batch 64: dx 29 ms against 21 direct, dW 16 against 13).
+ * the multiplications they save (teacher conv1 at batch 64, F(2,3): dx 29 ms against 21 direct, dW 16 against 13).
  */
 const MIN_CHANNELS = 16;
+
+/** Whether Winograd beats the direct kernels for a 3x3 stride-1 convolution with these channels (measured). */
+export function winogradPays(inChannels: number, outChannels: number): boolean {
+  return Math.min(inChannels, outChannels) >= MIN_CHANNELS;
+}
+
+/** The schemes the kernels use (measured: bench/conv-grad-speed.ts). */
+let CONV_SCHEME: Scheme = F43;
+let FILTER_GRAD_SCHEME: Scheme = F34;
+
+/** The bench picks the schemes to compare them. */
+export function setWinogradSchemes(conv: Scheme, filterGrad: Scheme): void {
+  CONV_SCHEME = conv;
+  FILTER_GRAD_SCHEME = filterGrad;
+}
 
 let winogradEnabled = true;
 
@@ -139,10 +172,17 @@ function kernelsFor(backend: BackendWasm): TransformKernels | null {
 
 // --- driving them ----------------------------------------------------------------------------------------
 
-/** Tiles transformed per pass (whole images): 16 x tiles x channels floats stay a few MB. */
-const TILES_PER_PASS = 1024;
-/** Bytes of the two operands per call of the filter-gradient product (as filter-grad-simd.ts: L1-sized). */
-const BYTES_PER_PRODUCT_CALL = 16384;
+/**
+ * Bytes of transformed tiles per pass (whole images, at least one): n*n x tiles x channels floats, in and out
+ * of the products, stay a few MB (and in cache) instead of growing with the batch.
+ */
+const BYTES_PER_PASS = 2 * 2 ** 20;
+/**
+ * Bytes of the two operands per call of the filter-gradient product: enough tiles that loading and storing the
+ * 4x8 blocks of M is a small part of a call even at 256 channels (16 KB, filter-grad-simd.ts's block, gave
+ * only 8 tiles there), few enough to stay in L2.
+ */
+const BYTES_PER_PRODUCT_CALL = 64 * 1024;
 
 const roundUp = (v: number, m: number) => Math.ceil(v / m) * m;
 
@@ -177,78 +217,77 @@ function matrices(backend: BackendWasm, count: number, shape: number[]): TensorI
 
 const addresses = (backend: BackendWasm, ts: TensorInfo[]): number[] => ts.map((t) => heapOffset(backend, t));
 
-/**
- * For each image b of [b0, b1) and row of tiles, `transform` from the NHWC image `image` (tiles n x n at
- * stride 2) into (or from) the 16 matrices [tiles, C]: the walk both directions of the data share.
- */
-function forEachTileRow(b0: number, b1: number, tilesH: number, visit: (b: number, ty: number, firstTile: number) => void): void {
-  for (let b = b0; b < b1; b++) for (let ty = 0; ty < tilesH; ty++) visit(b, ty, ((b - b0) * tilesH + ty));
+/** For each image b of [b0, b1) and row ty of its tiles: `visit` with the index of the row's first tile in the pass. */
+function forEachTileRow(b0: number, b1: number, tilesH: number, tilesW: number, visit: (b: number, ty: number, firstTile: number) => void): void {
+  for (let b = b0; b < b1; b++) for (let ty = 0; ty < tilesH; ty++) visit(b, ty, ((b - b0) * tilesH + ty) * tilesW);
 }
 
 /**
- * Stride-1 3x3 correlation by F(2x2, 3x3): out[b,i,j,k] = sum x[b, i+a-padTop, j+c-padLeft, ci] g[a,c,ci,k]
+ * Stride-1 3x3 correlation by F(m x m, 3x3): out[b,i,j,k] = sum x[b, i+a-padTop, j+c-padLeft, ci] g[a,c,ci,k]
  * for i < outH, j < outW (zeros outside x), with g = filter, or the filter rotated by 180 degrees when
  * `rotate`. filter: [3, 3, CI, K]. `matMul` multiplies [1, m, k] . [1, k, n] (tfjs-wasm's BatchMatMul, which
  * runs such a single untransposed product on XNNPACK). Null where the SIMD kernels cannot run.
  */
 export function winogradConv3x3(backend: BackendWasm, x: TensorInfo, filter: TensorInfo,
-  geometry: { padTop: number; padLeft: number; outH: number; outW: number; rotate: boolean }, matMul: MatMul): TensorInfo | null {
+  geometry: { padTop: number; padLeft: number; outH: number; outW: number; rotate: boolean }, matMul: MatMul,
+  scheme: Scheme = CONV_SCHEME): TensorInfo | null {
   const kernels = kernelsFor(backend);
   if (kernels == null) return null;
   const [B, H, W, CI] = x.shape as [number, number, number, number];
   const K = filter.shape[3]!;
-  if (CI < MIN_CHANNELS || K < MIN_CHANNELS) return null;
   const { padTop, padLeft, outH, outW } = geometry;
-  const tilesH = Math.ceil(outH / 2);
-  const tilesW = Math.ceil(outW / 2);
-  const padBottom = 2 * tilesH + 2 - padTop - H;
-  const padRight = 2 * tilesW + 2 - padLeft - W;
+  const { m } = scheme;
+  const n = m + 2;
+  const tilesH = Math.ceil(outH / m);
+  const tilesW = Math.ceil(outW / m);
+  const padBottom = m * tilesH + 2 - padTop - H;
+  const padRight = m * tilesW + 2 - padLeft - W;
   if (Math.min(padTop, padLeft, padBottom, padRight) < 0) return null;
   const C = roundUp(CI, 4);
   const KP = roundUp(K, 4);
   const Wp = W + padLeft + padRight;
   const Hp = H + padTop + padBottom;
 
-  // U[m] = (G g G^T)[m]: [C, KP] each.
+  // U[t] = (G g G^T)[t]: n*n matrices [C, KP].
   const gC = pad(backend, filter, [[0, 0], [0, 0], [0, C - CI], [0, KP - K]]);
-  const U = matrices(backend, 16, [C, KP]);
+  const U = matrices(backend, n * n, [C, KP]);
   const tap = (k: number) => (geometry.rotate ? 8 - k : k) * 4 * C * KP;
   const tapTable = table(backend, Array.from({ length: 9 }, (_, k) => heapOffset(backend, gC) + tap(k)));
   const uTable = table(backend, addresses(backend, U));
-  kernels.filterF23(heapOffset(backend, tapTable), heapOffset(backend, uTable), 0, 0, 1, 4 * C * KP, 0, 0);
+  kernels[transformName(scheme, 'filter')]!(heapOffset(backend, tapTable), heapOffset(backend, uTable), 0, 0, 1, 4 * C * KP, 0, 0);
   free(backend, tapTable, uTable, gC === filter ? null : gC);
 
   const xp = pad(backend, x, [[0, 0], [padTop, padBottom], [padLeft, padRight], [0, C - CI]]);
-  const out = backend.makeOutput([B, 2 * tilesH, 2 * tilesW, KP], 'float32');
-  const patch = table(backend, tileOffsets(4, Wp, C));
-  const block = table(backend, tileOffsets(2, 2 * tilesW, KP));
-  const imagesPerPass = Math.max(1, Math.floor(TILES_PER_PASS / (tilesH * tilesW)));
+  const out = backend.makeOutput([B, m * tilesH, m * tilesW, KP], 'float32');
+  const patch = table(backend, tileOffsets(n, Wp, C));
+  const block = table(backend, tileOffsets(m, m * tilesW, KP));
+  const imagesPerPass = Math.max(1, Math.floor(BYTES_PER_PASS / (4 * n * n * (C + KP) * tilesH * tilesW)));
   for (let b0 = 0; b0 < B; b0 += imagesPerPass) {
     const b1 = Math.min(B, b0 + imagesPerPass);
     const tiles = (b1 - b0) * tilesH * tilesW;
-    const V = matrices(backend, 16, [tiles, C]);
+    const V = matrices(backend, n * n, [tiles, C]);
     const vTable = table(backend, addresses(backend, V));
     const xAt = heapOffset(backend, xp);
-    forEachTileRow(b0, b1, tilesH, (b, ty, row) => {
-      kernels.dataF23(heapOffset(backend, patch), heapOffset(backend, vTable), xAt + 4 * C * (b * Hp + 2 * ty) * Wp,
-        4 * C * row * tilesW, tilesW, 4 * C, 8 * C, 4 * C);
+    forEachTileRow(b0, b1, tilesH, tilesW, (b, ty, first) => {
+      kernels[transformName(scheme, 'data')]!(heapOffset(backend, patch), heapOffset(backend, vTable),
+        xAt + 4 * C * (b * Hp + m * ty) * Wp, 4 * C * first, tilesW, 4 * C, 4 * m * C, 4 * C);
     });
-    const M = V.map((v, m) => {
-      const product = matMul({ ...v, shape: [1, tiles, C] }, { ...U[m]!, shape: [1, C, KP] });
+    const M = V.map((v, t) => {
+      const product = matMul({ ...v, shape: [1, tiles, C] }, { ...U[t]!, shape: [1, C, KP] });
       backend.disposeData(v.dataId);
       return product;
     });
     free(backend, vTable);
     const mTable = table(backend, addresses(backend, M));
     const outAt = heapOffset(backend, out);
-    forEachTileRow(b0, b1, tilesH, (b, ty, row) => {
-      kernels.outputF23(heapOffset(backend, mTable), heapOffset(backend, block), 4 * KP * row * tilesW,
-        outAt + 4 * KP * (b * 2 * tilesH + 2 * ty) * 2 * tilesW, tilesW, 4 * KP, 4 * KP, 8 * KP);
+    forEachTileRow(b0, b1, tilesH, tilesW, (b, ty, first) => {
+      kernels[transformName(scheme, 'output')]!(heapOffset(backend, mTable), heapOffset(backend, block), 4 * KP * first,
+        outAt + 4 * KP * (b * m * tilesH + m * ty) * m * tilesW, tilesW, 4 * KP, 4 * KP, 4 * m * KP);
     });
     free(backend, mTable, ...M);
   }
   free(backend, patch, block, xp === x ? null : xp, ...U);
-  if (2 * tilesH === outH && 2 * tilesW === outW && KP === K) return out;
+  if (m * tilesH === outH && m * tilesW === outW && KP === K) return out;
   const slice = tf.getKernel(tf.Slice, 'wasm')!;
   const cropped = slice.kernelFunc({ inputs: { x: out }, backend, attrs: { begin: [0, 0, 0, 0], size: [B, outH, outW, K] } as unknown as tf.NamedAttrMap }) as TensorInfo;
   free(backend, out);
@@ -257,53 +296,56 @@ export function winogradConv3x3(backend: BackendWasm, x: TensorInfo, filter: Ten
 
 /**
  * dW[kh,kw,ci,co] = sum over b, oh < OH, ow < OW of x[b, oh+kh-padTop, ow+kw-padLeft, ci] dy[b,oh,ow,co]
- * (a stride-1 3x3 convolution's filter gradient) by F(3x3, 2x2). Null where the SIMD kernels cannot run.
+ * (a stride-1 3x3 convolution's filter gradient) by F(3x3, r x r), dy's r x r tiles as the taps. Null where
+ * the SIMD kernels cannot run.
  */
-export function winogradFilterGrad3x3(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, padTop: number, padLeft: number): TensorInfo | null {
+export function winogradFilterGrad3x3(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, padTop: number, padLeft: number,
+  scheme: Scheme = FILTER_GRAD_SCHEME): TensorInfo | null {
   const kernels = kernelsFor(backend);
   const accumulate = accumulateFor(backend);
   if (kernels == null || accumulate == null) return null;
   const [B, H, W, CI] = x.shape as [number, number, number, number];
   const [, OH, OW, CO] = dy.shape as [number, number, number, number];
-  if (CI < MIN_CHANNELS || CO < MIN_CHANNELS) return null;
-  const tilesH = Math.ceil(OH / 2);
-  const tilesW = Math.ceil(OW / 2);
-  const padBottom = 2 * tilesH + 2 - padTop - H;
-  const padRight = 2 * tilesW + 2 - padLeft - W;
+  const { r } = scheme;
+  const n = r + 2;
+  const tilesH = Math.ceil(OH / r);
+  const tilesW = Math.ceil(OW / r);
+  const padBottom = r * tilesH + 2 - padTop - H;
+  const padRight = r * tilesW + 2 - padLeft - W;
   if (Math.min(padTop, padLeft, padBottom, padRight) < 0) return null;
   const C = roundUp(CI, 4);
   const K = roundUp(CO, 8);
   const Hp = H + padTop + padBottom;
   const Wp = W + padLeft + padRight;
   const xp = pad(backend, x, [[0, 0], [padTop, padBottom], [padLeft, padRight], [0, C - CI]]);
-  const dyp = pad(backend, dy, [[0, 0], [0, 2 * tilesH - OH], [0, 2 * tilesW - OW], [0, K - CO]]);
-  const M = matrices(backend, 16, [C, K]);
-  for (const m of M) (backend.typedArrayFromHeap(m) as Float32Array).fill(0);
-  const patch = table(backend, tileOffsets(4, Wp, C));
-  const taps = table(backend, tileOffsets(2, 2 * tilesW, K));
-  const imagesPerPass = Math.max(1, Math.floor(TILES_PER_PASS / (tilesH * tilesW)));
+  const dyp = pad(backend, dy, [[0, 0], [0, r * tilesH - OH], [0, r * tilesW - OW], [0, K - CO]]);
+  const M = matrices(backend, n * n, [C, K]);
+  for (const mt of M) (backend.typedArrayFromHeap(mt) as Float32Array).fill(0);
+  const patch = table(backend, tileOffsets(n, Wp, C));
+  const taps = table(backend, tileOffsets(r, r * tilesW, K));
+  const imagesPerPass = Math.max(1, Math.floor(BYTES_PER_PASS / (4 * n * n * (C + K) * tilesH * tilesW)));
   const tilesPerCall = Math.max(1, Math.floor(BYTES_PER_PRODUCT_CALL / (4 * (C + K))));
   for (let b0 = 0; b0 < B; b0 += imagesPerPass) {
     const b1 = Math.min(B, b0 + imagesPerPass);
     const tiles = (b1 - b0) * tilesH * tilesW;
-    const V = matrices(backend, 16, [tiles, C]);
-    const U = matrices(backend, 16, [tiles, K]);
+    const V = matrices(backend, n * n, [tiles, C]);
+    const U = matrices(backend, n * n, [tiles, K]);
     const vTable = table(backend, addresses(backend, V));
     const uTable = table(backend, addresses(backend, U));
     const xAt = heapOffset(backend, xp);
     const dyAt = heapOffset(backend, dyp);
-    forEachTileRow(b0, b1, tilesH, (b, ty, row) => {
-      kernels.dataF32(heapOffset(backend, patch), heapOffset(backend, vTable), xAt + 4 * C * (b * Hp + 2 * ty) * Wp,
-        4 * C * row * tilesW, tilesW, 4 * C, 8 * C, 4 * C);
-      kernels.filterF32(heapOffset(backend, taps), heapOffset(backend, uTable), dyAt + 4 * K * (b * 2 * tilesH + 2 * ty) * 2 * tilesW,
-        4 * K * row * tilesW, tilesW, 4 * K, 8 * K, 4 * K);
+    forEachTileRow(b0, b1, tilesH, tilesW, (b, ty, first) => {
+      kernels[transformName(scheme, 'data')]!(heapOffset(backend, patch), heapOffset(backend, vTable),
+        xAt + 4 * C * (b * Hp + r * ty) * Wp, 4 * C * first, tilesW, 4 * C, 4 * r * C, 4 * C);
+      kernels[transformName(scheme, 'filter')]!(heapOffset(backend, taps), heapOffset(backend, uTable),
+        dyAt + 4 * K * (b * r * tilesH + r * ty) * r * tilesW, 4 * K * first, tilesW, 4 * K, 4 * r * K, 4 * K);
     });
     const vAt = addresses(backend, V);
     const uAt = addresses(backend, U);
     const mAt = addresses(backend, M);
     for (let t0 = 0; t0 < tiles; t0 += tilesPerCall) {
-      const n = Math.min(tilesPerCall, tiles - t0);
-      for (let m = 0; m < 16; m++) accumulate(vAt[m]! + 4 * C * t0, uAt[m]! + 4 * K * t0, mAt[m]!, 1, n, 4 * C, 0, 0, C, K);
+      const count = Math.min(tilesPerCall, tiles - t0);
+      for (let t = 0; t < n * n; t++) accumulate(vAt[t]! + 4 * C * t0, uAt[t]! + 4 * K * t0, mAt[t]!, 1, count, 4 * C, 0, 0, C, K);
     }
     free(backend, vTable, uTable, ...V, ...U);
   }
@@ -311,7 +353,7 @@ export function winogradFilterGrad3x3(backend: BackendWasm, x: TensorInfo, dy: T
   const dw = backend.makeOutput([3, 3, C, K], 'float32');
   const mTable = table(backend, addresses(backend, M));
   const dwTable = table(backend, Array.from({ length: 9 }, (_, k) => heapOffset(backend, dw) + 4 * k * C * K));
-  kernels.outputF32(heapOffset(backend, mTable), heapOffset(backend, dwTable), 0, 0, 1, 4 * C * K, 0, 0);
+  kernels[transformName(scheme, 'output')]!(heapOffset(backend, mTable), heapOffset(backend, dwTable), 0, 0, 1, 4 * C * K, 0, 0);
   free(backend, mTable, dwTable, ...M);
   if (C === CI && K === CO) return dw;
   const cropped = cropFilter(backend, dw, [3, 3, CI, CO]);
