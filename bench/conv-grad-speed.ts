@@ -7,11 +7,9 @@
 // the machine does not inflate them.
 import { fileURLToPath } from 'node:url';
 
-import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-
 import { selectBackend } from '../src/engine/backend.js';
 import { tf } from '../src/engine/tf.js';
-import { WINOGRAD_SCHEMES, setWinogradEnabled, setWinogradSchemes, winogradConv3x3 } from '../src/engine/winograd.js';
+import { WINOGRAD_SCHEMES, setWinogradEnabled, setWinogradSchemes } from '../src/engine/winograd.js';
 
 export interface ConvLayer { name: string; h: number; ci: number; co: number; k: number; s: number }
 
@@ -33,25 +31,10 @@ export const REFERENCE_LAYERS: Record<'student' | 'teacher', ConvLayer[]> = {
   ],
 };
 
-/**
- * Per layer: the kernels as registered; (for stride-1 3x3 layers) what they replace without Winograd; and the
- * forward convolution by Winograd, which kdx does not use (yet): a measure of what it would give.
- */
+/** Per layer: the kernels as registered, and (for stride-1 3x3 layers) what they replace without Winograd. */
 export interface ConvGradRow {
   layer: string; forwardMs: number; filterGradMs: number; inputGradMs: number;
-  directFilterGradMs: number; directInputGradMs: number; winogradForwardMs: number;
-}
-
-/** The forward convolution (3x3, stride 1, 'same') by winograd.ts, as a tensor. */
-function winogradForward(x: tf.Tensor4D, w: tf.Tensor4D): tf.Tensor {
-  const backend = tf.backend() as unknown as BackendWasm;
-  const matMul = (a: tf.TensorInfo, b: tf.TensorInfo) => tf.getKernel(tf.BatchMatMul, 'wasm')!.kernelFunc({
-    inputs: { a, b }, backend, attrs: { transposeA: false, transposeB: false },
-  }) as tf.TensorInfo;
-  const [, h, wd] = x.shape;
-  const y = winogradConv3x3(backend, x, w, { padTop: 1, padLeft: 1, outH: h, outW: wd, rotate: false }, matMul);
-  if (y == null) throw new Error('Winograd kernels unavailable (no WebAssembly SIMD?)');
-  return tf.engine().makeTensorFromTensorInfo(y);
+  directForwardMs: number; directFilterGradMs: number; directInputGradMs: number;
 }
 
 function cpuMs(f: () => void, reps: number): number {
@@ -80,17 +63,19 @@ export async function benchConvGrads(layers: ConvLayer[], reps = 5, batch = 64):
       { strides, pad: 'same', dataFormat: 'NHWC', filterShape: w.shape } as unknown as tf.NamedAttrMap) as tf.Tensor);
     const inputGrad = run(() => tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter: w },
       { strides, pad: 'same', dataFormat: 'NHWC', inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor);
+    const forward = run(() => tf.conv2d(x, w, strides, 'same'));
     const row: ConvGradRow = {
       layer: l.name,
-      forwardMs: cpuMs(run(() => tf.conv2d(x, w, strides, 'same')), reps),
+      forwardMs: cpuMs(forward, reps),
       filterGradMs: cpuMs(filterGrad, reps),
       inputGradMs: cpuMs(inputGrad, reps),
+      directForwardMs: 0,
       directFilterGradMs: 0,
       directInputGradMs: 0,
-      winogradForwardMs: l.k === 3 && l.s === 1 ? cpuMs(run(() => winogradForward(x, w)), reps) : Number.NaN,
     };
     setWinogradEnabled(false);
     try {
+      row.directForwardMs = cpuMs(forward, reps);
       row.directFilterGradMs = cpuMs(filterGrad, reps);
       row.directInputGradMs = cpuMs(inputGrad, reps);
     } finally {
@@ -103,21 +88,21 @@ export async function benchConvGrads(layers: ConvLayer[], reps = 5, batch = 64):
 }
 
 export function formatConvGrads(rows: ConvGradRow[]): string {
-  const head = ['forward', 'dW', 'dx', 'dW/fwd', 'dx/fwd', 'dW direct', 'dx direct', 'fwd wino'];
-  const lines = [`${'layer'.padEnd(16)} ${head.map((h) => h.padStart(9)).join(' ')}   (CPU ms; direct: without Winograd; fwd wino: forward by Winograd, unused)`];
-  const total: ConvGradRow = { layer: 'total', forwardMs: 0, filterGradMs: 0, inputGradMs: 0, directFilterGradMs: 0, directInputGradMs: 0, winogradForwardMs: 0 };
+  const head = ['forward', 'dW', 'dx', 'dW/fwd', 'dx/fwd', 'fwd direct', 'dW direct', 'dx direct'];
+  const lines = [`${'layer'.padEnd(16)} ${head.map((h) => h.padStart(9)).join(' ')}   (CPU ms; direct: without Winograd)`];
+  const total: ConvGradRow = { layer: 'total', forwardMs: 0, filterGradMs: 0, inputGradMs: 0, directForwardMs: 0, directFilterGradMs: 0, directInputGradMs: 0 };
   for (const r of rows) {
     total.forwardMs += r.forwardMs;
     total.filterGradMs += r.filterGradMs;
     total.inputGradMs += r.inputGradMs;
     total.directFilterGradMs += r.directFilterGradMs;
     total.directInputGradMs += r.directInputGradMs;
-    total.winogradForwardMs += r.winogradForwardMs;
+    total.directForwardMs += r.directForwardMs;
   }
   for (const r of [...rows, total]) {
     const cells = [r.forwardMs, r.filterGradMs, r.inputGradMs].map((v) => v.toFixed(1))
       .concat([r.filterGradMs / r.forwardMs, r.inputGradMs / r.forwardMs].map((v) => v.toFixed(2)))
-      .concat([r.directFilterGradMs, r.directInputGradMs, r.winogradForwardMs].map((v) => v.toFixed(1)));
+      .concat([r.directForwardMs, r.directFilterGradMs, r.directInputGradMs].map((v) => v.toFixed(1)));
     lines.push(`${r.layer.padEnd(16)} ${cells.map((c) => c.padStart(9)).join(' ')}`);
   }
   return lines.join('\n');

@@ -66,6 +66,7 @@ export const op = {
   f32x4Add: simd(0xe4),
   f32x4Sub: simd(0xe5),
   f32x4Mul: simd(0xe6),
+  f32x4Max: simd(0xe9),
 };
 
 export interface WasmFunction {

@@ -1,6 +1,9 @@
-// Winograd kernels for the gradients of stride-1 3x3 convolutions on wasm, which otherwise cost as many
-// multiply-adds as the forward convolution each (and the forward already runs near wasm-SIMD peak):
+// Winograd kernels for stride-1 3x3 convolutions on wasm: the forward convolution and both gradients cost the
+// same multiply-adds computed directly, and XNNPACK's forward already runs near wasm-SIMD peak; Winograd
+// needs fewer multiplications.
 //
+// - y (Conv2D, FusedConv2D): as dx below without the rotation, the bias and relu applied by the output
+//   transform as it writes the tiles.
 // - dx: a stride-1 3x3 correlation of the padded dy with the rotated filter, by F(4x4, 3x3): every 6x6 tile
 //   of dy (stride 4) is transformed (B^T d B), the filter too (G g G^T), the 36 elementwise products become
 //   36 matrix products [tiles, CO] . [CO, CI] on tfjs-wasm's XNNPACK kernel, and A^T m A gives each 4x4 tile
@@ -8,8 +11,8 @@
 // - dW: dW[kh,kw] = sum over tiles of corr(6x6 patch of x, 4x4 tile of dy) by F(3x3, 4x4), dy's tiles
 //   taking the filter's place: 36 products [CI, tiles] . [tiles, CO], accumulated over the batch with
 //   filter-grad-simd.ts's kernel (which reads both operands [tiles, C] in place), then A^T m A gives 3x3.
-// F(2x2, 3x3) and F(3x3, 2x2) are kept beside them (exact to the last bits as the direct kernels, but ~1.5x
-// slower: bench/conv-grad-speed.ts --schemes F23,F32).
+// F(2x2, 3x3) and F(3x3, 2x2) are kept beside them (as accurate as the direct kernels, but ~1.5x slower:
+// bench/conv-grad-speed.ts --schemes F23,F32).
 //
 // The transforms are WebAssembly SIMD kernels generated from the transform matrices (one function each,
 // vectorised over 4 channels: NHWC keeps channels innermost), assembled at start-up (wasm-asm.ts) and run on
@@ -34,8 +37,10 @@ type MatMul = (a: TensorInfo, b: TensorInfo) => TensorInfo;
 // 0, 16, .. channelBytes - 16, for `tiles` tiles, srcOff/dstOff advancing by srcStep/dstStep per tile. A
 // table holds either the offsets of a tile's pixels in an NHWC image (i*rowBytes + j*pixelBytes, with the
 // image's address in the offset) or the addresses of n*n (p*p) separate matrices [tiles, C].
+// Output transforms also come with an epilogue (the forward convolution's bias, then relu): y + bias[c].
 type TransformFn = (srcTable: number, dstTable: number, srcOff: number, dstOff: number, tiles: number,
-  channelBytes: number, srcStep: number, dstStep: number) => void;
+  channelBytes: number, srcStep: number, dstStep: number, bias: number) => void;
+type Epilogue = 'none' | 'bias' | 'biasRelu';
 
 /**
  * A Winograd algorithm F(m, r): m outputs of an r-tap correlation y[k] = sum_i d[k+i] h[i] from n = m+r-1
@@ -67,9 +72,10 @@ const F32 = swapped(F23, 'F32');
 const F34 = swapped(F43, 'F34');
 export const WINOGRAD_SCHEMES = { F23, F43, F32, F34 };
 
-const [SRC_TABLE, DST_TABLE, SRC_OFF, DST_OFF, TILES, CHANNEL_BYTES, SRC_STEP, DST_STEP] = [0, 1, 2, 3, 4, 5, 6, 7];
-const [C_AT, SRC_AT, DST_AT] = [8, 9, 10];
-const FIRST_POINTER = 11; // then n*n source pointers, then p*p destination pointers
+const [SRC_TABLE, DST_TABLE, SRC_OFF, DST_OFF, TILES, CHANNEL_BYTES, SRC_STEP, DST_STEP, BIAS] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+const PARAMS = 9;
+const [C_AT, SRC_AT, DST_AT] = [9, 10, 11];
+const FIRST_POINTER = 12; // then n*n source pointers, then p*p destination pointers
 
 function f32x4Splat(v: number): number[] {
   const bytes = [...new Uint8Array(new Float32Array([v]).buffer)];
@@ -92,14 +98,15 @@ function linearCombination(coefs: number[], locals: number[]): number[] {
   return first ? f32x4Splat(0) : code;
 }
 
-function transformFunction(name: string, L: number[][]): WasmFunction {
+function transformFunction(name: string, L: number[][], epilogue: Epilogue = 'none'): WasmFunction {
   const p = L.length;
   const n = L[0]!.length;
   const srcPtr = (k: number) => FIRST_POINTER + k;
   const dstPtr = (k: number) => FIRST_POINTER + n * n + k;
-  const i32Locals = FIRST_POINTER + n * n + p * p - 8;
-  const X = FIRST_POINTER + n * n + p * p; // n*n inputs, then p*n rows of L X
+  const i32Locals = FIRST_POINTER + n * n + p * p - PARAMS;
+  const X = FIRST_POINTER + n * n + p * p; // n*n inputs, then p*n rows of L X, then the bias
   const T = X + n * n;
+  const BIAS_V = T + p * n;
   const code: number[] = [];
   const emit = (...parts: number[][]) => { for (const part of parts) code.push(...part); };
   for (let k = 0; k < n * n; k++) emit(op.get(SRC_TABLE), op.i32Load(4 * k), op.set(srcPtr(k)));
@@ -108,6 +115,7 @@ function transformFunction(name: string, L: number[][]): WasmFunction {
   emit(op.i32(0), op.set(C_AT), op.loop); // for each 4 channels
   emit(op.get(SRC_OFF), op.get(C_AT), op.add, op.set(SRC_AT), op.get(DST_OFF), op.get(C_AT), op.add, op.set(DST_AT));
   for (let k = 0; k < n * n; k++) emit(op.get(srcPtr(k)), op.get(SRC_AT), op.add, op.v128Load(0), op.set(X + k));
+  if (epilogue !== 'none') emit(op.get(BIAS), op.get(C_AT), op.add, op.v128Load(0), op.set(BIAS_V));
   for (let a = 0; a < p; a++) {
     for (let j = 0; j < n; j++) { // (L X)[a][j] = sum_i L[a][i] X[i][j]
       emit(linearCombination(L[a]!, Array.from({ length: n }, (_, i) => X + i * n + j)), op.set(T + a * n + j));
@@ -116,23 +124,28 @@ function transformFunction(name: string, L: number[][]): WasmFunction {
   for (let a = 0; a < p; a++) {
     for (let b = 0; b < p; b++) { // Y[a][b] = sum_j (L X)[a][j] L[b][j]
       emit(op.get(dstPtr(a * p + b)), op.get(DST_AT), op.add);
-      emit(linearCombination(L[b]!, Array.from({ length: n }, (_, j) => T + a * n + j)), op.v128Store(0));
+      emit(linearCombination(L[b]!, Array.from({ length: n }, (_, j) => T + a * n + j)));
+      if (epilogue !== 'none') emit(op.get(BIAS_V), op.f32x4Add);
+      if (epilogue === 'biasRelu') emit(f32x4Splat(0), op.f32x4Max);
+      emit(op.v128Store(0));
     }
   }
   emit(op.get(C_AT), op.i32(16), op.add, op.tee(C_AT), op.get(CHANNEL_BYTES), op.ltU, op.brIf(0), op.end);
   emit(op.get(SRC_OFF), op.get(SRC_STEP), op.add, op.set(SRC_OFF), op.get(DST_OFF), op.get(DST_STEP), op.add, op.set(DST_OFF));
   emit(op.get(TILES), op.i32(1), op.sub, op.tee(TILES), op.brIf(0), op.end);
-  return { name, params: 8, locals: [{ type: I32, count: i32Locals }, { type: V128, count: n * n + p * n }], body: code };
+  return { name, params: PARAMS, locals: [{ type: I32, count: i32Locals }, { type: V128, count: n * n + p * n + 1 }], body: code };
 }
 
 type TransformKernels = Record<string, TransformFn>;
-const transformName = (scheme: Scheme, part: 'data' | 'filter' | 'output') => `${scheme.name}_${part}`;
+type Part = 'data' | 'filter' | 'output' | 'output_bias' | 'output_biasRelu';
+const transformName = (scheme: Scheme, part: Part) => `${scheme.name}_${part}`;
 
 /** The module's bytes: (import "env" "memory"), exports F23_data, F23_filter, F23_output, ... for each scheme. */
 export function winogradModuleBytes(): Uint8Array<ArrayBuffer> {
   return assemble(Object.values(WINOGRAD_SCHEMES).flatMap((f) => [
     transformFunction(transformName(f, 'data'), f.BT), transformFunction(transformName(f, 'filter'), f.G),
     transformFunction(transformName(f, 'output'), f.AT),
+    transformFunction(transformName(f, 'output_bias'), f.AT, 'bias'), transformFunction(transformName(f, 'output_biasRelu'), f.AT, 'biasRelu'),
   ]));
 }
 
@@ -140,7 +153,7 @@ const heapKernel = heapModule<TransformKernels>(winogradModuleBytes);
 
 /**
  * Fewer channels than this on either side (the first layer's 3 input channels): the transforms cost more than
- * the multiplications they save (teacher conv1 at batch 64, F(2,3): dx 29 ms against 21 direct, dW 16 against 13).
+ * the multiplications they save (teacher conv1, batch 64: forward 25 ms against 18 direct; F(2,3): dW 16 against 13).
  */
 const MIN_CHANNELS = 16;
 
@@ -222,15 +235,24 @@ function forEachTileRow(b0: number, b1: number, tilesH: number, tilesW: number, 
   for (let b = b0; b < b1; b++) for (let ty = 0; ty < tilesH; ty++) visit(b, ty, ((b - b0) * tilesH + ty) * tilesW);
 }
 
+/** Where a stride-1 3x3 correlation reads and writes, and what it adds to its outputs. */
+export interface Conv3x3Options {
+  padTop: number; padLeft: number; outH: number; outW: number;
+  /** Correlate with the filter rotated by 180 degrees (the input gradient). */
+  rotate: boolean;
+  /** [K], added to every output; then, with `relu`, max(0, .): the forward convolution's fused epilogue. */
+  bias?: TensorInfo | null;
+  relu?: boolean;
+}
+
 /**
  * Stride-1 3x3 correlation by F(m x m, 3x3): out[b,i,j,k] = sum x[b, i+a-padTop, j+c-padLeft, ci] g[a,c,ci,k]
  * for i < outH, j < outW (zeros outside x), with g = filter, or the filter rotated by 180 degrees when
  * `rotate`. filter: [3, 3, CI, K]. `matMul` multiplies [1, m, k] . [1, k, n] (tfjs-wasm's BatchMatMul, which
  * runs such a single untransposed product on XNNPACK). Null where the SIMD kernels cannot run.
  */
-export function winogradConv3x3(backend: BackendWasm, x: TensorInfo, filter: TensorInfo,
-  geometry: { padTop: number; padLeft: number; outH: number; outW: number; rotate: boolean }, matMul: MatMul,
-  scheme: Scheme = CONV_SCHEME): TensorInfo | null {
+export function winogradConv3x3(backend: BackendWasm, x: TensorInfo, filter: TensorInfo, geometry: Conv3x3Options,
+  matMul: MatMul, scheme: Scheme = CONV_SCHEME): TensorInfo | null {
   const kernels = kernelsFor(backend);
   if (kernels == null) return null;
   const [B, H, W, CI] = x.shape as [number, number, number, number];
@@ -254,10 +276,13 @@ export function winogradConv3x3(backend: BackendWasm, x: TensorInfo, filter: Ten
   const tap = (k: number) => (geometry.rotate ? 8 - k : k) * 4 * C * KP;
   const tapTable = table(backend, Array.from({ length: 9 }, (_, k) => heapOffset(backend, gC) + tap(k)));
   const uTable = table(backend, addresses(backend, U));
-  kernels[transformName(scheme, 'filter')]!(heapOffset(backend, tapTable), heapOffset(backend, uTable), 0, 0, 1, 4 * C * KP, 0, 0);
+  kernels[transformName(scheme, 'filter')]!(heapOffset(backend, tapTable), heapOffset(backend, uTable), 0, 0, 1, 4 * C * KP, 0, 0, 0);
   free(backend, tapTable, uTable, gC === filter ? null : gC);
 
   const xp = pad(backend, x, [[0, 0], [padTop, padBottom], [padLeft, padRight], [0, C - CI]]);
+  const bias = geometry.bias == null ? null : pad(backend, geometry.bias, [[0, KP - K]]);
+  const outputTransform = kernels[transformName(scheme, bias == null ? 'output' : geometry.relu === true ? 'output_biasRelu' : 'output_bias')]!;
+  if (bias == null && geometry.relu === true) throw new Error('kdx: winogradConv3x3 applies relu only after a bias');
   const out = backend.makeOutput([B, m * tilesH, m * tilesW, KP], 'float32');
   const patch = table(backend, tileOffsets(n, Wp, C));
   const block = table(backend, tileOffsets(m, m * tilesW, KP));
@@ -270,7 +295,7 @@ export function winogradConv3x3(backend: BackendWasm, x: TensorInfo, filter: Ten
     const xAt = heapOffset(backend, xp);
     forEachTileRow(b0, b1, tilesH, tilesW, (b, ty, first) => {
       kernels[transformName(scheme, 'data')]!(heapOffset(backend, patch), heapOffset(backend, vTable),
-        xAt + 4 * C * (b * Hp + m * ty) * Wp, 4 * C * first, tilesW, 4 * C, 4 * m * C, 4 * C);
+        xAt + 4 * C * (b * Hp + m * ty) * Wp, 4 * C * first, tilesW, 4 * C, 4 * m * C, 4 * C, 0);
     });
     const M = V.map((v, t) => {
       const product = matMul({ ...v, shape: [1, tiles, C] }, { ...U[t]!, shape: [1, C, KP] });
@@ -280,13 +305,14 @@ export function winogradConv3x3(backend: BackendWasm, x: TensorInfo, filter: Ten
     free(backend, vTable);
     const mTable = table(backend, addresses(backend, M));
     const outAt = heapOffset(backend, out);
+    const biasAt = bias == null ? 0 : heapOffset(backend, bias);
     forEachTileRow(b0, b1, tilesH, tilesW, (b, ty, first) => {
-      kernels[transformName(scheme, 'output')]!(heapOffset(backend, mTable), heapOffset(backend, block), 4 * KP * first,
-        outAt + 4 * KP * (b * m * tilesH + m * ty) * m * tilesW, tilesW, 4 * KP, 4 * KP, 4 * m * KP);
+      outputTransform(heapOffset(backend, mTable), heapOffset(backend, block), 4 * KP * first,
+        outAt + 4 * KP * (b * m * tilesH + m * ty) * m * tilesW, tilesW, 4 * KP, 4 * KP, 4 * m * KP, biasAt);
     });
     free(backend, mTable, ...M);
   }
-  free(backend, patch, block, xp === x ? null : xp, ...U);
+  free(backend, patch, block, xp === x ? null : xp, bias === geometry.bias ? null : bias, ...U);
   if (m * tilesH === outH && m * tilesW === outW && KP === K) return out;
   const slice = tf.getKernel(tf.Slice, 'wasm')!;
   const cropped = slice.kernelFunc({ inputs: { x: out }, backend, attrs: { begin: [0, 0, 0, 0], size: [B, outH, outW, K] } as unknown as tf.NamedAttrMap }) as TensorInfo;
@@ -336,9 +362,9 @@ export function winogradFilterGrad3x3(backend: BackendWasm, x: TensorInfo, dy: T
     const dyAt = heapOffset(backend, dyp);
     forEachTileRow(b0, b1, tilesH, tilesW, (b, ty, first) => {
       kernels[transformName(scheme, 'data')]!(heapOffset(backend, patch), heapOffset(backend, vTable),
-        xAt + 4 * C * (b * Hp + r * ty) * Wp, 4 * C * first, tilesW, 4 * C, 4 * r * C, 4 * C);
+        xAt + 4 * C * (b * Hp + r * ty) * Wp, 4 * C * first, tilesW, 4 * C, 4 * r * C, 4 * C, 0);
       kernels[transformName(scheme, 'filter')]!(heapOffset(backend, taps), heapOffset(backend, uTable),
-        dyAt + 4 * K * (b * r * tilesH + r * ty) * r * tilesW, 4 * K * first, tilesW, 4 * K, 4 * r * K, 4 * K);
+        dyAt + 4 * K * (b * r * tilesH + r * ty) * r * tilesW, 4 * K * first, tilesW, 4 * K, 4 * r * K, 4 * K, 0);
     });
     const vAt = addresses(backend, V);
     const uAt = addresses(backend, U);
@@ -353,7 +379,7 @@ export function winogradFilterGrad3x3(backend: BackendWasm, x: TensorInfo, dy: T
   const dw = backend.makeOutput([3, 3, C, K], 'float32');
   const mTable = table(backend, addresses(backend, M));
   const dwTable = table(backend, Array.from({ length: 9 }, (_, k) => heapOffset(backend, dw) + 4 * k * C * K));
-  kernels[transformName(scheme, 'output')]!(heapOffset(backend, mTable), heapOffset(backend, dwTable), 0, 0, 1, 4 * C * K, 0, 0);
+  kernels[transformName(scheme, 'output')]!(heapOffset(backend, mTable), heapOffset(backend, dwTable), 0, 0, 1, 4 * C * K, 0, 0, 0);
   free(backend, mTable, dwTable, ...M);
   if (C === CI && K === CO) return dw;
   const cropped = cropFilter(backend, dw, [3, 3, CI, CO]);

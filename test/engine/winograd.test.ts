@@ -1,8 +1,8 @@
-// The Winograd gradients of stride-1 3x3 convolutions on wasm (src/engine/winograd.ts) against the cpu
-// backend: dx and dW of tf.conv2d through the registered kernels, every scheme, odd and even sizes, 'same',
-// 'valid' and explicit padding, channels that are not multiples of 4 or 8, batch 1 and more; the kernels
-// called directly where the kernel choice keeps the direct path (3 input channels); byte reproducibility;
-// no growth of tensors, data ids or the heap over training steps.
+// The Winograd convolutions and gradients of stride-1 3x3 layers on wasm (src/engine/winograd.ts) against the
+// cpu backend: y, dx and dW of tf.conv2d through the registered kernels, every scheme; tfjs-layers' Conv2D
+// (FusedConv2D: bias, relu); odd and even sizes, 'same', 'valid' and explicit padding, channels that are not
+// multiples of 4 or 8, batch 1 and more; the kernels called directly where the kernel choice keeps the direct
+// path (3 input channels); byte reproducibility; no growth of tensors, data ids or the heap over training steps.
 //
 // Tolerance: max |wasm - cpu| <= 1e-4 x max |cpu|. Measured: F(2,3)/F(3,2) ~5e-7 (as the direct kernels);
 // F(4,3)/F(3,4), whose transforms have constants up to 8 and 1/24, ~1e-5 at 64-128 channels.
@@ -101,11 +101,12 @@ function convGrads(c: Case): { wasm: Float32Array[]; cpu: Float32Array[] } {
 }
 
 for (const [conv, filterGrad] of [[WINOGRAD_SCHEMES.F43, WINOGRAD_SCHEMES.F34], [WINOGRAD_SCHEMES.F23, WINOGRAD_SCHEMES.F32]] as const) {
-  describe(`dx by ${conv.name} and dW by ${filterGrad.name} equal the cpu backend`, () => {
+  describe(`y and dx by ${conv.name}, dW by ${filterGrad.name} equal the cpu backend`, () => {
     before(() => setWinogradSchemes(conv, filterGrad));
     for (const c of cases) {
       test(`x ${c.batch}x${c.h}x${c.w}x${c.ci}, ${c.co} filters, pad ${JSON.stringify(c.pad)}`, () => {
         const { wasm, cpu } = convGrads(c);
+        assertClose(wasm[0]!, cpu[0]!, 'y');
         assertClose(wasm[1]!, cpu[1]!, 'dx');
         assertClose(wasm[2]!, cpu[2]!, 'dW');
       });
@@ -113,7 +114,43 @@ for (const [conv, filterGrad] of [[WINOGRAD_SCHEMES.F43, WINOGRAD_SCHEMES.F34], 
   });
 }
 
-test('Winograd changes the gradients in the last bits only, against the direct kernels', () => {
+describe('FusedConv2D (tfjs-layers Conv2D) by Winograd, bias and activation in the output transform, equals the cpu backend', () => {
+  before(() => setWinogradSchemes(WINOGRAD_SCHEMES.F43, WINOGRAD_SCHEMES.F34));
+  const layerCases = [
+    { activation: 'relu', useBias: true, h: 9, w: 10, ci: 16, co: 20, padding: 'same' },
+    { activation: 'linear', useBias: true, h: 8, w: 7, ci: 18, co: 16, padding: 'valid' },
+    { activation: 'relu', useBias: false, h: 7, w: 7, ci: 16, co: 24, padding: 'same' },
+    { activation: 'linear', useBias: false, h: 6, w: 9, ci: 20, co: 16, padding: 'same' },
+    { activation: 'elu', useBias: true, h: 6, w: 6, ci: 16, co: 16, padding: 'same' }, // not fused here: XNNPACK
+  ] as const;
+  for (const c of layerCases) {
+    test(`${c.activation}, ${c.useBias ? 'bias' : 'no bias'}, x 3x${c.h}x${c.w}x${c.ci}, ${c.co} filters, ${c.padding}`, () => {
+      const xShape = [3, c.h, c.w, c.ci] as [number, number, number, number];
+      const xv = randomData(xShape, 41);
+      const kv = randomData([3, 3, c.ci, c.co], 42);
+      const bv = randomData([c.co], 43);
+      const grads = (): tf.Tensor[] => {
+        const layer = tf.layers.conv2d({ filters: c.co, kernelSize: 3, padding: c.padding, useBias: c.useBias, activation: c.activation });
+        const x = tf.tensor4d(xv, xShape);
+        layer.build(xShape);
+        layer.setWeights(c.useBias ? [tf.tensor4d(kv, [3, 3, c.ci, c.co]), tf.tensor1d(bv)] : [tf.tensor4d(kv, [3, 3, c.ci, c.co])]);
+        const y = layer.apply(x) as tf.Tensor;
+        const w = tf.randomUniform(y.shape, -1, 1, 'float32', 44);
+        const loss = (input: tf.Tensor): tf.Scalar => (layer.apply(input) as tf.Tensor).mul(w).sum();
+        const vars = layer.trainableWeights.map((v) => v.read() as tf.Variable);
+        const { grads: g } = tf.variableGrads(() => loss(x), vars);
+        const out = [y, tf.grad(loss)(x), ...vars.map((v) => g[v.name]!)];
+        for (const v of layer.weights) v.dispose();
+        return out;
+      };
+      const expected = on('cpu', grads);
+      const actual = on('wasm', grads);
+      for (const [i, what] of ['y', 'dx', 'dkernel', 'dbias'].slice(0, expected.length).entries()) assertClose(actual[i]!, expected[i]!, what);
+    });
+  }
+});
+
+test('Winograd changes y and the gradients in the last bits only, against the direct kernels', () => {
   const c = cases[5]!;
   const winograd = convGrads(c).wasm;
   setWinogradEnabled(false);
@@ -123,8 +160,10 @@ test('Winograd changes the gradients in the last bits only, against the direct k
   } finally {
     setWinogradEnabled(true);
   }
+  assert.ok(maxRelativeError(winograd[0]!, direct[0]!) > 0, 'y did not go through Winograd');
   assert.ok(maxRelativeError(winograd[1]!, direct[1]!) > 0, 'dx did not go through Winograd');
   assert.ok(maxRelativeError(winograd[2]!, direct[2]!) > 0, 'dW did not go through Winograd');
+  assertClose(winograd[0]!, direct[0]!, 'y');
   assertClose(winograd[1]!, direct[1]!, 'dx');
   assertClose(winograd[2]!, direct[2]!, 'dW');
 });
