@@ -163,13 +163,13 @@ export function winogradPays(inChannels: number, outChannels: number): boolean {
 }
 
 /** The schemes the kernels use (measured: bench/conv-grad-speed.ts). */
-let CONV_SCHEME: Scheme = F43;
-let FILTER_GRAD_SCHEME: Scheme = F34;
+let convScheme: Scheme = F43;
+let filterGradScheme: Scheme = F34;
 
 /** The bench picks the schemes to compare them. */
 export function setWinogradSchemes(conv: Scheme, filterGrad: Scheme): void {
-  CONV_SCHEME = conv;
-  FILTER_GRAD_SCHEME = filterGrad;
+  convScheme = conv;
+  filterGradScheme = filterGrad;
 }
 
 let winogradEnabled = true;
@@ -251,13 +251,13 @@ export interface Conv3x3Options {
  * `rotate`. filter: [3, 3, CI, K]. `matMul` multiplies [1, m, k] . [1, k, n] (tfjs-wasm's BatchMatMul, which
  * runs such a single untransposed product on XNNPACK). Null where the SIMD kernels cannot run.
  */
-export function winogradConv3x3(backend: BackendWasm, x: TensorInfo, filter: TensorInfo, geometry: Conv3x3Options,
-  matMul: MatMul, scheme: Scheme = CONV_SCHEME): TensorInfo | null {
+export function winogradConv3x3(backend: BackendWasm, x: TensorInfo, filter: TensorInfo, options: Conv3x3Options,
+  matMul: MatMul, scheme: Scheme = convScheme): TensorInfo | null {
   const kernels = kernelsFor(backend);
   if (kernels == null) return null;
   const [B, H, W, CI] = x.shape as [number, number, number, number];
   const K = filter.shape[3]!;
-  const { padTop, padLeft, outH, outW } = geometry;
+  const { padTop, padLeft, outH, outW } = options;
   const { m } = scheme;
   const n = m + 2;
   const tilesH = Math.ceil(outH / m);
@@ -273,16 +273,16 @@ export function winogradConv3x3(backend: BackendWasm, x: TensorInfo, filter: Ten
   // U[t] = (G g G^T)[t]: n*n matrices [C, KP].
   const gC = pad(backend, filter, [[0, 0], [0, 0], [0, C - CI], [0, KP - K]]);
   const U = matrices(backend, n * n, [C, KP]);
-  const tap = (k: number) => (geometry.rotate ? 8 - k : k) * 4 * C * KP;
+  const tap = (k: number) => (options.rotate ? 8 - k : k) * 4 * C * KP;
   const tapTable = table(backend, Array.from({ length: 9 }, (_, k) => heapOffset(backend, gC) + tap(k)));
   const uTable = table(backend, addresses(backend, U));
   kernels[transformName(scheme, 'filter')]!(heapOffset(backend, tapTable), heapOffset(backend, uTable), 0, 0, 1, 4 * C * KP, 0, 0, 0);
   free(backend, tapTable, uTable, gC === filter ? null : gC);
 
   const xp = pad(backend, x, [[0, 0], [padTop, padBottom], [padLeft, padRight], [0, C - CI]]);
-  const bias = geometry.bias == null ? null : pad(backend, geometry.bias, [[0, KP - K]]);
-  const outputTransform = kernels[transformName(scheme, bias == null ? 'output' : geometry.relu === true ? 'output_biasRelu' : 'output_bias')]!;
-  if (bias == null && geometry.relu === true) throw new Error('kdx: winogradConv3x3 applies relu only after a bias');
+  const bias = options.bias == null ? null : pad(backend, options.bias, [[0, KP - K]]);
+  const outputTransform = kernels[transformName(scheme, bias == null ? 'output' : options.relu === true ? 'output_biasRelu' : 'output_bias')]!;
+  if (bias == null && options.relu === true) throw new Error('kdx: winogradConv3x3 applies relu only after a bias');
   const out = backend.makeOutput([B, m * tilesH, m * tilesW, KP], 'float32');
   const patch = table(backend, tileOffsets(n, Wp, C));
   const block = table(backend, tileOffsets(m, m * tilesW, KP));
@@ -312,7 +312,7 @@ export function winogradConv3x3(backend: BackendWasm, x: TensorInfo, filter: Ten
     });
     free(backend, mTable, ...M);
   }
-  free(backend, patch, block, xp === x ? null : xp, bias === geometry.bias ? null : bias, ...U);
+  free(backend, patch, block, xp === x ? null : xp, bias === options.bias ? null : bias, ...U);
   if (m * tilesH === outH && m * tilesW === outW && KP === K) return out;
   const slice = tf.getKernel(tf.Slice, 'wasm')!;
   const cropped = slice.kernelFunc({ inputs: { x: out }, backend, attrs: { begin: [0, 0, 0, 0], size: [B, outH, outW, K] } as unknown as tf.NamedAttrMap }) as TensorInfo;
@@ -326,7 +326,7 @@ export function winogradConv3x3(backend: BackendWasm, x: TensorInfo, filter: Ten
  * the SIMD kernels cannot run.
  */
 export function winogradFilterGrad3x3(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, padTop: number, padLeft: number,
-  scheme: Scheme = FILTER_GRAD_SCHEME): TensorInfo | null {
+  scheme: Scheme = filterGradScheme): TensorInfo | null {
   const kernels = kernelsFor(backend);
   const accumulate = accumulateFor(backend);
   if (kernels == null || accumulate == null) return null;
