@@ -1,7 +1,7 @@
 // Per-kernel cost of the convolution gradients on wasm next to the forward convolution of the same layer,
 // for the layers of the reference models (batch 64): what a training step pays per conv layer.
 //
-//   node --import tsx bench/conv-grad-speed.ts [--reps 5] [--layers student|teacher|all]
+//   node --import tsx bench/conv-grad-speed.ts [--reps 5] [--layers student|teacher|all] [--schemes F23,F32]
 //
 // Times are process CPU ms (median of --reps calls): the wasm backend is single-threaded, so other load on
 // the machine does not inflate them.
@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 import { selectBackend } from '../src/engine/backend.js';
 import { tf } from '../src/engine/tf.js';
+import { WINOGRAD_SCHEMES, setWinogradEnabled, setWinogradSchemes } from '../src/engine/winograd.js';
 
 export interface ConvLayer { name: string; h: number; ci: number; co: number; k: number; s: number }
 
@@ -30,7 +31,11 @@ export const REFERENCE_LAYERS: Record<'student' | 'teacher', ConvLayer[]> = {
   ],
 };
 
-export interface ConvGradRow { layer: string; forwardMs: number; filterGradMs: number; inputGradMs: number }
+/** Per layer: the kernels as registered, and (for stride-1 3x3 layers) what they replace without Winograd. */
+export interface ConvGradRow {
+  layer: string; forwardMs: number; filterGradMs: number; inputGradMs: number;
+  directForwardMs: number; directFilterGradMs: number; directInputGradMs: number;
+}
 
 function cpuMs(f: () => void, reps: number): number {
   const times: number[] = [];
@@ -54,30 +59,51 @@ export async function benchConvGrads(layers: ConvLayer[], reps = 5, batch = 64):
     const dy = tf.randomNormal([batch, oh, oh, l.co], 0, 1, 'float32', 3) as tf.Tensor4D;
     const strides: [number, number] = [l.s, l.s];
     const run = (f: () => tf.Tensor) => () => { const t = f(); t.dataSync(); t.dispose(); };
-    rows.push({
+    const filterGrad = run(() => tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy },
+      { strides, pad: 'same', dataFormat: 'NHWC', filterShape: w.shape } as unknown as tf.NamedAttrMap) as tf.Tensor);
+    const inputGrad = run(() => tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter: w },
+      { strides, pad: 'same', dataFormat: 'NHWC', inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor);
+    const forward = run(() => tf.conv2d(x, w, strides, 'same'));
+    const row: ConvGradRow = {
       layer: l.name,
-      forwardMs: cpuMs(run(() => tf.conv2d(x, w, strides, 'same')), reps),
-      filterGradMs: cpuMs(run(() => tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy },
-        { strides, pad: 'same', dataFormat: 'NHWC', filterShape: w.shape } as unknown as tf.NamedAttrMap) as tf.Tensor), reps),
-      inputGradMs: cpuMs(run(() => tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter: w },
-        { strides, pad: 'same', dataFormat: 'NHWC', inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor), reps),
-    });
+      forwardMs: cpuMs(forward, reps),
+      filterGradMs: cpuMs(filterGrad, reps),
+      inputGradMs: cpuMs(inputGrad, reps),
+      directForwardMs: 0,
+      directFilterGradMs: 0,
+      directInputGradMs: 0,
+    };
+    setWinogradEnabled(false);
+    try {
+      row.directForwardMs = cpuMs(forward, reps);
+      row.directFilterGradMs = cpuMs(filterGrad, reps);
+      row.directInputGradMs = cpuMs(inputGrad, reps);
+    } finally {
+      setWinogradEnabled(true);
+    }
+    rows.push(row);
     tf.dispose([x, w, dy]);
   }
   return rows;
 }
 
 export function formatConvGrads(rows: ConvGradRow[]): string {
-  const lines = [`${'layer'.padEnd(16)} ${'forward'.padStart(9)} ${'dW'.padStart(9)} ${'dx'.padStart(9)} ${'dW/fwd'.padStart(7)} ${'dx/fwd'.padStart(7)}   (CPU ms)`];
-  const total = { layer: 'total', forwardMs: 0, filterGradMs: 0, inputGradMs: 0 };
+  const head = ['forward', 'dW', 'dx', 'dW/fwd', 'dx/fwd', 'fwd direct', 'dW direct', 'dx direct'];
+  const lines = [`${'layer'.padEnd(16)} ${head.map((h) => h.padStart(9)).join(' ')}   (CPU ms; direct: without Winograd)`];
+  const total: ConvGradRow = { layer: 'total', forwardMs: 0, filterGradMs: 0, inputGradMs: 0, directForwardMs: 0, directFilterGradMs: 0, directInputGradMs: 0 };
   for (const r of rows) {
     total.forwardMs += r.forwardMs;
     total.filterGradMs += r.filterGradMs;
     total.inputGradMs += r.inputGradMs;
+    total.directFilterGradMs += r.directFilterGradMs;
+    total.directInputGradMs += r.directInputGradMs;
+    total.directForwardMs += r.directForwardMs;
   }
   for (const r of [...rows, total]) {
-    lines.push(`${r.layer.padEnd(16)} ${r.forwardMs.toFixed(1).padStart(9)} ${r.filterGradMs.toFixed(1).padStart(9)} ${r.inputGradMs.toFixed(1).padStart(9)} ` +
-      `${(r.filterGradMs / r.forwardMs).toFixed(2).padStart(7)} ${(r.inputGradMs / r.forwardMs).toFixed(2).padStart(7)}`);
+    const cells = [r.forwardMs, r.filterGradMs, r.inputGradMs].map((v) => v.toFixed(1))
+      .concat([r.filterGradMs / r.forwardMs, r.inputGradMs / r.forwardMs].map((v) => v.toFixed(2)))
+      .concat([r.directForwardMs, r.directFilterGradMs, r.directInputGradMs].map((v) => v.toFixed(1)));
+    lines.push(`${r.layer.padEnd(16)} ${cells.map((c) => c.padStart(9)).join(' ')}`);
   }
   return lines.join('\n');
 }
@@ -86,6 +112,12 @@ if (process.argv[1] != null && fileURLToPath(import.meta.url) === process.argv[1
   const argv = process.argv.slice(2);
   const opt = (name: string) => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : undefined; };
   const which = opt('--layers') ?? 'all';
+  const schemes = opt('--schemes'); // e.g. F43,F34: the dx and dW Winograd schemes to measure
+  if (schemes != null) {
+    const [conv, filterGrad] = schemes.split(',').map((s) => WINOGRAD_SCHEMES[s as keyof typeof WINOGRAD_SCHEMES]);
+    if (conv == null || filterGrad == null) throw new Error(`--schemes: two of ${Object.keys(WINOGRAD_SCHEMES).join(', ')}`);
+    setWinogradSchemes(conv, filterGrad);
+  }
   const layers = which === 'all' ? [...REFERENCE_LAYERS.student, ...REFERENCE_LAYERS.teacher] : REFERENCE_LAYERS[which as 'student' | 'teacher'];
   console.log(formatConvGrads(await benchConvGrads(layers, Number(opt('--reps') ?? 5))));
 }

@@ -26,7 +26,7 @@ type TensorInfo = tf.TensorInfo;
  * dw[ci, co] += sum over r < rows, k < n of x[r*xRow + k*xPixel + ci] * dy[r*dyRow + k*outChannels + co].
  * Addresses and strides in bytes (float32 data); rows, n >= 1; channels % 4 == 0, outChannels % 8 == 0.
  */
-type AccumulateFn = (x: number, dy: number, dw: number, rows: number, n: number, xPixel: number, xRow: number,
+export type AccumulateFn = (x: number, dy: number, dw: number, rows: number, n: number, xPixel: number, xRow: number,
   dyRow: number, channels: number, outChannels: number) => void;
 
 // --- the filter gradient ------------------------------------------------------------------------------
@@ -112,7 +112,8 @@ export function filterGradModuleBytes(): Uint8Array<ArrayBuffer> {
 }
 
 const heapKernel = heapModule<{ accumulate: AccumulateFn; accumulateDepthwise: AccumulateDepthwiseFn }>(filterGradModuleBytes);
-const accumulateFor = (backend: BackendWasm): AccumulateFn | null => heapKernel(backend)?.accumulate ?? null;
+/** The kernel that adds x^T.dy over a block of pixels into dW (also winograd.ts's products), or null. */
+export const accumulateFor = (backend: BackendWasm): AccumulateFn | null => heapKernel(backend)?.accumulate ?? null;
 
 /** Outputs o in [0, outSize) whose tap k reads inside the input: 0 <= o*stride + k - pad < size. */
 function validOutputs(k: number, pad: number, stride: number, size: number, outSize: number): [number, number] {
@@ -131,7 +132,7 @@ function padChannels(backend: BackendWasm, t: TensorInfo, to: number): TensorInf
 }
 
 /** [KH, KW, C4, CO8] -> [KH, KW, C, CO]: drop the padded channels. */
-function cropFilter(backend: BackendWasm, padded: TensorInfo, shape: [number, number, number, number]): TensorInfo {
+export function cropFilter(backend: BackendWasm, padded: TensorInfo, shape: [number, number, number, number]): TensorInfo {
   const [, , c4, co8] = padded.shape as [number, number, number, number];
   const [kh, kw, c, co] = shape;
   const out = backend.makeOutput(shape, 'float32');

@@ -1,5 +1,5 @@
 // A minimal WebAssembly binary writer, enough to assemble kdx's SIMD kernels (filter-grad-simd.ts,
-// maxpool-grad-simd.ts) from listings of their instructions at start-up, with no build step and no binary
+// maxpool-grad-simd.ts, winograd.ts) from listings of their instructions at start-up, with no build step and no binary
 // in the repository; and their instantiation on tfjs-wasm's memory, where they address tensors in place.
 // Encodings: https://webassembly.github.io/spec/core/binary/
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
@@ -51,6 +51,7 @@ export const op = {
   sub: [0x6b],
   mul: [0x6c],
   ltU: [0x49],
+  i32Load: (offset: number) => [0x28, 2, ...uleb(offset)],
   f32Load: (offset: number) => [0x2a, 2, ...uleb(offset)],
   v128Load: (offset: number) => [...simd(0x00), 4, ...uleb(offset)],
   v128Store: (offset: number) => [...simd(0x0b), 4, ...uleb(offset)],
@@ -61,8 +62,11 @@ export const op = {
   v128AndNot: simd(0x4f), // a & ~b
   v128Or: simd(0x50),
   v128Bitselect: simd(0x52), // (a & c) | (b & ~c)
+  f32x4Neg: simd(0xe1),
   f32x4Add: simd(0xe4),
+  f32x4Sub: simd(0xe5),
   f32x4Mul: simd(0xe6),
+  f32x4Max: simd(0xe9),
 };
 
 export interface WasmFunction {

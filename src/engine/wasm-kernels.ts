@@ -1,11 +1,15 @@
 // Kernels kdx adds to (or replaces in) the TensorFlow.js wasm backend so that training is not 10-100x
 // slower than inference there.
 //
-// - Conv2DBackpropFilter (missing on wasm): a WebAssembly SIMD kernel of kdx's on the heap, reading x and dy
-//   in place (filter-grad-simd.ts; ~0.8x a forward convolution). Engines without SIMD compute it through the
-//   XNNPACK Conv2D forward kernel (transposes, dy as the filter, dilated by the stride: ~1.7x).
-// - Conv2DBackpropInput (slow, scalar C++): through the XNNPACK Conv2D forward kernel: a flipped filter and
-//   (for stride > 1) a dilation (~1.0x a forward convolution).
+// - Conv2D and FusedConv2D (bias, linear or relu): for stride-1 3x3 layers with 16+ channels, Winograd
+//   F(4x4, 3x3) (winograd.ts; ~0.4x XNNPACK's direct convolution); else tfjs-wasm's XNNPACK kernels.
+// - Conv2DBackpropFilter (missing on wasm): for stride-1 3x3 layers with 16+ channels, Winograd F(3x3, 4x4)
+//   (winograd.ts; ~0.4x a direct forward convolution); else a WebAssembly SIMD kernel of kdx's on the heap, reading x
+//   and dy in place (filter-grad-simd.ts; ~0.8x). Engines without SIMD compute it through the XNNPACK Conv2D
+//   forward kernel (transposes, dy as the filter, dilated by the stride: ~1.7x).
+// - Conv2DBackpropInput (slow, scalar C++): for stride-1 3x3 layers with 16+ channels, Winograd F(4x4, 3x3)
+//   (winograd.ts; ~0.45x a direct forward convolution); else through the XNNPACK Conv2D forward kernel: a flipped
+//   filter and (for stride > 1) a dilation (~1.0x).
 // - BatchMatMul with transposeA/transposeB falls off XNNPACK onto a naive strided loop in tfjs-wasm (250 ms
 //   for the dense gradient 4096x64 . 64x256); explicit transposes then the XNNPACK product take ~9 ms.
 // - MaxPoolGrad: a channel-innermost JS loop over the heap is several times faster than the built-in (which
@@ -26,6 +30,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { depthwiseFilterGradSimd, filterGradSimd } from './filter-grad-simd.js';
 import { maxPoolGrad2x2Simd } from './maxpool-grad-simd.js';
 import { tf } from './tf.js';
+import { winogradConv3x3, winogradFilterGrad3x3, winogradPays } from './winograd.js';
 
 type TensorInfo = tf.TensorInfo;
 type KernelConfig = tf.KernelConfig;
@@ -113,6 +118,14 @@ function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: unk
     return run(backend, tf.Conv2DBackpropInput, args.inputs, args.attrs);
   }
 
+  if (kh === 3 && kw === 3 && sh === 1 && sw === 1 && winogradPays(info.inChannels, info.outChannels)) {
+    // Winograd (winograd.ts), rotating the filter as it transforms it.
+    const filterT = run(backend, tf.Transpose, { x: filter }, { perm: [0, 1, 3, 2] }); // [kh, kw, co, ci]
+    const dx = winogradConv3x3(backend, dy, filterT, { padTop, padLeft, outH: inHeight, outW: inWidth, rotate: true },
+      (a, b) => run(backend, tf.BatchMatMul, { a, b }, { transposeA: false, transposeB: false }));
+    free(backend, filterT);
+    if (dx != null) return dx;
+  }
   const flipped = run(backend, tf.Reverse, { x: filter }, { dims: [0, 1] });
   const filterT = run(backend, tf.Transpose, { x: flipped }, { perm: [0, 1, 3, 2] }); // [kh, kw, co, ci]
   free(backend, flipped);
@@ -120,6 +133,51 @@ function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: unk
   const dx = conv2d(backend, dyIn, filterT, explicitPad(padTop, padBottom, padLeft, padRight));
   free(backend, filterT, dyIn === dy ? null : dyIn);
   return dx;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Conv2D and FusedConv2D (bias, then linear or relu): stride-1 3x3 layers with 16+ channels by Winograd
+// F(4x4, 3x3) (winograd.ts, bias and relu applied as the tiles are written); ~0.4x XNNPACK's direct
+// convolution on the reference models' layers. Everything else (other activations, prelu weights, strides,
+// kernel sizes, the first layer) on tfjs-wasm's XNNPACK kernels.
+function winogradForward(backend: BackendWasm, x: TensorInfo, filter: TensorInfo, bias: TensorInfo | null, relu: boolean,
+  attrs: tf.Conv2DAttrs): TensorInfo | null {
+  if (!isNHWC(attrs.dataFormat) || x.dtype !== 'float32') return null;
+  const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number],
+    attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
+  if (kh !== 3 || kw !== 3 || sh !== 1 || sw !== 1 || dh !== 1 || dw !== 1 || !winogradPays(info.inChannels, info.outChannels)) return null;
+  // relu needs the epilogue, which adds a bias: zeros where the layer has none.
+  const b = bias ?? (relu ? zeros(backend, [info.outChannels]) : null);
+  const y = winogradConv3x3(backend, x, filter, {
+    padTop: info.padInfo.top, padLeft: info.padInfo.left, outH: info.outHeight, outW: info.outWidth, rotate: false, bias: b, relu,
+  }, (p, q) => run(backend, tf.BatchMatMul, { a: p, b: q }, { transposeA: false, transposeB: false }));
+  if (b !== bias) free(backend, b);
+  return y;
+}
+
+function zeros(backend: BackendWasm, shape: number[]): TensorInfo {
+  const t = backend.makeOutput(shape, 'float32');
+  (backend.typedArrayFromHeap(t) as Float32Array).fill(0);
+  return t;
+}
+
+function conv2D(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): TensorInfo {
+  const backend = args.backend as BackendWasm;
+  const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
+  return winogradForward(backend, x, filter, null, false, args.attrs as unknown as tf.Conv2DAttrs) ??
+    run(backend, tf.Conv2D, args.inputs, args.attrs);
+}
+
+function fusedConv2D(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): TensorInfo {
+  const backend = args.backend as BackendWasm;
+  const { x, filter, bias, preluActivationWeights } = args.inputs as { x: TensorInfo; filter: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
+  const attrs = args.attrs as unknown as tf.Conv2DAttrs & { activation?: string };
+  const activation = attrs.activation ?? 'linear';
+  const fusable = preluActivationWeights == null && (activation === 'linear' || activation === 'relu') &&
+    (bias == null || (bias.shape.length === 1 && bias.dtype === 'float32'));
+  const y = fusable ? winogradForward(backend, x, filter, bias ?? null, activation === 'relu', attrs) : null;
+  return y ?? run(backend, tf.FusedConv2D, args.inputs, args.attrs);
 }
 
 /**
@@ -154,6 +212,10 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: un
   const { inHeight, inWidth, outHeight, outWidth } = info;
   const padTop = info.padInfo.top;
   const padLeft = info.padInfo.left;
+  if (kh === 3 && kw === 3 && sh === 1 && sw === 1 && winogradPays(inChannels, info.outChannels)) {
+    const winograd = winogradFilterGrad3x3(backend, x, dy, padTop, padLeft); // winograd.ts
+    if (winograd != null) return winograd;
+  }
   const simd = filterGradSimd(backend, x, dy, info);
   if (simd != null) return simd;
   // Without WebAssembly SIMD (see filter-grad-simd.ts), through the XNNPACK convolution.
@@ -550,6 +612,8 @@ function tile(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: t
 type KernelFn = (args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }) => TensorInfo;
 
 const replacements: Array<[string, KernelFn]> = [
+  [tf.Conv2D, conv2D],
+  [tf.FusedConv2D, fusedConv2D],
   [tf.Conv2DBackpropFilter, conv2DBackpropFilter],
   [tf.Conv2DBackpropInput, conv2DBackpropInput],
   [tf.BatchMatMul, batchMatMul],
