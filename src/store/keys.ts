@@ -21,8 +21,10 @@ import { withoutTaps } from '../registry/taps.js';
  *    depthwise gradient kernels; grouped convolutions.
  * 4: wasm SIMD filter gradients (conv and depthwise: other summation orders) and Mean over leading axes
  *    (batchNorm's batch statistics, summed in doubles).
+ * 5: wasm 3x3 stride-1 convolutions (forward, input and filter gradients) by Winograd's algorithm: other
+ *    last bits everywhere, teacher logits and evaluations included.
  */
-export const TRAINING_SEMANTICS = 4;
+export const TRAINING_SEMANTICS = 5;
 
 /** What the data stream of a stage depends on: the dataset (and the seed it is loaded with, which
  * generates synthetic data), its limit, the stage's subset and batch size, the transforms, and the
