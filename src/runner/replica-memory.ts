@@ -29,7 +29,8 @@ const TERM_NAMES = 9; // byte length of the loss terms' names (JSON), written on
 const HAS_TEACHER = 10;
 const EPOCH = 11; // the epoch whose loss weights apply (a term's warm-up)
 const KIND = 12; // what the step computes: STEP_KINDS
-const CONTROL_SLOTS = 13;
+const WEIGHTS_VERSION = 13; // incremented by the main thread each time it writes the trainable weights
+const CONTROL_SLOTS = 14;
 
 /** A training step (loss and gradients of a shard), or an inference step (the shard's logits). */
 export type StepKind = 'train' | 'infer';
@@ -135,6 +136,16 @@ export class ReplicaMemory {
     this.images[slot].set(x);
     this.labelSlots[slot].set(labels);
     if (teacherLogits) this.teacherLogits[slot].set(teacherLogits);
+  }
+
+  /** Says that `trainable` holds new weights (replicas load them at their next step). */
+  trainableWritten(): void {
+    Atomics.add(this.control, WEIGHTS_VERSION, 1);
+  }
+
+  /** Which writing of the trainable weights `trainable` holds. */
+  trainableVersion(): number {
+    return Atomics.load(this.control, WEIGHTS_VERSION);
   }
 
   /** Starts step `sequence` (1, 2, ...) on `rows` rows, whose inputs were written. */

@@ -41,6 +41,7 @@ async function serve(data: ReplicaThreadData): Promise<void> {
     parentPort!.postMessage({ type: 'ready' } satisfies ReplicaMessage);
 
     let sequence = 0;
+    let weightsLoaded = -1; // the version of the trainable weights this replica's model holds
     for (;;) {
       const next = memory.awaitStep(sequence);
       if (next === undefined) break;
@@ -49,7 +50,11 @@ async function serve(data: ReplicaThreadData): Promise<void> {
       const replicas = Math.min(threads, step.rows);
       if (index >= replicas) continue; // a batch smaller than the threads: the first `rows` replicas train
       const { offset, rows } = shardOf(step.rows, replicas, index);
-      loadWeights(model.trainableWeights, memory.trainable);
+      // After every training step; not between the batches of an evaluation, whose weights do not change.
+      if (memory.trainableVersion() !== weightsLoaded) {
+        weightsLoaded = memory.trainableVersion();
+        loadWeights(model.trainableWeights, memory.trainable);
+      }
       if (step.allWeights) loadWeights(model.nonTrainableWeights, memory.frozen);
       const x = () => tf.tensor4d(step.images.slice(offset * imageSize, (offset + rows) * imageSize), [rows, ...inputShape]);
       if (step.kind === 'infer') {

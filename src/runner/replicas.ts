@@ -120,6 +120,7 @@ export class ReplicaPool {
     const trainable = model.trainableWeights;
     tf.tidy(() => optimizer.applyGradients(Object.fromEntries(trainable.map((w, i) => [(w.read() as tf.Variable).name, tf.tensor(grads[i], w.shape as number[])]))));
     saveWeights(trainable, memory.trainable);
+    memory.trainableWritten();
     return memory.summedScalars(replicas);
   }
 
@@ -144,6 +145,7 @@ export class ReplicaPool {
     const sequence = ++this.sequence;
     if (this.allWeights) {
       saveWeights(model.trainableWeights, memory.trainable);
+      memory.trainableWritten();
       saveWeights(model.nonTrainableWeights, memory.frozen);
     }
     memory.writeInputs(sequence, input.x, input.y, input.teacherLogits);
