@@ -231,6 +231,20 @@ function matrices(backend: BackendWasm, count: number, shape: number[]): TensorI
 const addresses = (backend: BackendWasm, ts: TensorInfo[]): number[] => ts.map((t) => heapOffset(backend, t));
 
 /** For each image b of [b0, b1) and row ty of its tiles: `visit` with the index of the row's first tile in the pass. */
+/**
+ * Tiles of `tile` x `tile` outputs covering outH x outW, and the input (H x W, padded by padTop / padLeft
+ * and what the last tiles need below and right) that a 3x3 window reads for them. Null when the given
+ * padding is larger than a 3x3 window can use (the direct kernels handle it).
+ */
+function tiling(H: number, W: number, outH: number, outW: number, tile: number, padTop: number, padLeft: number) {
+  const tilesH = Math.ceil(outH / tile);
+  const tilesW = Math.ceil(outW / tile);
+  const padBottom = tile * tilesH + 2 - padTop - H;
+  const padRight = tile * tilesW + 2 - padLeft - W;
+  if (Math.min(padTop, padLeft, padBottom, padRight) < 0) return null;
+  return { tilesH, tilesW, padBottom, padRight, Hp: H + padTop + padBottom, Wp: W + padLeft + padRight };
+}
+
 function forEachTileRow(b0: number, b1: number, tilesH: number, tilesW: number, visit: (b: number, ty: number, firstTile: number) => void): void {
   for (let b = b0; b < b1; b++) for (let ty = 0; ty < tilesH; ty++) visit(b, ty, ((b - b0) * tilesH + ty) * tilesW);
 }
@@ -260,15 +274,11 @@ export function winogradConv3x3(backend: BackendWasm, x: TensorInfo, filter: Ten
   const { padTop, padLeft, outH, outW } = options;
   const { m } = scheme;
   const n = m + 2;
-  const tilesH = Math.ceil(outH / m);
-  const tilesW = Math.ceil(outW / m);
-  const padBottom = m * tilesH + 2 - padTop - H;
-  const padRight = m * tilesW + 2 - padLeft - W;
-  if (Math.min(padTop, padLeft, padBottom, padRight) < 0) return null;
+  const grid = tiling(H, W, outH, outW, m, padTop, padLeft);
+  if (grid == null) return null;
+  const { tilesH, tilesW, padBottom, padRight, Hp, Wp } = grid;
   const C = roundUp(CI, 4);
   const KP = roundUp(K, 4);
-  const Wp = W + padLeft + padRight;
-  const Hp = H + padTop + padBottom;
 
   // U[t] = (G g G^T)[t]: n*n matrices [C, KP].
   const gC = pad(backend, filter, [[0, 0], [0, 0], [0, C - CI], [0, KP - K]]);
@@ -334,15 +344,11 @@ export function winogradFilterGrad3x3(backend: BackendWasm, x: TensorInfo, dy: T
   const [, OH, OW, CO] = dy.shape as [number, number, number, number];
   const { r } = scheme;
   const n = r + 2;
-  const tilesH = Math.ceil(OH / r);
-  const tilesW = Math.ceil(OW / r);
-  const padBottom = r * tilesH + 2 - padTop - H;
-  const padRight = r * tilesW + 2 - padLeft - W;
-  if (Math.min(padTop, padLeft, padBottom, padRight) < 0) return null;
+  const grid = tiling(H, W, OH, OW, r, padTop, padLeft);
+  if (grid == null) return null;
+  const { tilesH, tilesW, padBottom, padRight, Hp, Wp } = grid;
   const C = roundUp(CI, 4);
   const K = roundUp(CO, 8);
-  const Hp = H + padTop + padBottom;
-  const Wp = W + padLeft + padRight;
   const xp = pad(backend, x, [[0, 0], [padTop, padBottom], [padLeft, padRight], [0, C - CI]]);
   const dyp = pad(backend, dy, [[0, 0], [0, r * tilesH - OH], [0, r * tilesW - OW], [0, K - CO]]);
   const M = matrices(backend, n * n, [C, K]);

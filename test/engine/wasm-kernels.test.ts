@@ -10,6 +10,7 @@ import { filterGradModuleBytes } from '../../src/engine/filter-grad-simd.js';
 import { maxPoolGradModuleBytes } from '../../src/engine/maxpool-grad-simd.js';
 import { setSimdKernelsEnabled } from '../../src/engine/wasm-asm.js';
 import { wasmKernelsRegistered } from '../../src/engine/wasm-kernels.js';
+import { assertTrainingLeaksNothing } from './leaks.js';
 
 type Backend = 'cpu' | 'wasm';
 type Pad = 'same' | 'valid';
@@ -335,26 +336,8 @@ describe('no leaks on wasm', () => {
     });
     const x = tf.randomNormal([8, 12, 12, 3]);
     const y = tf.oneHot(tf.tensor1d([0, 1, 2, 3, 0, 1, 2, 3], 'int32'), 4).toFloat();
-    const opt = tf.train.adam(1e-3);
-    const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-    const step = (): void => {
-      const { value, grads } = tf.variableGrads(
-        () => tf.tidy(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar), vars);
-      opt.applyGradients(grads as unknown as Parameters<typeof opt.applyGradients>[0]);
-      value.dataSync();
-      tf.dispose([value, grads]);
-    };
-    for (let i = 0; i < 3; i++) step(); // optimizer slots, XNNPACK operators
-    const backend = wasmBackend();
-    const tensors0 = tf.memory().numTensors;
-    const ids0 = backend.numDataIds();
-    const heap0 = backend.wasm.HEAPU8.byteLength;
-    for (let i = 0; i < 20; i++) step();
-    assert.equal(tf.memory().numTensors, tensors0, 'tensors');
-    assert.equal(backend.numDataIds(), ids0, 'wasm data ids');
-    assert.equal(backend.wasm.HEAPU8.byteLength, heap0, 'wasm heap grew');
+    assertTrainingLeaksNothing(model, x, y, 20);
     tf.dispose([x, y]);
-    opt.dispose();
     model.dispose();
   });
 

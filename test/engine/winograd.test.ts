@@ -16,6 +16,7 @@ import { tf } from '../../src/engine/tf.js';
 import {
   WINOGRAD_SCHEMES, setWinogradEnabled, setWinogradSchemes, winogradConv3x3, winogradFilterGrad3x3, winogradModuleBytes, winogradPays,
 } from '../../src/engine/winograd.js';
+import { assertTrainingLeaksNothing } from './leaks.js';
 
 const RTOL = 1e-4;
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
@@ -239,25 +240,7 @@ test('training steps keep tensors, wasm data ids and heap size flat', () => {
   });
   const x = tf.randomNormal([6, 16, 16, 3]);
   const y = tf.oneHot(tf.tensor1d([0, 1, 2, 3, 0, 1], 'int32'), 4).toFloat();
-  const opt = tf.train.adam(1e-3);
-  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const step = (): void => {
-    const { value, grads } = tf.variableGrads(
-      () => tf.tidy(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar), vars);
-    opt.applyGradients(grads as unknown as Parameters<typeof opt.applyGradients>[0]);
-    value.dataSync();
-    tf.dispose([value, grads]);
-  };
-  for (let i = 0; i < 3; i++) step();
-  const backend = tf.backend() as unknown as { numDataIds(): number; wasm: { HEAPU8: Uint8Array } };
-  const tensors0 = tf.memory().numTensors;
-  const ids0 = backend.numDataIds();
-  const heap0 = backend.wasm.HEAPU8.byteLength;
-  for (let i = 0; i < 10; i++) step();
-  assert.equal(tf.memory().numTensors, tensors0, 'tensors');
-  assert.equal(backend.numDataIds(), ids0, 'wasm data ids');
-  assert.equal(backend.wasm.HEAPU8.byteLength, heap0, 'wasm heap grew');
+  assertTrainingLeaksNothing(model, x, y, 10);
   tf.dispose([x, y]);
-  opt.dispose();
   model.dispose();
 });
