@@ -4,7 +4,8 @@
 // one while the replicas compute, sums their gradients in replica order, applies the one optimizer update
 // and writes the new weights back for every replica. batchNorm and dropout see the whole batch through
 // the replica context (engine/replica.ts), so it is the training of one thread up to the order of float
-// sums, and the same bytes on every run with the same thread count.
+// sums, and the same bytes on every run with the same thread count. The same replicas compute a model's
+// logits for inference (the test set, a teacher's stored logits), each its rows of the batch.
 import { Worker } from 'node:worker_threads';
 import { tf } from '../engine/tf.js';
 import type { LayersModel } from '../engine/tf.js';
