@@ -84,7 +84,7 @@ export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, tri
     const executor = flags.executor === 'slurm'
       ? new SlurmExecutor({ store, backend: backendNames, emit, signal: controller.signal, onInterrupt: () => question.policy() })
       : undefined;
-    result = await execute({ name: base.name, kind, trials, store, runDir, backend: backendNames, jobs: flags.jobs, threads, threadSlots: threadSlots(flags.jobs), executor, emit, signal: controller.signal, writeReport: (dir) => writeReportAtEnd(dir, emit) });
+    result = await execute({ name: base.name, kind, trials, store, runDir, backend: backendNames, jobs: flags.jobs, threads, threadSlots: threadSlots(), executor, emit, signal: controller.signal, writeReport: (dir) => writeReportAtEnd(dir, emit) });
   } finally {
     await reporter.close();
     interrupts.dispose();

@@ -54,9 +54,9 @@ export function possibleThreadCounts(cores = availableParallelism()): number[] {
   return Array.from({ length: cores }, (_, i) => i + 1);
 }
 
-/** Thread slots of a run: jobs start while their threads fit, and never more than --jobs at once. With
- * one-thread jobs that is --jobs as always (more than the cores if asked for); a job of every core runs
- * alone. */
-export function threadSlots(jobs: number, cores = availableParallelism()): number {
-  return Math.max(jobs, cores);
+/** Thread slots of a run: the cores. Jobs start while their threads fit (and never more than --jobs at
+ * once), so jobs x threads never exceed the cores: a job of every core runs alone, one-thread jobs run
+ * as many at once as there are cores. */
+export function threadSlots(cores = availableParallelism()): number {
+  return cores;
 }
