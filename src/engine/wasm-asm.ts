@@ -1,5 +1,5 @@
 // A minimal WebAssembly binary writer, enough to assemble kdx's SIMD kernels (filter-grad-simd.ts,
-// maxpool-grad-simd.ts, winograd.ts) from listings of their instructions at start-up, with no build step and no binary
+// maxpool-grad-simd.ts, winograd.ts, adam-kernel.ts) from listings of their instructions at start-up, with no build step and no binary
 // in the repository; and their instantiation on tfjs-wasm's memory, where they address tensors in place.
 // Encodings: https://webassembly.github.io/spec/core/binary/
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
@@ -66,6 +66,8 @@ export const op = {
   f32x4Add: simd(0xe4),
   f32x4Sub: simd(0xe5),
   f32x4Mul: simd(0xe6),
+  f32x4Div: simd(0xe7),
+  f32x4Sqrt: simd(0xe3),
   f32x4Max: simd(0xe9),
 };
 

@@ -27,6 +27,7 @@
 // backend.disposeData(dataId).
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
+import { adamUpdateKernel } from './adam-kernel.js';
 import { depthwiseFilterGradSimd, filterGradSimd } from './filter-grad-simd.js';
 import { maxPoolGrad2x2Simd } from './maxpool-grad-simd.js';
 import { tf } from './tf.js';
@@ -652,6 +653,7 @@ export function registerWasmKernels(): void {
       ...(setupFunc != null ? { setupFunc } : {}),
     });
   }
+  tf.registerKernel(adamUpdateKernel);
   registered = true;
 }
 

@@ -10,6 +10,7 @@
 import { tf } from '../engine/tf.js';
 import type { Tensor } from '../engine/tf.js';
 import type { KdxOptimizer, NamedTensor, OptimizerConfig, OptimizerFactory } from '../registry/types.js';
+import { ADAM_UPDATE, hasAdamUpdate } from '../engine/adam-kernel.js';
 
 type Variable = ReturnType<typeof tf.variable>;
 type ConfigDict = ReturnType<tf.Optimizer['getConfig']>;
@@ -214,6 +215,15 @@ export class TorchAdam extends SlottedOptimizer {
     const lr = this.learningRate;
     const m = slot.state.get('m')!;
     const v = slot.state.get('v')!;
+    if (hasAdamUpdate()) {
+      // The same arithmetic as below in one pass over memory (engine/adam-kernel.ts).
+      const attrs = { lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay, decoupled: this.decoupled, step: slot.step };
+      const [p1, m1, v1] = tf.engine().runKernel(ADAM_UPDATE, { p, m, v, g: gradient }, attrs as unknown as tf.NamedAttrMap) as Tensor[];
+      p.assign(p1);
+      m.assign(m1);
+      v.assign(v1);
+      return;
+    }
     let g = gradient;
     if (this.weightDecay !== 0) {
       if (this.decoupled) p.assign(tf.mul(p, 1 - lr * this.weightDecay));
