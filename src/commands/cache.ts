@@ -1,6 +1,9 @@
 // `kdx cache ls | verify | gc | du`: looking after the store (src/store/), as `dvc status` / `dvc gc` do
 // for DVC's cache. Entries are verified against their recorded sha256; gc keeps what the named
-// experiment files (and their sweep grids) would use, on any backend.
+// experiment files (and their sweep grids) would use, on any backend and thread count.
+import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { loadExperiment } from '../config/load.js';
 import { BACKEND_LABELS } from '../engine/backend.js';
 import { RunFailedError, UsageError } from '../errors.js';
@@ -69,12 +72,13 @@ export async function cacheGc(files: string[], flags: CacheFlags): Promise<void>
   if (files.length === 0) throw new UsageError('kdx cache gc needs the experiment files whose results to keep, e.g. kdx cache gc experiments/*.yaml');
   const store = new Store(flags.cacheDir);
   const keep = new Set<string>();
+  const threadCounts = possibleThreadCounts(Math.max(availableParallelism(), ...(await recordedThreadCounts(store))));
   for (const file of files) {
     const { experiment } = await loadExperiment(file, { overrides: flags.set ?? [] });
     const points = [{ id: '', params: {}, experiment }, ...((await loadSweepTrials(file, experiment, flags.set ?? [])) ?? [])];
     // The file's `seeds:` replicas too (a `--seeds N` given to run is not known here).
     const trials = experiment.seeds ? [...points, ...(await seedTrials(points, experiment.seeds))] : points;
-    for (const key of reachableKeys(trials)) keep.add(key);
+    for (const key of reachableKeys(trials, threadCounts)) keep.add(key);
   }
   const doomed = {
     jobs: (await store.entryKeys()).filter((k) => !keep.has(k)),
@@ -95,11 +99,28 @@ export async function cacheGc(files: string[], flags: CacheFlags): Promise<void>
   );
 }
 
-/** Every job and logits key the trials (an experiment, its sweep's trials, its seeds) can use, on any backend and thread count. */
-function reachableKeys(all: Trial[]): string[] {
+/** The thread counts the store's entries were trained with (config.json records those above one): a
+ * Slurm job may have had more threads than this machine has cores. */
+async function recordedThreadCounts(store: Store): Promise<number[]> {
+  const counts: number[] = [];
+  for (const key of await store.entryKeys()) {
+    try {
+      const { threads } = JSON.parse(await readFile(join(store.entryDir(key), 'config.json'), 'utf8')) as { threads?: number };
+      if (typeof threads === 'number') counts.push(threads);
+    } catch {
+      // An entry without a readable config.json: its key is kept or removed as any other.
+    }
+  }
+  return counts;
+}
+
+/** Every job and logits key the trials (an experiment, its sweep's trials, its seeds) can use, on any
+ * backend and any of these thread counts, chosen (`auto`: a small job on one thread) or given. */
+export function reachableKeys(all: Trial[], threadCounts: number[]): string[] {
   const keys: string[] = [];
-  for (const [backend, threads] of BACKEND_LABELS.flatMap((b) => possibleThreadCounts().map((t) => [b, t] as const))) {
-    const { jobs } = planTrials(all, backend, { count: threads, auto: false });
+  const settings = threadCounts.flatMap((count) => [{ count, auto: false }, ...(count > 1 ? [{ count, auto: true }] : [])]);
+  for (const [backend, threads] of BACKEND_LABELS.flatMap((b) => settings.map((t) => [b, t] as const))) {
+    const { jobs } = planTrials(all, backend, threads);
     const keyOf = new Map(jobs.map((job) => [job.id, job.key]));
     for (const job of jobs) {
       keys.push(job.key);

@@ -176,7 +176,7 @@ function fusedConv2D(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; at
   const attrs = args.attrs as unknown as tf.Conv2DAttrs & { activation?: string };
   const activation = attrs.activation ?? 'linear';
   const fusable = preluActivationWeights == null && (activation === 'linear' || activation === 'relu') &&
-    (bias == null || (bias.shape.length === 1 && bias.dtype === 'float32'));
+    (bias == null || (bias.shape.length === 1 && bias.shape[0] === filter.shape[3] && bias.dtype === 'float32'));
   const y = fusable ? winogradForward(backend, x, filter, bias ?? null, activation === 'relu', attrs) : null;
   return y ?? run(backend, tf.FusedConv2D, args.inputs, args.attrs);
 }

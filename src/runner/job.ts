@@ -156,8 +156,8 @@ async function finalTestMetrics(job: Job, model: LayersModel, dataset: LoadedDat
 
 /**
  * The logits of each model (the model `name` of the job with that id) for as long as `use` runs: on as
- * many replicas as the run has threads (each computes its rows of every batch: runner/replicas.ts), else
- * (one thread, or batches too small to share) on this thread.
+ * many replicas as the job has threads (the cores the scheduler gave it; each replica computes its rows
+ * of every batch: runner/replicas.ts), else (one thread, or batches too small to share) on this thread.
  */
 async function withLogits<T>(
   job: Job, models: { id: string; name: string; model: LayersModel }[], dataset: LoadedDataset, env: JobEnvironment,
@@ -166,11 +166,14 @@ async function withLogits<T>(
   if (models.length === 0) return use([]);
   const [{ id, name, model }, ...rest] = models;
   const withFirst = (first: BatchLogits) => withLogits(job, rest, dataset, env, (others) => use([first, ...others]));
-  const { count, auto } = job.plannedThreads;
-  if (count <= 1 || (auto && !worthSharing(job.experiment, name, job.stage.data.batchSize))) return withFirst(modelLogits(model));
+  if (job.threads <= 1 || (job.plannedThreads.auto && !worthSharing(job.experiment, name, job.stage.data.batchSize))) return withFirst(modelLogits(model));
   const replicas = await ReplicaPool.start(model, {
     job: { ...describeJob(job, env.backend), jobId: id },
-    threads: count, batchSize: job.stage.data.batchSize, inputShape: dataset.shape, classes: dataset.classes,
+    threads: job.threads,
+    batchSize: job.stage.data.batchSize,
+    inputShape: datasetShape(job.experiment).inputShape, // the model's: the batches come transformed
+    classes: dataset.classes,
+    inferenceOnly: true,
   });
   try {
     return await withFirst(replicas.batchLogits());

@@ -14,6 +14,7 @@
 //   reduce     the all-reduce exchange of batchNorm (two areas, alternated, so one barrier per call).
 
 import { tf } from '../engine/tf.js';
+import { UserError } from '../errors.js';
 
 /** Indices into `control`. */
 const STEP = 0; // incremented by the main thread to start a step
@@ -51,6 +52,8 @@ export interface ReplicaLayout {
   /** Width of the model's output (its logits). */
   outputWidth: number;
   trainableSizes: number[];
+  /** Room for every replica's gradients (false for a pool that only computes logits). */
+  gradients: boolean;
   frozenSizes: number[];
   /** Floats per replica of the largest all-reduce (2 x the widest batchNorm, plus one). */
   reduceCapacity: number;
@@ -97,7 +100,7 @@ export class ReplicaMemory {
       images: 2 * batchSize * imageSize,
       teacher: 2 * batchSize * classes,
       outputs: batchSize * layout.outputWidth,
-      grads: threads * total(layout.trainableSizes),
+      grads: layout.gradients ? threads * total(layout.trainableSizes) : 0,
       reduce: 2 * threads * reduceCapacity,
     };
     this.layout = layout;
@@ -232,13 +235,13 @@ export class ReplicaMemory {
   }
 
   writeScalars(index: number, loss: number, terms: [string, number][]): void {
-    if (terms.length > MAX_TERMS) throw new Error(`a loss with more than ${MAX_TERMS} terms cannot be trained on several threads`);
+    if (terms.length > MAX_TERMS) throw new UserError(`a loss with more than ${MAX_TERMS} terms cannot be trained on several threads: give --threads 1`);
     const width = 1 + MAX_TERMS;
     this.scalars[index * width] = loss;
     terms.forEach(([, value], i) => (this.scalars[index * width + 1 + i] = value));
     if (index === 0 && Atomics.load(this.control, TERM_NAMES) === 0 && terms.length > 0) {
       const bytes = new TextEncoder().encode(JSON.stringify(terms.map(([name]) => name)));
-      if (bytes.length > NAME_BYTES) throw new Error('the loss terms\' names are too long to be trained on several threads');
+      if (bytes.length > NAME_BYTES) throw new UserError('the loss terms\' names are too long to be trained on several threads: give --threads 1');
       this.names.set(bytes);
       Atomics.store(this.control, TERM_NAMES, bytes.length);
     }

@@ -8,7 +8,7 @@ import { tf } from '../engine/tf.js';
 import { datasetShape } from '../config/load.js';
 import { asUserError } from '../errors.js';
 import { buildModel, setTrainingStep } from '../registry/model.js';
-import { loadWeights, ReplicaMemory, saveWeights, shardOf, type ReplicaBuffers } from './replica-memory.js';
+import { loadWeights, ReplicaFailed, ReplicaMemory, saveWeights, shardOf, type ReplicaBuffers } from './replica-memory.js';
 import { reloadJob, type JobDescription } from './reload-job.js';
 import { stageLoss } from './stage-loss.js';
 import { lossAndGradients } from './step.js';
@@ -33,6 +33,9 @@ async function serve(data: ReplicaThreadData): Promise<void> {
     await selectBackend(data.backend as BackendName);
     const { job } = await reloadJob(data.job);
     const { inputShape } = datasetShape(job.experiment);
+    if (inputShape.reduce((a, b) => a * b, 1) !== imageSize) {
+      throw new Error(`replica ${index}: images of ${imageSize} values, but the model takes ${inputShape.join('x')}`);
+    }
     const built = buildModel(job.stage.model, job.layers, inputShape, job.stage.seed);
     const { model } = built;
     const tapped = studentTapModel(built, job.stage, job.experiment, inputShape);
@@ -42,14 +45,24 @@ async function serve(data: ReplicaThreadData): Promise<void> {
 
     let sequence = 0;
     let weightsLoaded = -1; // the version of the trainable weights this replica's model holds
+    let statisticsStale = false; // it sat out a training step: its batchNorm running statistics lag replica 0's
     for (;;) {
       const next = memory.awaitStep(sequence);
       if (next === undefined) break;
       sequence = next;
       const step = memory.step(sequence);
       const replicas = Math.min(threads, step.rows);
-      if (index >= replicas) continue; // a batch smaller than the threads: the first `rows` replicas train
+      if (index >= replicas) {
+        // A batch smaller than the threads: the first `rows` replicas compute it. This one says it is done
+        // too, so the main thread never starts the next step while it still reads this one's fields.
+        if (step.kind === 'train') statisticsStale = true;
+        memory.done();
+        continue;
+      }
       const { offset, rows } = shardOf(step.rows, replicas, index);
+      // Replica 0 computes every step and wrote its running statistics at the end of the last one.
+      if (statisticsStale && !step.allWeights) loadWeights(model.nonTrainableWeights, memory.frozen);
+      statisticsStale = false;
       // After every training step; not between the batches of an evaluation, whose weights do not change.
       if (memory.trainableVersion() !== weightsLoaded) {
         weightsLoaded = memory.trainableVersion();
@@ -85,10 +98,12 @@ async function serve(data: ReplicaThreadData): Promise<void> {
     tapped.dispose();
     model.dispose();
   } catch (error) {
-    memory.fail();
+    // Another replica failed and woke this one from a barrier: that one says why.
+    if (error instanceof ReplicaFailed) return;
     const user = asUserError(error);
     const message = user ? user.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
     parentPort!.postMessage({ type: 'error', message, user: user !== undefined } satisfies ReplicaMessage);
+    memory.fail(); // after the message: the main thread and the other replicas stop waiting
   }
 }
 

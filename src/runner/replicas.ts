@@ -26,6 +26,8 @@ export interface ReplicaPoolOptions {
   /** [h, w, c] of the model's input. */
   inputShape: number[];
   classes: number;
+  /** Only logits are asked of it (no training step): no room for gradients. */
+  inferenceOnly?: boolean;
 }
 
 export interface ReplicaStepInput {
@@ -76,7 +78,8 @@ export class ReplicaPool {
           reject(error);
         });
         worker.on('exit', (code) => {
-          if (this.closing) return;
+          // A replica woken by another's failure ends quietly: the failing one says why.
+          if (this.closing || (code === 0 && memory.failed())) return;
           memory.fail();
           reject(new Error(`replica thread ${index} exited with code ${code}`));
         });
@@ -95,6 +98,7 @@ export class ReplicaPool {
       classes: options.classes,
       outputWidth: (model.outputs[0].shape as number[])[1],
       trainableSizes: sizes(model.trainableWeights),
+      gradients: !options.inferenceOnly,
       frozenSizes: sizes(model.nonTrainableWeights),
       // batchNorm exchanges at most 2 x its channels plus a count; its channels are a vector weight's size.
       reduceCapacity: 2 * Math.max(1, ...sizes(model.weights.filter((w) => w.shape.length === 1))) + 1,
@@ -153,14 +157,14 @@ export class ReplicaPool {
     memory.start(sequence, { kind, rows: input.n, trainingStep: input.trainingStep, epoch: input.epoch, allWeights: this.allWeights, teacher: input.teacherLogits !== undefined });
     this.allWeights = false;
     meanwhile?.();
-    const replicas = Math.min(memory.layout.threads, input.n);
-    await Promise.race([memory.finished(replicas), this.failure]);
+    // Every replica says when it is done, also one that sat out a batch smaller than the threads.
+    await Promise.race([memory.finished(memory.layout.threads), this.failure]);
     if (memory.failed()) {
       // The failing replica's message is on its way.
       await Promise.race([this.failure, new Promise((resolve) => setTimeout(resolve, 5000))]);
       throw new Error('a replica thread failed without saying why');
     }
-    return replicas;
+    return Math.min(memory.layout.threads, input.n);
   }
 
   /** Gives the main thread's model the replicas' non-trainable weights (batchNorm's running statistics). */

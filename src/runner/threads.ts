@@ -49,9 +49,9 @@ export function resolveThreads(request: ThreadsRequest): ThreadPlan {
   return { count, auto: auto && count > 1 };
 }
 
-/** Every thread count a job of this machine can have been trained with (`kdx cache gc` keeps them all). */
-export function possibleThreadCounts(cores = availableParallelism()): number[] {
-  return Array.from({ length: cores }, (_, i) => i + 1);
+/** Every thread count up to `most` (`kdx cache gc` keeps the results of them all). */
+export function possibleThreadCounts(most = availableParallelism()): number[] {
+  return Array.from({ length: most }, (_, i) => i + 1);
 }
 
 /** Thread slots of a run: the cores. Jobs start while their threads fit (and never more than --jobs at

@@ -57,7 +57,7 @@ export function jobKey(parts: JobKeyParts): string {
     kind: 'job',
     semantics: TRAINING_SEMANTICS,
     backend: parts.backend,
-    // One thread adds nothing, so one-thread keys are those of kdx before threads existed.
+    // One thread adds nothing: a job's one-thread key is the same whatever --threads (and whether auto chose it).
     ...((parts.threads ?? 1) > 1 ? { threads: parts.threads } : {}),
     // A plugin's code shapes its layers, losses or data: editing it must train again.
     plugins: experiment.pluginDigests,

@@ -46,8 +46,8 @@ function assertClose(a: number, b: number, what: string): void {
   assert.ok(Math.abs(a - b) <= 1e-4 * Math.max(Math.abs(a), Math.abs(b)), `${what}: ${a} vs ${b}`);
 }
 
-async function train(cwd: string, cache: string, threads: string): Promise<Map<string, Stored>> {
-  const result = await kdx(['run', 'threads.yaml', '--threads', threads, '--backend', 'wasm', '--cache-dir', cache, '--quiet'], { cwd });
+async function train(cwd: string, cache: string, threads: string, file = 'threads.yaml'): Promise<Map<string, Stored>> {
+  const result = await kdx(['run', file, '--threads', threads, '--backend', 'wasm', '--cache-dir', cache, '--quiet'], { cwd });
   assert.equal(result.exitCode, 0, result.stderr);
   return stored(join(cwd, cache));
 }
@@ -83,6 +83,32 @@ test('1 and 2 threads: the same losses and weights to 1e-4 (batchNorm, dropout, 
     const again = await train(cwd, 'again', '2');
     for (const [stage, a] of two) {
       for (const [file, bytes] of a.bytes) assert.ok(bytes.equals(again.get(stage)!.bytes.get(file)!), `2 threads twice: ${stage}/${file} differs`);
+    }
+  } finally {
+    cleanup(cwd);
+  }
+});
+
+test('a batch smaller than the threads, and crops that change the image size: the same training and evaluation as one thread', { skip: twoCores }, async () => {
+  const cwd = scratchDir();
+  try {
+    copyFileSync(new URL('../fixtures/threads-edges.yaml', import.meta.url), join(cwd, 'edges.yaml'));
+    const one = await train(cwd, 'one', '1', 'edges.yaml');
+    const two = await train(cwd, 'two', '2', 'edges.yaml');
+    for (const [stage, a] of one) {
+      const b = two.get(stage)!;
+      assert.equal(b.metrics.history.length, 2);
+      a.metrics.history.forEach((epoch, i) => {
+        // The second epoch's test loss reads the batchNorm statistics of the one-row batch ending the first.
+        assertClose(epoch.testLoss, b.metrics.history[i].testLoss, `${stage} test loss, epoch ${i + 1}`);
+        assertClose(epoch.testAccuracy, b.metrics.history[i].testAccuracy, `${stage} test accuracy, epoch ${i + 1}`);
+      });
+      for (const [name, wa] of a.weights) {
+        const wb = b.weights.get(name)!;
+        const scale = Math.max(...wa.map(Math.abs));
+        const diff = Math.max(...wa.map((v, i) => Math.abs(v - wb[i])));
+        assert.ok(diff <= 1e-4 * scale, `${stage} ${name}: differs by ${diff} at a scale of ${scale}`);
+      }
     }
   } finally {
     cleanup(cwd);

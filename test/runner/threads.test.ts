@@ -8,7 +8,9 @@ import { UsageError } from '../../src/errors.js';
 import { planExperiment } from '../../src/runner/plan.js';
 import { shardOf } from '../../src/runner/replica-memory.js';
 import { batchMacs } from '../../src/runner/batch-cost.js';
-import { resolveThreads, threadSlots } from '../../src/runner/threads.js';
+import { possibleThreadCounts, resolveThreads, threadSlots } from '../../src/runner/threads.js';
+import { planTrials } from '../../src/runner/run.js';
+import { reachableKeys } from '../../src/commands/cache.js';
 import { schedule } from '../../src/runner/scheduler.js';
 import type { Job } from '../../src/runner/plan.js';
 import type { JobOutcome } from '../../src/runner/job.js';
@@ -134,4 +136,17 @@ test('a job planned again elsewhere (worker, Slurm job, replica) is found under 
     assert.equal(again.key, job.key, job.label);
     assert.equal(again.threads, job.threads);
   }
+});
+
+test('kdx cache gc keeps what auto planned (a large teacher on every core, a small student on one) and counts above the cores', async () => {
+  const reference = fileURLToPath(new URL('../../experiments/cifar10-kd.yaml', import.meta.url));
+  const { experiment } = await loadExperiment(reference, { checkShapes: false, overrides: ['stages.kd_student.data.batchSize=4'] });
+  const trials = [{ id: '', params: {}, experiment }];
+  const auto = planTrials(trials, 'wasm', { count: 2, auto: true }).jobs;
+  assert.deepEqual(auto.map((j) => j.threads), [2, 2, 1], 'the mixed plan this is about');
+  const kept = new Set(reachableKeys(trials, possibleThreadCounts(2)));
+  for (const job of auto) assert.ok(kept.has(job.key), `${job.label} is kept`);
+  const slurm = planTrials(trials, 'wasm', { count: 8, auto: false }).jobs;
+  const keptUpTo8 = new Set(reachableKeys(trials, possibleThreadCounts(8)));
+  for (const job of slurm) assert.ok(keptUpTo8.has(job.key) && !kept.has(job.key), `${job.label} on 8 threads: kept once 8 is among the counts`);
 });
