@@ -6,6 +6,7 @@ import type { LayersModel } from '../engine/tf.js';
 import { registry } from './index.js';
 import type { ImageShape, LayerSpec, ModelNode, StepSeeded } from './types.js';
 import { ChannelSlice } from '../plugins/channel-layers.js';
+import { contentHash } from '../util/hash.js';
 
 type SymbolicTensor = ReturnType<typeof tf.input>;
 type Layer = InstanceType<typeof tf.layers.Layer>;
@@ -187,6 +188,7 @@ export function buildModel(name: string, nodes: ModelNode[], inputShape: ImageSh
     rows.push({ index, type: describeNode(node), outputShape: shapeOf(current), params: trainableParams(builder.layers.slice(before)) });
   });
   const model = tf.model({ inputs: input, outputs: current, name });
+  macsByModel.set(macsKey(nodes, inputShape), macsOfRows(rows));
   const taps = tapsByName(builder.taps);
   const tapShapes = Object.fromEntries(Object.entries(taps).map(([tap, x]) => [tap, shapeOf(x)]));
   return { model, taps, tapShapes, rows, params: trainableParams(model.layers), outputShape: shapeOf(current) };
@@ -228,6 +230,23 @@ export function setTrainingStep(model: LayersModel, step: number): void {
 function plain(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return message.replace(/\s+/g, ' ').replace(/^Input \d+ is incompatible with layer [\w-]+: /, '').trim();
+}
+
+/** Multiply-adds of one image's forward pass, roughly: each layer's (or block's) weights times the
+ * positions of its output they are applied at. */
+function macsOfRows(rows: LayerRow[]): number {
+  return rows.reduce((sum, row) => sum + row.params * (row.outputShape.length === 3 ? row.outputShape[0] * row.outputShape[1] : 1), 0);
+}
+
+/** macsOfRows of every model built in this process, by its layers and input shape: a run's shape checks
+ * have built its models already, so asking for their cost builds nothing again. */
+const macsByModel = new Map<string, number>();
+const macsKey = (nodes: ModelNode[], inputShape: ImageShape) => contentHash({ nodes, inputShape });
+
+/** Forward multiply-adds of one image through the model (built once to know them, if it never was). */
+export function forwardMacs(name: string, nodes: ModelNode[], inputShape: ImageShape): number {
+  if (!macsByModel.has(macsKey(nodes, inputShape))) describeModel(name, nodes, inputShape);
+  return macsByModel.get(macsKey(nodes, inputShape))!;
 }
 
 /** Shapes and parameter counts only: builds the model, reads the table, frees the weights. */
