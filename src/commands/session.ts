@@ -1,6 +1,7 @@
 // What `kdx run` and `kdx sweep` share: the backend, the reporter, Ctrl-C / `q`, the run directory, and
 // how the run ended (thrown as a typed error; src/cli.ts maps it to the exit status).
 import { writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import type { Experiment } from '../config/experiment.js';
 import { backendLabel, selectBackendOrFail, type BackendName } from '../engine/backend.js';
@@ -13,7 +14,7 @@ import { createRunDir, eventLog, writeJson } from '../runner/run-dir.js';
 import { execute, type Trial } from '../runner/run.js';
 import { Store } from '../store/store.js';
 import { gitInfo } from '../util/git.js';
-import { resolveThreads, threadSlots, type ThreadPlan, type ThreadsSetting } from '../runner/threads.js';
+import { resolveThreads, type ThreadPlan, type ThreadsSetting } from '../runner/threads.js';
 import { checkSlurm } from '../runner/slurm/check.js';
 import { SlurmExecutor, type InterruptPolicy } from '../runner/slurm/executor.js';
 
@@ -84,7 +85,7 @@ export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, tri
     const executor = flags.executor === 'slurm'
       ? new SlurmExecutor({ store, backend: backendNames, emit, signal: controller.signal, onInterrupt: () => question.policy() })
       : undefined;
-    result = await execute({ name: base.name, kind, trials, store, runDir, backend: backendNames, jobs: flags.jobs, threads, threadSlots: threadSlots(), executor, emit, signal: controller.signal, writeReport: (dir) => writeReportAtEnd(dir, emit) });
+    result = await execute({ name: base.name, kind, trials, store, runDir, backend: backendNames, jobs: flags.jobs, threads, cores: availableParallelism(), executor, emit, signal: controller.signal, writeReport: (dir) => writeReportAtEnd(dir, emit) });
   } finally {
     await reporter.close();
     interrupts.dispose();

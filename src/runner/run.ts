@@ -34,8 +34,9 @@ export interface ExecuteOptions {
   jobs: number;
   /** Data-parallel threads per job (resolved: runner/threads.ts); default one. */
   threads?: ThreadPlan;
-  /** The cores the jobs share (threadSlots): a job starts when its threads fit. Default: no limit. */
-  threadSlots?: number;
+  /** The cores the jobs share: a job takes one per thread and starts when they are free, so jobs x threads
+   * never exceed them. Default: no limit. */
+  cores?: number;
   emit: EventSink;
   signal?: AbortSignal;
   liveTeacher?: boolean;
@@ -162,7 +163,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   let settled: Promise<void> = Promise.resolve();
   const scheduled = await schedule(jobs, {
     concurrency: executor ? jobs.length : options.jobs,
-    ...(executor || options.threadSlots === undefined ? {} : { slots: { capacity: options.threadSlots, of: (job: Job) => job.threads } }),
+    ...(executor || options.cores === undefined ? {} : { slots: { capacity: options.cores, of: (job: Job) => job.threads } }),
     emit,
     signal: options.signal,
     run: runJob,

@@ -32,10 +32,10 @@ export async function schedule(jobs: Job[], options: ScheduleOptions): Promise<{
   let interrupted = false;
 
   const finish = (job: Job, result: Omit<JobResult, 'job'>) => results.set(job.id, { job, ...result });
-  const runningJobs = new Map<string, Job>();
+  const byId = new Map(jobs.map((job) => [job.id, job]));
   const fits = (job: Job) => {
     if (!options.slots || running.size === 0) return true;
-    const used = [...runningJobs.values()].reduce((sum, j) => sum + options.slots!.of(j), 0);
+    const used = [...running.keys()].reduce((sum, id) => sum + options.slots!.of(byId.get(id)!), 0);
     return used + options.slots.of(job) <= options.slots.capacity;
   };
   const settle = (job: Job) => options.onSettled?.(results.get(job.id)!);
@@ -59,12 +59,8 @@ export async function schedule(jobs: Job[], options: ScheduleOptions): Promise<{
         options.emit({ type: 'job-failed', time: Date.now(), job: job.id, label: job.label, error: message });
         settle(job);
       })
-      .finally(() => {
-        running.delete(job.id);
-        runningJobs.delete(job.id);
-      });
+      .finally(() => running.delete(job.id));
     running.set(job.id, task);
-    runningJobs.set(job.id, job);
   };
 
   while (waiting.length > 0 || running.size > 0) {

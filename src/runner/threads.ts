@@ -53,10 +53,3 @@ export function resolveThreads(request: ThreadsRequest): ThreadPlan {
 export function possibleThreadCounts(most = availableParallelism()): number[] {
   return Array.from({ length: most }, (_, i) => i + 1);
 }
-
-/** Thread slots of a run: the cores. Jobs start while their threads fit (and never more than --jobs at
- * once), so jobs x threads never exceed the cores: a job of every core runs alone, one-thread jobs run
- * as many at once as there are cores. */
-export function threadSlots(cores = availableParallelism()): number {
-  return cores;
-}

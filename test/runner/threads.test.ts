@@ -8,7 +8,7 @@ import { UsageError } from '../../src/errors.js';
 import { planExperiment } from '../../src/runner/plan.js';
 import { shardOf } from '../../src/runner/replica-memory.js';
 import { batchMacs } from '../../src/runner/batch-cost.js';
-import { possibleThreadCounts, resolveThreads, threadSlots } from '../../src/runner/threads.js';
+import { possibleThreadCounts, resolveThreads } from '../../src/runner/threads.js';
 import { planTrials } from '../../src/runner/run.js';
 import { reachableKeys } from '../../src/commands/cache.js';
 import { schedule } from '../../src/runner/scheduler.js';
@@ -48,7 +48,7 @@ test('the scheduler shares the cores: a job takes its threads, --jobs caps the j
   const seen: { jobs: number; threads: number }[] = [];
   await schedule(jobs, {
     concurrency: 2,
-    slots: { capacity: threadSlots(2), of: (job) => job.threads },
+    slots: { capacity: 2, of: (job) => job.threads }, // 2 cores
     emit: () => {},
     describeError: (error) => ({ message: String(error), interrupted: false }),
     run: async (job) => {
