@@ -46,6 +46,20 @@ function assertClose(a: number, b: number, what: string): void {
   assert.ok(Math.abs(a - b) <= 1e-4 * Math.max(Math.abs(a), Math.abs(b)), `${what}: ${a} vs ${b}`);
 }
 
+/** Every weight, batchNorm's running statistics included, to 1e-4 of its tensor's largest value. */
+function assertWeightsClose(stage: string, a: Stored, b: Stored): void {
+  for (const [name, wa] of a.weights) {
+    const wb = b.weights.get(name)!;
+    let scale = 0;
+    let diff = 0;
+    for (let i = 0; i < wa.length; i++) {
+      scale = Math.max(scale, Math.abs(wa[i]));
+      diff = Math.max(diff, Math.abs(wa[i] - wb[i]));
+    }
+    assert.ok(diff <= 1e-4 * scale, `${stage} ${name}: differs by ${diff} at a scale of ${scale}`);
+  }
+}
+
 async function train(cwd: string, cache: string, threads: string, file = 'threads.yaml'): Promise<Map<string, Stored>> {
   const result = await kdx(['run', file, '--threads', threads, '--backend', 'wasm', '--cache-dir', cache, '--quiet'], { cwd });
   assert.equal(result.exitCode, 0, result.stderr);
@@ -68,17 +82,7 @@ test('1 and 2 threads: the same losses and weights to 1e-4 (batchNorm, dropout, 
         assertClose(epoch.testLoss, other.testLoss, `${stage} test loss`);
         for (const [term, value] of Object.entries(epoch.terms ?? {})) assertClose(value, other.terms![term], `${stage} ${term} term`);
       });
-      // Every weight, batchNorm's running statistics included, relative to its tensor's largest value.
-      for (const [name, wa] of a.weights) {
-        const wb = b.weights.get(name)!;
-        let scale = 0;
-        let diff = 0;
-        for (let i = 0; i < wa.length; i++) {
-          scale = Math.max(scale, Math.abs(wa[i]));
-          diff = Math.max(diff, Math.abs(wa[i] - wb[i]));
-        }
-        assert.ok(diff <= 1e-4 * scale, `${stage} ${name}: differs by ${diff} at a scale of ${scale}`);
-      }
+      assertWeightsClose(stage, a, b);
     }
     const again = await train(cwd, 'again', '2');
     for (const [stage, a] of two) {
@@ -103,12 +107,7 @@ test('a batch smaller than the threads, and crops that change the image size: th
         assertClose(epoch.testLoss, b.metrics.history[i].testLoss, `${stage} test loss, epoch ${i + 1}`);
         assertClose(epoch.testAccuracy, b.metrics.history[i].testAccuracy, `${stage} test accuracy, epoch ${i + 1}`);
       });
-      for (const [name, wa] of a.weights) {
-        const wb = b.weights.get(name)!;
-        const scale = Math.max(...wa.map(Math.abs));
-        const diff = Math.max(...wa.map((v, i) => Math.abs(v - wb[i])));
-        assert.ok(diff <= 1e-4 * scale, `${stage} ${name}: differs by ${diff} at a scale of ${scale}`);
-      }
+      assertWeightsClose(stage, a, b);
     }
   } finally {
     cleanup(cwd);
