@@ -34,15 +34,17 @@ export function evaluationBatches(count: number, batchSize: number): number {
   return batchesPerEpoch(count, batchSize, false);
 }
 
-/** Mean cross-entropy, top-1 accuracy and the predicted classes over a split, in inference mode. */
+/** Mean cross-entropy, top-1 accuracy, the predicted classes and the logits ([count, classes], row by row)
+ * over a split, in inference mode. */
 export async function evaluate(
   logitsOf: BatchLogits,
   split: DataSplit,
   shape: ImageShape,
   transforms: BatchTransform[],
   options: EvaluateOptions,
-): Promise<{ loss: number; accuracy: number; predictions: Int32Array }> {
+): Promise<{ loss: number; accuracy: number; predictions: Int32Array; logits: Float32Array }> {
   const predictions = new Int32Array(split.count);
+  let all: Float32Array | undefined;
   const batches = evaluationBatches(split.count, options.batchSize);
   const breathe = breather();
   let lossSum = 0;
@@ -59,6 +61,9 @@ export async function evaluate(
       const hits = tf.sum(tf.cast(tf.equal(classes, labels), 'float32'));
       return [tf.stack([ce, hits]), classes];
     });
+    const width = logits.shape[1]!;
+    all ??= new Float32Array(split.count * width);
+    all.set(await logits.data() as Float32Array, count * width);
     logits.dispose();
     const [loss, right] = await sums.data();
     predictions.set(await predicted.data() as Int32Array, count);
@@ -71,5 +76,5 @@ export async function evaluate(
     options.onProgress?.(done, batches);
     await breathe();
   }
-  return { loss: lossSum / Math.max(count, 1), accuracy: correct / Math.max(count, 1), predictions };
+  return { loss: lossSum / Math.max(count, 1), accuracy: correct / Math.max(count, 1), predictions, logits: all ?? new Float32Array(0) };
 }

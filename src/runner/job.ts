@@ -108,7 +108,7 @@ async function trainAndCommit(job: Job, work: JobWork, env: JobEnvironment): Pro
     files = await modelToFiles(result.model);
     // In the order a cached job's summary is read back (storedSummary): the timing comes last.
     const { seconds, imgPerSec, backend, ...results } = result.summary;
-    summary = { ...results, ...(await finalTestMetrics(job, result.model, dataset, env)), seconds, imgPerSec, backend };
+    summary = { ...results, ...(await finalTestMetrics(job, result.testLogits, dataset, env)), seconds, imgPerSec, backend };
   } finally {
     result.model.dispose();
   }
@@ -136,18 +136,18 @@ function stageDataset(job: Job, dataset: LoadedDataset): LoadedDataset {
   return { ...dataset, train };
 }
 
-/** Top-5, ECE and, with teachers, agreement and KL with them on the test set (see test-metrics.ts). */
-async function finalTestMetrics(job: Job, model: LayersModel, dataset: LoadedDataset, env: JobEnvironment): Promise<TestMetrics> {
+/** Top-5, ECE and, with teachers, agreement and KL with them on the test set (see test-metrics.ts), from
+ * the model's logits of its final evaluation: only the teachers run again. */
+async function finalTestMetrics(job: Job, testLogits: Float32Array, dataset: LoadedDataset, env: JobEnvironment): Promise<TestMetrics> {
   const teachers: { id: string; name: string; model: LayersModel; weight: number }[] = [];
   try {
     for (const teacher of job.teachers ?? []) {
       teachers.push({ id: teacher.id, name: teacherStage(job, teacher.id).model, model: await loadTeacherModel(job, teacher.id, env), weight: teacher.weight });
     }
     const transforms = transformChain(job.experiment.data.test, dataset.shape);
-    const models = [{ id: job.id, name: job.stage.model, model }, ...teachers];
-    return await withLogits(job, models, dataset, env, ([student, ...teacherLogits]) => {
+    return await withLogits(job, teachers, dataset, env, (teacherLogits) => {
       const weighted: WeightedTeacher[] = teachers.map((t, i) => ({ logitsOf: teacherLogits[i], weight: t.weight }));
-      return testMetrics(student, weighted, dataset.test, dataset.shape, transforms, job.stage.data.batchSize);
+      return testMetrics(testLogits, weighted, dataset.test, dataset.shape, transforms, job.stage.data.batchSize);
     });
   } finally {
     teachers.forEach((t) => t.model.dispose());

@@ -27,8 +27,9 @@ export interface WeightedTeacher {
   weight: number;
 }
 
+/** `logits`: the model's on the split, [count, classes] row by row (the final evaluation's). */
 export async function testMetrics(
-  logitsOf: BatchLogits,
+  logits: Float32Array,
   teachers: WeightedTeacher[],
   split: DataSplit,
   shape: ImageShape,
@@ -42,21 +43,22 @@ export async function testMetrics(
   let kl = 0;
   let offset = 0;
   const breathe = breather();
+  const classes = logits.length / split.count;
   for (const batch of epochBatches(split, { batchSize, shape, transforms, seed: 0, epoch: 0, shuffle: false })) {
-    const logits = await logitsOf(batch);
+    const batchLogits = tf.tensor2d(logits.subarray(offset * classes, (offset + batch.n) * classes), [batch.n, classes]);
     const teacherOutputs: Tensor[] = [];
     for (const teacher of teachers) teacherOutputs.push(await teacher.logitsOf(batch));
     const sums = tf.tidy(() => {
       const labels = tf.tensor1d(batch.y, 'int32');
-      const probs = tf.softmax(logits);
-      const predicted = tf.argMax(logits, 1);
-      const k = Math.min(5, logits.shape[1]!);
-      const inTop5 = tf.any(tf.equal(tf.topk(logits, k).indices, tf.expandDims(labels, 1)), 1);
+      const probs = tf.softmax(batchLogits);
+      const predicted = tf.argMax(batchLogits, 1);
+      const k = Math.min(5, batchLogits.shape[1]!);
+      const inTop5 = tf.any(tf.equal(tf.topk(batchLogits, k).indices, tf.expandDims(labels, 1)), 1);
       const columns: Tensor[] = [tf.max(probs, 1), tf.cast(tf.equal(predicted, labels), 'float32'), tf.cast(inTop5, 'float32')];
       if (teachers.length > 0) {
         const teacherLogits = tf.addN(teachers.map((t, i) => tf.mul(teacherOutputs[i], t.weight)));
         const teacherLog = tf.logSoftmax(teacherLogits);
-        const studentLog = tf.logSoftmax(logits);
+        const studentLog = tf.logSoftmax(batchLogits);
         columns.push(
           tf.cast(tf.equal(tf.argMax(teacherLogits, 1), predicted), 'float32'),
           tf.sum(tf.mul(tf.exp(teacherLog), tf.sub(teacherLog, studentLog)), 1),
@@ -64,7 +66,7 @@ export async function testMetrics(
       }
       return tf.stack(columns, 1);
     });
-    tf.dispose([logits, ...teacherOutputs]);
+    tf.dispose([batchLogits, ...teacherOutputs]);
     const values = (await sums.data()) as Float32Array;
     sums.dispose();
     const width = teachers.length > 0 ? 5 : 3;

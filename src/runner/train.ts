@@ -60,6 +60,8 @@ export interface TrainResult {
   summary: JobSummary;
   /** The final model's predictions on the test set (evaluation.json). */
   evaluation: StageEvaluation;
+  /** The final model's logits on the test set, [images, classes] row by row (for the test metrics). */
+  testLogits: Float32Array;
 }
 
 /** A run that cannot go on: a NaN loss, a teacher of the wrong width. Exit 1. */
@@ -138,7 +140,7 @@ async function trainLoop(
     ...(history.length > 0 ? { history: [...history] } : {}),
   });
 
-  let lastPredictions: Int32Array | undefined;
+  let lastEvaluation: { predictions: Int32Array; logits: Float32Array } | undefined;
   const schedule = (stage.optimizer.schedule ?? { type: 'constant' }) as ScheduleConfig;
   const interval = ctx.batchEventInterval ?? 200;
   const evalBatches = evaluationBatches(dataset.test.count, batchSize);
@@ -209,7 +211,7 @@ async function trainLoop(
     const trainSeconds = (performance.now() - started) / 1000;
     replicas?.syncModel(); // the running statistics the replicas computed, for the evaluation and checkpoint
     const evalEventDue = every(interval);
-    const { loss: testLoss, accuracy, predictions } = await evaluate(logitsOf, dataset.test, dataset.shape, testTransforms, {
+    const { loss: testLoss, accuracy, predictions, logits } = await evaluate(logitsOf, dataset.test, dataset.shape, testTransforms, {
       batchSize,
       signal: ctx.signal,
       onAbort: () => new TrainingAborted(),
@@ -217,7 +219,7 @@ async function trainLoop(
         if (evalEventDue(batch === batches)) ctx.emit({ type: 'eval', time: Date.now(), job: job.id, epoch: epoch + 1, batch, batches });
       },
     });
-    lastPredictions = predictions;
+    lastEvaluation = { predictions, logits };
     const metrics: EpochMetrics = {
       epoch: epoch + 1,
       loss: lossSum / seen,
@@ -235,17 +237,17 @@ async function trainLoop(
   if (stage.load) {
     // Nothing trains: the one row of a loaded model is its evaluation (its loss is the test loss).
     const started = performance.now();
-    const { loss, accuracy, predictions } = await evaluate(logitsOf, dataset.test, dataset.shape, testTransforms, { batchSize, signal: ctx.signal, onAbort: () => new TrainingAborted() });
-    lastPredictions = predictions;
+    const { loss, accuracy, predictions, logits } = await evaluate(logitsOf, dataset.test, dataset.shape, testTransforms, { batchSize, signal: ctx.signal, onAbort: () => new TrainingAborted() });
+    lastEvaluation = { predictions, logits };
     const seconds = (performance.now() - started) / 1000;
     history.push({ epoch: 0, loss, testLoss: loss, testAccuracy: accuracy, imgPerSec: 0, seconds });
   }
   optimizer.dispose();
   // A job resumed after its last epoch has not evaluated in this process.
-  const predictions = lastPredictions
-    ?? (await evaluate(logitsOf, dataset.test, dataset.shape, testTransforms, { batchSize, signal: ctx.signal, onAbort: () => new TrainingAborted() })).predictions;
+  const { predictions, logits: testLogits } = lastEvaluation
+    ?? (await evaluate(logitsOf, dataset.test, dataset.shape, testTransforms, { batchSize, signal: ctx.signal, onAbort: () => new TrainingAborted() }));
   const evaluation = evaluationOf(dataset.test.labels, predictions, dataset.classes, dataset.classNames);
-  return { model, history, summary: summarize(job, params, history, ctx.backend), evaluation };
+  return { model, history, summary: summarize(job, params, history, ctx.backend), evaluation, testLogits };
 }
 
 /** A loaded stage's weights, from the files it names (checked to fit when the experiment was loaded). */
