@@ -28,7 +28,7 @@ function executionOptions(command: Command): Command {
 }
 
 function backendOption(): Option {
-  return new Option('--backend <name>', 'TensorFlow.js backend (default: the file\'s runtime.backend, else auto); part of every job key').choices(['auto', 'tensorflow', 'wasm', 'cpu']);
+  return new Option('--backend <name>', 'TensorFlow.js backend (default: the file\'s runtime.backend, else auto); part of every job key').choices(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu']);
 }
 
 function positiveInt(flag: string): (value: string) => number {

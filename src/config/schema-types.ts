@@ -728,9 +728,9 @@ export interface KdxExperiment {
    */
   runtime?: {
     /**
-     * TensorFlow.js backend: auto tries tensorflow (tfjs-node-gpu), then wasm, then cpu.
+     * TensorFlow.js backend: auto tries tensorflow on a GPU (tfjs-node-gpu), then webgpu on a hardware adapter, then wasm, then cpu. webgpu by name also takes a software adapter (SwiftShader).
      */
-    backend?: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+    backend?: 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
     /**
      * Data-parallel threads per job: each trains a replica of the model on part of every batch. Results are reproducible for a given thread count (it is part of the job key); the tensorflow backend always uses one (libtensorflow has its own thread pool). --threads overrides it.
      */
@@ -792,9 +792,9 @@ export interface KdxExperiment {
     | string[]
     | {
         /**
-         * TensorFlow.js backend: auto tries tensorflow (tfjs-node-gpu), then wasm, then cpu.
+         * TensorFlow.js backend: auto tries tensorflow on a GPU (tfjs-node-gpu), then webgpu on a hardware adapter, then wasm, then cpu. webgpu by name also takes a software adapter (SwiftShader).
          */
-        backend?: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+        backend?: 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
         /**
          * Data-parallel threads per job: each trains a replica of the model on part of every batch. Results are reproducible for a given thread count (it is part of the job key); the tensorflow backend always uses one (libtensorflow has its own thread pool). --threads overrides it.
          */

@@ -1,27 +1,32 @@
-// Choice of the TensorFlow.js backend: `auto` tries tensorflow (libtensorflow through the optional
-// @tensorflow/tfjs-node-gpu), then wasm (with kdx's training kernels), then the pure-JS cpu backend.
+// Choice of the TensorFlow.js backend: `auto` tries tensorflow on a GPU (libtensorflow through the optional
+// @tensorflow/tfjs-node-gpu), then webgpu on a hardware adapter (Dawn, webgpu.ts), then tensorflow on the
+// CPU, then wasm (with kdx's training kernels), then the pure-JS cpu backend.
 import { tf } from './tf.js';
 import { registerWasmKernels } from './wasm-kernels.js';
+import { describeAdapter, loadWebgpu, type GpuAdapter } from './webgpu.js';
 import { UserError } from '../errors.js';
 
-export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
-export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+export type BackendName = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
 
 export interface BackendInfo {
   /** The tfjs backend actually in use (tf.getBackend()). */
   name: string;
   /** What was asked for. */
   requested: BackendName;
-  /** Whether computation runs on a GPU (only the tensorflow backend can). */
+  /** Whether computation runs on a GPU (tensorflow with CUDA, or webgpu on a hardware adapter). */
   gpu: boolean;
+  /** webgpu's adapter: vendor, architecture, whether it is software. */
+  adapter?: GpuAdapter;
   /** Why each earlier choice of `auto` was skipped, e.g. "tensorflow: @tensorflow/tfjs-node-gpu is not installed". */
   fallbacks: string[];
 }
 
 type Concrete = Exclude<BackendName, 'auto'>;
-type Loaded = { ok: true; gpu: boolean } | { ok: false; reason: string };
+type Loaded = { ok: true; gpu: boolean; adapter?: GpuAdapter } | { ok: false; reason: string };
 
-const AUTO_ORDER: readonly Concrete[] = ['tensorflow', 'wasm', 'cpu'];
+/** `auto`'s order; tensorflow is taken at once only on a GPU, else after webgpu (see selectBackend). */
+const AUTO_ORDER: readonly Concrete[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
 const TFJS_NODE_GPU = '@tensorflow/tfjs-node-gpu';
 const TFJS_WASM = '@tensorflow/tfjs-backend-wasm';
 
@@ -89,10 +94,27 @@ async function loadCpu(): Promise<Loaded> {
   return { ok: true, gpu: false };
 }
 
-function load(name: Concrete): Promise<Loaded> {
+/** webgpu for `auto` refuses a software adapter; asked for by name, it takes one. */
+async function loadWebgpuBackend(allowSoftware: boolean): Promise<Loaded> {
+  const result = await loadWebgpu(allowSoftware);
+  if (!result.ok) return result;
+  if (!(await initialise('webgpu'))) return { ok: false, reason: 'the WebGPU device failed to initialise' };
+  return { ok: true, gpu: !result.adapter.software, adapter: result.adapter };
+}
+
+const LOADERS: Record<Concrete, () => Promise<Loaded>> = {
+  tensorflow: loadTensorflow,
+  webgpu: () => loadWebgpuBackend(true),
+  wasm: loadWasm,
+  cpu: loadCpu,
+};
+
+function load(name: Concrete, forAuto = false): Promise<Loaded> {
+  // auto's webgpu is asked separately: a software adapter is refused there but taken by name.
+  if (name === 'webgpu' && forAuto) return loadWebgpuBackend(false);
   let p = loads.get(name);
   if (p == null) {
-    p = name === 'tensorflow' ? loadTensorflow() : name === 'wasm' ? loadWasm() : loadCpu();
+    p = LOADERS[name]();
     loads.set(name, p);
   }
   return p;
@@ -113,27 +135,41 @@ export async function selectBackend(requested: BackendName): Promise<BackendInfo
   }
   if (last != null && last.requested === requested && tf.getBackend() === last.name) return copy(last);
 
-  const order = requested === 'auto' ? AUTO_ORDER : [requested];
+  const auto = requested === 'auto';
+  const order = auto ? AUTO_ORDER : [requested];
   const fallbacks: string[] = [];
+  // libtensorflow on the CPU is kept for after webgpu: a hardware adapter trains faster.
+  let tensorflowOnCpu = false;
   for (const name of order) {
-    const result = await load(name);
+    if (auto && name === 'wasm' && tensorflowOnCpu && (await initialise('tensorflow'))) {
+      last = { name: 'tensorflow', requested, gpu: false, fallbacks };
+      return copy(last);
+    }
+    const result = await load(name, auto);
+    if (auto && name === 'tensorflow' && result.ok && !result.gpu) {
+      tensorflowOnCpu = true;
+      continue;
+    }
     if (result.ok && (await initialise(name))) {
-      last = { name: tf.getBackend(), requested, gpu: result.gpu, fallbacks };
+      last = { name: tf.getBackend(), requested, gpu: result.gpu, ...(result.adapter ? { adapter: result.adapter } : {}), fallbacks };
       return copy(last);
     }
     const reason = result.ok ? 'failed to initialise' : result.reason;
-    if (requested !== 'auto') throw new Error(`backend "${name}" is not available: ${reason}`);
+    if (!auto) throw new Error(`backend "${name}" is not available: ${reason}`);
     fallbacks.push(`${name}: ${reason}`);
   }
   throw new Error(`no TensorFlow.js backend could be loaded (${fallbacks.join('; ')})`);
 }
 
-/** Every label backendLabel can give: a store's entries may come from any of them (`kdx cache gc`). */
+/** Every fixed label backendLabel can give; webgpu's name their adapter, and `kdx cache gc` reads those
+ * from the store's entries. */
 export const BACKEND_LABELS: readonly string[] = ['tensorflow (GPU)', 'tensorflow (no GPU found: CPU)', 'wasm', 'cpu'];
 
 /** The backend as runs record it, and as job keys include it: tfjs-node-gpu runs on the CPU when it finds
- * no GPU, and the two give different bytes, so say which. */
+ * no GPU, and the two give different bytes, so say which; webgpu names its adapter (another GPU, or
+ * another driver, may round differently). */
 export function backendLabel(backend: BackendInfo): string {
+  if (backend.name === 'webgpu' && backend.adapter) return `webgpu (${describeAdapter(backend.adapter)})`;
   if (backend.name !== 'tensorflow') return backend.name;
   return backend.gpu ? 'tensorflow (GPU)' : 'tensorflow (no GPU found: CPU)';
 }

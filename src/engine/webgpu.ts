@@ -1,0 +1,103 @@
+// WebGPU through Dawn in Node (the npm package `webgpu`): any GPU with a Vulkan, Metal or D3D12 driver,
+// with tfjs-backend-webgpu's kernels on it (and kdx's own, webgpu-kernels.ts).
+//
+// Which adapter there is gets found in a child process (adapter-probe.ts): Dawn prints its warnings about
+// drivers it refuses (Mesa's lavapipe, say) on this process's stderr, which kdx's output must not carry.
+import { createRequire } from 'node:module';
+import { probeAdapter, type AdapterProbe, type GpuAdapter } from './adapter-probe.js';
+import { tf } from './tf.js';
+
+export type { GpuAdapter } from './adapter-probe.js';
+
+const require = createRequire(import.meta.url);
+export const WEBGPU_PACKAGE = 'webgpu';
+export const TFJS_WEBGPU = '@tensorflow/tfjs-backend-webgpu';
+
+type Loaded = { ok: true; adapter: GpuAdapter } | { ok: false; reason: string; adapter?: GpuAdapter };
+
+interface DawnModule {
+  create(flags: string[]): GpuLike;
+  globals: Record<string, unknown>;
+}
+interface GpuLike {
+  requestAdapter(options?: { powerPreference?: string }): Promise<AdapterLike | null>;
+}
+interface AdapterLike {
+  features: Set<string>;
+  limits: Record<string, number>;
+  info: { vendor: string; architecture: string; device: string; description: string };
+  requestDevice(descriptor: unknown): Promise<{ lost: Promise<{ message: string }>; destroy(): void }>;
+}
+
+/** The GPU limits a batch must fit in: the largest buffer and the largest binding of one. */
+export function gpuLimits(): { maxBufferSize: number; maxStorageBufferBindingSize: number } | undefined {
+  return loaded?.limits;
+}
+
+let loaded: { adapter: GpuAdapter; limits: { maxBufferSize: number; maxStorageBufferBindingSize: number } } | undefined;
+
+/**
+ * Register the `webgpu` tfjs backend on the adapter the probe found. `allowSoftware: false` (auto) refuses a
+ * software adapter, where wasm trains faster. The environment the probe needed (SwiftShader's
+ * VK_ICD_FILENAMES where only it answers) is set for this process and every process it starts.
+ */
+export async function loadWebgpu(allowSoftware: boolean): Promise<Loaded> {
+  const probe: AdapterProbe = await probeAdapter();
+  if (probe.adapter == null) return { ok: false, reason: probe.reason };
+  if (probe.adapter.software && !allowSoftware) {
+    return {
+      ok: false,
+      adapter: probe.adapter,
+      reason: `only a software adapter (${describeAdapter(probe.adapter)}), where wasm is faster; --backend webgpu uses it`,
+    };
+  }
+  if (tf.findBackendFactory('webgpu') == null) {
+    for (const [name, value] of Object.entries(probe.env)) process.env[name] = value;
+    let dawn: DawnModule;
+    let backendModule: { WebGPUBackend: new (device: unknown, info: unknown) => never };
+    try {
+      dawn = (await import(WEBGPU_PACKAGE)) as DawnModule;
+      backendModule = require(TFJS_WEBGPU) as typeof backendModule;
+    } catch (error) {
+      return { ok: false, reason: `${WEBGPU_PACKAGE} or ${TFJS_WEBGPU} failed to load: ${(error as Error).message.split('\n')[0]}` };
+    }
+    // tfjs-backend-webgpu reads the WebGPU globals (GPUBufferUsage...) and navigator.gpu, as in a browser.
+    for (const [name, value] of Object.entries(dawn.globals)) if (!(name in globalThis)) (globalThis as Record<string, unknown>)[name] = value;
+    const gpu = dawn.create([]);
+    const nav = ((globalThis as { navigator?: object }).navigator ??= {}) as { gpu?: unknown };
+    if (nav.gpu == null) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true });
+    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    if (adapter == null) return { ok: false, reason: 'the adapter the probe found did not answer again' };
+    const limits = {
+      maxBufferSize: adapter.limits.maxBufferSize!,
+      maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize!,
+    };
+    // What tfjs-backend-webgpu's own factory asks for: the adapter's full limits, and timestamps if any.
+    const device = await adapter.requestDevice({
+      requiredFeatures: adapter.features.has('timestamp-query') ? ['timestamp-query'] : [],
+      requiredLimits: {
+        maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize,
+        maxComputeWorkgroupsPerDimension: adapter.limits.maxComputeWorkgroupsPerDimension,
+        maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+        maxBufferSize: limits.maxBufferSize,
+        maxComputeWorkgroupSizeX: adapter.limits.maxComputeWorkgroupSizeX,
+        maxComputeInvocationsPerWorkgroup: adapter.limits.maxComputeInvocationsPerWorkgroup,
+      },
+    });
+    // Every kernel on the GPU: tfjs would run ops on small tensors still held in JS on its cpu backend,
+    // which trains fine but is not what `webgpu` promises (nor what its tests would test).
+    tf.env().set('WEBGPU_CPU_FORWARD', false);
+    const info = adapter.info;
+    tf.registerBackend('webgpu', () => new backendModule.WebGPUBackend(device, { vendor: info.vendor, architecture: info.architecture }), 0);
+    loaded = { adapter: probe.adapter, limits };
+    const { registerWebgpuKernels } = await import('./webgpu-kernels.js');
+    registerWebgpuKernels();
+  }
+  return { ok: true, adapter: loaded!.adapter };
+}
+
+/** `google swiftshader, software` / `nvidia hopper`: what names an adapter in labels and keys. */
+export function describeAdapter(adapter: GpuAdapter): string {
+  const name = [adapter.vendor, adapter.architecture || adapter.device].filter((part) => part !== '').join(' ') || adapter.description || 'unknown adapter';
+  return adapter.software ? `${name}, software` : name;
+}
