@@ -115,6 +115,13 @@ export function buildProgram(): Command {
     .action(async (options) => (await import('./commands/prune.js')).prune(options));
 
   program
+    .command('doctor')
+    .description('say what this machine can train on: each backend, whether it loads and why not, the WebGPU adapters, and the reference student\'s training speed on each')
+    .option('--json', 'print one JSON object')
+    .option('--no-measure', 'skip the few seconds of training on each backend')
+    .action(async (options) => (await import('./commands/doctor.js')).doctor(options));
+
+  program
     .command('__worker', { hidden: true })
     .action(async () => (await import('./commands/worker.js')).worker());
 

@@ -72,13 +72,15 @@ export async function cacheGc(files: string[], flags: CacheFlags): Promise<void>
   if (files.length === 0) throw new UsageError('kdx cache gc needs the experiment files whose results to keep, e.g. kdx cache gc experiments/*.yaml');
   const store = new Store(flags.cacheDir);
   const keep = new Set<string>();
-  const threadCounts = possibleThreadCounts(Math.max(availableParallelism(), ...(await recordedThreadCounts(store))));
+  const recorded = await recordedSettings(store);
+  const threadCounts = possibleThreadCounts(Math.max(availableParallelism(), ...recorded.threadCounts));
+  const backends = [...new Set([...BACKEND_LABELS, ...recorded.backends])];
   for (const file of files) {
     const { experiment } = await loadExperiment(file, { overrides: flags.set ?? [] });
     const points = [{ id: '', params: {}, experiment }, ...((await loadSweepTrials(file, experiment, flags.set ?? [])) ?? [])];
     // The file's `seeds:` replicas too (a `--seeds N` given to run is not known here).
     const trials = experiment.seeds ? [...points, ...(await seedTrials(points, experiment.seeds))] : points;
-    for (const key of reachableKeys(trials, threadCounts)) keep.add(key);
+    for (const key of reachableKeys(trials, threadCounts, backends)) keep.add(key);
   }
   const doomed = {
     jobs: (await store.entryKeys()).filter((k) => !keep.has(k)),
@@ -99,27 +101,32 @@ export async function cacheGc(files: string[], flags: CacheFlags): Promise<void>
   );
 }
 
-/** The thread counts the store's entries were trained with (config.json records those above one): a
- * Slurm job may have had more threads than this machine has cores. */
-async function recordedThreadCounts(store: Store): Promise<number[]> {
-  const counts: number[] = [];
+/** What the store's entries were trained with, beyond what this machine would plan: thread counts above
+ * one (config.json; a Slurm job may have had more threads than this machine has cores), and backend labels
+ * (timing.json; webgpu's name their adapter, which another machine may have). */
+async function recordedSettings(store: Store): Promise<{ threadCounts: number[]; backends: string[] }> {
+  const threadCounts: number[] = [];
+  const backends = new Set<string>();
   for (const key of await store.entryKeys()) {
+    const dir = store.entryDir(key);
     try {
-      const { threads } = JSON.parse(await readFile(join(store.entryDir(key), 'config.json'), 'utf8')) as { threads?: number };
-      if (typeof threads === 'number') counts.push(threads);
+      const { threads } = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as { threads?: number };
+      if (typeof threads === 'number') threadCounts.push(threads);
+      const { backend } = JSON.parse(await readFile(join(dir, 'timing.json'), 'utf8')) as { backend?: string };
+      if (typeof backend === 'string') backends.add(backend);
     } catch {
-      // An entry without a readable config.json: its key is kept or removed as any other.
+      // An entry without readable records: its key is kept or removed as any other.
     }
   }
-  return counts;
+  return { threadCounts, backends: [...backends] };
 }
 
-/** Every job and logits key the trials (an experiment, its sweep's trials, its seeds) can use, on any
- * backend and any of these thread counts, chosen (`auto`: a small job on one thread) or given. */
-export function reachableKeys(all: Trial[], threadCounts: number[]): string[] {
+/** Every job and logits key the trials (an experiment, its sweep's trials, its seeds) can use, on any of
+ * these backends and thread counts, chosen (`auto`: a small job on one thread) or given. */
+export function reachableKeys(all: Trial[], threadCounts: number[], backends: readonly string[] = BACKEND_LABELS): string[] {
   const keys: string[] = [];
   const settings = threadCounts.flatMap((count) => [{ count, auto: false }, ...(count > 1 ? [{ count, auto: true }] : [])]);
-  for (const [backend, threads] of BACKEND_LABELS.flatMap((b) => settings.map((t) => [b, t] as const))) {
+  for (const [backend, threads] of backends.flatMap((b) => settings.map((t) => [b, t] as const))) {
     const { jobs } = planTrials(all, backend, threads);
     const keyOf = new Map(jobs.map((job) => [job.id, job.key]));
     for (const job of jobs) {

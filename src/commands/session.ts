@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import type { Experiment } from '../config/experiment.js';
-import { backendLabel, selectBackendOrFail, type BackendName } from '../engine/backend.js';
+import { backendLabel, selectBackendOrFail, type BackendInfo, type BackendName } from '../engine/backend.js';
 import { limitTensorflowThreads, threadsPerJob } from '../engine/tensorflow-threads.js';
 import { environmentError, InterruptedError, RunFailedError } from '../errors.js';
 import { interruptOnSignals } from '../interrupt.js';
@@ -82,10 +82,14 @@ export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, tri
       reporter.onEvent(event);
     };
     const backendNames = { name: backend.name, label: backendLabel(backend) };
+    const jobs = jobsOn(backend, flags);
+    if (jobs < flags.jobs) {
+      emit({ type: 'log', time: Date.now(), level: 'info', message: `webgpu: one job at a time on the GPU (--jobs ${flags.jobs} would have ${flags.jobs} jobs compete for its memory and time)` });
+    }
     const executor = flags.executor === 'slurm'
       ? new SlurmExecutor({ store, backend: backendNames, emit, signal: controller.signal, onInterrupt: () => question.policy() })
       : undefined;
-    result = await execute({ name: base.name, kind, trials, store, runDir, backend: backendNames, jobs: flags.jobs, threads, cores: availableParallelism(), executor, emit, signal: controller.signal, writeReport: (dir) => writeReportAtEnd(dir, emit) });
+    result = await execute({ name: base.name, kind, trials, store, runDir, backend: backendNames, jobs, threads, cores: availableParallelism(), executor, emit, signal: controller.signal, writeReport: (dir) => writeReportAtEnd(dir, emit) });
   } finally {
     await reporter.close();
     interrupts.dispose();
@@ -101,6 +105,12 @@ export async function executeTrials(kind: 'run' | 'sweep', base: Experiment, tri
     const failed = result.rows.flatMap((row) => Object.values(row.stages)).filter((stage) => stage.status === 'failed').length;
     throw new RunFailedError(failed > 0 ? `${failed} job${failed === 1 ? '' : 's'} failed (see above)` : 'the run failed (see above)');
   }
+}
+
+/** Jobs at once on this machine: on webgpu, one, since the jobs would share one GPU (Slurm gives each job
+ * its own node and GPU, so there --jobs is not what limits them). */
+export function jobsOn(backend: BackendInfo, flags: Pick<ExecutionFlags, 'jobs' | 'executor'>): number {
+  return backend.name === 'webgpu' && flags.executor !== 'slurm' ? 1 : flags.jobs;
 }
 
 /** Threads per job: --threads, else the file's runtime.threads (runner/threads.ts). */

@@ -26,11 +26,14 @@ export interface GpuAdapter {
   limits: { maxBufferSize: number; maxStorageBufferBindingSize: number; maxComputeWorkgroupStorageSize: number };
   /** `features` the adapter offers (f16, timestamps...). */
   features: string[];
+  /** The environment it answers in: {} as kdx was started, or SwiftShader's VK_ICD_FILENAMES. */
+  env: Record<string, string>;
 }
 
+/** Every adapter found, best first; `adapter` is the one kdx takes (the first), or null and why. */
 export type AdapterProbe =
-  | { adapter: GpuAdapter; env: Record<string, string> }
-  | { adapter: null; reason: string };
+  | { adapter: GpuAdapter; adapters: GpuAdapter[] }
+  | { adapter: null; adapters: []; reason: string };
 
 /** Chromium's SwiftShader Vulkan driver, as Debian and Ubuntu package it. */
 export const SWIFTSHADER_ICDS = ['/usr/lib/chromium/vk_swiftshader_icd.json', '/usr/lib/chromium-browser/vk_swiftshader_icd.json'];
@@ -38,21 +41,25 @@ const DRIVER_VARIABLES = ['VK_ICD_FILENAMES', 'VK_DRIVER_FILES', 'VK_ADD_DRIVER_
 const PROBE_TIMEOUT_MS = 30_000;
 const SOFTWARE = /swiftshader|llvmpipe|lavapipe|software|microsoft basic render|warp/i;
 
-// Runs in the child: one adapter per candidate environment, the first that answers. JSON on stdout.
+// Runs in the child: every adapter each candidate environment gives (for both power preferences), in
+// order; the first is the one kdx takes. JSON on stdout.
 const PROBE_SCRIPT = `
 const { create } = await import(process.argv[1]);
-const candidates = JSON.parse(process.argv[2]);
-for (const env of candidates) {
+const found = [];
+for (const env of JSON.parse(process.argv[2])) {
   Object.assign(process.env, env);
-  const adapter = await create([]).requestAdapter({ powerPreference: 'high-performance' });
-  if (adapter == null) continue;
-  const { vendor, architecture, device, description } = adapter.info;
-  const l = adapter.limits;
-  const limits = { maxBufferSize: l.maxBufferSize, maxStorageBufferBindingSize: l.maxStorageBufferBindingSize, maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize };
-  process.stdout.write(JSON.stringify({ env, info: { vendor, architecture, device, description, fallback: adapter.info.isFallbackAdapter === true }, limits, features: [...adapter.features].sort() }));
-  process.exit(0);
+  const gpu = create([]);
+  for (const powerPreference of ['high-performance', 'low-power']) {
+    const adapter = await gpu.requestAdapter({ powerPreference });
+    if (adapter == null) continue;
+    const { vendor, architecture, device, description } = adapter.info;
+    if (found.some((f) => f.info.description === description && f.info.device === device)) continue;
+    const l = adapter.limits;
+    const limits = { maxBufferSize: l.maxBufferSize, maxStorageBufferBindingSize: l.maxStorageBufferBindingSize, maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize };
+    found.push({ env, info: { vendor, architecture, device, description, fallback: adapter.info.isFallbackAdapter === true }, limits, features: [...adapter.features].sort() });
+  }
 }
-process.stdout.write('null');
+process.stdout.write(JSON.stringify(found));
 process.exit(0);
 `;
 
@@ -114,16 +121,15 @@ function runProbe(entry: string): Promise<AdapterProbe> {
       { timeout: PROBE_TIMEOUT_MS, maxBuffer: 1 << 20 }, (error, stdout) => {
         if (error) {
           const why = error.killed ? `no answer in ${PROBE_TIMEOUT_MS / 1000} s` : (error.message.split('\n')[0] ?? 'failed');
-          return resolve({ adapter: null, reason: `asking Dawn for an adapter failed (${why})` });
+          return resolve({ adapter: null, adapters: [], reason: `asking Dawn for an adapter failed (${why})` });
         }
-        const out = JSON.parse(stdout) as ProbeOutput | null;
-        if (out == null) {
-          const hint = process.platform === 'linux' ? ' (on Linux: a Vulkan driver and libvulkan1; see `kdx doctor`)' : '';
-          return resolve({ adapter: null, reason: `no WebGPU adapter found${hint}` });
-        }
-        const { info } = out;
-        const software = info.fallback || SOFTWARE.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
-        resolve({ adapter: { vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description, software, limits: out.limits, features: out.features }, env: out.env });
+        const adapters = (JSON.parse(stdout) as ProbeOutput[]).map(({ env, info, limits, features }): GpuAdapter => {
+          const software = info.fallback || SOFTWARE.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
+          return { vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description, software, limits, features, env };
+        });
+        if (adapters.length > 0) return resolve({ adapter: adapters[0]!, adapters });
+        const hint = process.platform === 'linux' ? ' (on Linux: a Vulkan driver and libvulkan1; see `kdx doctor`)' : '';
+        resolve({ adapter: null, adapters: [], reason: `no WebGPU adapter found${hint}` });
       });
   });
 }
@@ -131,7 +137,7 @@ function runProbe(entry: string): Promise<AdapterProbe> {
 /** The adapter WebGPU would give kdx here, from the cache unless `fresh`. */
 export async function probeAdapter(options: { fresh?: boolean } = {}): Promise<AdapterProbe> {
   const entry = webgpuEntry();
-  if (entry == null) return { adapter: null, reason: 'the webgpu package is not installed' };
+  if (entry == null) return { adapter: null, adapters: [], reason: 'the webgpu package is not installed' };
   const file = userCacheDir('webgpu', `adapter-${fingerprint(entry)}.json`);
   if (!options.fresh) {
     try {

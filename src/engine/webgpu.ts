@@ -3,7 +3,10 @@
 //
 // Which adapter there is gets found in a child process (adapter-probe.ts): Dawn prints its warnings about
 // drivers it refuses (Mesa's lavapipe, say) on this process's stderr, which kdx's output must not carry.
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { probeAdapter, type AdapterProbe, type GpuAdapter } from './adapter-probe.js';
 import { tf } from './tf.js';
 
@@ -29,9 +32,23 @@ interface AdapterLike {
   requestDevice(descriptor: unknown): Promise<{ lost: Promise<{ message: string }>; destroy(): void }>;
 }
 
-/** The GPU limits a batch must fit in: the largest buffer and the largest binding of one. */
-export function gpuLimits(): { maxBufferSize: number; maxStorageBufferBindingSize: number } | undefined {
-  return loaded?.limits;
+/** The layer whose output, for a whole batch, is over the GPU's limit for one buffer (a WebGPU binding):
+ * what no kernel can run. undefined where the batch fits, or on another backend. */
+export function oversizedOutput(model: { layers: { name: string; outputShape: unknown }[] }, batch: number):
+  { layer: string; shape: number[]; bytes: number; limit: number; maxBatch: number } | undefined {
+  if (loaded == null || tf.getBackend() !== 'webgpu') return undefined;
+  const limit = Math.min(loaded.limits.maxBufferSize, loaded.limits.maxStorageBufferBindingSize);
+  let largest: { layer: string; shape: number[]; size: number } | undefined;
+  for (const layer of model.layers) {
+    const shapes = (Array.isArray((layer.outputShape as unknown[])[0]) ? layer.outputShape : [layer.outputShape]) as (number | null)[][];
+    for (const shape of shapes) {
+      const perImage = shape.slice(1) as number[];
+      const size = perImage.reduce((a, b) => a * b, 1);
+      if (largest === undefined || size > largest.size) largest = { layer: layer.name, shape: perImage, size };
+    }
+  }
+  if (largest === undefined || largest.size * batch * 4 <= limit) return undefined;
+  return { layer: largest.layer, shape: largest.shape, bytes: largest.size * batch * 4, limit, maxBatch: Math.floor(limit / (largest.size * 4)) };
 }
 
 let loaded: { adapter: GpuAdapter; limits: { maxBufferSize: number; maxStorageBufferBindingSize: number } } | undefined;
@@ -52,7 +69,7 @@ export async function loadWebgpu(allowSoftware: boolean): Promise<Loaded> {
     };
   }
   if (tf.findBackendFactory('webgpu') == null) {
-    for (const [name, value] of Object.entries(probe.env)) process.env[name] = value;
+    for (const [name, value] of Object.entries(probe.adapter.env)) process.env[name] = value;
     let dawn: DawnModule;
     let backendModule: { WebGPUBackend: new (device: unknown, info: unknown) => never };
     try {
@@ -63,10 +80,12 @@ export async function loadWebgpu(allowSoftware: boolean): Promise<Loaded> {
     }
     // tfjs-backend-webgpu reads the WebGPU globals (GPUBufferUsage...) and navigator.gpu, as in a browser.
     for (const [name, value] of Object.entries(dawn.globals)) if (!(name in globalThis)) (globalThis as Record<string, unknown>)[name] = value;
-    const gpu = dawn.create([]);
+    const { gpu, adapter } = await withRuntimeDir(async () => {
+      const gpu = dawn.create([]);
+      return { gpu, adapter: await gpu.requestAdapter({ powerPreference: 'high-performance' }) };
+    });
     const nav = ((globalThis as { navigator?: object }).navigator ??= {}) as { gpu?: unknown };
     if (nav.gpu == null) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true });
-    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
     if (adapter == null) return { ok: false, reason: 'the adapter the probe found did not answer again' };
     const limits = {
       maxBufferSize: adapter.limits.maxBufferSize!,
@@ -94,6 +113,22 @@ export async function loadWebgpu(allowSoftware: boolean): Promise<Loaded> {
     registerWebgpuKernels();
   }
   return { ok: true, adapter: loaded!.adapter };
+}
+
+/**
+ * Vulkan drivers look for a Wayland display while Dawn enumerates them, and libwayland prints an error on
+ * stderr where XDG_RUNTIME_DIR is unset (a server, CI): give them an empty private one meanwhile.
+ */
+async function withRuntimeDir<T>(f: () => Promise<T>): Promise<T> {
+  if (process.platform !== 'linux' || process.env.XDG_RUNTIME_DIR) return f();
+  const dir = mkdtempSync(join(tmpdir(), 'kdx-runtime-'));
+  process.env.XDG_RUNTIME_DIR = dir;
+  try {
+    return await f();
+  } finally {
+    delete process.env.XDG_RUNTIME_DIR;
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** `google swiftshader, software` / `nvidia hopper`: what names an adapter in labels and keys. */

@@ -33,12 +33,14 @@ export interface ThreadsRequest {
 /**
  * Threads per job. `auto` is the cores; an explicit count above them is refused (a result depends on it,
  * so kdx never lowers it behind the user's back). The tensorflow backend always trains on one thread:
- * libtensorflow already spreads each operation over every core, and replicas would fight its pool.
+ * libtensorflow already spreads each operation over every core, and replicas would fight its pool; so
+ * does webgpu, whose operations run on the GPU.
  */
 export function resolveThreads(request: ThreadsRequest): ThreadPlan {
   const cores = request.cores ?? availableParallelism();
   const auto = request.requested === 'auto';
-  if (request.backend.startsWith('tensorflow')) return ONE_THREAD;
+  // libtensorflow and a GPU (webgpu) each parallelise every operation themselves.
+  if (request.backend.startsWith('tensorflow') || request.backend.startsWith('webgpu')) return ONE_THREAD;
   // On Slurm the login node's cores say nothing of the compute nodes': auto is one thread, a count asks
   // Slurm for as many CPUs per job, and Slurm schedules the jobs.
   if (request.executor === 'slurm') return auto ? ONE_THREAD : { count: request.requested as number, auto: false };

@@ -2,6 +2,7 @@
 // It knows nothing about caches or run directories: checkpoints go out through `onEpochEnd`, and a
 // resumed job comes in through `resume`.
 import { tf } from '../engine/tf.js';
+import { oversizedOutput } from '../engine/webgpu.js';
 import type { LayersModel, NamedTensor, Tensor } from '../engine/tf.js';
 import { UserError } from '../errors.js';
 import { registry } from '../registry/index.js';
@@ -131,6 +132,14 @@ async function trainLoop(
   const width = (model.outputs[0].shape as number[])[1];
   if (width !== dataset.classes) {
     throw new TrainingError(`${job.label}: model ${stage.model} outputs ${width} logits, but ${dataset.name} has ${dataset.classes} classes`);
+  }
+  const oversized = oversizedOutput(trained.model, batchSize);
+  if (oversized) {
+    const mib = (bytes: number) => `${Math.ceil(bytes / 2 ** 20)} MiB`;
+    throw new TrainingError(
+      `${job.label}: a batch of ${batchSize} needs ${mib(oversized.bytes)} for the output of layer ${oversized.layer} (${oversized.shape.join('x')} per image), ` +
+        `over this GPU's ${mib(oversized.limit)} per buffer: lower data.batchSize to at most ${oversized.maxBatch}`,
+    );
   }
   const trainable = trained.model.trainableWeights.map((w) => w.read() as tf.Variable);
   // The test set after each epoch: on the replicas too, when there are some (its rows split between them).
