@@ -6,12 +6,15 @@
 //   3. Peak memory (RSS) of a run on CIFAR-10 files of the real size.
 //   4. The wall time of a 3 x 3 sweep with --jobs 2 next to 9 independent uncached runs.
 //   5. The cost of verifying a store entry of the reference teacher's size before it is used.
-// Options: --skip-training (also skips 2), --skip-torch, --skip-rss, --skip-sweep, --skip-store.
+//   6. webgpu next to them (bench/webgpu-speed.ts): on a software adapter the student at batch 8, labelled;
+//      on a GPU every reference model at batches 64 and 128.
+// Options: --skip-training (also skips 2), --skip-torch, --skip-rss, --skip-sweep, --skip-store, --skip-webgpu.
 import { benchTrainingSpeed, formatTrainingSpeed } from './training-speed.js';
 import { benchVersusPytorch, formatVersusPytorch } from './versus-pytorch.js';
 import { benchPeakRss, formatPeakRss } from './peak-rss.js';
 import { benchSweepSpeed, formatSweepSpeed } from './sweep-speed.js';
 import { benchStoreVerify, formatStoreVerify } from './store-verify.js';
+import { benchWebgpuSpeed, formatWebgpuSpeed } from './webgpu-speed.js';
 
 const args = new Set(process.argv.slice(2));
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -27,6 +30,11 @@ if (!args.has('--skip-training')) {
     console.log(formatVersusPytorch(await benchVersusPytorch({ kdxOneThread: training.rows, log })));
     console.log();
   }
+}
+if (!args.has('--skip-webgpu')) {
+  console.log('== webgpu, next to the wasm rows above (forward and training img/s, 32x32x3) ==');
+  console.log(formatWebgpuSpeed(await benchWebgpuSpeed({ log })));
+  console.log();
 }
 if (!args.has('--skip-rss')) {
   console.log('== Peak memory ==');
