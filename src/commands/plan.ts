@@ -91,7 +91,7 @@ export function formatPlan(experiment: Experiment, backend: string, isCached: (k
   out.push('', 'Edges:', ...(edges.length ? edges : ['  (none: the stages are independent)']));
   const used = [...new Set(jobs.map((job) => job.stage.model))];
   for (const name of used) {
-    const { rows, params } = describeModel(name, experiment.models[name], inputShape);
+    const { rows, params, tapShapes } = describeModel(name, experiment.models[name], inputShape);
     out.push('', `Model ${name}: ${params.toLocaleString('en-US')} parameters`);
     out.push(
       table(
@@ -103,6 +103,9 @@ export function formatPlan(experiment: Experiment, backend: string, isCached: (k
         { indent: 2, right: [0, 3] },
       ),
     );
+    // Every tap, numbered ones too (a tap in a repeat has no row of its own above).
+    const taps = Object.entries(tapShapes).map(([tap, shape]) => `${tap} ${shape.join('x')}`);
+    if (taps.length > 0) out.push(`  taps: ${taps.join(', ')}`);
   }
   return `${out.join('\n')}\n`;
 }

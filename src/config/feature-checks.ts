@@ -30,7 +30,7 @@ export function featureProblems(experiment: Experiment, taps: Record<string, Rec
         const found = (['student', 'teacher'] as const).map((side, k) => {
           const own = taps[models[side]] ?? {};
           const shape = own[pair[k]];
-          if (shape === undefined) problems.push({ path: at(j, k), message: `the ${side} model "${models[side]}" has no tap "${pair[k]}"${tapHint(pair[k], Object.keys(own))}` });
+          if (shape === undefined) problems.push({ path: at(j, k), message: `the ${side} model "${models[side]}" ${missingTap(pair[k], Object.keys(own))}` });
           return shape;
         });
         const [student, teacher] = found;
@@ -43,7 +43,13 @@ export function featureProblems(experiment: Experiment, taps: Record<string, Rec
   return problems;
 }
 
-function tapHint(name: string, known: string[]): string {
-  if (known.length === 0) return ' (it has none: name an output with `- tap: NAME` after its layer)';
-  return didYouMean(name, known) || ` (its taps: ${known.join(', ')})`;
+/** Why a model has no tap `name`, and what it has instead. */
+function missingTap(name: string, known: string[]): string {
+  // A tap reached several times (in a repeat, a block used twice) has only numbered outputs.
+  const numbered = known.filter((tap) => tap !== name && tap.replace(/@\d+$/, '') === name);
+  if (numbered.length > 0) {
+    return `reaches tap "${name}" ${numbered.length} times (in a repeat or a block used more than once): name one of its outputs, ${numbered.slice(0, -1).join(', ')} or ${numbered.at(-1)}`;
+  }
+  if (known.length === 0) return `has no tap "${name}" (it has none: name an output with \`- tap: NAME\` after its layer)`;
+  return `has no tap "${name}"${didYouMean(name, known) || ` (its taps: ${known.join(', ')})`}`;
 }

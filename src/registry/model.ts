@@ -67,6 +67,8 @@ class ModelBuilder {
   readonly layers: Layer[] = [];
   /** Every output reached by each tap name, in order. */
   readonly taps = new Map<string, SymbolicTensor[]>();
+  /** Each tap reached, with the top-level entry that holds it (to report one that names the output). */
+  readonly tapNodes: { node: ModelNode; name: string; index: number; x: SymbolicTensor }[] = [];
   /** The top-level entry being built, for errors. */
   index = 0;
 
@@ -81,6 +83,7 @@ class ModelBuilder {
     switch (node.block) {
       case 'tap':
         this.taps.set(node.name, [...(this.taps.get(node.name) ?? []), x]);
+        this.tapNodes.push({ node, name: node.name, index: this.index, x });
         return x;
       case 'use':
         return this.list(node.layers, x);
@@ -187,6 +190,13 @@ export function buildModel(name: string, nodes: ModelNode[], inputShape: ImageSh
     current = builder.node(node, current);
     rows.push({ index, type: describeNode(node), outputShape: shapeOf(current), params: trainableParams(builder.layers.slice(before)) });
   });
+  // A tap of the output would be a second name for the logits, which every loss reads already; as an
+  // extra output of the same tensor it breaks tfjs' gradients (a null tensor deep in training).
+  const atOutput = builder.tapNodes.find((tap) => tap.x === current);
+  if (atOutput) {
+    const { node, name: tap, index } = atOutput;
+    throw new LayerShapeError(node, index, `tap "${tap}" comes after the model's last layer: it would name the logits, which the losses read already; tap a feature before the last layer`);
+  }
   const model = tf.model({ inputs: input, outputs: current, name });
   macsByModel.set(macsKey(nodes, inputShape), macsOfRows(rows));
   const taps = tapsByName(builder.taps);

@@ -18,6 +18,12 @@ const brokenDir = join(here, 'broken');
 const corpus: [mistake: string, first: string][] = [
   ['a feature loss naming a tap the teacher does not have',
    'tap-unknown.yaml:35:48  stages.at_student.loss[1].attention.pairs[0][1]  the teacher model "teacher" has no tap "t2" (did you mean "t1"?)'],
+  ['a tap name written twice in one model: at the second, not later at the loss that names it',
+   'tap-written-twice.yaml:25:7  models.student[3]  tap "s1" is already written at models.student[1]: give each tap its own name (a tap reached several times, in a repeat or a block used twice, is numbered s1@1, s1@2, ...)'],
+  ['a loss naming a tap inside a repeat without its number: the numbered names, not a did-you-mean of another tap',
+   'tap-in-repeat-unnumbered.yaml:39:44  stages.at_student.loss[1].attention.pairs[0][0]  the student model "student" reaches tap "s1" 2 times (in a repeat or a block used more than once): name one of its outputs, s1@1 or s1@2'],
+  ['a tap after the last layer, which would name the logits (and crashed training)',
+   'tap-after-last-layer.yaml:25:7  models.student[3]  tap "s1" comes after the model\'s last layer: it would name the logits, which the losses read already; tap a feature before the last layer'],
   ['hint between taps of different channels, without the regressor that would map them',
    'hint-without-regressor.yaml:35:55  stages.hint_student.loss[1].hint.pairs[0]  hint compares features of the same shape (got student [8,8,2], teacher [8,8,4]): map the student\'s to the teacher\'s with a regressor'],
   ['a feature loss in a stage with two teachers, whose features it cannot average',

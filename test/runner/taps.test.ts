@@ -14,6 +14,7 @@ import { buildModel } from '../../src/registry/model.js';
 import { forward, studentTapModel, teacherTapModel } from '../../src/runner/taps.js';
 import { loadModelDir, modelToFiles } from '../../src/runner/model-io.js';
 import { planExperiment } from '../../src/runner/plan.js';
+import { formatPlan } from '../../src/commands/plan.js';
 import type { ImageShape } from '../../src/registry/types.js';
 import { registry } from '../../src/registry/index.js';
 import { trainJob, type ResumeState } from '../../src/runner/train.js';
@@ -127,7 +128,7 @@ test('tapping a model keeps every job key; a loss on the taps, or moving a tap i
   assert.notEqual(movedStudent.distilled, listed.distilled, 'a moved student tap');
   assert.notEqual(movedTeacher.distilled, listed.distilled, 'a moved teacher tap');
   assert.equal(movedTeacher.teacher, listed.teacher, 'the teacher itself trains the same');
-  const unread = await keys(file(features).replace('    - tap: embedding\n    - dense: 4', '    - dense: 4\n    - tap: embedding'));
+  const unread = await keys(file(features).replace('    - flatten\n    - tap: embedding\n', '    - tap: embedding\n    - flatten\n'));
   assert.deepEqual(unread, listed);
 });
 
@@ -162,4 +163,11 @@ test('a job resumed from its checkpoint trains its hint regressor on: the same b
   assert.deepEqual(resumed.history.map((h) => h.terms), whole.history.map((h) => h.terms));
   assert.ok(whole.history.every((h) => h.terms!.hint! > 0 && h.terms!.crossEntropy! > 0));
   for (const t of [...whole.checkpoint!.weights, ...whole.checkpoint!.optimizerState]) t.tensor.dispose();
+});
+
+test('kdx plan lists every tap of a model with its shape, each numbered output of a tap inside a repeat too', async () => {
+  const { experiment } = await parseExperiment('taps.yaml', file(features));
+  const plan = formatPlan(experiment, 'wasm', () => false);
+  assert.match(plan, /^ {2}taps: t1 8x8x6, block@1 8x8x6, block@2 8x8x6, embedding 96$/m);
+  assert.match(plan, /^ {2}taps: s1 8x8x3$/m);
 });
