@@ -60,7 +60,9 @@ export function compose(file: string, text: string): Composed {
       // Each file named as kdx shows it in messages: as given, or relative to the working directory.
       const cycle = layers.slice(chain.indexOf(base));
       const names = [...cycle, cycle[0]].map((layer) => layer.source.file);
-      return fail(`the files extend each other in a cycle: ${names.join(' -> ')}`);
+      // At the first file of the cycle (the one given, when it is in it), where the cycle is entered.
+      errors.push(diagnosticAt(cycle[0].source, ['extends'], `the files extend each other in a cycle: ${names.join(' -> ')}`));
+      return { data: undefined, layers, errors };
     }
     let baseText: string;
     try {
