@@ -126,6 +126,7 @@ function describe(error: ErrorObject, root: unknown): SchemaProblem | undefined 
   switch (error.keyword) {
     case 'additionalProperties': {
       const key = String(p.additionalProperty);
+      if (key.startsWith('x-')) return { path: [...path, key], message: `unknown key "${key}": x- keys (a home for YAML anchors) go at the top level of the file only`, onKey: true };
       const allowed = known.length ? didYouMean(key, known) || `; allowed: ${known.join(', ')}` : '';
       return { path: [...path, key], message: `unknown key "${key}"${allowed}`, onKey: true };
     }

@@ -160,6 +160,8 @@ const corpus: [mistake: string, first: string][] = [
    'unknown-teacher-stage.yaml:29:14  stages.kd_student.teacher  no stage "teachr" (did you mean "teacher"?)'],
   ['unknown top-level key',
    'unknown-top-level-key.yaml:12:1  optimiser  unknown key "optimiser" (did you mean "optimizer"?)'],
+  ['an x- key inside a stage: x- keys are ignored at the top level only, as the schema says',
+   'x-key-in-stage.yaml:29:5  stages.kd_student.x-why  unknown key "x-why": x- keys (a home for YAML anchors) go at the top level of the file only'],
   ['unknown transform',
    'unknown-transform.yaml:11:7  data.train[0]  unknown transform "normalise" (did you mean "normalize"?)'],
   ['${T} unquoted inside { }',
