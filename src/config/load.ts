@@ -338,26 +338,34 @@ function streamProblems(experiment: Experiment): Problem[] {
   } catch (error) {
     return [{ path: ['data', 'options'], message: (error as Error).message }];
   }
-  const ends: Partial<Record<'train' | 'test', ImageShape>> = {};
+  const ends: Partial<Record<'train' | 'test', { shape: ImageShape; changedBy?: number }>> = {};
   for (const split of ['train', 'test'] as const) {
     let shape = stored;
+    let changedBy: number | undefined;
     experiment.data[split].forEach((t, i) => {
       const factory = registry.transforms.get(t.type);
       try {
         factory.create(t.args, shape);
-        shape = factory.outputShape?.(t.args, shape) ?? shape;
+        const next = factory.outputShape?.(t.args, shape) ?? shape;
+        if (next.join('x') !== shape.join('x')) changedBy = i;
+        shape = next;
       } catch (error) {
         problems.push({ path: ['data', split, i], message: (error as Error).message });
       }
     });
-    ends[split] = shape;
+    ends[split] = { shape, changedBy };
   }
-  const [train, test] = [ends.train!.join('x'), ends.test!.join('x')];
+  const [train, test] = [ends.train!.shape.join('x'), ends.test!.shape.join('x')];
   if (problems.length === 0 && train !== test) {
+    // At the transform that changed the shape (a crop of 32 on 28x28 images), training's first.
+    const split = ends.train!.changedBy !== undefined ? 'train' : 'test';
+    const other = split === 'train' ? 'test' : 'train';
+    const at = ends[split]!.changedBy!;
+    const names = { train: 'training', test: 'test' };
     problems.push({
-      path: ['data', 'test'],
-      related: ['data', 'train'],
-      message: `the test images end up ${test} but the training images ${train} (after data.train's transforms): both must reach the models at one shape`,
+      path: ['data', split, at],
+      related: ['data', other],
+      message: `${experiment.data[split][at].type} makes the ${names[split]} images ${ends[split]!.shape.join('x')}, but the ${names[other]} images end up ${ends[other]!.shape.join('x')} (after data.${other}'s transforms): both must reach the models at one shape`,
     });
   }
   return problems;

@@ -172,7 +172,7 @@ describe('the loader with overrides', () => {
     // The test stream is at fault as much as the training one: the override that made them differ is named.
     assert.equal(
       await reportOf(['data.train=[randomCrop: {size: 6}]']),
-      "--set data.train=[randomCrop: {size: 6}]  data.test  the test images end up 8x8x1 but the training images 6x6x1 (after data.train's transforms): both must reach the models at one shape",
+      "--set data.train=[randomCrop: {size: 6}]  data.train[0]  randomCrop makes the training images 6x6x1, but the test images end up 8x8x1 (after data.test's transforms): both must reach the models at one shape",
     );
   });
 
