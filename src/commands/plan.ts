@@ -54,13 +54,26 @@ function dataText(data: StageData, batchSize: number): string {
   return data.batchSize === batchSize ? part : `${part}, batch ${data.batchSize}`;
 }
 
+/** What the threads column holds, in one line: the count when every job has it, else who trains on one
+ * (a header saying 2 above a column of 1s reads as a contradiction). */
+function threadsLine(perJob: number[], threads: ThreadPlan): string {
+  const shared = perJob.filter((n) => n > 1).length;
+  const counts =
+    shared === perJob.length
+      ? `${threads.count}`
+      : shared === 0
+        ? `1 (${threads.auto ? `auto on ${threads.count} cores: no job is large enough to share its batches` : 'no job can share its batches'})`
+        : `${threads.count} for ${shared} of the ${perJob.length} jobs, 1 for the others (the threads column)`;
+  return `Threads per job: ${counts}; part of the job keys`;
+}
+
 export function formatPlan(experiment: Experiment, backend: string, isCached: (key: string) => boolean, threads: ThreadPlan = ONE_THREAD): string {
   const { inputShape, classes } = datasetShape(experiment);
   const { jobs } = planExperiment(experiment, backend, threads);
   const out: string[] = [];
   out.push(`${experiment.name}: dataset ${experiment.data.dataset}, input ${inputShape.join('x')}, ${classes} classes, batch ${experiment.data.batchSize}, backend ${backend}`, '');
   const threaded = threads.count > 1;
-  if (threaded) out.push(`Threads per job: ${threads.count}${threads.auto ? ' (auto: a job whose batches are too small to share trains on one)' : ''}; part of the job keys`, '');
+  if (threaded) out.push(threadsLine(jobs.map((job) => job.threads), threads), '');
   if (experiment.seeds) out.push(`Seeds ${experiment.seeds.join(', ')}: \`kdx run\` trains every stage without its own seed under each (the jobs below are seed ${experiment.seed}'s)`, '');
   // A column for the stages' own data, when one has any.
   const ownData = jobs.some((job) => job.stage.data.subset !== undefined || job.stage.data.batchSize !== experiment.data.batchSize);
