@@ -308,6 +308,12 @@ function sweepTable(rows: readonly ResultRow[]): Table {
   return { kind: 'sweep', columns, rows: out, notes: [...notes, ...problems.lines()] };
 }
 
+/** The width a text table may take on a stream: a terminal's columns; unbounded in a pipe or a file,
+ * which no screen cuts (so `kdx results | less` shows every column). */
+export function tableWidth(stream: { isTTY?: boolean; columns?: number }): number {
+  return stream.isTTY === true && stream.columns ? stream.columns : Infinity;
+}
+
 /** Renders a table. `width` (text only, default 80) drops low-priority columns, then truncates cells. */
 export function formatTable(table: Table, format: TableFormat, options: { width?: number; maxRows?: number } = {}): string {
   const keep = table.columns.map((c, i) => ({ c, i })).filter(({ c }) => !c.only || c.only.includes(format));

@@ -4,7 +4,7 @@
 // `quiet`: only the errors and, at the end, the results table and the run directory.
 import type { EventOf, KdxEvent, ResultRow } from '../events.js';
 import { duration, loss, paramList, pct, points, rate, stripAnsi, termsText } from '../report/format.js';
-import { renderResults } from '../report/table.js';
+import { renderResults, tableWidth } from '../report/table.js';
 import type { OutStream, Reporter } from './types.js';
 
 /** Minimum time between two progress lines of the same task (in event time, so tests are exact). */
@@ -14,12 +14,12 @@ export interface PlainReporterOptions {
   stdout: OutStream;
   stderr: OutStream;
   quiet?: boolean;
-  /** Width of the final table; default 80. */
+  /** Width of the final table; default: the terminal's, unbounded in a pipe (tableWidth). */
   width?: number;
 }
 
 export function createPlainReporter(options: PlainReporterOptions): Reporter {
-  const { stdout, stderr, quiet = false, width = 80 } = options;
+  const { stdout, stderr, quiet = false, width = tableWidth(stdout) } = options;
   const out = (line: string) => {
     if (!quiet) stdout.write(`${stripAnsi(line)}\n`);
   };

@@ -5,7 +5,7 @@ import type { KdxEvent } from '../../src/events.js';
 import { createJsonReporter } from '../../src/reporters/json.js';
 import { createPlainReporter } from '../../src/reporters/plain.js';
 import { colorAllowed, createReporter, isCI, resolveMode, type Reporter } from '../../src/reporters/index.js';
-import { T0, runFailed, runMidEpoch, sweepHalf } from './fixtures.js';
+import { T0, paperRows, runFailed, runMidEpoch, sweepHalf } from './fixtures.js';
 import { reduceAll } from '../../src/tui/store.js';
 import { renderResults } from '../../src/report/table.js';
 
@@ -70,6 +70,18 @@ test('plain: failures and warnings go to stderr; the final table and run dir to 
   assert.equal(stdout.lines[7], 'stage       status  model    params   best  final   time  img/s  backend');
   assert.deepEqual(stdout.lines.slice(-2), ['run dir runs/cifar10-kd/1', 'failed after 11.0s']);
   assert.doesNotMatch(stdout.text + stderr.text, ESC);
+});
+
+test('plain: the final table of one seed shows top-5, ECE, agreement and KL in a pipe (no width cuts it) and on a wide terminal; a narrow one drops them', async () => {
+  const end: KdxEvent = { type: 'run-end', time: T0, status: 'ok', runDir: 'r', rows: paperRows, seconds: 1 };
+  const header = async (stdout: Sink) => {
+    await feed(createPlainReporter({ stdout, stderr: new Sink() }), [end]);
+    return stdout.lines.find((line) => line.startsWith('stage'))!;
+  };
+  for (const stdout of [new Sink(), new Sink(true, 220)]) {
+    assert.match(await header(stdout), /final {2}top-5 {4}ECE {2}agree {2}KL\(t\|\|s\) {3}time/, `isTTY ${stdout.isTTY}`);
+  }
+  assert.doesNotMatch(await header(new Sink(true, 80)), /top-5/);
 });
 
 test('plain: a sweep reports each finished trial', async () => {
