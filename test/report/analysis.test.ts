@@ -14,9 +14,11 @@ function stage(name: string, finalAccuracy: number, extra: Partial<StageData> = 
   return { name, model: 'm', job: `${name}-job`, status: 'done', summary, history, ...extra };
 }
 
+/** A trial of a student, a distilled student and a teacher: the teacher's job is shared by every trial
+ * (a teacher with its own seed), the students' are the trial's own. */
 function trial(params: Record<string, unknown>, student: number, kd: number): TrialData {
-  const stages = [stage('student', student), stage('kd', kd, { teacher: 'teacher' }), stage('teacher', 0.9)];
   const id = Object.entries(params).map(([k, v]) => `${k}=${v}`).join(',');
+  const stages = [stage('student', student, { job: `student-${id}` }), stage('kd', kd, { teacher: 'teacher', job: `kd-${id}` }), stage('teacher', 0.9)];
   const row: ResultRow = { trial: id, params, stages: Object.fromEntries(stages.map((s) => [s.name, { ...s.summary!, job: s.job, status: s.status }])), kdGains: { kd: kd - student } };
   return { id, params, stages, kdGains: { kd: kd - student }, kdGain: kd - student, row };
 }
@@ -47,6 +49,7 @@ test('trials differing only in their seed are averaged, and the best group is sh
   assert.ok(Math.abs(kd.kdGain!.mean - 0.04) < 1e-12);
   assert.ok(kd.kdGain!.std! > 0);
   assert.equal(stageStats(best).find((s) => s.stage === 'student')!.kdGain, undefined, 'a plain stage has no KD gain');
+  assert.deepEqual(stageStats(best).find((s) => s.stage === 'teacher')!.finalAccuracy, { mean: 0.9, n: 1 }, 'the shared teacher is one job, without a spread');
 
   const { keys, cells, orders } = sweepCells(run, 'kd');
   assert.deepEqual(keys, ['T']);
@@ -94,4 +97,12 @@ test('many classes get a table of the top confusions instead of a matrix; few ge
   const fewHtml = await buildReport([{ ...sweep([few]), kind: 'run', gridKeys: [] }]);
   assert.equal(fewHtml.match(/data-chart="confusion"/g)?.length, 3);
   assert.match(fewHtml, /75\.0% of 4 test images right; agrees with its teacher \(teacher\) on 50\.0%/);
+});
+
+test('over seeds, the comparison shows a teacher every seed shares as one job: its accuracy without a spread, "1 (shared)" seeds', async () => {
+  const html = await buildReport([sweep([trial({ seed: 0 }, 0.5, 0.52), trial({ seed: 1 }, 0.5, 0.56), trial({ seed: 2 }, 0.5, 0.55)])]);
+  const row = /<tr>(?:(?!<\/tr>).)*?>teacher<\/td>(?:(?!<\/tr>).)*<\/tr>/s.exec(html.slice(html.indexOf('id="comparison-table"')))![0];
+  assert.match(row, />90\.0%<\/td>/);
+  assert.doesNotMatch(row, /±/);
+  assert.match(row, />1 \(shared\)<\/td>/);
 });

@@ -239,7 +239,8 @@ function comparisonSection(runs: RunData[], ctx: Context): string {
         pctStat(s.agreement),
         cell(s.imgPerSec?.mean, rate(s.imgPerSec?.mean)),
         cell(s.seconds?.mean, duration(s.seconds?.mean)),
-        ...(anySeeds ? [cell(s.finalAccuracy?.n)] : []),
+        // A job every seed shares (a teacher with its own seed) trained once, as the terminal says.
+        ...(anySeeds ? [cell(s.finalAccuracy?.n, s.finalAccuracy?.n === 1 && group.trials.length > 1 ? '1 (shared)' : undefined)] : []),
       ]);
       const label = seriesName(run, s.stage, ctx);
       if (s.error) notes.push(`${label} ${s.status}: ${s.error}`);
