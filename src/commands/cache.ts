@@ -40,8 +40,8 @@ export async function cacheLs(flags: CacheFlags): Promise<void> {
     return [shortKey(entry.key), String(meta.stage ?? '?'), String(meta.experiment ?? '?'), bytes(size), age(entry.createdAt)];
   });
   out(table(['key', 'stage', 'experiment', 'size', 'age'], rows, { right: [3, 4] }));
-  const unfinished = await store.unfinished();
-  out(`${entries.length} finished entr${entries.length === 1 ? 'y' : 'ies'}${unfinished.length ? `, ${unfinished.length} unfinished (resumable)` : ''} in ${store.root}`);
+  const resumable = await store.resumable();
+  out(`${entries.length} finished entr${entries.length === 1 ? 'y' : 'ies'}${resumable.length ? `, ${resumable.length} unfinished with a checkpoint (resumable)` : ''} in ${store.root}`);
 }
 
 /** Checks every entry and stored logits; damaged ones are quarantined. Exit 1 if any was damaged. */

@@ -3,7 +3,7 @@
 // No escape codes, no redraws, no batch lines. Failed jobs, errors and warnings go to stderr.
 // `quiet`: only the errors and, at the end, the results table and the run directory.
 import type { EventOf, KdxEvent, ResultRow } from '../events.js';
-import { duration, loss, paramList, pct, points, rate, stripAnsi, termsText } from '../report/format.js';
+import { duration, interruptedText, loss, paramList, pct, points, rate, stripAnsi, termsText } from '../report/format.js';
 import { renderResults, tableWidth } from '../report/table.js';
 import type { OutStream, Reporter } from './types.js';
 
@@ -106,7 +106,7 @@ export function createPlainReporter(options: PlainReporterOptions): Reporter {
         ? `done in ${duration(e.seconds)}`
         : e.status === 'failed'
           ? `failed after ${duration(e.seconds)}`
-          : `interrupted after ${duration(e.seconds)} (resumable: run the same command again)`;
+          : interruptedText(e.seconds, e.resumable);
       // Quiet output starts with the table itself, not a blank line separating it from progress lines.
       const lines = [...(quiet ? [] : ['']), ...(table ? [table, ''] : []), `run dir ${e.runDir}`, ...(e.report ? [`report ${e.report}`] : []), status];
       stdout.write(`${lines.map(stripAnsi).join('\n')}\n`);

@@ -4,7 +4,7 @@
 import React from 'react';
 import { Box, Static, Text, useInput } from 'ink';
 import type { JobState } from '../events.js';
-import { bar, duration, fitLabel, loss, pct, rate, sparkline, termsText, truncate } from '../report/format.js';
+import { bar, duration, fitLabel, interruptedText, loss, pct, rate, sparkline, termsText, truncate } from '../report/format.js';
 import { formatTable, resultsTable } from '../report/table.js';
 import {
   currentEpoch, elapsedSeconds, etaSeconds, evaluating, inEpoch, jobCounts, jobTree, trialProgress,
@@ -318,7 +318,7 @@ function Final({ state, width, tableWidth, paint }: { state: RunView; width: num
     ? { hue: 'green', text: `✓ done in ${duration(end.seconds)}` }
     : end.status === 'failed'
       ? { hue: 'red', text: `✗ failed after ${duration(end.seconds)}` }
-      : { hue: 'yellow', text: `■ interrupted after ${duration(end.seconds)} (resumable: run the same command again)` };
+      : { hue: 'yellow', text: `■ ${interruptedText(end.seconds, end.resumable)}` };
   const lines = jobTree(state);
   return (
     <Box flexDirection="column" width={tableWidth} marginTop={1}>

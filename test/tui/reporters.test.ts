@@ -84,6 +84,16 @@ test('plain: the final table of one seed shows top-5, ECE, agreement and KL in a
   assert.doesNotMatch(await header(new Sink(true, 80)), /top-5/);
 });
 
+test('plain: an interrupted run ends "resumable" only when a stopped job has a finished epoch to go on from', async () => {
+  const last = async (resumable: number) => {
+    const stdout = new Sink();
+    await feed(createPlainReporter({ stdout, stderr: new Sink() }), [{ type: 'run-end', time: T0, status: 'interrupted', runDir: 'r', rows: [], seconds: 2, resumable }]);
+    return stdout.lines.at(-1);
+  };
+  assert.equal(await last(1), 'interrupted after 2.0s (resumable: run the same command again)');
+  assert.equal(await last(0), 'interrupted after 2.0s (nothing to resume: run the same command again to train the stopped jobs from the start)');
+});
+
 test('plain: a sweep reports each finished trial', async () => {
   const stdout = new Sink();
   await feed(createPlainReporter({ stdout, stderr: new Sink() }), sweepHalf());
