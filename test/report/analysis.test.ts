@@ -106,3 +106,17 @@ test('over seeds, the comparison shows a teacher every seed shares as one job: i
   assert.doesNotMatch(row, /±/);
   assert.match(row, />1 \(shared\)<\/td>/);
 });
+
+test('the training loss of plain stages (cross-entropy) and of distilled ones (their objective) are on separate charts', async () => {
+  const html = await buildReport([{ ...sweep([trial({}, 0.5, 0.6)]), kind: 'run', gridKeys: [] }]);
+  /** The series a chart's legend names. */
+  const legend = (chart: string) => {
+    const start = html.indexOf(`data-chart="${chart}"`);
+    assert.ok(start >= 0, `a ${chart} chart`);
+    const figure = html.slice(start, html.indexOf('</figure>', start));
+    return [...figure.matchAll(/role-legend-label[^]*?>([^<]+)<\/text>/g)].map((m) => m[1]);
+  };
+  assert.deepEqual(legend('curve-train-loss'), ['student', 'teacher']);
+  assert.deepEqual(legend('curve-train-objective'), ['kd']);
+  assert.deepEqual(legend('curve-test-loss'), ['student', 'kd', 'teacher'], 'test losses are all cross-entropy');
+});
