@@ -2,7 +2,7 @@
 // usage error and tells an interrupted run apart, and `kdx prune` removes old runs only.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanup, hasStackTrace, kdx, runDirs, scratchDir, tinyExperiment, writeExperiment } from './support.js';
 
@@ -46,6 +46,31 @@ test('a cached rerun links the weights, results rejects what is not a run direct
     const results = await kdx(['results'], { cwd });
     assert.equal(results.exitCode, 0, results.stderr);
     assert.match(results.stdout, /kd_student/);
+  } finally {
+    cleanup(cwd);
+  }
+});
+
+test('prune keeps the newest runs with results: failed runs do not crowd them out, the latest run stays whatever it is', async () => {
+  const cwd = scratchDir();
+  try {
+    // Oldest first: two runs with results, then three that failed (the newest among them).
+    const runs = ['a-ok', 'b-interrupted', 'c-failed', 'd-failed', 'e-failed'].map((name, i) => {
+      const dir = join(cwd, 'runs', name);
+      mkdirSync(dir, { recursive: true });
+      for (const file of ['experiment.json', 'events.jsonl']) writeFileSync(join(dir, file), '');
+      utimesSync(join(dir, 'experiment.json'), 1_700_000_000 + i, 1_700_000_000 + i);
+      writeFileSync(join(dir, 'summary.json'), JSON.stringify({ kind: 'run', status: name.split('-')[1], rows: [] }));
+      return `runs/${name}`;
+    });
+    const dry = await kdx(['prune', '--keep', '3', '--dry-run'], { cwd });
+    assert.equal(dry.exitCode, 0, dry.stderr);
+    assert.deepEqual(dry.stdout.trim().split('\n'), [
+      `would remove ${runs[2]} (failed)`,
+      `would remove ${runs[3]} (failed)`,
+      '2 run directories, would free 2 B; kept the newest 2 with results and the latest run (failed)',
+    ].map((line) => line.replace('2 B', dry.stdout.match(/would free (\S+ \S+);/)![1])));
+    assert.ok(runs.every((run) => existsSync(join(cwd, run))), 'a dry run deletes nothing');
   } finally {
     cleanup(cwd);
   }
