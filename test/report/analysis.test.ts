@@ -5,7 +5,10 @@ import assert from 'node:assert/strict';
 import { agreement, evaluationOf } from '../../src/report/evaluation.js';
 import { runLabels, shownGroup, stageStats, stat, sweepCells, trialGroups } from '../../src/report/html/analysis.js';
 import { buildReport } from '../../src/report/html/report.js';
-import type { RunData, StageData, TrialData } from '../../src/report/run-data.js';
+import { readRunData, type RunData, type StageData, type TrialData } from '../../src/report/run-data.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { JobSummary, ResultRow } from '../../src/events.js';
 
 function stage(name: string, finalAccuracy: number, extra: Partial<StageData> = {}): StageData {
@@ -119,4 +122,19 @@ test('the training loss of plain stages (cross-entropy) and of distilled ones (t
   assert.deepEqual(legend('curve-train-loss'), ['student', 'teacher']);
   assert.deepEqual(legend('curve-train-objective'), ['kd']);
   assert.deepEqual(legend('curve-test-loss'), ['student', 'kd', 'teacher'], 'test losses are all cross-entropy');
+});
+
+test('a failed run\'s directory says what it lacks: the results of the stages that did not finish', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kdx-failed-run-'));
+  try {
+    writeFileSync(join(dir, 'experiment.json'), '{}');
+    writeFileSync(join(dir, 'events.jsonl'), `${JSON.stringify({ type: 'log', time: 1, level: 'info', message: 'x' })}\n`);
+    const stages = { teacher: { job: 'a', status: 'failed', error: 'no such dataset' }, kd: { job: 'b', status: 'skipped', error: 'needs teacher, which failed' } };
+    writeFileSync(join(dir, 'summary.json'), JSON.stringify({ kind: 'run', status: 'failed', rows: [{ params: {}, stages }] }));
+    assert.deepEqual(readRunData(dir).missing, [
+      'results of teacher (failed), kd (skipped): they did not finish, so there are no curves, metrics or confusion matrix (the comparison says why)',
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
