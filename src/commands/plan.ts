@@ -26,11 +26,15 @@ const namedText = (loss: NamedSpec) => {
   return args ? `${loss.type}(${args})` : loss.type;
 };
 
-/** `kd(temperature=4, alpha=0.7)`; a list as its weighted sum: `1*crossEntropy(...) + warmup(1, 20)*dkd(...)`. */
-const lossText = (loss: LossSpec) =>
-  !Array.isArray(loss)
-    ? namedText(loss)
-    : loss.map((term) => `${typeof term.weight === 'number' ? term.weight : `warmup(${term.weight.value}, ${term.weight.warmup})`}*${namedText(term)}`).join(' + ');
+/** `kd(temperature=4, alpha=0.7)`; a list as its weighted sum: `1*crossEntropy(...) + warmup(1, 20)*dkd(...)`.
+ * `brief`: the names and weights alone (`0.1*crossEntropy + 0.9*kd`), for the stages table, which a loss's
+ * options (feature pairs...) would make hundreds of columns wide; the full form has a table of its own. */
+const lossText = (loss: LossSpec, brief = false) => {
+  const named = (spec: NamedSpec) => (brief ? spec.type : namedText(spec));
+  return !Array.isArray(loss)
+    ? named(loss)
+    : loss.map((term) => `${typeof term.weight === 'number' ? term.weight : `warmup(${term.weight.value}, ${term.weight.warmup})`}*${named(term)}`).join(' + ');
+};
 
 /** Every option of an optimizer, its schedule last: `sgd lr=0.1 momentum=0.5 ... schedule=step(stepSize=30, gamma=0.1)`. */
 export function optimizerText(optimizer: OptimizerConfig): string {
@@ -86,7 +90,7 @@ export function formatPlan(experiment: Experiment, backend: string, isCached: (k
         job.stage.name,
         job.stage.model,
         String(job.stage.epochs),
-        lossText(job.stage.loss),
+        lossText(job.stage.loss, true),
         job.id,
         isCached(job.key) ? 'cached' : '-',
         ...(threaded ? [String(job.threads)] : []),
@@ -95,6 +99,8 @@ export function formatPlan(experiment: Experiment, backend: string, isCached: (k
       { indent: 2, right: [0, 3] },
     ),
   );
+  out.push('', 'Losses (each stage\'s, with defaults filled):');
+  out.push(table(['stage', 'loss'], jobs.map((job) => [job.stage.name, lossText(job.stage.loss)]), { indent: 2 }));
   out.push('', 'Optimizers (each stage\'s, after merging over the experiment\'s and filling defaults):');
   out.push(table(['stage', 'optimizer'], jobs.map((job) => [job.stage.name, optimizerText(job.stage.optimizer)]), { indent: 2 }));
   const edges = jobs.flatMap((job) => [

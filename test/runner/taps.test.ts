@@ -171,3 +171,11 @@ test('kdx plan lists every tap of a model with its shape, each numbered output o
   assert.match(plan, /^ {2}taps: t1 8x8x6, block@1 8x8x6, block@2 8x8x6, embedding 96$/m);
   assert.match(plan, /^ {2}taps: s1 8x8x3$/m);
 });
+
+test('kdx plan\'s stages table names each loss term and its weight; the options (feature pairs) are in the losses table', async () => {
+  const { experiment } = await parseExperiment('taps.yaml', file(features));
+  const plan = formatPlan(experiment, 'wasm', () => false);
+  assert.match(plan, /^ {2}3 {2}distilled {2}student {7}1 {2}1\*crossEntropy \+ 1\*attention \+ 1\*hint {2}[0-9a-f]{12} /m);
+  assert.match(plan, /^Losses \(each stage's, with defaults filled\):\n {2}stage +loss\n/m);
+  assert.match(plan, /^ {2}distilled +1\*crossEntropy\(labelSmoothing=0\) \+ 1\*attention\(pairs=\[\[s1, t1\], \[s1, block@2\]\], p=2\) \+ 1\*hint\(pairs=\[\[s1, block@1\]\]/m);
+});
