@@ -21,20 +21,22 @@ export async function plan(file: string, options: { set: string[]; cacheDir?: st
 
 const valueText = (v: unknown): string => (Array.isArray(v) ? `[${v.map(valueText).join(', ')}]` : typeof v === 'object' ? JSON.stringify(v) : String(v));
 
-const namedText = (loss: NamedSpec) => {
-  const args = Object.entries(loss.args).map(([k, v]) => `${k}=${valueText(v)}`).join(', ');
+/** `kd(temperature=4, alpha=0.7)`; `brief`: without the options that are lists or mappings (feature pairs). */
+const namedText = (loss: NamedSpec, brief = false) => {
+  const args = Object.entries(loss.args)
+    .filter(([, v]) => !brief || v === null || typeof v !== 'object')
+    .map(([k, v]) => `${k}=${valueText(v)}`)
+    .join(', ');
   return args ? `${loss.type}(${args})` : loss.type;
 };
 
 /** `kd(temperature=4, alpha=0.7)`; a list as its weighted sum: `1*crossEntropy(...) + warmup(1, 20)*dkd(...)`.
- * `brief`: the names and weights alone (`0.1*crossEntropy + 0.9*kd`), for the stages table, which a loss's
- * options (feature pairs...) would make hundreds of columns wide; the full form has a table of its own. */
-const lossText = (loss: LossSpec, brief = false) => {
-  const named = (spec: NamedSpec) => (brief ? spec.type : namedText(spec));
-  return !Array.isArray(loss)
-    ? named(loss)
-    : loss.map((term) => `${typeof term.weight === 'number' ? term.weight : `warmup(${term.weight.value}, ${term.weight.warmup})`}*${named(term)}`).join(' + ');
-};
+ * `brief` for the stages table, which feature pairs would make hundreds of columns wide; the full form has
+ * a table of its own. */
+const lossText = (loss: LossSpec, brief = false) =>
+  !Array.isArray(loss)
+    ? namedText(loss, brief)
+    : loss.map((term) => `${typeof term.weight === 'number' ? term.weight : `warmup(${term.weight.value}, ${term.weight.warmup})`}*${namedText(term, brief)}`).join(' + ');
 
 /** Every option of an optimizer, its schedule last: `sgd lr=0.1 momentum=0.5 ... schedule=step(stepSize=30, gamma=0.1)`. */
 export function optimizerText(optimizer: OptimizerConfig): string {

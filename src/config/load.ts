@@ -15,7 +15,7 @@ import { interpolate, type InterpolationProblem, type ParameterUse } from './int
 import { applyOverride, isDiagnostic, parseOverride } from './overrides.js';
 import { checkSchema, withDefaults } from './schema.js';
 import { checkSemantics, teacherEntries } from './semantics.js';
-import { featureProblems } from './feature-checks.js';
+import { featureProblems, tapNameProblems } from './feature-checks.js';
 import { ModelExpander, type Origin } from './models.js';
 import { compose, ownerOf } from './compose.js';
 import { loadTrainedModel, locateTrainedModel, TrainedModelError, type TrainedModelFiles } from '../runner/trained-model.js';
@@ -156,6 +156,10 @@ export async function parseExperiment(file: string, text: string, options: LoadO
     if (problem.source || !isReported(problem.path)) diagnostics.push(located(problem, problem.message, problem.onKey));
   }
   diagnostics.push(...expander.diagnostics);
+  // The taps a feature loss names, known from the layers alone (when every model expanded whole).
+  if (expander.problems.length === 0 && expander.diagnostics.length === 0) {
+    for (const problem of tapNameProblems(mapping(resolved.stages), models)) if (!isReported(problem.path)) diagnostics.push(locate(problem));
+  }
   // Stages that load a model trained elsewhere: the files must exist (their hash is part of the keys).
   const loads: Record<string, TrainedModelFiles> = {};
   for (const [name, stage] of Object.entries(mapping(resolved.stages))) {

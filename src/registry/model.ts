@@ -7,6 +7,7 @@ import { registry } from './index.js';
 import type { ImageShape, LayerSpec, ModelNode, StepSeeded } from './types.js';
 import { ChannelSlice } from '../plugins/channel-layers.js';
 import { contentHash } from '../util/hash.js';
+import { tapOutputNames } from './taps.js';
 
 type SymbolicTensor = ReturnType<typeof tf.input>;
 type Layer = InstanceType<typeof tf.layers.Layer>;
@@ -207,10 +208,7 @@ export function buildModel(name: string, nodes: ModelNode[], inputShape: ImageSh
 /** A tap reached once is its name; one reached n times names each output `name@1` ... `name@n`. */
 function tapsByName(reached: Map<string, SymbolicTensor[]>): Record<string, SymbolicTensor> {
   const taps: Record<string, SymbolicTensor> = {};
-  for (const [name, outputs] of reached) {
-    if (outputs.length === 1) taps[name] = outputs[0];
-    else outputs.forEach((x, i) => (taps[`${name}@${i + 1}`] = x));
-  }
+  for (const [name, outputs] of reached) tapOutputNames(name, outputs.length).forEach((tap, i) => (taps[tap] = outputs[i]));
   return taps;
 }
 

@@ -10,6 +10,7 @@ import { selectBackend } from '../../src/engine/backend.js';
 import { tf } from '../../src/engine/tf.js';
 import type { Tensor } from '../../src/engine/tf.js';
 import { parseExperiment } from '../../src/config/load.js';
+import type { ConfigError } from '../../src/config/diagnostics.js';
 import { buildModel } from '../../src/registry/model.js';
 import { forward, studentTapModel, teacherTapModel } from '../../src/runner/taps.js';
 import { loadModelDir, modelToFiles } from '../../src/runner/model-io.js';
@@ -172,10 +173,21 @@ test('kdx plan lists every tap of a model with its shape, each numbered output o
   assert.match(plan, /^ {2}taps: s1 8x8x3$/m);
 });
 
-test('kdx plan\'s stages table names each loss term and its weight; the options (feature pairs) are in the losses table', async () => {
+test('kdx plan\'s stages table shows each loss term, its weight and its scalar options; the feature pairs are in the losses table', async () => {
   const { experiment } = await parseExperiment('taps.yaml', file(features));
   const plan = formatPlan(experiment, 'wasm', () => false);
-  assert.match(plan, /^ {2}3 {2}distilled {2}student {7}1 {2}1\*crossEntropy \+ 1\*attention \+ 1\*hint {2}[0-9a-f]{12} /m);
+  assert.match(plan, /^ {2}3 {2}distilled {2}student {7}1 {2}1\*crossEntropy\(labelSmoothing=0\) \+ 1\*attention\(p=2\) \+ 1\*hint\(regressor=true\) {2}[0-9a-f]{12} /m);
   assert.match(plan, /^Losses \(each stage's, with defaults filled\):\n {2}stage +loss\n/m);
   assert.match(plan, /^ {2}distilled +1\*crossEntropy\(labelSmoothing=0\) \+ 1\*attention\(pairs=\[\[s1, t1\], \[s1, block@2\]\], p=2\) \+ 1\*hint\(pairs=\[\[s1, block@1\]\]/m);
+});
+
+test('a tap a loss names is checked with the file\'s other names, not after its shapes: a typo shows with a schema mistake', async () => {
+  const text = file('[crossEntropy, {attention: {pairs: [[s1, t9]]}}]').replace('teacher: {model: teacher, epochs: 1}', 'teacher: {model: teacher, epochs: 0}');
+  await assert.rejects(parseExperiment('taps.yaml', text), (error: ConfigError) => {
+    assert.deepEqual(error.diagnostics.map((d) => `${d.path}  ${d.message}`), [
+      'stages.teacher.epochs  must be >= 1 (got 0)',
+      'stages.distilled.loss[1].attention.pairs[0][1]  the teacher model "teacher" has no tap "t9" (did you mean "t1"?)',
+    ]);
+    return true;
+  });
 });
