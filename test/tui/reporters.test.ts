@@ -94,6 +94,23 @@ test('plain: an interrupted run ends "resumable" only when a stopped job has a f
   assert.equal(await last(0), 'interrupted after 2.0s (nothing to resume: run the same command again to train the stopped jobs from the start)');
 });
 
+test('plain: inside a long epoch, a progress line every 30 s of it (none for a short epoch, none at its last batch)', async () => {
+  const stdout = new Sink();
+  const events: KdxEvent[] = [
+    { type: 'job-start', time: T0, job: 'j', label: 'teacher', epochs: 4, startEpoch: 0 },
+    { type: 'epoch-start', time: T0, job: 'j', epoch: 1, epochs: 4, batches: 1000 },
+    // 4 minutes of batches, one event every 10 s.
+    ...Array.from({ length: 24 }, (_, i): KdxEvent => ({ type: 'batch', time: T0 + (i + 1) * 10_000, job: 'j', epoch: 1, batch: Math.round(((i + 1) * 1000) / 24), batches: 1000, loss: 2.5 - i * 0.01, imgPerSec: 266 })),
+  ];
+  await feed(createPlainReporter({ stdout, stderr: new Sink() }), events);
+  assert.deepEqual(stdout.lines, [
+    '▶ teacher  started (4 epochs)',
+    '  teacher  epoch 1/4  batch 125/1000 (13%)  loss 2.480  266 img/s',
+    '  teacher  epoch 1/4  batch 250/1000 (25%)  loss 2.450  266 img/s',
+    ...['375', '500', '625', '750', '875'].map((b, i) => `  teacher  epoch 1/4  batch ${b}/1000 (${Math.round(Number(b) / 10)}%)  loss ${(2.42 - i * 0.03).toFixed(3)}  266 img/s`),
+  ]);
+});
+
 test('plain: a sweep reports each finished trial', async () => {
   const stdout = new Sink();
   await feed(createPlainReporter({ stdout, stderr: new Sink() }), sweepHalf());
