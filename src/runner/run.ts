@@ -188,7 +188,9 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   const status = interrupted ? 'interrupted' : failed ? 'failed' : 'ok';
   await writeResults(runDir, options.kind, rows, status);
   const seconds = (Date.now() - started) / 1000; // the run's, not the report's
-  const report = await options.writeReport?.(runDir);
+  // Not after `q` or Ctrl-C: the user asked to stop, and drawing the charts takes seconds (`kdx report`
+  // writes it, and so does the run that resumes).
+  const report = interrupted ? undefined : await options.writeReport?.(runDir);
   emit({ type: 'run-end', time: Date.now(), status, runDir, rows, seconds, ...(report ? { report } : {}), ...(interrupted ? { resumable } : {}) });
   return { status, rows };
 }

@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cleanup, hasStackTrace, kdx, runDirs, scratchDir, tinyExperiment, writeExperiment } from './support.js';
+import type { KdxEvent } from '../../src/events.js';
+import { cleanup, hasStackTrace, kdx, parseEvents, runDirs, scratchDir, tinyExperiment, writeExperiment } from './support.js';
 
 test('a cached rerun links the weights, results rejects what is not a run directory, prune keeps the newest', async () => {
   const cwd = scratchDir();
@@ -90,6 +91,32 @@ test('kdx results says when a run was interrupted', async () => {
     assert.equal(result.exitCode, 0, result.stderr);
     assert.match(result.stdout, /interrupted after epoch 2 of 4/);
     assert.match(result.stdout, /run the same command again to resume/);
+  } finally {
+    cleanup(cwd);
+  }
+});
+
+test('Ctrl-C stops at once: the run writes its results but no report (kdx report writes it), exit 130', async () => {
+  const cwd = scratchDir();
+  try {
+    const file = writeExperiment(cwd, 'stop.yaml', tinyExperiment({ epochs: 6 }).replace('train: 1024', 'train: 2048'));
+    const child = kdx(['run', file, '--json'], { cwd });
+    let text = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      if (text.includes('"type":"epoch-end"') && !child.killed) child.kill('SIGINT');
+    });
+    const result = await child;
+    assert.equal(result.exitCode, 130, result.stderr);
+    const end = parseEvents(String(result.stdout)).at(-1) as Extract<KdxEvent, { type: 'run-end' }>;
+    assert.equal(end.type, 'run-end');
+    assert.equal(end.status, 'interrupted');
+    assert.equal(end.report, undefined);
+    const [runDir] = runDirs(cwd);
+    assert.ok(existsSync(join(runDir, 'summary.json')) && !existsSync(join(runDir, 'report.html')));
+    const report = await kdx(['report'], { cwd });
+    assert.equal(report.exitCode, 0, report.stderr);
+    assert.ok(existsSync(join(runDir, 'report.html')));
   } finally {
     cleanup(cwd);
   }

@@ -97,7 +97,7 @@ test('plain: an interrupted run ends "resumable" only when a stopped job has a f
 test('plain: inside a long epoch, a progress line every 30 s of it (none for a short epoch, none at its last batch)', async () => {
   const stdout = new Sink();
   const events: KdxEvent[] = [
-    { type: 'job-start', time: T0, job: 'j', label: 'teacher', epochs: 4, startEpoch: 0 },
+    { type: 'job-start', time: T0, job: 'j', label: 'teacher', epochs: 4, startEpoch: 0, batchesPerEpoch: 1000 },
     { type: 'epoch-start', time: T0, job: 'j', epoch: 1, epochs: 4, batches: 1000 },
     // 4 minutes of batches, one event every 10 s.
     ...Array.from({ length: 24 }, (_, i): KdxEvent => ({ type: 'batch', time: T0 + (i + 1) * 10_000, job: 'j', epoch: 1, batch: Math.round(((i + 1) * 1000) / 24), batches: 1000, loss: 2.5 - i * 0.01, imgPerSec: 266 })),
