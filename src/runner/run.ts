@@ -189,8 +189,10 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   await writeResults(runDir, options.kind, rows, status);
   const seconds = (Date.now() - started) / 1000; // the run's, not the report's
   // Not after `q` or Ctrl-C: the user asked to stop, and drawing the charts takes seconds (`kdx report`
-  // writes it, and so does the run that resumes).
-  const report = interrupted ? undefined : await options.writeReport?.(runDir);
+  // writes it, and so does the run that resumes). Nor when no stage has a result (the data failed to
+  // load): a report would have nothing to show; the error and the run's files say what happened.
+  const anyResult = rows.some((row) => Object.values(row.stages).some((stage) => 'finalAccuracy' in stage));
+  const report = interrupted || !anyResult ? undefined : await options.writeReport?.(runDir);
   emit({ type: 'run-end', time: Date.now(), status, runDir, rows, seconds, ...(report ? { report } : {}), ...(interrupted ? { resumable } : {}) });
   return { status, rows };
 }

@@ -121,3 +121,21 @@ test('Ctrl-C stops at once: the run writes its results but no report (kdx report
     cleanup(cwd);
   }
 });
+
+test('a run whose data fails to load (a truncated file) writes no report: no stage has anything to show', async () => {
+  const cwd = scratchDir();
+  try {
+    const data = join(cwd, 'data');
+    mkdirSync(data);
+    for (const name of ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']) writeFileSync(join(data, name), 'abc');
+    const file = writeExperiment(cwd, 'mnist.yaml', 'data: {dataset: mnist, root: data}\nmodels:\n  m: [flatten, {dense: 10}]\nstages:\n  a: {model: m, epochs: 1}\n');
+    const result = await kdx(['run', file], { cwd });
+    assert.equal(result.exitCode, 1, result.stderr);
+    assert.match(result.stderr, /too short for an IDX file; it is truncated/);
+    assert.doesNotMatch(result.stdout, /^report /m);
+    const [runDir] = runDirs(cwd);
+    assert.ok(existsSync(join(runDir, 'summary.json')) && !existsSync(join(runDir, 'report.html')));
+  } finally {
+    cleanup(cwd);
+  }
+});
