@@ -85,6 +85,21 @@ test('sbatch installed but no controller answering (no configuration to find one
   }
 });
 
+test('a refusal that names no resource, of values given by --set: at the --set, not at the file\'s first line (exit 2)', async () => {
+  const cwd = scratchDir();
+  try {
+    const bin = join(cwd, 'bin');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'sbatch'), "#!/bin/sh\necho 'sbatch: error: Batch job submission failed: Requested node configuration is not available' >&2\nexit 1\n", { mode: 0o755 });
+    const result = await kdx(['run', quick, ...small, '--executor', 'slurm', '--set', 'runtime.slurm.partition=cpu'], { cwd, env: { PATH: bin } });
+    assert.equal(result.exitCode, 2, result.stderr);
+    assert.match(result.stderr, /^--set runtime\.slurm\.partition=cpu {2}runtime\.slurm {2}sbatch refuses these resources: Batch job submission failed: Requested node configuration is not available \(nothing was submitted\)$/m);
+    assert.ok(!hasStackTrace(result.stderr), result.stderr);
+  } finally {
+    cleanup(cwd);
+  }
+});
+
 test('a partition Slurm does not have: located error, exit 2, nothing submitted or written', { skip }, async (t) => {
   slurmUp(t);
   const cwd = scratchDir();
