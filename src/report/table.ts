@@ -308,10 +308,10 @@ function sweepTable(rows: readonly ResultRow[]): Table {
   return { kind: 'sweep', columns, rows: out, notes: [...notes, ...problems.lines()] };
 }
 
-/** The width a text table may take on a stream: a terminal's columns; unbounded in a pipe or a file,
- * which no screen cuts (so `kdx results | less` shows every column). */
+/** The width a text table may take on a stream: a terminal's columns (all of them: a wide terminal shows
+ * every column); 80 in a pipe or a file, whose text stays the same wherever it is made. */
 export function tableWidth(stream: { isTTY?: boolean; columns?: number }): number {
-  return stream.isTTY === true && stream.columns ? stream.columns : Infinity;
+  return stream.isTTY === true && stream.columns ? stream.columns : 80;
 }
 
 /** Renders a table. `width` (text only, default 80) drops low-priority columns, then truncates cells. */

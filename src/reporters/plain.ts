@@ -18,7 +18,7 @@ export interface PlainReporterOptions {
   stdout: OutStream;
   stderr: OutStream;
   quiet?: boolean;
-  /** Width of the final table; default: the terminal's, unbounded in a pipe (tableWidth). */
+  /** Width of the final table; default: the terminal's, 80 in a pipe (tableWidth). */
   width?: number;
 }
 
