@@ -87,8 +87,9 @@ export type KdxEvent =
   | { type: 'task'; time: number; id: string; label: string; current: number; total?: number; unit?: string; done?: boolean }
   | { type: 'trial-end'; time: number; trial: string; params: Record<string, unknown>; row: ResultRow }
   | { type: 'log'; time: number; level: 'info' | 'warn' | 'error'; message: string }
-  /** `report`: the path of the run's report.html, when it could be written. */
-  | { type: 'run-end'; time: number; status: 'ok' | 'failed' | 'interrupted'; runDir: string; rows: ResultRow[]; seconds: number; report?: string };
+  /** `report`: the path of the run's report.html, when it could be written. `resumable`, when interrupted:
+   * how many stopped jobs left a finished epoch to resume from. */
+  | { type: 'run-end'; time: number; status: 'ok' | 'failed' | 'interrupted'; runDir: string; rows: ResultRow[]; seconds: number; report?: string; resumable?: number };
 
 /** One row of a results table: a run has one, a sweep one per trial. */
 export interface ResultRow {

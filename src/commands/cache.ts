@@ -40,8 +40,8 @@ export async function cacheLs(flags: CacheFlags): Promise<void> {
     return [shortKey(entry.key), String(meta.stage ?? '?'), String(meta.experiment ?? '?'), bytes(size), age(entry.createdAt)];
   });
   out(table(['key', 'stage', 'experiment', 'size', 'age'], rows, { right: [3, 4] }));
-  const unfinished = await store.unfinished();
-  out(`${entries.length} finished entr${entries.length === 1 ? 'y' : 'ies'}${unfinished.length ? `, ${unfinished.length} unfinished (resumable)` : ''} in ${store.root}`);
+  const resumable = await store.resumable();
+  out(`${entries.length} finished entr${entries.length === 1 ? 'y' : 'ies'}${resumable.length ? `, ${resumable.length} unfinished with a checkpoint (resumable)` : ''} in ${store.root}`);
 }
 
 /** Checks every entry and stored logits; damaged ones are quarantined. Exit 1 if any was damaged. */
@@ -89,6 +89,8 @@ export async function cacheGc(files: string[], flags: CacheFlags): Promise<void>
   };
   const usage = await store.usage();
   const verb = flags.dryRun ? 'would remove' : 'removed';
+  // A dry run says what it would remove, one line each, so that it can be checked before it is done.
+  if (flags.dryRun) for (const line of await doomedLines(store, doomed)) out(`would remove ${line}`);
   if (!flags.dryRun) {
     for (const key of doomed.jobs) await store.remove(key);
     for (const key of doomed.logits) await store.removeLogits(key);
@@ -99,6 +101,17 @@ export async function cacheGc(files: string[], flags: CacheFlags): Promise<void>
     `${verb} ${doomed.jobs.length} entr${doomed.jobs.length === 1 ? 'y' : 'ies'}, ${doomed.logits.length} stored logits, ` +
       `${doomed.work.length} unfinished jobs and the quarantine (${bytes(usage.quarantine)}); kept what ${files.length === 1 ? '1 file uses' : `${files.length} files use`}`,
   );
+}
+
+/** One line per item gc would remove: an entry with its stage, experiment and size, logits, unfinished work. */
+async function doomedLines(store: Store, doomed: { jobs: string[]; logits: string[]; work: string[] }): Promise<string[]> {
+  const entries = await Promise.all(doomed.jobs.map(async (key) => {
+    const entry = await store.readEntry(key).catch(() => undefined);
+    if (!entry) return `entry ${shortKey(key)} (unreadable)`;
+    const size = Object.values(entry.files).reduce((sum, f) => sum + (f?.size ?? 0), 0);
+    return `entry ${shortKey(key)}  ${String(entry.meta?.stage ?? '?')}  ${String(entry.meta?.experiment ?? '?')}  ${bytes(size)}`;
+  }));
+  return [...entries, ...doomed.logits.map((key) => `teacher logits ${shortKey(key)}`), ...doomed.work.map((key) => `unfinished work ${shortKey(key)}`)];
 }
 
 /** What the store's entries were trained with, beyond what this machine would plan: thread counts above

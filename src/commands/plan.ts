@@ -21,16 +21,22 @@ export async function plan(file: string, options: { set: string[]; cacheDir?: st
 
 const valueText = (v: unknown): string => (Array.isArray(v) ? `[${v.map(valueText).join(', ')}]` : typeof v === 'object' ? JSON.stringify(v) : String(v));
 
-const namedText = (loss: NamedSpec) => {
-  const args = Object.entries(loss.args).map(([k, v]) => `${k}=${valueText(v)}`).join(', ');
+/** `kd(temperature=4, alpha=0.7)`; `brief`: without the options that are lists or mappings (feature pairs). */
+const namedText = (loss: NamedSpec, brief = false) => {
+  const args = Object.entries(loss.args)
+    .filter(([, v]) => !brief || v === null || typeof v !== 'object')
+    .map(([k, v]) => `${k}=${valueText(v)}`)
+    .join(', ');
   return args ? `${loss.type}(${args})` : loss.type;
 };
 
-/** `kd(temperature=4, alpha=0.7)`; a list as its weighted sum: `1*crossEntropy(...) + warmup(1, 20)*dkd(...)`. */
-const lossText = (loss: LossSpec) =>
+/** `kd(temperature=4, alpha=0.7)`; a list as its weighted sum: `1*crossEntropy(...) + warmup(1, 20)*dkd(...)`.
+ * `brief` for the stages table, which feature pairs would make hundreds of columns wide; the full form has
+ * a table of its own. */
+const lossText = (loss: LossSpec, brief = false) =>
   !Array.isArray(loss)
-    ? namedText(loss)
-    : loss.map((term) => `${typeof term.weight === 'number' ? term.weight : `warmup(${term.weight.value}, ${term.weight.warmup})`}*${namedText(term)}`).join(' + ');
+    ? namedText(loss, brief)
+    : loss.map((term) => `${typeof term.weight === 'number' ? term.weight : `warmup(${term.weight.value}, ${term.weight.warmup})`}*${namedText(term, brief)}`).join(' + ');
 
 /** Every option of an optimizer, its schedule last: `sgd lr=0.1 momentum=0.5 ... schedule=step(stepSize=30, gamma=0.1)`. */
 export function optimizerText(optimizer: OptimizerConfig): string {
@@ -54,13 +60,26 @@ function dataText(data: StageData, batchSize: number): string {
   return data.batchSize === batchSize ? part : `${part}, batch ${data.batchSize}`;
 }
 
+/** What the threads column holds, in one line: the count when every job has it, else who trains on one
+ * (a header saying 2 above a column of 1s reads as a contradiction). */
+function threadsLine(perJob: number[], threads: ThreadPlan): string {
+  const shared = perJob.filter((n) => n > 1).length;
+  const counts =
+    shared === perJob.length
+      ? `${threads.count}`
+      : shared === 0
+        ? `1 (${threads.auto ? `auto on ${threads.count} cores: no job is large enough to share its batches` : 'no job can share its batches'})`
+        : `${threads.count} for ${shared} of the ${perJob.length} jobs, 1 for the others (the threads column)`;
+  return `Threads per job: ${counts}; part of the job keys`;
+}
+
 export function formatPlan(experiment: Experiment, backend: string, isCached: (key: string) => boolean, threads: ThreadPlan = ONE_THREAD): string {
   const { inputShape, classes } = datasetShape(experiment);
   const { jobs } = planExperiment(experiment, backend, threads);
   const out: string[] = [];
   out.push(`${experiment.name}: dataset ${experiment.data.dataset}, input ${inputShape.join('x')}, ${classes} classes, batch ${experiment.data.batchSize}, backend ${backend}`, '');
   const threaded = threads.count > 1;
-  if (threaded) out.push(`Threads per job: ${threads.count}${threads.auto ? ' (auto: a job whose batches are too small to share trains on one)' : ''}; part of the job keys`, '');
+  if (threaded) out.push(threadsLine(jobs.map((job) => job.threads), threads), '');
   if (experiment.seeds) out.push(`Seeds ${experiment.seeds.join(', ')}: \`kdx run\` trains every stage without its own seed under each (the jobs below are seed ${experiment.seed}'s)`, '');
   // A column for the stages' own data, when one has any.
   const ownData = jobs.some((job) => job.stage.data.subset !== undefined || job.stage.data.batchSize !== experiment.data.batchSize);
@@ -73,7 +92,7 @@ export function formatPlan(experiment: Experiment, backend: string, isCached: (k
         job.stage.name,
         job.stage.model,
         String(job.stage.epochs),
-        lossText(job.stage.loss),
+        lossText(job.stage.loss, true),
         job.id,
         isCached(job.key) ? 'cached' : '-',
         ...(threaded ? [String(job.threads)] : []),
@@ -82,6 +101,8 @@ export function formatPlan(experiment: Experiment, backend: string, isCached: (k
       { indent: 2, right: [0, 3] },
     ),
   );
+  out.push('', 'Losses (each stage\'s, with defaults filled):');
+  out.push(table(['stage', 'loss'], jobs.map((job) => [job.stage.name, lossText(job.stage.loss)]), { indent: 2 }));
   out.push('', 'Optimizers (each stage\'s, after merging over the experiment\'s and filling defaults):');
   out.push(table(['stage', 'optimizer'], jobs.map((job) => [job.stage.name, optimizerText(job.stage.optimizer)]), { indent: 2 }));
   const edges = jobs.flatMap((job) => [
@@ -91,7 +112,7 @@ export function formatPlan(experiment: Experiment, backend: string, isCached: (k
   out.push('', 'Edges:', ...(edges.length ? edges : ['  (none: the stages are independent)']));
   const used = [...new Set(jobs.map((job) => job.stage.model))];
   for (const name of used) {
-    const { rows, params } = describeModel(name, experiment.models[name], inputShape);
+    const { rows, params, tapShapes } = describeModel(name, experiment.models[name], inputShape);
     out.push('', `Model ${name}: ${params.toLocaleString('en-US')} parameters`);
     out.push(
       table(
@@ -103,6 +124,9 @@ export function formatPlan(experiment: Experiment, backend: string, isCached: (k
         { indent: 2, right: [0, 3] },
       ),
     );
+    // Every tap, numbered ones too (a tap in a repeat has no row of its own above).
+    const taps = Object.entries(tapShapes).map(([tap, shape]) => `${tap} ${shape.join('x')}`);
+    if (taps.length > 0) out.push(`  taps: ${taps.join(', ')}`);
   }
   return `${out.join('\n')}\n`;
 }

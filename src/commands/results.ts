@@ -2,7 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError, UserError } from '../errors.js';
 import type { ResultRow } from '../events.js';
-import { renderResults, type TableFormat } from '../report/table.js';
+import { renderResults, tableWidth, type TableFormat } from '../report/table.js';
 import { isRunDir, latestRun } from './run-dirs.js';
 
 interface Summary {
@@ -17,7 +17,7 @@ export async function results(runDir: string | undefined, options: { runsDir: st
   const summary = readSummary(dir);
   // Only the text table is headed by its directory: markdown and CSV stay valid files when redirected.
   const heading = options.format === 'text' ? `${dir}\n` : '';
-  process.stdout.write(`${heading}${renderResults(summary.rows, options.format as TableFormat, { kind: summary.kind })}\n`);
+  process.stdout.write(`${heading}${renderResults(summary.rows, options.format as TableFormat, { kind: summary.kind, width: tableWidth(process.stdout) })}\n`);
   const note = statusNote(summary.status);
   // The status goes to stderr for markdown and CSV, so that their stdout stays a valid file.
   if (note) (options.format === 'text' ? process.stdout : process.stderr).write(`${note}\n`);

@@ -1,5 +1,5 @@
 // Finding run directories for commands that read them (`kdx results`, `kdx report`) or remove them (`kdx prune`).
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 
@@ -45,4 +45,13 @@ export function reclaimableBytes(dir: string): number {
     }
   }
   return bytes;
+}
+
+/** How a run ended, from its summary.json: undefined for a run killed before it could write one. */
+export function runStatus(dir: string): 'ok' | 'failed' | 'interrupted' | undefined {
+  try {
+    return (JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as { status?: 'ok' | 'failed' | 'interrupted' }).status;
+  } catch {
+    return undefined;
+  }
 }

@@ -6,7 +6,7 @@ import { dirname, relative, resolve } from 'node:path';
 import type { Diagnostic, PathSegment } from './diagnostics.js';
 import { diagnosticAt, parseSource, type Source } from './source.js';
 
-/** One file of an `extends` chain, parsed, without its `x-` keys. */
+/** One file of an `extends` chain, parsed, without its top-level `x-` keys. */
 export interface Layer {
   source: Source;
   /** Absolute path. */
@@ -26,11 +26,11 @@ export interface Composed {
 type Data = Record<string, unknown>;
 const isMapping = (value: unknown): value is Data => value !== null && typeof value === 'object' && !Array.isArray(value);
 
-/** Removes every `x-` key, at any depth: a home for YAML anchors that kdx does not read. */
+/** Removes the top-level `x-` keys: a home for YAML anchors that kdx does not read. Only there, as the
+ * schema says: deeper, an `x-` key could be a real one (a param, a plugin's argument) silently dropped. */
 export function withoutExtensionKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(withoutExtensionKeys);
   if (!isMapping(value)) return value;
-  return Object.fromEntries(Object.entries(value).filter(([key]) => !key.startsWith('x-')).map(([key, item]) => [key, withoutExtensionKeys(item)]));
+  return Object.fromEntries(Object.entries(value).filter(([key]) => !key.startsWith('x-')));
 }
 
 const toData = (source: Source): unknown => withoutExtensionKeys(JSON.parse(JSON.stringify(source.doc.toJS({ maxAliasCount: 1000 }) ?? null)));
@@ -60,7 +60,9 @@ export function compose(file: string, text: string): Composed {
       // Each file named as kdx shows it in messages: as given, or relative to the working directory.
       const cycle = layers.slice(chain.indexOf(base));
       const names = [...cycle, cycle[0]].map((layer) => layer.source.file);
-      return fail(`the files extend each other in a cycle: ${names.join(' -> ')}`);
+      // At the first file of the cycle (the one given, when it is in it), where the cycle is entered.
+      errors.push(diagnosticAt(cycle[0].source, ['extends'], `the files extend each other in a cycle: ${names.join(' -> ')}`));
+      return { data: undefined, layers, errors };
     }
     let baseText: string;
     try {

@@ -36,6 +36,14 @@ export function interpolate(
   return value;
 }
 
+/** A misspelt name, else one spelt out or shortened (`Temp` for `T`), else the names there are. */
+function parameterHint(name: string, known: string[]): string {
+  if (known.length === 0) return ' (the file has no params)';
+  const lower = name.toLowerCase();
+  const prefix = known.find((k) => lower.startsWith(k.toLowerCase()) || k.toLowerCase().startsWith(lower));
+  return didYouMean(name, known) || (prefix === undefined ? ` (params: ${known.join(', ')})` : ` (did you mean "${prefix}"?)`);
+}
+
 function interpolateString(
   text: string,
   params: Record<string, unknown>,
@@ -49,9 +57,7 @@ function interpolateString(
       uses.push({ path, name });
       return params[name];
     }
-    const known = Object.keys(params);
-    const hint = known.length === 0 ? ' (the file has no params)' : didYouMean(name, known);
-    problems.push({ path, message: `undefined parameter \${${name}}${hint}` });
+    problems.push({ path, message: `undefined parameter \${${name}}${parameterHint(name, Object.keys(params))}` });
     return undefined;
   };
   const whole = WHOLE_REFERENCE.exec(text);

@@ -15,7 +15,7 @@ import { interpolate, type InterpolationProblem, type ParameterUse } from './int
 import { applyOverride, isDiagnostic, parseOverride } from './overrides.js';
 import { checkSchema, withDefaults } from './schema.js';
 import { checkSemantics, teacherEntries } from './semantics.js';
-import { featureProblems } from './feature-checks.js';
+import { featureProblems, tapNameProblems } from './feature-checks.js';
 import { ModelExpander, type Origin } from './models.js';
 import { compose, ownerOf } from './compose.js';
 import { loadTrainedModel, locateTrainedModel, TrainedModelError, type TrainedModelFiles } from '../runner/trained-model.js';
@@ -156,6 +156,10 @@ export async function parseExperiment(file: string, text: string, options: LoadO
     if (problem.source || !isReported(problem.path)) diagnostics.push(located(problem, problem.message, problem.onKey));
   }
   diagnostics.push(...expander.diagnostics);
+  // The taps a feature loss names, known from the layers alone (when every model expanded whole).
+  if (expander.problems.length === 0 && expander.diagnostics.length === 0) {
+    for (const problem of tapNameProblems(mapping(resolved.stages), models)) if (!isReported(problem.path)) diagnostics.push(locate(problem));
+  }
   // Stages that load a model trained elsewhere: the files must exist (their hash is part of the keys).
   const loads: Record<string, TrainedModelFiles> = {};
   for (const [name, stage] of Object.entries(mapping(resolved.stages))) {
@@ -338,26 +342,34 @@ function streamProblems(experiment: Experiment): Problem[] {
   } catch (error) {
     return [{ path: ['data', 'options'], message: (error as Error).message }];
   }
-  const ends: Partial<Record<'train' | 'test', ImageShape>> = {};
+  const ends: Partial<Record<'train' | 'test', { shape: ImageShape; changedBy?: number }>> = {};
   for (const split of ['train', 'test'] as const) {
     let shape = stored;
+    let changedBy: number | undefined;
     experiment.data[split].forEach((t, i) => {
       const factory = registry.transforms.get(t.type);
       try {
         factory.create(t.args, shape);
-        shape = factory.outputShape?.(t.args, shape) ?? shape;
+        const next = factory.outputShape?.(t.args, shape) ?? shape;
+        if (next.join('x') !== shape.join('x')) changedBy = i;
+        shape = next;
       } catch (error) {
         problems.push({ path: ['data', split, i], message: (error as Error).message });
       }
     });
-    ends[split] = shape;
+    ends[split] = { shape, changedBy };
   }
-  const [train, test] = [ends.train!.join('x'), ends.test!.join('x')];
+  const [train, test] = [ends.train!.shape.join('x'), ends.test!.shape.join('x')];
   if (problems.length === 0 && train !== test) {
+    // At the transform that changed the shape (a crop of 32 on 28x28 images), training's first.
+    const split = ends.train!.changedBy !== undefined ? 'train' : 'test';
+    const other = split === 'train' ? 'test' : 'train';
+    const at = ends[split]!.changedBy!;
+    const names = { train: 'training', test: 'test' };
     problems.push({
-      path: ['data', 'test'],
-      related: ['data', 'train'],
-      message: `the test images end up ${test} but the training images ${train} (after data.train's transforms): both must reach the models at one shape`,
+      path: ['data', split, at],
+      related: ['data', other],
+      message: `${experiment.data[split][at].type} makes the ${names[split]} images ${ends[split]!.shape.join('x')}, but the ${names[other]} images end up ${ends[other]!.shape.join('x')} (after data.${other}'s transforms): both must reach the models at one shape`,
     });
   }
   return problems;

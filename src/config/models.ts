@@ -65,6 +65,9 @@ export class ModelExpander {
   private readonly files = new Map<string, Composed | undefined>();
   /** Imports being resolved (`file#model`), to find a cycle. */
   private readonly importing: string[] = [];
+  /** The model being expanded: where each of its tap names is written (file and path). A name written
+   * twice would be numbered like a tap in a repeat, which is almost surely not what was meant. */
+  private tapsWritten = new Map<string, { written: string; path: PathSegment[] }>();
 
   constructor(private readonly registries: Registries) {}
 
@@ -75,6 +78,7 @@ export class ModelExpander {
     this.checkBlockNames(scope);
     const out: Record<string, ModelNode[]> = {};
     for (const [name, value] of Object.entries(models)) {
+      this.tapsWritten = new Map();
       out[name] = isMapping(value) ? this.importModel(value, scope, ['models', name]) : this.list(value, { scope, blocks: [] }, ['models', name]);
     }
     return out;
@@ -117,7 +121,7 @@ export class ModelExpander {
         break;
       }
       case 'tap':
-        if (typeof value === 'string') node = { block: 'tap', name: value }; // else the schema says what is wrong
+        if (typeof value === 'string') node = this.tap(value, site, at); // else the schema says what is wrong
         break;
       case 'repeat': {
         const v = mapping(value);
@@ -139,6 +143,19 @@ export class ModelExpander {
     if (!node) return [];
     this.origins.set(node, this.place(site, at));
     return [node];
+  }
+
+  /** A tap, unless its name is already written elsewhere in the model. One written once but reached
+   * several times (in a repeat, in a block used twice) is numbered by the builder: NAME@1, NAME@2. */
+  private tap(name: string, site: Site, at: PathSegment[]): ModelNode | undefined {
+    const written = `${sourceOf(site.scope, at)?.file ?? ''}#${formatPath(at)}`;
+    const first = this.tapsWritten.get(name);
+    if (first === undefined) this.tapsWritten.set(name, { written, path: at });
+    else if (first.written !== written) {
+      this.report({ ...this.place(site, at), message: `tap "${name}" is already written at ${formatPath(first.path)}: give each tap its own name (a tap reached several times, in a repeat or a block used twice, is numbered ${name}@1, ${name}@2, ...)` });
+      return undefined;
+    }
+    return { block: 'tap', name };
   }
 
   private shortcut(value: unknown, site: Site, at: PathSegment[]): ShortcutMode | ModelNode[] {

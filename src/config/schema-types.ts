@@ -774,7 +774,7 @@ export interface KdxExperiment {
     };
   };
   /**
-   * Ignored by kdx: a home for YAML anchors (`x-conv: &conv {kernel: 3, padding: same}`).
+   * Ignored by kdx: a home for YAML anchors (`x-conv: &conv {kernel: 3, padding: same}`). Only at the top level; anywhere else an x- key is an unknown key.
    *
    * This interface was referenced by `KdxExperiment`'s JSON-Schema definition
    * via the `patternProperty` "^x-".

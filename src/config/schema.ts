@@ -63,7 +63,7 @@ export interface SchemaProblem {
 /** Validates in place (filling defaults) and returns every problem found. */
 export function checkSchema(data: unknown): SchemaProblem[] {
   if (validateFile(data)) return [];
-  const errors = validateFile.errors ?? [];
+  const errors = fittingBranches(validateFile.errors ?? []);
   // `{conv2d: {filter: 4}}` is one mistake: the unknown key's did-you-mean names the missing one.
   const misspelt = new Set(
     errors.filter((e) => e.keyword === 'additionalProperties').map((e) => `${e.instancePath}/${closest(String(e.params.additionalProperty), knownKeys(e))}`),
@@ -72,6 +72,33 @@ export function checkSchema(data: unknown): SchemaProblem[] {
     .filter((e) => !(e.keyword === 'required' && misspelt.has(`${e.instancePath}/${String(e.params.missingProperty)}`)))
     .map((error) => describe(error, data));
   return dedupe(problems.filter((p): p is SchemaProblem => p !== undefined));
+}
+
+/**
+ * ajv reports every branch of a failed oneOf or anyOf. When one branch fits the value better than the
+ * others (its type and keys are right, so its errors lie inside the value: `{fraction: 10}` is a fraction
+ * that is too large, not a `first` without its key), that branch's errors alone say what is wrong.
+ * Otherwise every branch's errors stay, with the union's own.
+ */
+function fittingBranches(errors: ErrorObject[]): ErrorObject[] {
+  const dropped = new Set<ErrorObject>();
+  for (const union of errors.filter((e) => e.keyword === 'oneOf' || e.keyword === 'anyOf')) {
+    if (Array.isArray((union.params as { passingSchemas?: unknown }).passingSchemas)) continue; // several fit
+    const prefix = `${union.schemaPath}/`;
+    const branches = new Map<string, ErrorObject[]>();
+    for (const error of errors) {
+      if (!error.schemaPath.startsWith(prefix)) continue;
+      const branch = error.schemaPath.slice(prefix.length).split('/')[0];
+      branches.set(branch, [...(branches.get(branch) ?? []), error]);
+    }
+    // How badly a branch misses: its errors at the value itself (type, missing or unknown keys).
+    const misses = (branch: ErrorObject[]) => branch.filter((error) => error.instancePath === union.instancePath).length;
+    const ranked = [...branches.values()].sort((a, b) => misses(a) - misses(b));
+    if (ranked.length < 2 || misses(ranked[0]) === misses(ranked[1])) continue;
+    dropped.add(union);
+    for (const branch of ranked.slice(1)) for (const error of branch) dropped.add(error);
+  }
+  return errors.filter((error) => !dropped.has(error));
 }
 
 /** The keys a mapping's schema allows, for did-you-mean. */
@@ -86,7 +113,7 @@ function knownKeys(error: ErrorObject): string[] {
 export function checkDefinition(def: string, value: unknown, at: PathSegment[] = []): SchemaProblem[] {
   const validate = ajv.getSchema(`${experimentSchema.$id as string}#/$defs/${def}`)!;
   if (validate(value)) return [];
-  const problems = (validate.errors ?? []).map((error) => describe(error, value));
+  const problems = fittingBranches(validate.errors ?? []).map((error) => describe(error, value));
   return dedupe(problems.filter((p): p is SchemaProblem => p !== undefined)).map((p) => ({ ...p, path: [...at, ...p.path] }));
 }
 
@@ -99,6 +126,7 @@ function describe(error: ErrorObject, root: unknown): SchemaProblem | undefined 
   switch (error.keyword) {
     case 'additionalProperties': {
       const key = String(p.additionalProperty);
+      if (key.startsWith('x-')) return { path: [...path, key], message: `unknown key "${key}": x- keys (a home for YAML anchors) go at the top level of the file only`, onKey: true };
       const allowed = known.length ? didYouMean(key, known) || `; allowed: ${known.join(', ')}` : '';
       return { path: [...path, key], message: `unknown key "${key}"${allowed}`, onKey: true };
     }

@@ -7,6 +7,7 @@ import { registry } from './index.js';
 import type { ImageShape, LayerSpec, ModelNode, StepSeeded } from './types.js';
 import { ChannelSlice } from '../plugins/channel-layers.js';
 import { contentHash } from '../util/hash.js';
+import { tapOutputNames } from './taps.js';
 
 type SymbolicTensor = ReturnType<typeof tf.input>;
 type Layer = InstanceType<typeof tf.layers.Layer>;
@@ -67,6 +68,8 @@ class ModelBuilder {
   readonly layers: Layer[] = [];
   /** Every output reached by each tap name, in order. */
   readonly taps = new Map<string, SymbolicTensor[]>();
+  /** Each tap reached, with the top-level entry that holds it (to report one that names the output). */
+  readonly tapNodes: { node: ModelNode; name: string; index: number; x: SymbolicTensor }[] = [];
   /** The top-level entry being built, for errors. */
   index = 0;
 
@@ -81,6 +84,7 @@ class ModelBuilder {
     switch (node.block) {
       case 'tap':
         this.taps.set(node.name, [...(this.taps.get(node.name) ?? []), x]);
+        this.tapNodes.push({ node, name: node.name, index: this.index, x });
         return x;
       case 'use':
         return this.list(node.layers, x);
@@ -187,6 +191,13 @@ export function buildModel(name: string, nodes: ModelNode[], inputShape: ImageSh
     current = builder.node(node, current);
     rows.push({ index, type: describeNode(node), outputShape: shapeOf(current), params: trainableParams(builder.layers.slice(before)) });
   });
+  // A tap of the output would be a second name for the logits, which every loss reads already; as an
+  // extra output of the same tensor it breaks tfjs' gradients (a null tensor deep in training).
+  const atOutput = builder.tapNodes.find((tap) => tap.x === current);
+  if (atOutput) {
+    const { node, name: tap, index } = atOutput;
+    throw new LayerShapeError(node, index, `tap "${tap}" comes after the model's last layer: it would name the logits, which the losses read already; tap a feature before the last layer`);
+  }
   const model = tf.model({ inputs: input, outputs: current, name });
   macsByModel.set(macsKey(nodes, inputShape), macsOfRows(rows));
   const taps = tapsByName(builder.taps);
@@ -197,10 +208,7 @@ export function buildModel(name: string, nodes: ModelNode[], inputShape: ImageSh
 /** A tap reached once is its name; one reached n times names each output `name@1` ... `name@n`. */
 function tapsByName(reached: Map<string, SymbolicTensor[]>): Record<string, SymbolicTensor> {
   const taps: Record<string, SymbolicTensor> = {};
-  for (const [name, outputs] of reached) {
-    if (outputs.length === 1) taps[name] = outputs[0];
-    else outputs.forEach((x, i) => (taps[`${name}@${i + 1}`] = x));
-  }
+  for (const [name, outputs] of reached) tapOutputNames(name, outputs.length).forEach((tap, i) => (taps[tap] = outputs[i]));
   return taps;
 }
 

@@ -27,3 +27,40 @@ export function keepingTaps(nodes: ModelNode[], keep: ReadonlySet<string>): Mode
     }
   });
 }
+
+/** The names of a tap reached `count` times: its own name once, else `NAME@1` ... `NAME@n`, in order. */
+export function tapOutputNames(name: string, count: number): string[] {
+  return count === 1 ? [name] : Array.from({ length: count }, (_, i) => `${name}@${i + 1}`);
+}
+
+/** Every tap output a model names, known from its layers alone (before any shape is inferred): what the
+ * builder (model.ts) names when it reaches each tap, a repeat's taps once per time through it. */
+export function tapNames(nodes: ModelNode[]): string[] {
+  const reached = new Map<string, number>();
+  const walk = (layers: ModelNode[], times: number): void => {
+    for (const node of layers) {
+      if (!('block' in node)) continue;
+      switch (node.block) {
+        case 'tap':
+          reached.set(node.name, (reached.get(node.name) ?? 0) + times);
+          break;
+        case 'use':
+          walk(node.layers, times);
+          break;
+        case 'repeat':
+          walk(node.layers, times * node.times);
+          break;
+        case 'residual':
+          walk(node.body, times);
+          if (Array.isArray(node.shortcut)) walk(node.shortcut, times);
+          walk(node.after, times);
+          break;
+        case 'concat':
+        case 'split':
+          for (const branch of node.branches) walk(branch, times);
+      }
+    }
+  };
+  walk(nodes, 1);
+  return [...reached].flatMap(([name, count]) => tapOutputNames(name, count));
+}

@@ -140,3 +140,10 @@ export function fitLabel(label: string, width: number): string {
   }
   return truncate(`${stage}${valuesOnly}`, width);
 }
+
+/** The last line of an interrupted run: resumable only when a stopped job has a finished epoch to go on
+ * from (one stopped in its first epoch starts over; jobs that finished are cached either way). */
+export function interruptedText(seconds: number, resumable: number | undefined): string {
+  const again = resumable === 0 ? 'nothing to resume: run the same command again to train the stopped jobs from the start' : 'resumable: run the same command again';
+  return `interrupted after ${duration(seconds)} (${again})`;
+}

@@ -137,12 +137,21 @@ export function readRunData(dir: string): RunData {
 function noteMissingStageFiles(trials: TrialData[], missing: string[]): void {
   const noHistory = new Set<string>();
   const noEvaluation = new Set<string>();
+  /** Stages that did not finish (failed, skipped, interrupted), with how they ended. */
+  const noResult = new Map<string, string>();
   for (const trial of trials) {
     for (const stage of trial.stages) {
-      if (!stage.summary) continue; // a failed or skipped stage: the tables say so
+      if (!stage.summary) {
+        if (!noResult.has(stage.name)) noResult.set(stage.name, stage.status);
+        continue;
+      }
       if (stage.history.length === 0) noHistory.add(stage.name);
       if (!stage.evaluation) noEvaluation.add(stage.name);
     }
+  }
+  if (noResult.size > 0) {
+    const stages = [...noResult].map(([name, status]) => `${name} (${status})`).join(', ');
+    missing.push(`results of ${stages}: ${noResult.size === 1 ? 'it did' : 'they did'} not finish, so there are no curves, metrics or confusion matrix (the comparison says why)`);
   }
   if (noHistory.size > 0) missing.push(`learning curves of ${[...noHistory].join(', ')}: no metrics.json`);
   if (noEvaluation.size > 0) {

@@ -79,7 +79,7 @@ export function seedGroups(rows: readonly ResultRow[]): SeedGroup[] {
     const stages: SeedGroup['stages'] = {};
     const names = [...new Set(members.flatMap((row) => Object.keys(row.stages)))];
     for (const name of names) {
-      const results = onePerJob(members.map((row) => row.stages[name]).filter((e): e is Extract<typeof e, JobSummary & { job: string }> => e !== undefined && 'finalAccuracy' in e));
+      const results = onePerJob(members.map((row) => row.stages[name]).filter((e): e is Extract<typeof e, JobSummary & { job: string }> => e !== undefined && 'finalAccuracy' in e), (r) => r.job);
       stages[name] = {};
       for (const metric of SEED_METRICS) {
         const values = results.map((r) => r[metric]).filter((v): v is number => typeof v === 'number');
@@ -104,7 +104,10 @@ export function seedGroups(rows: readonly ResultRow[]): SeedGroup[] {
   });
 }
 
-/** A job shared by every seed (a stage with its own `seed:`, a `load:` stage) counts once, not once per seed. */
-function onePerJob<T extends { job: string }>(results: T[]): T[] {
-  return [...new Map(results.map((result) => [result.job, result])).values()];
+/** A job shared by every seed (a stage with its own `seed:`, a `load:` stage) counts once, not once per
+ * seed: the first of its results. */
+export function onePerJob<T>(results: T[], jobOf: (result: T) => string): T[] {
+  const byJob = new Map<string, T>();
+  for (const result of results) if (!byJob.has(jobOf(result))) byJob.set(jobOf(result), result);
+  return [...byJob.values()];
 }

@@ -308,6 +308,12 @@ function sweepTable(rows: readonly ResultRow[]): Table {
   return { kind: 'sweep', columns, rows: out, notes: [...notes, ...problems.lines()] };
 }
 
+/** The width a text table may take on a stream: a terminal's columns (all of them: a wide terminal shows
+ * every column); 80 in a pipe or a file, whose text stays the same wherever it is made. */
+export function tableWidth(stream: { isTTY?: boolean; columns?: number }): number {
+  return stream.isTTY === true && stream.columns ? stream.columns : 80;
+}
+
 /** Renders a table. `width` (text only, default 80) drops low-priority columns, then truncates cells. */
 export function formatTable(table: Table, format: TableFormat, options: { width?: number; maxRows?: number } = {}): string {
   const keep = table.columns.map((c, i) => ({ c, i })).filter(({ c }) => !c.only || c.only.includes(format));

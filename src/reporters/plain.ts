@@ -1,25 +1,29 @@
 // Plain lines for CI, pipes and files: a line per job start and end, per epoch, per trial, and for long
 // waits that are not training (tasks: at start, at end, and at most every TASK_EVERY_MS in between).
-// No escape codes, no redraws, no batch lines. Failed jobs, errors and warnings go to stderr.
+// No escape codes, no redraws; inside a long epoch, a progress line every EPOCH_PROGRESS_EVERY_MS. Failed
+// jobs, errors and warnings go to stderr.
 // `quiet`: only the errors and, at the end, the results table and the run directory.
 import type { EventOf, KdxEvent, ResultRow } from '../events.js';
-import { duration, loss, paramList, pct, points, rate, stripAnsi, termsText } from '../report/format.js';
-import { renderResults } from '../report/table.js';
+import { duration, interruptedText, loss, paramList, pct, points, rate, stripAnsi, termsText } from '../report/format.js';
+import { renderResults, tableWidth } from '../report/table.js';
 import type { OutStream, Reporter } from './types.js';
 
 /** Minimum time between two progress lines of the same task (in event time, so tests are exact). */
 export const TASK_EVERY_MS = 5000;
+/** Inside an epoch, a progress line after this long without a line of that job: a long epoch (minutes on
+ * Fashion-MNIST) is not silent in a pipe, while a short one prints only its epoch line. */
+export const EPOCH_PROGRESS_EVERY_MS = 30_000;
 
 export interface PlainReporterOptions {
   stdout: OutStream;
   stderr: OutStream;
   quiet?: boolean;
-  /** Width of the final table; default 80. */
+  /** Width of the final table; default: the terminal's, 80 in a pipe (tableWidth). */
   width?: number;
 }
 
 export function createPlainReporter(options: PlainReporterOptions): Reporter {
-  const { stdout, stderr, quiet = false, width = 80 } = options;
+  const { stdout, stderr, quiet = false, width = tableWidth(stdout) } = options;
   const out = (line: string) => {
     if (!quiet) stdout.write(`${stripAnsi(line)}\n`);
   };
@@ -29,6 +33,9 @@ export function createPlainReporter(options: PlainReporterOptions): Reporter {
   let trialsTotal = 0;
   let trialsDone = 0;
   const taskLast = new Map<string, number>();
+  /** Per job: its epoch count, and when its epoch started or it last printed progress. */
+  const epochsOf = new Map<string, number>();
+  const lastLine = new Map<string, number>();
   /** Error message -> the first job that failed with it. */
   const failures = new Map<string, string>();
 
@@ -45,6 +52,17 @@ export function createPlainReporter(options: PlainReporterOptions): Reporter {
       out(e.startEpoch > 0
         ? `▶ ${e.label}  resumed at epoch ${e.startEpoch + 1}/${e.epochs}`
         : `▶ ${e.label}  started (${e.epochs} epoch${e.epochs === 1 ? '' : 's'})`);
+    },
+    'epoch-start'(e) {
+      epochsOf.set(e.job, e.epochs);
+      lastLine.set(e.job, e.time);
+    },
+    batch(e) {
+      const last = lastLine.get(e.job);
+      if (last === undefined || e.batch >= e.batches || e.time - last < EPOCH_PROGRESS_EVERY_MS) return;
+      lastLine.set(e.job, e.time);
+      const epochs = epochsOf.get(e.job);
+      out(`  ${labelOf(e.job)}  epoch ${e.epoch}${epochs ? `/${epochs}` : ''}  batch ${e.batch}/${e.batches} (${pct(e.batch / e.batches, 0)})  loss ${loss(e.loss)}  ${rate(e.imgPerSec)} img/s`);
     },
     'epoch-end'(e) {
       const terms = termsText(e.terms);
@@ -106,7 +124,7 @@ export function createPlainReporter(options: PlainReporterOptions): Reporter {
         ? `done in ${duration(e.seconds)}`
         : e.status === 'failed'
           ? `failed after ${duration(e.seconds)}`
-          : `interrupted after ${duration(e.seconds)} (resumable: run the same command again)`;
+          : interruptedText(e.seconds, e.resumable);
       // Quiet output starts with the table itself, not a blank line separating it from progress lines.
       const lines = [...(quiet ? [] : ['']), ...(table ? [table, ''] : []), `run dir ${e.runDir}`, ...(e.report ? [`report ${e.report}`] : []), status];
       stdout.write(`${lines.map(stripAnsi).join('\n')}\n`);

@@ -181,15 +181,19 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   await executor?.finish(interrupted);
 
   const failed = [...results.values()].some((r) => r.status === 'failed' || (r.status === 'skipped' && r.error !== 'interrupted'));
-  for (const result of results.values()) {
-    if (result.status === 'skipped' && result.error === 'interrupted') describeInterruption(result, epochsDone.get(result.job.id), emit);
-  }
+  const stopped = [...results.values()].filter((r) => r.status === 'skipped' && r.error === 'interrupted');
+  for (const result of stopped) describeInterruption(result, epochsDone.get(result.job.id), emit);
+  const resumable = stopped.filter((r) => (epochsDone.get(r.job.id) ?? 0) > 0).length;
   const rows = planned.map(rowOf);
   const status = interrupted ? 'interrupted' : failed ? 'failed' : 'ok';
   await writeResults(runDir, options.kind, rows, status);
   const seconds = (Date.now() - started) / 1000; // the run's, not the report's
-  const report = await options.writeReport?.(runDir);
-  emit({ type: 'run-end', time: Date.now(), status, runDir, rows, seconds, ...(report ? { report } : {}) });
+  // Not after `q` or Ctrl-C: the user asked to stop, and drawing the charts takes seconds (`kdx report`
+  // writes it, and so does the run that resumes). Nor when no stage has a result (the data failed to
+  // load): a report would have nothing to show; the error and the run's files say what happened.
+  const anyResult = rows.some((row) => Object.values(row.stages).some((stage) => 'finalAccuracy' in stage));
+  const report = interrupted || !anyResult ? undefined : await options.writeReport?.(runDir);
+  emit({ type: 'run-end', time: Date.now(), status, runDir, rows, seconds, ...(report ? { report } : {}), ...(interrupted ? { resumable } : {}) });
   return { status, rows };
 }
 

@@ -422,6 +422,14 @@ export class Store {
     return keysIn(this.workRoot);
   }
 
+  /** Keys of unfinished jobs that have a checkpoint to resume from (not those stopped, or failed, in their
+   * first epoch, whose directory holds a log at most). */
+  async resumable(): Promise<string[]> {
+    const keys = await this.unfinished();
+    const has = await Promise.all(keys.map((key) => fsp.access(join(this.workRoot, key, POINTER_FILE)).then(() => true, () => false)));
+    return keys.filter((_, i) => has[i]);
+  }
+
   /** Keys of every directory under jobs/, readable entries or not (what `kdx cache verify` checks). */
   async entryKeys(): Promise<string[]> {
     return keysIn(this.jobsDir);

@@ -4,7 +4,7 @@
 import React from 'react';
 import { Box, Static, Text, useInput } from 'ink';
 import type { JobState } from '../events.js';
-import { bar, duration, fitLabel, loss, pct, rate, sparkline, termsText, truncate } from '../report/format.js';
+import { bar, duration, fitLabel, interruptedText, loss, pct, rate, sparkline, termsText, truncate } from '../report/format.js';
 import { formatTable, resultsTable } from '../report/table.js';
 import {
   currentEpoch, elapsedSeconds, etaSeconds, evaluating, inEpoch, jobCounts, jobTree, trialProgress,
@@ -17,6 +17,9 @@ export interface AppProps {
   now?: number;
   /** Columns to use; capped at 80. */
   width?: number;
+  /** Columns the final results table may use: the terminal's whole width, so that its top-5, ECE and
+   * agreement columns are dropped only when the terminal is narrow. Default: `width`. */
+  tableWidth?: number;
   /** False when NO_COLOR is set: no colour at all. */
   color?: boolean;
   /** Called when the user presses `q` or Ctrl-C. */
@@ -66,19 +69,22 @@ export function App(props: AppProps): React.JSX.Element {
   const items: StaticItem[] = notices.map((n) => ({ kind: 'notice', key: `n${n.key}`, notice: n }));
   if (state.end) items.push({ kind: 'final', key: 'final' });
 
+  const tableWidth = Math.max(width, props.tableWidth ?? width);
   return (
-    <Box flexDirection="column" width={width}>
+    <Box flexDirection="column" width={tableWidth}>
       <Static items={items}>
         {(item) =>
           item.kind === 'notice'
-            ? <NoticeLine key={item.key} notice={item.notice} paint={paint} />
-            : <Final key={item.key} state={state} width={width} paint={paint} />}
+            ? <Box key={item.key} width={width}><NoticeLine notice={item.notice} paint={paint} /></Box>
+            : <Final key={item.key} state={state} width={width} tableWidth={tableWidth} paint={paint} />}
       </Static>
       {state.end === undefined && (
-        <Live
-          state={state} now={now} width={width} paint={paint} stopping={stopping} inputEnabled={inputEnabled}
-          maxJobLines={props.maxJobLines ?? 12} maxTrialRows={props.maxTrialRows ?? 6}
-        />
+        <Box width={width}>
+          <Live
+            state={state} now={now} width={width} paint={paint} stopping={stopping} inputEnabled={inputEnabled}
+            maxJobLines={props.maxJobLines ?? 12} maxTrialRows={props.maxTrialRows ?? 6}
+          />
+        </Box>
       )}
     </Box>
   );
@@ -304,18 +310,18 @@ function indent(text: string, n: number): string {
 }
 
 /** The summary left in the scrollback: every job's final state, the results table, the run directory. */
-function Final({ state, width, paint }: { state: RunView; width: number; paint: Paint }) {
+function Final({ state, width, tableWidth, paint }: { state: RunView; width: number; tableWidth: number; paint: Paint }) {
   const end = state.end!;
   const sweep = (state.trials?.length ?? 0) > 0;
-  const table = end.rows.length > 0 ? formatTable(resultsTable(end.rows, { kind: sweep ? 'sweep' : 'run' }), 'text', { width }) : '';
+  const table = end.rows.length > 0 ? formatTable(resultsTable(end.rows, { kind: sweep ? 'sweep' : 'run' }), 'text', { width: tableWidth }) : '';
   const status = end.status === 'ok'
     ? { hue: 'green', text: `✓ done in ${duration(end.seconds)}` }
     : end.status === 'failed'
       ? { hue: 'red', text: `✗ failed after ${duration(end.seconds)}` }
-      : { hue: 'yellow', text: `■ interrupted after ${duration(end.seconds)} (resumable: run the same command again)` };
+      : { hue: 'yellow', text: `■ ${interruptedText(end.seconds, end.resumable)}` };
   const lines = jobTree(state);
   return (
-    <Box flexDirection="column" width={width} marginTop={1}>
+    <Box flexDirection="column" width={tableWidth} marginTop={1}>
       <Text {...paint(undefined, true)}>kdx {state.name}</Text>
       <JobLines lines={lines} width={width} paint={paint} />
       {table && <Box marginTop={1}><Text>{table}</Text></Box>}

@@ -63,7 +63,7 @@ export function createInkReporter(options: InkReporterOptions): InkReporter {
   const element = () => (
     <App
       state={state} now={Math.max(now(), state.lastTime)} color={options.color ?? true}
-      width={Math.min(MAX_WIDTH, options.stdout.columns || MAX_WIDTH)} onQuit={options.onQuit} onKey={options.onKey} inputEnabled={inputEnabled}
+      width={Math.min(MAX_WIDTH, options.stdout.columns || MAX_WIDTH)} tableWidth={options.stdout.columns || MAX_WIDTH} onQuit={options.onQuit} onKey={options.onKey} inputEnabled={inputEnabled}
       maxJobLines={jobLinesFor(options.stdout.rows)}
     />
   );

@@ -69,6 +69,8 @@ export interface RunEnd {
   rows: ResultRow[];
   seconds: number;
   report?: string;
+  /** When interrupted: the stopped jobs with a finished epoch to resume from. */
+  resumable?: number;
   /** Notices that came before the end (the UI shows no later ones, so the scrollback stays in order). */
   noticeCount: number;
 }
@@ -213,7 +215,7 @@ export function reduce(state: RunView, event: KdxEvent): RunView {
     case 'run-end':
       return {
         ...s, runDir: event.runDir || s.runDir,
-        end: { status: event.status, runDir: event.runDir || s.runDir, rows: event.rows, seconds: event.seconds, report: event.report, noticeCount: s.notices.length },
+        end: { status: event.status, runDir: event.runDir || s.runDir, rows: event.rows, seconds: event.seconds, report: event.report, resumable: event.resumable, noticeCount: s.notices.length },
       };
     default:
       return s;

@@ -61,10 +61,12 @@ test('an undefined reference is reported at its path with the nearest parameter,
   assert.deepEqual(problems, [{ path: ['root', 'stages', 0, 'epochs'], message: 'undefined parameter ${epoch} (did you mean "epochs"?)' }]);
 });
 
-test('an undefined reference far from every parameter gets no guess; a file without params says so', () => {
-  assert.deepEqual(run('${zzzzzz}').problems.map((p) => p.message), ['undefined parameter ${zzzzzz}']);
+test('an undefined reference spelt out or shortened gets the parameter (${Temp}: T); one far from every parameter gets the list; a file without params says so', () => {
+  assert.deepEqual(run('${Temp}').problems.map((p) => p.message), ['undefined parameter ${Temp} (did you mean "T"?)']);
+  assert.deepEqual(run('${temperature}', { temp: 4, alpha: 0.7 }).problems.map((p) => p.message), ['undefined parameter ${temperature} (did you mean "temp"?)']);
+  assert.deepEqual(run('${zzzzzz}').problems.map((p) => p.message), ['undefined parameter ${zzzzzz} (params: T, alpha, epochs, shape, fast, tag)']);
   assert.deepEqual(run('${T}', {}).problems.map((p) => p.message), ['undefined parameter ${T} (the file has no params)']);
-  assert.deepEqual(run('a ${x} b ${T}').problems.map((p) => p.message), ['undefined parameter ${x}']);
+  assert.deepEqual(run('a ${x} b ${T}').problems.map((p) => p.message), ['undefined parameter ${x} (params: T, alpha, epochs, shape, fast, tag)']);
   assert.equal(run('a ${x} b ${T}').result, 'a ${x} b 4');
 });
 

@@ -153,6 +153,15 @@ describe('the loader with overrides', () => {
     assert.equal(await reportOf(['optimizer.lr=0']), '--set optimizer.lr=0  optimizer.lr  must be > 0 (got 0)');
     assert.equal(await reportOf(['stages.teacher.epoch=3']), '--set stages.teacher.epoch=3  stages.teacher.epoch  unknown key "epoch" (did you mean "epochs"?)');
     assert.equal(await reportOf(['stages.kd_student.teacher=kd_student']), '--set stages.kd_student.teacher=kd_student  stages.kd_student.teacher  a stage cannot be its own teacher');
+    // A value of a oneOf's branch that fits (a list of teachers, a fraction) is reported alone, at the value.
+    assert.equal(
+      await reportOf(['stages.kd_student.teacher=[{stage: teacher, weight: 0}]']),
+      '--set stages.kd_student.teacher=[{stage: teacher, weight: 0}]  stages.kd_student.teacher[0].weight  must be > 0 (got 0)',
+    );
+    assert.equal(
+      await reportOf(['stages.kd_student.data={subset: {fraction: 10}}']),
+      '--set stages.kd_student.data={subset: {fraction: 10}}  stages.kd_student.data.subset.fraction  must be <= 1 (got 10)',
+    );
   });
 
   test('a bad transform set by --set data.train names the override, not a file line', async () => {
@@ -163,7 +172,7 @@ describe('the loader with overrides', () => {
     // The test stream is at fault as much as the training one: the override that made them differ is named.
     assert.equal(
       await reportOf(['data.train=[randomCrop: {size: 6}]']),
-      "--set data.train=[randomCrop: {size: 6}]  data.test  the test images end up 8x8x1 but the training images 6x6x1 (after data.train's transforms): both must reach the models at one shape",
+      "--set data.train=[randomCrop: {size: 6}]  data.train[0]  randomCrop makes the training images 6x6x1, but the test images end up 8x8x1 (after data.test's transforms): both must reach the models at one shape",
     );
   });
 

@@ -1,5 +1,5 @@
-// A model that ends in softmax is legal but wrong for kdx (it outputs probabilities, the losses expect
-// logits): validate and plan accept the file and warn, with the line of the softmax.
+// Legal but wrong for kdx: a model that ends in softmax (it outputs probabilities, the losses expect
+// logits), a cosine warm-up as long as the training. validate and plan accept the file and warn, at its line.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cleanup, hasStackTrace, kdx, scratchDir, writeExperiment } from '../e2e/support.js';
@@ -31,6 +31,25 @@ test('validate and plan warn about a teacher whose last layer is softmax, and st
     const clean = await kdx(['validate', writeExperiment(cwd, 'ok.yaml', experiment('{dense: 4}'))], { cwd });
     assert.equal(clean.exitCode, 0);
     assert.equal(clean.stderr, '', 'no warning without a softmax');
+  } finally {
+    cleanup(cwd);
+  }
+});
+
+test('validate and plan warn about a cosine warm-up as long as a stage\'s training, also when --set shortens the training', async () => {
+  const cwd = scratchDir();
+  try {
+    const text = experiment('{dense: 4}').replace('models:', 'optimizer:\n  name: sgd\n  lr: 0.1\n  schedule: {type: cosine, warmupEpochs: 2}\nmodels:');
+    const file = writeExperiment(cwd, 'cos.yaml', text.replace('teacher: {model: teacher, epochs: 1}', 'teacher: {model: teacher, epochs: 5}').replace('kd: {model: student, teacher: teacher, epochs: 1}', 'kd: {model: student, teacher: teacher, epochs: 5}'));
+    const clean = await kdx(['validate', file], { cwd });
+    assert.equal(clean.exitCode, 0, clean.stderr);
+    assert.equal(clean.stderr, '', 'a warm-up shorter than the training');
+    for (const command of ['validate', 'plan']) {
+      const result = await kdx([command, file, '--set', 'stages.kd.epochs=2'], { cwd });
+      assert.equal(result.exitCode, 0, result.stderr);
+      assert.match(result.stderr, /^\S*cos\.yaml:8:42 {2}optimizer\.schedule\.warmupEpochs {2}warning: a cosine warm-up of 2 epochs is not shorter than the training of kd \(2 epochs\): the learning rate never reaches its base value nor decays/, command);
+      assert.ok(!hasStackTrace(result.stderr));
+    }
   } finally {
     cleanup(cwd);
   }

@@ -124,3 +124,23 @@ test('a 3 x 3 sweep over T and alpha trains 11 jobs, not 27, and computes teache
     cleanup(cwd);
   }
 });
+
+test('kdx cache gc --dry-run lists what it would remove (each entry with its stage and experiment) and removes nothing', async () => {
+  const cwd = scratchDir();
+  try {
+    const file = writeExperiment(cwd, 'tiny.yaml', tinyExperiment({ epochs: 1 }));
+    assert.equal((await kdx(['run', file], { cwd })).exitCode, 0);
+    // Another experiment (other epochs) keeps none of tiny.yaml's jobs.
+    const other = writeExperiment(cwd, 'other.yaml', tinyExperiment({ name: 'other', epochs: 3 }));
+    const dry = await kdx(['cache', 'gc', other, '--dry-run'], { cwd });
+    assert.equal(dry.exitCode, 0, dry.stderr);
+    const lines = dry.stdout.trim().split('\n');
+    assert.deepEqual(lines.filter((l) => l.startsWith('would remove entry ')).map((l) => l.split(/\s{2,}/).slice(1, 3)).sort(), [['kd_student', 'tiny'], ['student', 'tiny'], ['teacher', 'tiny']]);
+    assert.equal(lines.filter((l) => /^would remove teacher logits [0-9a-f]+$/.test(l)).length, 1);
+    assert.match(lines.at(-1)!, /^would remove 3 entries, 1 stored logits, 0 unfinished jobs and the quarantine/);
+    const ls = await kdx(['cache', 'ls'], { cwd });
+    assert.match(ls.stdout, /^3 finished entries in /m, 'a dry run removes nothing');
+  } finally {
+    cleanup(cwd);
+  }
+});

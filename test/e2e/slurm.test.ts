@@ -3,7 +3,7 @@
 // tiny (256 synthetic images, 2 epochs each) so that Slurm's own scheduling is most of the time.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa, execaSync, type ResultPromise } from 'execa';
 import type { KdxEvent } from '../../src/events.js';
@@ -62,6 +62,39 @@ test('without sbatch: a clear error before anything is written (exit 1)', async 
     assert.match(result.stderr, /^kdx: --executor slurm needs Slurm's sbatch, which is not on PATH here/m);
     assert.ok(!hasStackTrace(result.stderr), result.stderr);
     assert.deepEqual(readdirSync(cwd).filter((f) => f !== 'no-data'), []);
+  } finally {
+    cleanup(cwd);
+  }
+});
+
+test('sbatch installed but no controller answering (no configuration to find one): exit 1 saying so, not a refusal of the resources', async () => {
+  const cwd = scratchDir();
+  try {
+    // What Debian's sbatch says on a machine outside a cluster.
+    const bin = join(cwd, 'bin');
+    mkdirSync(bin);
+    const lines = ['resolve_ctls_from_dns_srv: res_nsearch error: Unknown host', 'fetch_config: DNS SRV lookup failed', '_establish_config_source: failed to fetch config', 'fatal: Could not establish a configuration source'];
+    writeFileSync(join(bin, 'sbatch'), `#!/bin/sh\n${lines.map((l) => `echo 'sbatch: error: ${l}' >&2`).join('\n')}\nexit 1\n`, { mode: 0o755 });
+    const result = await kdx(['run', quick, ...small, '--executor', 'slurm', '--set', 'runtime.slurm.partition=cpu'], { cwd, env: { PATH: bin } });
+    assert.equal(result.exitCode, 1, result.stderr);
+    assert.match(result.stderr, /^kdx: --executor slurm: no Slurm controller answers here \(sbatch: .*Could not establish a configuration source\): run kdx on a login node of the cluster, start the controller, or use --executor local; nothing was submitted$/m);
+    assert.ok(!hasStackTrace(result.stderr), result.stderr);
+    assert.deepEqual(readdirSync(cwd).filter((f) => f !== 'no-data' && f !== 'bin'), []);
+  } finally {
+    cleanup(cwd);
+  }
+});
+
+test('a refusal that names no resource, of values given by --set: at the --set, not at the file\'s first line (exit 2)', async () => {
+  const cwd = scratchDir();
+  try {
+    const bin = join(cwd, 'bin');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'sbatch'), "#!/bin/sh\necho 'sbatch: error: Batch job submission failed: Requested node configuration is not available' >&2\nexit 1\n", { mode: 0o755 });
+    const result = await kdx(['run', quick, ...small, '--executor', 'slurm', '--set', 'runtime.slurm.partition=cpu'], { cwd, env: { PATH: bin } });
+    assert.equal(result.exitCode, 2, result.stderr);
+    assert.match(result.stderr, /^--set runtime\.slurm\.partition=cpu {2}runtime\.slurm {2}sbatch refuses these resources: Batch job submission failed: Requested node configuration is not available \(nothing was submitted\)$/m);
+    assert.ok(!hasStackTrace(result.stderr), result.stderr);
   } finally {
     cleanup(cwd);
   }

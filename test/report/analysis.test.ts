@@ -5,7 +5,10 @@ import assert from 'node:assert/strict';
 import { agreement, evaluationOf } from '../../src/report/evaluation.js';
 import { runLabels, shownGroup, stageStats, stat, sweepCells, trialGroups } from '../../src/report/html/analysis.js';
 import { buildReport } from '../../src/report/html/report.js';
-import type { RunData, StageData, TrialData } from '../../src/report/run-data.js';
+import { readRunData, type RunData, type StageData, type TrialData } from '../../src/report/run-data.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { JobSummary, ResultRow } from '../../src/events.js';
 
 function stage(name: string, finalAccuracy: number, extra: Partial<StageData> = {}): StageData {
@@ -14,9 +17,11 @@ function stage(name: string, finalAccuracy: number, extra: Partial<StageData> = 
   return { name, model: 'm', job: `${name}-job`, status: 'done', summary, history, ...extra };
 }
 
+/** A trial of a student, a distilled student and a teacher: the teacher's job is shared by every trial
+ * (a teacher with its own seed), the students' are the trial's own. */
 function trial(params: Record<string, unknown>, student: number, kd: number): TrialData {
-  const stages = [stage('student', student), stage('kd', kd, { teacher: 'teacher' }), stage('teacher', 0.9)];
   const id = Object.entries(params).map(([k, v]) => `${k}=${v}`).join(',');
+  const stages = [stage('student', student, { job: `student-${id}` }), stage('kd', kd, { teacher: 'teacher', job: `kd-${id}` }), stage('teacher', 0.9)];
   const row: ResultRow = { trial: id, params, stages: Object.fromEntries(stages.map((s) => [s.name, { ...s.summary!, job: s.job, status: s.status }])), kdGains: { kd: kd - student } };
   return { id, params, stages, kdGains: { kd: kd - student }, kdGain: kd - student, row };
 }
@@ -47,6 +52,7 @@ test('trials differing only in their seed are averaged, and the best group is sh
   assert.ok(Math.abs(kd.kdGain!.mean - 0.04) < 1e-12);
   assert.ok(kd.kdGain!.std! > 0);
   assert.equal(stageStats(best).find((s) => s.stage === 'student')!.kdGain, undefined, 'a plain stage has no KD gain');
+  assert.deepEqual(stageStats(best).find((s) => s.stage === 'teacher')!.finalAccuracy, { mean: 0.9, n: 1 }, 'the shared teacher is one job, without a spread');
 
   const { keys, cells, orders } = sweepCells(run, 'kd');
   assert.deepEqual(keys, ['T']);
@@ -94,4 +100,41 @@ test('many classes get a table of the top confusions instead of a matrix; few ge
   const fewHtml = await buildReport([{ ...sweep([few]), kind: 'run', gridKeys: [] }]);
   assert.equal(fewHtml.match(/data-chart="confusion"/g)?.length, 3);
   assert.match(fewHtml, /75\.0% of 4 test images right; agrees with its teacher \(teacher\) on 50\.0%/);
+});
+
+test('over seeds, the comparison shows a teacher every seed shares as one job: its accuracy without a spread, "1 (shared)" seeds', async () => {
+  const html = await buildReport([sweep([trial({ seed: 0 }, 0.5, 0.52), trial({ seed: 1 }, 0.5, 0.56), trial({ seed: 2 }, 0.5, 0.55)])]);
+  const row = /<tr>(?:(?!<\/tr>).)*?>teacher<\/td>(?:(?!<\/tr>).)*<\/tr>/s.exec(html.slice(html.indexOf('id="comparison-table"')))![0];
+  assert.match(row, />90\.0%<\/td>/);
+  assert.doesNotMatch(row, /±/);
+  assert.match(row, />1 \(shared\)<\/td>/);
+});
+
+test('the training loss of plain stages (cross-entropy) and of distilled ones (their objective) are on separate charts', async () => {
+  const html = await buildReport([{ ...sweep([trial({}, 0.5, 0.6)]), kind: 'run', gridKeys: [] }]);
+  /** The series a chart's legend names. */
+  const legend = (chart: string) => {
+    const start = html.indexOf(`data-chart="${chart}"`);
+    assert.ok(start >= 0, `a ${chart} chart`);
+    const figure = html.slice(start, html.indexOf('</figure>', start));
+    return [...figure.matchAll(/role-legend-label[^]*?>([^<]+)<\/text>/g)].map((m) => m[1]);
+  };
+  assert.deepEqual(legend('curve-train-loss'), ['student', 'teacher']);
+  assert.deepEqual(legend('curve-train-objective'), ['kd']);
+  assert.deepEqual(legend('curve-test-loss'), ['student', 'kd', 'teacher'], 'test losses are all cross-entropy');
+});
+
+test('a failed run\'s directory says what it lacks: the results of the stages that did not finish', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kdx-failed-run-'));
+  try {
+    writeFileSync(join(dir, 'experiment.json'), '{}');
+    writeFileSync(join(dir, 'events.jsonl'), `${JSON.stringify({ type: 'log', time: 1, level: 'info', message: 'x' })}\n`);
+    const stages = { teacher: { job: 'a', status: 'failed', error: 'no such dataset' }, kd: { job: 'b', status: 'skipped', error: 'needs teacher, which failed' } };
+    writeFileSync(join(dir, 'summary.json'), JSON.stringify({ kind: 'run', status: 'failed', rows: [{ params: {}, stages }] }));
+    assert.deepEqual(readRunData(dir).missing, [
+      'results of teacher (failed), kd (skipped): they did not finish, so there are no curves, metrics or confusion matrix (the comparison says why)',
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -10,10 +10,12 @@ import { selectBackend } from '../../src/engine/backend.js';
 import { tf } from '../../src/engine/tf.js';
 import type { Tensor } from '../../src/engine/tf.js';
 import { parseExperiment } from '../../src/config/load.js';
+import type { ConfigError } from '../../src/config/diagnostics.js';
 import { buildModel } from '../../src/registry/model.js';
 import { forward, studentTapModel, teacherTapModel } from '../../src/runner/taps.js';
 import { loadModelDir, modelToFiles } from '../../src/runner/model-io.js';
 import { planExperiment } from '../../src/runner/plan.js';
+import { formatPlan } from '../../src/commands/plan.js';
 import type { ImageShape } from '../../src/registry/types.js';
 import { registry } from '../../src/registry/index.js';
 import { trainJob, type ResumeState } from '../../src/runner/train.js';
@@ -127,7 +129,7 @@ test('tapping a model keeps every job key; a loss on the taps, or moving a tap i
   assert.notEqual(movedStudent.distilled, listed.distilled, 'a moved student tap');
   assert.notEqual(movedTeacher.distilled, listed.distilled, 'a moved teacher tap');
   assert.equal(movedTeacher.teacher, listed.teacher, 'the teacher itself trains the same');
-  const unread = await keys(file(features).replace('    - tap: embedding\n    - dense: 4', '    - dense: 4\n    - tap: embedding'));
+  const unread = await keys(file(features).replace('    - flatten\n    - tap: embedding\n', '    - tap: embedding\n    - flatten\n'));
   assert.deepEqual(unread, listed);
 });
 
@@ -162,4 +164,30 @@ test('a job resumed from its checkpoint trains its hint regressor on: the same b
   assert.deepEqual(resumed.history.map((h) => h.terms), whole.history.map((h) => h.terms));
   assert.ok(whole.history.every((h) => h.terms!.hint! > 0 && h.terms!.crossEntropy! > 0));
   for (const t of [...whole.checkpoint!.weights, ...whole.checkpoint!.optimizerState]) t.tensor.dispose();
+});
+
+test('kdx plan lists every tap of a model with its shape, each numbered output of a tap inside a repeat too', async () => {
+  const { experiment } = await parseExperiment('taps.yaml', file(features));
+  const plan = formatPlan(experiment, 'wasm', () => false);
+  assert.match(plan, /^ {2}taps: t1 8x8x6, block@1 8x8x6, block@2 8x8x6, embedding 96$/m);
+  assert.match(plan, /^ {2}taps: s1 8x8x3$/m);
+});
+
+test('kdx plan\'s stages table shows each loss term, its weight and its scalar options; the feature pairs are in the losses table', async () => {
+  const { experiment } = await parseExperiment('taps.yaml', file(features));
+  const plan = formatPlan(experiment, 'wasm', () => false);
+  assert.match(plan, /^ {2}3 {2}distilled {2}student {7}1 {2}1\*crossEntropy\(labelSmoothing=0\) \+ 1\*attention\(p=2\) \+ 1\*hint\(regressor=true\) {2}[0-9a-f]{12} /m);
+  assert.match(plan, /^Losses \(each stage's, with defaults filled\):\n {2}stage +loss\n/m);
+  assert.match(plan, /^ {2}distilled +1\*crossEntropy\(labelSmoothing=0\) \+ 1\*attention\(pairs=\[\[s1, t1\], \[s1, block@2\]\], p=2\) \+ 1\*hint\(pairs=\[\[s1, block@1\]\]/m);
+});
+
+test('a tap a loss names is checked with the file\'s other names, not after its shapes: a typo shows with a schema mistake', async () => {
+  const text = file('[crossEntropy, {attention: {pairs: [[s1, t9]]}}]').replace('teacher: {model: teacher, epochs: 1}', 'teacher: {model: teacher, epochs: 0}');
+  await assert.rejects(parseExperiment('taps.yaml', text), (error: ConfigError) => {
+    assert.deepEqual(error.diagnostics.map((d) => `${d.path}  ${d.message}`), [
+      'stages.teacher.epochs  must be >= 1 (got 0)',
+      'stages.distilled.loss[1].attention.pairs[0][1]  the teacher model "teacher" has no tap "t9" (did you mean "t1"?)',
+    ]);
+    return true;
+  });
 });

@@ -10,6 +10,7 @@ import { shardOf } from '../../src/runner/replica-memory.js';
 import { batchMacs } from '../../src/runner/batch-cost.js';
 import { possibleThreadCounts, resolveThreads } from '../../src/runner/threads.js';
 import { planTrials } from '../../src/runner/run.js';
+import { formatPlan } from '../../src/commands/plan.js';
 import { reachableKeys } from '../../src/commands/cache.js';
 import { schedule } from '../../src/runner/scheduler.js';
 import type { Job } from '../../src/runner/plan.js';
@@ -149,4 +150,16 @@ test('kdx cache gc keeps what auto planned (a large teacher on every core, a sma
   const slurm = planTrials(trials, 'wasm', { count: 8, auto: false }).jobs;
   const keptUpTo8 = new Set(reachableKeys(trials, possibleThreadCounts(8)));
   for (const job of slurm) assert.ok(keptUpTo8.has(job.key) && !kept.has(job.key), `${job.label} on 8 threads: kept once 8 is among the counts`);
+});
+
+test('kdx plan\'s threads line agrees with its threads column: 1 when auto shares no job, which jobs share when some do', async () => {
+  const quick = fileURLToPath(new URL('../../experiments/quick.yaml', import.meta.url));
+  const reference = fileURLToPath(new URL('../../experiments/cifar10-kd.yaml', import.meta.url));
+  const line = async (file: string, overrides: string[] = []) => {
+    const { experiment } = await loadExperiment(file, { checkShapes: false, overrides });
+    return formatPlan(experiment, 'wasm', () => false, { count: 2, auto: true }).split('\n').find((l) => l.startsWith('Threads per job'));
+  };
+  assert.equal(await line(quick), 'Threads per job: 1 (auto on 2 cores: no job is large enough to share its batches); part of the job keys');
+  assert.equal(await line(reference, ['stages.kd_student.data.batchSize=4']), 'Threads per job: 2 for 2 of the 3 jobs, 1 for the others (the threads column); part of the job keys');
+  assert.equal(await line(reference), 'Threads per job: 2; part of the job keys');
 });

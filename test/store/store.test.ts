@@ -128,6 +128,15 @@ describe('checkpoints', () => {
     assert.equal(await work.loadCheckpoint(), undefined);
   });
 
+  it('resumable: only unfinished jobs with a checkpoint (not a job begun and stopped before its first)', async () => {
+    const store = newStore();
+    const [saved, begun] = [key('saved'), key('begun')];
+    await (await store.beginJob(saved)).saveCheckpoint({ 'weights.bin': new Uint8Array([1]) }, { epoch: 1 });
+    await store.beginJob(begun);
+    assert.deepEqual((await store.unfinished()).sort(), [saved, begun].sort());
+    assert.deepEqual(await store.resumable(), [saved]);
+  });
+
   it('a damaged checkpoint is not loaded', async () => {
     const store = newStore();
     const work = await store.beginJob(key('damaged'));

@@ -5,7 +5,7 @@ import { cleanup, render } from 'ink-testing-library';
 import type { KdxEvent, PlanJob } from '../../src/events.js';
 import { App } from '../../src/tui/App.js';
 import { reduce, reduceAll } from '../../src/tui/store.js';
-import { T0, okRows, runFailed, runMidEpoch, sweepHalf } from './fixtures.js';
+import { T0, okRows, paperRows, runFailed, runMidEpoch, sweepHalf } from './fixtures.js';
 
 afterEach(() => cleanup());
 
@@ -87,6 +87,14 @@ test('a finished run leaves the job list, the results table, the run dir and the
   assert.match(frame, /^report runs\/cifar10-kd\/2\/report\.html$/m);
   const interrupted = reduce(reduceAll(runMidEpoch()), { type: 'run-end', time: T0 + 1, status: 'interrupted', runDir: 'r', rows: [], seconds: 5 });
   assert.match(render(<App state={interrupted} />).lastFrame()!, /interrupted after 5\.0s \(resumable/);
+});
+
+test('a finished run\'s table takes the terminal\'s whole width: top-5, ECE and agreement at 220 columns, the live view still 80', () => {
+  const state = reduce(reduceAll(runMidEpoch()), { type: 'run-end', time: T0 + 200_000, status: 'ok', runDir: 'r', rows: paperRows, seconds: 200 });
+  const wide = render(<App state={state} width={220} tableWidth={220} />).lastFrame()!;
+  assert.match(wide, /^stage .* final {2}top-5 {4}ECE {2}agree {2}KL\(t\|\|s\) {3}time/m);
+  assert.match(wide, /^kd_student .* 95\.0% {2}0\.041 {2}81\.0% +0\.213 /m);
+  assert.doesNotMatch(render(<App state={state} width={80} tableWidth={80} />).lastFrame()!, /top-5/);
 });
 
 test('the scrollback summary is written once, above later frames', () => {

@@ -95,6 +95,15 @@ export const okRows: ResultRow[] = [{
   kdGains: { kd_student: 0.042 },
 }];
 
+/** okRows with the test metrics KD papers report, as a run measures them. */
+export const paperRows: ResultRow[] = okRows.map((row) => ({
+  ...row,
+  stages: Object.fromEntries(Object.entries(row.stages).map(([stage, entry]) => [
+    stage,
+    { ...entry, top5Accuracy: 0.95, ece: 0.041, ...(stage === 'kd_student' ? { teacherAgreement: 0.81, teacherKL: 0.213 } : {}) },
+  ])),
+}));
+
 /** A sweep of T x alpha (4 trials): teacher and student once, two KD trials done, a third running. */
 export const sweepTrials = [
   { trial: 'tr-2-05', params: { T: 2, alpha: 0.5 }, kd: 'kd00000000t1', acc: 0.55 },

@@ -5,7 +5,7 @@ import type { KdxEvent } from '../../src/events.js';
 import { createJsonReporter } from '../../src/reporters/json.js';
 import { createPlainReporter } from '../../src/reporters/plain.js';
 import { colorAllowed, createReporter, isCI, resolveMode, type Reporter } from '../../src/reporters/index.js';
-import { T0, runFailed, runMidEpoch, sweepHalf } from './fixtures.js';
+import { T0, paperRows, runFailed, runMidEpoch, sweepHalf } from './fixtures.js';
 import { reduceAll } from '../../src/tui/store.js';
 import { renderResults } from '../../src/report/table.js';
 
@@ -70,6 +70,44 @@ test('plain: failures and warnings go to stderr; the final table and run dir to 
   assert.equal(stdout.lines[7], 'stage       status  model    params   best  final   time  img/s  backend');
   assert.deepEqual(stdout.lines.slice(-2), ['run dir runs/cifar10-kd/1', 'failed after 11.0s']);
   assert.doesNotMatch(stdout.text + stderr.text, ESC);
+});
+
+test('plain: the final table of one seed shows top-5, ECE, agreement and KL on a wide terminal; a narrow one, or a pipe (80 columns), drops them', async () => {
+  const end: KdxEvent = { type: 'run-end', time: T0, status: 'ok', runDir: 'r', rows: paperRows, seconds: 1 };
+  const header = async (stdout: Sink) => {
+    await feed(createPlainReporter({ stdout, stderr: new Sink() }), [end]);
+    return stdout.lines.find((line) => line.startsWith('stage'))!;
+  };
+  assert.match(await header(new Sink(true, 220)), /final {2}top-5 {4}ECE {2}agree {2}KL\(t\|\|s\) {3}time/);
+  assert.doesNotMatch(await header(new Sink(true, 80)), /top-5/);
+  assert.doesNotMatch(await header(new Sink(false, 220)), /top-5/, 'a pipe is 80 columns, whatever the terminal behind it');
+});
+
+test('plain: an interrupted run ends "resumable" only when a stopped job has a finished epoch to go on from', async () => {
+  const last = async (resumable: number) => {
+    const stdout = new Sink();
+    await feed(createPlainReporter({ stdout, stderr: new Sink() }), [{ type: 'run-end', time: T0, status: 'interrupted', runDir: 'r', rows: [], seconds: 2, resumable }]);
+    return stdout.lines.at(-1);
+  };
+  assert.equal(await last(1), 'interrupted after 2.0s (resumable: run the same command again)');
+  assert.equal(await last(0), 'interrupted after 2.0s (nothing to resume: run the same command again to train the stopped jobs from the start)');
+});
+
+test('plain: inside a long epoch, a progress line every 30 s of it (none for a short epoch, none at its last batch)', async () => {
+  const stdout = new Sink();
+  const events: KdxEvent[] = [
+    { type: 'job-start', time: T0, job: 'j', label: 'teacher', epochs: 4, startEpoch: 0, batchesPerEpoch: 1000 },
+    { type: 'epoch-start', time: T0, job: 'j', epoch: 1, epochs: 4, batches: 1000 },
+    // 4 minutes of batches, one event every 10 s.
+    ...Array.from({ length: 24 }, (_, i): KdxEvent => ({ type: 'batch', time: T0 + (i + 1) * 10_000, job: 'j', epoch: 1, batch: Math.round(((i + 1) * 1000) / 24), batches: 1000, loss: 2.5 - i * 0.01, imgPerSec: 266 })),
+  ];
+  await feed(createPlainReporter({ stdout, stderr: new Sink() }), events);
+  assert.deepEqual(stdout.lines, [
+    '▶ teacher  started (4 epochs)',
+    '  teacher  epoch 1/4  batch 125/1000 (13%)  loss 2.480  266 img/s',
+    '  teacher  epoch 1/4  batch 250/1000 (25%)  loss 2.450  266 img/s',
+    ...['375', '500', '625', '750', '875'].map((b, i) => `  teacher  epoch 1/4  batch ${b}/1000 (${Math.round(Number(b) / 10)}%)  loss ${(2.42 - i * 0.03).toFixed(3)}  266 img/s`),
+  ]);
 });
 
 test('plain: a sweep reports each finished trial', async () => {

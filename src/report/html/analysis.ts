@@ -5,7 +5,7 @@ import { agreement } from '../evaluation.js';
 import { paramList, paramValue } from '../format.js';
 import { sortTrials } from '../table.js';
 import type { RunData, StageData, TrialData } from '../run-data.js';
-import { stat, type Stat } from '../seeds.js';
+import { onePerJob, stat, type Stat } from '../seeds.js';
 
 export { stat, type Stat };
 
@@ -83,7 +83,8 @@ export interface StageStats {
 export function stageStats(group: TrialGroup): StageStats[] {
   const names = [...new Set(group.trials.flatMap((t) => t.stages.map((s) => s.name)))];
   return names.map((name) => {
-    const entries = group.trials.flatMap((trial) => trial.stages.filter((s) => s.name === name).map((stage) => ({ trial, stage })));
+    // A job shared by the seeds (a teacher with its own seed) is one sample: no spread over copies of it.
+    const entries = onePerJob(group.trials.flatMap((trial) => trial.stages.filter((s) => s.name === name).map((stage) => ({ trial, stage }))), (e) => e.stage.job);
     const summaries = entries.map((e) => e.stage.summary);
     const first = entries[0].stage;
     const distils = first.teacher !== undefined;

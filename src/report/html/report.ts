@@ -118,15 +118,19 @@ function shownWhat(run: RunData, group: TrialGroup): string {
   return `the best trial (${groupLabel(group)}${seeds})`;
 }
 
-const METRICS: { key: 'loss' | 'testLoss' | 'testAccuracy' | 'lr'; title: string; yTitle: string; format?: string; chart: string }[] = [
-  { key: 'loss', title: 'Train loss', yTitle: 'loss', chart: 'curve-train-loss' },
+/** The curves on shared axes, one chart each. The training loss is split: a distilled stage's is its own
+ * objective (KD's soft term scaled by T², feature terms by their weights), not on the scale of a plain
+ * stage's cross-entropy, so it gets a chart of its own. */
+const METRICS: { key: 'loss' | 'testLoss' | 'testAccuracy' | 'lr'; stages?: 'plain' | 'distilled'; title: string; yTitle: string; format?: string; chart: string }[] = [
+  { key: 'loss', stages: 'plain', title: 'Train loss', yTitle: 'cross-entropy', chart: 'curve-train-loss' },
+  { key: 'loss', stages: 'distilled', title: 'Train objective of the distilled stages', yTitle: 'loss (its own scale)', chart: 'curve-train-objective' },
   { key: 'testLoss', title: 'Test loss', yTitle: 'cross-entropy', chart: 'curve-test-loss' },
   { key: 'testAccuracy', title: 'Test accuracy', yTitle: 'accuracy', format: '.0%', chart: 'curve-test-accuracy' },
   { key: 'lr', title: 'Learning rate', yTitle: 'learning rate', format: '.1e', chart: 'curve-lr' },
 ];
 
 function curvesSection(runs: RunData[], ctx: Context): string {
-  const points: Record<string, CurvePoint[]> = { loss: [], testLoss: [], testAccuracy: [], lr: [] };
+  const points: Record<string, CurvePoint[]> = Object.fromEntries(METRICS.map((m) => [m.chart, []]));
   const series: string[] = [];
   let epochs = 1;
   const notes: string[] = [];
@@ -138,14 +142,16 @@ function curvesSection(runs: RunData[], ctx: Context): string {
     for (const name of stageNames(group)) {
       const histories = group.trials.map((t) => t.stages.find((s) => s.name === name)?.history ?? []).filter((h) => h.length > 0);
       if (histories.length === 0) continue;
+      const distilled = group.trials.some((t) => t.stages.find((s) => s.name === name)?.teacher !== undefined);
       const label = seriesName(run, name, ctx);
       series.push(label);
       const longest = Math.max(...histories.map((h) => h.length));
       epochs = Math.max(epochs, longest);
       for (let e = 0; e < longest; e++) {
         for (const metric of METRICS) {
+          if (metric.stages !== undefined && (metric.stages === 'distilled') !== distilled) continue;
           const value = stat(histories.map((h) => h[e]?.[metric.key]))?.mean;
-          if (value !== undefined) points[metric.key].push({ series: label, epoch: e + 1, value });
+          if (value !== undefined) points[metric.chart].push({ series: label, epoch: e + 1, value });
         }
       }
       const terms = termPoints(histories);
@@ -153,8 +159,8 @@ function curvesSection(runs: RunData[], ctx: Context): string {
     }
   }
   if (series.length === 0) return '<section id="curves"><h2>Learning curves</h2><p class="muted">No stage has per-epoch metrics.</p></section>';
-  const figures = METRICS.filter((m) => points[m.key].length > 0).map((m) =>
-    ctx.charts.add({ spec: curveSpec({ title: m.title, yTitle: m.yTitle, points: points[m.key], series, epochs, format: m.format }), chart: m.chart }),
+  const figures = METRICS.filter((m) => points[m.chart].length > 0).map((m) =>
+    ctx.charts.add({ spec: curveSpec({ title: m.title, yTitle: m.yTitle, points: points[m.chart], series, epochs, format: m.format }), chart: m.chart }),
   );
   for (const curve of termCurves) {
     // Other colours than the stages': these lines are terms, not stages.
@@ -239,7 +245,8 @@ function comparisonSection(runs: RunData[], ctx: Context): string {
         pctStat(s.agreement),
         cell(s.imgPerSec?.mean, rate(s.imgPerSec?.mean)),
         cell(s.seconds?.mean, duration(s.seconds?.mean)),
-        ...(anySeeds ? [cell(s.finalAccuracy?.n)] : []),
+        // A job every seed shares (a teacher with its own seed) trained once, as the terminal says.
+        ...(anySeeds ? [cell(s.finalAccuracy?.n, s.finalAccuracy?.n === 1 && group.trials.length > 1 ? '1 (shared)' : undefined)] : []),
       ]);
       const label = seriesName(run, s.stage, ctx);
       if (s.error) notes.push(`${label} ${s.status}: ${s.error}`);

@@ -25,6 +25,9 @@ export interface CurvePoint {
 
 /** One metric per epoch, a line per series; `series` fixes the colours so every curve chart agrees. */
 export function curveSpec(options: { title: string; yTitle: string; points: CurvePoint[]; series: string[]; epochs: number; format?: string; scheme?: 'tableau10' | 'dark2' }): TopLevelSpec {
+  // Every chart colours a series alike (the domain is all of them); its legend names those it draws.
+  const drawn = options.series.filter((name) => options.points.some((p) => p.series === name));
+  const legend = drawn.length < options.series.length ? { legend: { values: drawn } } : {};
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     config,
@@ -42,7 +45,7 @@ export function curveSpec(options: { title: string; yTitle: string; points: Curv
         scale: { zero: false },
         ...(options.format ? { axis: { format: options.format } } : {}),
       },
-      color: { field: 'series', type: 'nominal', title: null, scale: { domain: options.series, scheme: options.scheme ?? 'tableau10' } },
+      color: { field: 'series', type: 'nominal', title: null, scale: { domain: options.series, scheme: options.scheme ?? 'tableau10' }, ...legend },
     },
   };
 }

@@ -27,7 +27,9 @@ export async function checkSlurm(experiments: Experiment[]): Promise<void> {
       if (error.missing) {
         throw new UserError(`--executor slurm needs Slurm's sbatch, which is not on PATH here: run kdx on a login node of the cluster, or use --executor local`);
       }
-      if (error.unreachable) throw new UserError(`--executor slurm: Slurm cannot be reached (${error.detail}); nothing was submitted`);
+      if (error.unreachable) {
+        throw new UserError(`--executor slurm: no Slurm controller answers here (sbatch: ${error.detail}): run kdx on a login node of the cluster, start the controller, or use --executor local; nothing was submitted`);
+      }
       throw new ConfigError([await refusal(experiment, stage, resources, error.detail)]);
     }
   }
@@ -41,7 +43,8 @@ async function refusal(experiment: Experiment, stage: string, resources: SlurmRe
   const message = `sbatch refuses ${field ? `${field} ${JSON.stringify(resources[field])}` : 'these resources'}: ${detail} (nothing was submitted)`;
   const candidates: PathSegment[][] = [['stages', stage, 'slurm'], ['runtime', 'slurm']].map((p) => (field ? [...p, field] : p));
   for (const path of candidates) {
-    const override = [...experiment.overrides].reverse().find((o) => o.startsWith(`${formatPath(path)}=`));
+    // A refusal that names no field is at the resources: any --set of one of them.
+    const override = [...experiment.overrides].reverse().find((o) => o.startsWith(`${formatPath(path)}=`) || (!field && o.startsWith(`${formatPath(path)}.`)));
     if (override) return { path: formatPath(path), message, override };
   }
   const { source } = parseSource(relative(process.cwd(), experiment.file), await readFile(experiment.file, 'utf8'));

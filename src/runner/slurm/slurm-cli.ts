@@ -21,9 +21,10 @@ export class SlurmCommandError extends Error {
     super(`${command}: ${detail}`);
   }
 
-  /** Slurm itself could not be reached (no controller, no munge): the cluster's problem, not the file's. */
+  /** Slurm itself could not be reached (no controller, no munge, no configuration to find one: sbatch
+   * installed on a machine outside a cluster): the machine's problem, not the file's. */
   get unreachable(): boolean {
-    return this.missing || /unable to contact|socket timed out|connection refused|munge|communication|zero bytes/i.test(this.detail);
+    return this.missing || /unable to contact|socket timed out|connection refused|munge|communication|zero bytes|configuration source|fetch(_| )config|slurm\.conf/i.test(this.detail);
   }
 }
 
