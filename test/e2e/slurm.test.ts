@@ -125,6 +125,24 @@ test('a partition Slurm does not have: located error, exit 2, nothing submitted 
   }
 });
 
+test('webgpu with a stage\'s slurm: {gres: "gpu:1"}: the single-node Slurm has no GPU, so sbatch refuses it at that line before anything is submitted', { skip }, async (t) => {
+  slurmUp(t);
+  const cwd = scratchDir();
+  try {
+    const before = slurmIds();
+    const text = readFileSync(quick, 'utf8').replace('  teacher:\n    model: teacher\n', '  teacher:\n    model: teacher\n    slurm: {gres: "gpu:1", time: "10"}\n');
+    writeFileSync(join(cwd, 'gpu.yaml'), text);
+    const result = await kdx(['run', 'gpu.yaml', ...small, '--executor', 'slurm', '--backend', 'webgpu'], { cwd });
+    assert.equal(result.exitCode, 2, result.stderr);
+    const line = text.split('\n').findIndex((l) => l.includes('gpu:1')) + 1;
+    assert.match(result.stderr, new RegExp(`^gpu\\.yaml:${line}:\\d+  stages\\.teacher\\.slurm\\.gres  sbatch refuses`, 'm'));
+    assert.ok(!hasStackTrace(result.stderr), result.stderr);
+    assert.deepEqual([...slurmIds()].filter((id) => !before.has(id)), []);
+  } finally {
+    cleanup(cwd);
+  }
+});
+
 test('the quick experiment on Slurm: the same table and bytes as a local run', { skip }, async (t) => {
   slurmUp(t);
   const cwd = scratchDir();
