@@ -3,6 +3,7 @@
 // example (two teachers, students on 10% of the data), and a sweep over seeds.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KdxEvent, ResultRow } from '../../src/events.js';
 import { cleanup, hasStackTrace, kdx, parseEvents, readJson, repoRoot, runDirs, scratchDir } from './support.js';
@@ -21,6 +22,14 @@ test('kdx run experiments/quick.yaml --seeds 3: mean ± std per stage, and a pos
     assert.match(result.stdout, /^teacher +\d+\.\d% {2}/m);
     assert.match(result.stdout, /^seeds 0, 1, 2: mean ± std \(sample\)$/m);
     assert.match(result.stdout, /^KD gain kd_student: \+\d+\.\dpt ± \d+\.\d \(95% CI [+-]\d+\.\dpt to \+\d+\.\dpt, paired t over 3 seeds\); per seed \+[\d.]+pt, \+[\d.]+pt, \+[\d.]+pt$/m);
+
+    // The README quotes this table, and its per-seed gains in the examples' table: the current code's.
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+    const quoted = readme.slice(readme.indexOf('      stage       final (mean ± std)'), readme.indexOf('\n\n', readme.indexOf('      KD gain kd_student:')));
+    const printed = result.stdout.slice(result.stdout.indexOf('stage       final (mean ± std)'));
+    for (const line of quoted.split('\n')) assert.ok(printed.includes(line.slice(6)), `README.md quotes a line kdx no longer prints:\n${line}\nkdx printed:\n${printed}`);
+    const perSeed = printed.match(/per seed (\+[\d.]+)pt, (\+[\d.]+)pt, (\+[\d.]+)pt/)!.slice(1);
+    assert.ok(readme.includes(`\`--seeds 3\`: ${perSeed[0]}, ${perSeed[1]} and ${perSeed[2]} points`), `README.md's examples table should quote the per-seed gains ${perSeed.join(', ')}`);
 
     const [runDir] = runDirs(cwd);
     const { rows } = readJson<{ rows: ResultRow[] }>(join(runDir, 'summary.json'));
