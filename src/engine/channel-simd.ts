@@ -11,7 +11,7 @@
 //   lcm(C, 4) floats at a time, the vectors tiled to match, so any C vectorises.
 // - Column sums give sum over r of term(streams[r, c], vectors[c]) in doubles, in kdx's column-sum order:
 //   rows eight at a time, ((t0 + t1) + (t2 + t3)) + ((t4 + t5) + (t6 + t7)) added to the sum, then the rows
-//   left one at a time. The kernel takes 2 channels at a time (f64x2), so C must be even for it.
+//   left one at a time. The kernel takes 4 or 2 channels at a time (as f64x2 pairs), so C must be even for it.
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 import type { tf } from './tf.js';
@@ -58,8 +58,8 @@ function compileExpr(e: Expr, streams: Float32Array[], vectors: Float32Array[]):
 
 // --- the kernels ------------------------------------------------------------------------------------------
 // map(out, s0.., v0.., rows, rowBytes): every 16 bytes of every row.
-// sums(acc, s0.., v0.., blocks, rowBytes): acc (f64 [terms, C]) += the terms of 8 rows at a time, 8 bytes
-// (2 channels) at a time, the 8 rows of a block rowBytes apart.
+// sums(acc, s0.., v0.., blocks, rowBytes): acc (f64 [terms, C]) += the terms of 8 rows at a time, 4 (or 2)
+// channels at a time, the 8 rows of a block rowBytes apart.
 
 function mapFunction(name: string, pass: MapPass): WasmFunction {
   const params = 1 + pass.streams + pass.vectors + 2;
@@ -81,36 +81,49 @@ function mapFunction(name: string, pass: MapPass): WasmFunction {
   return { name, params, locals: [{ type: I32, count: 3 }], body: code };
 }
 
-function sumsFunction(name: string, pass: SumsPass): WasmFunction {
+/** Moves lanes 2 and 3 of a vector of f32 to lanes 0 and 1 (for f64x2.promote_low). */
+const HIGH_HALF = [...op.i8x16Shuffle([8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15])];
+
+/** `lanes` 4 (C % 4 == 0: a vector of 4 channels, promoted in two halves) or 2 (C % 2 == 0: 64-bit loads). */
+function sumsFunction(name: string, pass: SumsPass, lanes: 2 | 4): WasmFunction {
   const params = 1 + pass.streams + pass.vectors + 2;
   const [ACC, S0, V0, BLOCKS, ROW_BYTES] = [0, 1, 1 + pass.streams, params - 2, params - 1];
-  const [ROW, C, AT0] = [params, params + 1, params + 2]; // AT0..AT7: the 8 rows' byte offsets at channel C
-  const ACC_AT = AT0 + 8;
-  const T0 = ACC_AT + 1; // T0..T7: the 8 rows' terms (f64x2)
+  const [ROW, C, AT, ACC_AT] = [params, params + 1, params + 2, params + 3];
+  const RK = params + 4; // RK + k - 1: k * rowBytes, k = 1..7
+  const SC = RK + 7; // SC + i: stream i's address at this row and channel
+  const i32Locals = SC + pass.streams - params;
+  const [F, VV] = [SC + pass.streams, SC + pass.streams + 1]; // a term (f32x4); the vectors at this channel
+  const LO = VV + pass.vectors; // LO..LO+7, HI..HI+7: the 8 rows' terms (f64x2), channels 0-1 and 2-3
+  const HI = LO + 8;
+  const load = lanes === 4 ? op.v128Load(0) : op.v128Load64Zero(0);
   const code: number[] = [];
   const emit = (...parts: number[][]) => { for (const p of parts) code.push(...p); };
+  for (let k = 1; k < 8; k++) emit(op.get(ROW_BYTES), op.i32(k), op.mul, op.set(RK + k - 1));
   emit(op.i32(0), op.set(ROW), op.loop); // for each block of 8 rows
-  emit(op.i32(0), op.set(C), op.loop); //   for each 2 channels
-  for (let k = 0; k < 8; k++) {
-    emit(op.get(ROW), op.get(C), op.add, ...(k === 0 ? [] : [op.get(ROW_BYTES), op.i32(k), op.mul, op.add]), op.set(AT0 + k));
-  }
+  emit(op.i32(0), op.set(C), op.loop); //   for each `lanes` channels
+  emit(op.get(ROW), op.get(C), op.add, op.set(AT));
+  for (let i = 0; i < pass.streams; i++) emit(op.get(S0 + i), op.get(AT), op.add, op.set(SC + i));
+  for (let j = 0; j < pass.vectors; j++) emit(op.get(V0 + j), op.get(C), op.add, load, op.set(VV + j));
   pass.terms.forEach((term, t) => {
     for (let k = 0; k < 8; k++) {
       emit(emitExpr(term, (l) => 'stream' in l
-        ? [...op.get(S0 + l.stream), ...op.get(AT0 + k), ...op.add, ...op.v128Load64Zero(0)]
-        : [...op.get(V0 + l.vector), ...op.get(C), ...op.add, ...op.v128Load64Zero(0)]));
-      emit(op.f64x2PromoteLow, op.set(T0 + k));
+        ? [...op.get(SC + l.stream), ...(k === 0 ? [] : [...op.get(RK + k - 1), ...op.add]), ...load]
+        : op.get(VV + l.vector)));
+      emit(op.tee(F), op.f64x2PromoteLow, op.set(LO + k));
+      if (lanes === 4) emit(op.get(F), op.get(F), HIGH_HALF, op.f64x2PromoteLow, op.set(HI + k));
     }
-    // acc[t, c..c+1] += ((t0 + t1) + (t2 + t3)) + ((t4 + t5) + (t6 + t7)), at acc + t*2*rowBytes + 2*C
-    const pair = (a: number) => [...op.get(T0 + a), ...op.get(T0 + a + 1), ...op.f64x2Add];
+    // acc[t, c..] += ((t0 + t1) + (t2 + t3)) + ((t4 + t5) + (t6 + t7)), at acc + t*2*rowBytes + 2*C
     emit(op.get(ACC), op.get(C), op.i32(2), op.mul, op.add, ...(t === 0 ? [] : [op.get(ROW_BYTES), op.i32(2 * t), op.mul, op.add]), op.set(ACC_AT));
-    emit(op.get(ACC_AT), op.get(ACC_AT), op.v128Load(0));
-    emit(pair(0), pair(2), op.f64x2Add, pair(4), pair(6), op.f64x2Add, op.f64x2Add, op.f64x2Add, op.v128Store(0));
+    for (const [half, offset] of lanes === 4 ? [[LO, 0], [HI, 16]] : [[LO, 0]]) {
+      const pair = (a: number) => [...op.get(half! + a), ...op.get(half! + a + 1), ...op.f64x2Add];
+      emit(op.get(ACC_AT), op.get(ACC_AT), op.v128Load(offset!));
+      emit(pair(0), pair(2), op.f64x2Add, pair(4), pair(6), op.f64x2Add, op.f64x2Add, op.f64x2Add, op.v128Store(offset!));
+    }
   });
-  emit(op.get(C), op.i32(8), op.add, op.tee(C), op.get(ROW_BYTES), op.ltU, op.brIf(0), op.end);
-  emit(op.get(ROW), op.get(ROW_BYTES), op.i32(8), op.mul, op.add, op.set(ROW));
+  emit(op.get(C), op.i32(4 * lanes), op.add, op.tee(C), op.get(ROW_BYTES), op.ltU, op.brIf(0), op.end);
+  emit(op.get(ROW), op.get(RK + 6), op.get(ROW_BYTES), op.add, op.add, op.set(ROW)); // + 8 rows
   emit(op.get(BLOCKS), op.i32(1), op.sub, op.tee(BLOCKS), op.brIf(0), op.end);
-  return { name, params, locals: [{ type: I32, count: 11 }, { type: V128, count: 8 }], body: code };
+  return { name, params, locals: [{ type: I32, count: i32Locals }, { type: V128, count: 1 + pass.vectors + 16 }], body: code };
 }
 
 type KernelFn = (...args: number[]) => void;
@@ -122,7 +135,7 @@ type KernelFn = (...args: number[]) => void;
 export function channelPasses<M extends string, S extends string>(maps: Record<M, MapPass>, sums: Record<S, SumsPass>) {
   const build = () => assemble([
     ...Object.entries<MapPass>(maps).map(([name, pass]) => mapFunction(`map_${name}`, pass)),
-    ...Object.entries<SumsPass>(sums).map(([name, pass]) => sumsFunction(`sums_${name}`, pass)),
+    ...Object.entries<SumsPass>(sums).flatMap(([name, pass]) => [sumsFunction(`sums4_${name}`, pass, 4), sumsFunction(`sums2_${name}`, pass, 2)]),
   ]);
   const heapKernel = heapModule<Record<string, KernelFn>>(build);
 
@@ -162,7 +175,7 @@ export function channelPasses<M extends string, S extends string>(maps: Record<M
       const pass = sums[name];
       const rows = streams[0]!.shape.reduce((a, b) => a * b, 1) / C;
       const acc = pass.terms.map(() => new Float64Array(C));
-      const kernel = C % 2 === 0 ? heapKernel(backend)?.[`sums_${name}`] : undefined;
+      const kernel = C % 2 === 0 ? heapKernel(backend)?.[`sums${C % 4 === 0 ? 4 : 2}_${name}`] : undefined;
       const blocks = kernel == null ? 0 : Math.floor(rows / 8);
       if (blocks > 0) {
         const sumsOut = backend.makeOutput([2 * C * pass.terms.length], 'float32'); // f64 [terms, C]

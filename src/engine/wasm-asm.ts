@@ -57,6 +57,7 @@ export const op = {
   v128Load64Zero: (offset: number) => [...simd(0x5d), 3, ...uleb(offset)], // 2 floats into the low lanes, zeros above
   v128Store: (offset: number) => [...simd(0x0b), 4, ...uleb(offset)],
   v128Const: (bytes: number[]) => [...simd(0x0c), ...bytes],
+  i8x16Shuffle: (lanes: number[]) => [...simd(0x0d), ...lanes], // bytes of a (0-15) and b (16-31)
   f32x4Splat: simd(0x13),
   f32x4Gt: simd(0x44),
   v128And: simd(0x4e),
