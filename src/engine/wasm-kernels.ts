@@ -20,6 +20,7 @@
 // - DepthwiseConv2dNativeBackpropInput / BackpropFilter (missing on wasm): the input gradient on XNNPACK (by
 //   output phase where strided) or JS loops over the heap; the filter gradient (multiplier 1) a SIMD kernel, else JS loops.
 // - Tile (batchNorm's gradient): whole contiguous blocks copied per axis instead of an index per element.
+// - Slice and SplitV (ShuffleNetV2's channel split, concat's gradient): contiguous runs copied (slice.ts).
 // - Identity / same-dtype Cast: share the data instead of copying it (the engine clones every tensor a
 //   gradient needs).
 //
@@ -33,6 +34,7 @@ import { batchNormKernels } from './batch-norm-kernel.js';
 import { columnSums } from './channel-simd.js';
 import { depthwiseFilterGradSimd, filterGradSimd } from './filter-grad-simd.js';
 import { maxPoolGrad2x2Simd } from './maxpool-grad-simd.js';
+import { slice, splitV } from './slice.js';
 import { inputGradByPhase, inputGradPhases, phaseFilter } from './strided-input-grad.js';
 import { tf } from './tf.js';
 import { winogradConv3x3, winogradFilterGrad3x3, winogradPays } from './winograd.js';
@@ -620,7 +622,7 @@ function tile(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: t
 
 // ---------------------------------------------------------------------------------------------------------
 
-type KernelFn = (args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }) => TensorInfo;
+type KernelFn = (args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }) => TensorInfo | TensorInfo[];
 
 const replacements: Array<[string, KernelFn]> = [
   [tf.Conv2D, conv2D],
@@ -636,6 +638,8 @@ const replacements: Array<[string, KernelFn]> = [
   [tf.DepthwiseConv2dNativeBackpropInput, depthwiseBackpropInput],
   [tf.DepthwiseConv2dNativeBackpropFilter, depthwiseBackpropFilter],
   [tf.Tile, tile],
+  [tf.Slice, (args) => slice(args, () => run(args.backend as BackendWasm, tf.Slice, args.inputs, args.attrs))],
+  [tf.SplitV, (args) => splitV(args, () => kernel(tf.SplitV).kernelFunc(args as Parameters<tf.KernelFunc>[0]) as TensorInfo[])],
 ];
 
 /**

@@ -439,6 +439,40 @@ describe('depthwise convolution gradients (missing from tfjs-wasm) match the cpu
   }
 });
 
+test('Slice and SplitV match the cpu backend: any axis cut, every rank, int32 and bool, concat\'s gradient', () => {
+  const cases: Array<[number[], number[], number[]]> = [
+    [[2, 3, 4, 10], [0, 0, 0, 5], [-1, -1, -1, 5]], // ShuffleNetV2's channel split
+    [[2, 3, 4, 10], [1, 1, 0, 0], [1, 2, -1, -1]],
+    [[2, 3, 4, 10], [0, 1, 2, 3], [2, 2, 1, 4]],
+    [[2, 3, 4, 10], [0, 0, 0, 0], [-1, -1, -1, -1]],
+    [[7, 5], [2, 1], [3, 3]],
+    [[9], [4], [5]],
+    [[3, 4, 5], [0, 0, 2], [3, 4, 0]], // empty
+  ];
+  for (const [shape, begin, size] of cases) {
+    const data = randomData(shape, 5);
+    for (const dtype of ['float32', 'int32', 'bool'] as const) {
+      // (bool from a comparison: tfjs-wasm's cast to bool keeps the low byte of the integer, not 0/1.)
+      const typed = (t: tf.Tensor) => (dtype === 'bool' ? t.greater(0) : t.mul(3).cast(dtype));
+      const f = () => [tf.slice(typed(tf.tensor(data, shape)), begin, size).cast('float32')];
+      assert.deepEqual(Array.from(on('wasm', f)[0]!), Array.from(on('cpu', f)[0]!), `${shape} [${begin}] [${size}] ${dtype}`);
+    }
+  }
+  const x = randomData([2, 3, 4, 12], 6);
+  for (const [splits, axis] of [[[5, 7], 3], [3, -1], [[1, 2], 1], [2, 0]] as Array<[number | number[], number]>) {
+    const f = () => tf.split(tf.tensor(x, [2, 3, 4, 12]), splits, axis);
+    const wasm = on('wasm', f);
+    on('cpu', f).forEach((part, i) => assert.deepEqual(Array.from(wasm[i]!), Array.from(part), `split ${JSON.stringify(splits)} axis ${axis}`));
+  }
+  const grad = () => {
+    const a = tf.tensor(x, [2, 3, 4, 12]);
+    const w = tf.randomUniform([2, 3, 4, 24], -1, 1, 'float32', 7);
+    return [tf.grad((t: tf.Tensor) => tf.concat([t, t.square()], 3).mul(w).sum())(a)];
+  };
+  assert.deepEqual(Array.from(on('wasm', grad)[0]!), Array.from(on('cpu', grad)[0]!), 'concat gradient');
+  tf.setBackend('wasm');
+});
+
 test('Tile matches the cpu backend: a per-channel vector to a whole activation, and reps on every axis', () => {
   for (const [shape, reps] of [[[1, 1, 1, 5], [2, 3, 4, 1]], [[2, 3, 4], [3, 1, 2]], [[3], [4]], [[2, 1, 3, 1], [1, 2, 2, 3]]] as [number[], number[]][]) {
     const data = randomData(shape, 3);
