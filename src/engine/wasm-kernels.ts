@@ -9,8 +9,8 @@
 //   forward kernel (transposes, dy as the filter, dilated by the stride: ~1.7x).
 // - Conv2DBackpropInput (slow, scalar C++): for stride-1 3x3 layers with 16+ channels, Winograd F(4x4, 3x3)
 //   (winograd.ts; ~0.45x a direct forward convolution); strided layers as one stride-1 convolution per output
-//   phase (strided-input-grad.ts; ~1x, where the zero-dilated dy cost 3.5x for stride 2); else through the
-//   XNNPACK Conv2D forward kernel with a flipped filter (~1.0x).
+//   phase (strided-input-grad.ts; ~1x, where the zero-dilated dy cost 3.5x for stride 2); 1x1 stride-1 layers as
+//   one matrix product; else through the XNNPACK Conv2D forward kernel with a flipped filter (~1.0x).
 // - BatchMatMul with transposeA/transposeB falls off XNNPACK onto a naive strided loop in tfjs-wasm (250 ms
 //   for the dense gradient 4096x64 . 64x256); explicit transposes then the XNNPACK product take ~9 ms.
 // - MaxPoolGrad: a channel-innermost JS loop over the heap is several times faster than the built-in (which
@@ -113,6 +113,17 @@ function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: unk
 
   const info = tf.backend_util.computeConv2DInfo(attrs.inputShape, filter.shape as [number, number, number, number],
     attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
+  const { top, bottom, left, right } = info.padInfo;
+  if (info.filterHeight === 1 && info.filterWidth === 1 && info.strideHeight === 1 && info.strideWidth === 1 && top + bottom + left + right === 0) {
+    // 1x1, stride 1: one matrix product, dx [pixels, ci] = dy [pixels, co] . W [ci, co]^T (through XNNPACK's
+    // convolution it cost up to 3x more: MobileNetV2's last 1x1 layer, 160 -> 1280 channels at 2x2).
+    const pixels = info.batchSize * info.inHeight * info.inWidth;
+    const dx = batchMatMul({
+      inputs: { a: { ...dy, shape: [pixels, info.outChannels] }, b: { ...filter, shape: [info.inChannels, info.outChannels] } },
+      backend, attrs: { transposeA: false, transposeB: true },
+    });
+    return { ...dx, shape: [...attrs.inputShape] };
+  }
   const phases = inputGradPhases(info);
   if (phases != null) {
     // Strided: one stride-1 convolution per output phase (strided-input-grad.ts), no zero-dilated dy.
