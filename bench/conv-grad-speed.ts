@@ -1,7 +1,7 @@
 // Per-kernel cost of the convolution gradients on wasm next to the forward convolution of the same layer,
 // for the layers of the reference models (batch 64): what a training step pays per conv layer.
 //
-//   node --import tsx bench/conv-grad-speed.ts [--reps 5] [--layers student|teacher|all] [--schemes F23,F32]
+//   node --import tsx bench/conv-grad-speed.ts [--reps 5] [--layers student|teacher|resnet20|resnet8x4|all] [--schemes F23,F32]
 //
 // Times are process CPU ms (median of --reps calls): the wasm backend is single-threaded, so other load on
 // the machine does not inflate them.
@@ -13,8 +13,8 @@ import { WINOGRAD_SCHEMES, setWinogradEnabled, setWinogradSchemes } from '../src
 
 export interface ConvLayer { name: string; h: number; ci: number; co: number; k: number; s: number }
 
-/** The 3x3 same-padded convolutions of the reference student and teacher (32x32x3 inputs, batch 64). */
-export const REFERENCE_LAYERS: Record<'student' | 'teacher', ConvLayer[]> = {
+/** The same-padded convolutions of the reference student and teacher and of the zoo's resnet20 and resnet8x4 (32x32x3 inputs, batch 64). */
+export const REFERENCE_LAYERS: Record<'student' | 'teacher' | 'resnet20' | 'resnet8x4', ConvLayer[]> = {
   student: [
     { name: 'student conv1', h: 32, ci: 3, co: 32, k: 3, s: 1 },
     { name: 'student conv2', h: 32, ci: 32, co: 32, k: 3, s: 1 },
@@ -28,6 +28,29 @@ export const REFERENCE_LAYERS: Record<'student' | 'teacher', ConvLayer[]> = {
     { name: 'teacher conv4', h: 16, ci: 128, co: 128, k: 3, s: 1 },
     { name: 'teacher conv5', h: 8, ci: 128, co: 256, k: 3, s: 1 },
     { name: 'teacher conv6', h: 8, ci: 256, co: 256, k: 3, s: 1 },
+  ],
+  // One of each distinct layer (resnet20 repeats the stride-1 ones 6, 5 and 5 times).
+  resnet20: [
+    { name: 'r20 stem', h: 32, ci: 3, co: 16, k: 3, s: 1 },
+    { name: 'r20 s1 16', h: 32, ci: 16, co: 16, k: 3, s: 1 },
+    { name: 'r20 s2 16-32', h: 32, ci: 16, co: 32, k: 3, s: 2 },
+    { name: 'r20 short 32', h: 32, ci: 16, co: 32, k: 1, s: 2 },
+    { name: 'r20 s1 32', h: 16, ci: 32, co: 32, k: 3, s: 1 },
+    { name: 'r20 s2 32-64', h: 16, ci: 32, co: 64, k: 3, s: 2 },
+    { name: 'r20 short 64', h: 16, ci: 32, co: 64, k: 1, s: 2 },
+    { name: 'r20 s1 64', h: 8, ci: 64, co: 64, k: 3, s: 1 },
+  ],
+  resnet8x4: [
+    { name: 'r8x4 stem', h: 32, ci: 3, co: 32, k: 3, s: 1 },
+    { name: 'r8x4 b1 conv1', h: 32, ci: 32, co: 64, k: 3, s: 1 },
+    { name: 'r8x4 b1 conv2', h: 32, ci: 64, co: 64, k: 3, s: 1 },
+    { name: 'r8x4 b1 short', h: 32, ci: 32, co: 64, k: 1, s: 1 },
+    { name: 'r8x4 b2 conv1', h: 32, ci: 64, co: 128, k: 3, s: 2 },
+    { name: 'r8x4 b2 conv2', h: 16, ci: 128, co: 128, k: 3, s: 1 },
+    { name: 'r8x4 b2 short', h: 32, ci: 64, co: 128, k: 1, s: 2 },
+    { name: 'r8x4 b3 conv1', h: 16, ci: 128, co: 256, k: 3, s: 2 },
+    { name: 'r8x4 b3 conv2', h: 8, ci: 256, co: 256, k: 3, s: 1 },
+    { name: 'r8x4 b3 short', h: 16, ci: 128, co: 256, k: 1, s: 2 },
   ],
 };
 
@@ -58,7 +81,8 @@ export async function benchConvGrads(layers: ConvLayer[], reps = 5, batch = 64):
     const w = tf.randomNormal([l.k, l.k, l.ci, l.co], 0, 1, 'float32', 2) as tf.Tensor4D;
     const dy = tf.randomNormal([batch, oh, oh, l.co], 0, 1, 'float32', 3) as tf.Tensor4D;
     const strides: [number, number] = [l.s, l.s];
-    const run = (f: () => tf.Tensor) => () => { const t = f(); t.dataSync(); t.dispose(); };
+    // wasm kernels run synchronously: no dataSync, whose copy out of the heap would count the output size.
+    const run = (f: () => tf.Tensor) => () => { f().dispose(); };
     const filterGrad = run(() => tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy },
       { strides, pad: 'same', dataFormat: 'NHWC', filterShape: w.shape } as unknown as tf.NamedAttrMap) as tf.Tensor);
     const inputGrad = run(() => tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter: w },
@@ -118,6 +142,6 @@ if (process.argv[1] != null && fileURLToPath(import.meta.url) === process.argv[1
     if (conv == null || filterGrad == null) throw new Error(`--schemes: two of ${Object.keys(WINOGRAD_SCHEMES).join(', ')}`);
     setWinogradSchemes(conv, filterGrad);
   }
-  const layers = which === 'all' ? [...REFERENCE_LAYERS.student, ...REFERENCE_LAYERS.teacher] : REFERENCE_LAYERS[which as 'student' | 'teacher'];
+  const layers = which === 'all' ? Object.values(REFERENCE_LAYERS).flat() : REFERENCE_LAYERS[which as keyof typeof REFERENCE_LAYERS];
   console.log(formatConvGrads(await benchConvGrads(layers, Number(opt('--reps') ?? 5))));
 }

@@ -1,5 +1,6 @@
-// The PyTorch reference: bench/torch_speed.py (the same teacher and student, batch 64, 32x32x3, forward in
-// eval mode, a training step = forward + cross-entropy + backward + AdamW) run with Debian's python3-torch,
+// The PyTorch reference: bench/torch_speed.py (the same teacher and student, and the zoo's models as
+// bench/torch_zoo.py defines them; batch 64, 32x32x3, forward in eval mode, a training step = forward +
+// cross-entropy + backward + AdamW) run with Debian's python3-torch,
 // so `npm run bench` puts kdx's figures next to PyTorch's on the same machine, in the same run.
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -12,6 +13,8 @@ const PYTHON = process.env.KDX_BENCH_PYTHON ?? '/usr/bin/python3';
 export interface TorchRow {
   model: ReferenceKind;
   threads: number;
+  /** Trainable parameters of PyTorch's definition (bench/torch_speed.py, bench/torch_zoo.py). */
+  params: number;
   forwardImgPerSec: number;
   trainImgPerSec: number;
 }
@@ -37,7 +40,7 @@ export async function benchTorch(opts: { threads: number; seconds: number; model
     .split('\n')
     .filter((line) => line.startsWith('{'))
     .map((line) => {
-      const row = JSON.parse(line) as { model: ReferenceKind; threads: number; forward_img_per_s: number; train_img_per_s: number };
-      return { model: row.model, threads: row.threads, forwardImgPerSec: row.forward_img_per_s, trainImgPerSec: row.train_img_per_s };
+      const row = JSON.parse(line) as { model: ReferenceKind; threads: number; params: number; forward_img_per_s: number; train_img_per_s: number };
+      return { model: row.model, threads: row.threads, params: row.params, forwardImgPerSec: row.forward_img_per_s, trainImgPerSec: row.train_img_per_s };
     });
 }

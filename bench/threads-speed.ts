@@ -1,9 +1,10 @@
 // Training img/s of the reference student and teacher (experiments/cifar10-kd.yaml at 32x32x3, batch 64)
-// on 1 and on N data-parallel threads, through kdx's own training loop (runner/train.ts: data stream,
-// augmentation, replicas), on synthetic images of CIFAR-10's shape. One process, one run, so the ratio
-// N threads / 1 thread is measured under the same load.
+// and of the zoo's models (experiments/models/, with their recipe's SGD) on 1 and on N data-parallel
+// threads, through kdx's own training loop (runner/train.ts: data stream, augmentation, replicas), on
+// synthetic images of CIFAR's shape. One process, one run, so the ratio N threads / 1 thread is measured
+// under the same load.
 //
-//   node --import tsx bench/threads-speed.ts [--threads 1,2] [--models student,teacher] [--images 640]
+//   node --import tsx bench/threads-speed.ts [--threads 1,2] [--models student,teacher,resnet20,...] [--images 640]
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
@@ -13,8 +14,7 @@ import type { KdxEvent } from '../src/events.js';
 import { DatasetCache } from '../src/runner/datasets.js';
 import { planExperiment } from '../src/runner/plan.js';
 import { trainJob } from '../src/runner/train.js';
-
-const reference = fileURLToPath(new URL('../experiments/cifar10-kd.yaml', import.meta.url));
+import { isZooModel, referenceFile, type ReferenceKind } from './reference-models.js';
 
 export interface ThreadsSpeedRow {
   model: string;
@@ -23,19 +23,26 @@ export interface ThreadsSpeedRow {
   imgPerSec: number;
 }
 
-export async function benchThreadsSpeed(options: { threads?: number[]; models?: string[]; images?: number; log?: (line: string) => void } = {}): Promise<ThreadsSpeedRow[]> {
-  const images = options.images ?? 640;
-  await selectBackend('wasm');
-  const { experiment } = await loadExperiment(reference, {
+/** The experiment that trains `model` (a stage of that name), on synthetic images of CIFAR's shape. */
+async function syntheticExperiment(model: ReferenceKind, images: number) {
+  const classes = isZooModel(model) ? 100 : 10;
+  const { experiment } = await loadExperiment(referenceFile(model), {
     overrides: [
       'data.dataset=synthetic',
-      `data.options={shape: [32, 32, 3], classes: 10, train: ${images}, test: 64}`,
+      `data.options={shape: [32, 32, 3], classes: ${classes}, train: ${images}, test: 64}`,
       'epochs=2',
     ],
   });
-  const dataset = await new DatasetCache(() => {}).get(experiment);
+  return experiment;
+}
+
+export async function benchThreadsSpeed(options: { threads?: number[]; models?: ReferenceKind[]; images?: number; log?: (line: string) => void } = {}): Promise<ThreadsSpeedRow[]> {
+  const images = options.images ?? 640;
+  await selectBackend('wasm');
   const rows: ThreadsSpeedRow[] = [];
   for (const model of options.models ?? ['student', 'teacher']) {
+    const experiment = await syntheticExperiment(model, images);
+    const dataset = await new DatasetCache(() => {}).get(experiment);
     for (const threads of options.threads ?? [1, 2]) {
       const job = planExperiment(experiment, 'wasm', { count: threads, auto: false }).jobs.find((j) => j.stage.name === model)!;
       const epochs: number[] = [];
@@ -68,10 +75,10 @@ export async function parallelCapacity(threads: number): Promise<number> {
 }
 
 export function formatThreadsSpeed(rows: ThreadsSpeedRow[]): string {
-  const lines = ['model    threads  img/s  x 1 thread'];
+  const lines = ['model        threads  img/s  x 1 thread'];
   for (const row of rows) {
     const one = rows.find((r) => r.model === row.model && r.threads === 1);
-    lines.push(`${row.model.padEnd(8)} ${String(row.threads).padStart(7)} ${row.imgPerSec.toFixed(1).padStart(6)}  ${one ? (row.imgPerSec / one.imgPerSec).toFixed(2) : '-'}`);
+    lines.push(`${row.model.padEnd(12)} ${String(row.threads).padStart(7)} ${row.imgPerSec.toFixed(1).padStart(6)}  ${one ? (row.imgPerSec / one.imgPerSec).toFixed(2) : '-'}`);
   }
   return lines.join('\n');
 }
@@ -80,7 +87,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { values } = parseArgs({ options: { threads: { type: 'string' }, models: { type: 'string' }, images: { type: 'string' } } });
   const rows = await benchThreadsSpeed({
     threads: values.threads?.split(',').map(Number),
-    models: values.models?.split(','),
+    models: values.models?.split(',') as ReferenceKind[] | undefined,
     images: values.images ? Number(values.images) : undefined,
     log: (line) => process.stderr.write(`${line}\n`),
   });

@@ -1,6 +1,6 @@
 // Training vs inference speed of the seed models on each backend that loads.
 //
-//   node --import tsx bench/training-speed.ts [--profile] [--seconds 8] [--models student,teacher]
+//   node --import tsx bench/training-speed.ts [--profile] [--seconds 8] [--models student,teacher,resnet20,...]
 //        [--backends tensorflow,wasm,cpu] [--relu fused|separate] [--batch 64] [--no-cpu]
 //        [--cpu-models student,teacher] [--cpu-batch 8]
 //
@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 import { type BackendName, selectBackend } from '../src/engine/backend.js';
 import { tf } from '../src/engine/tf.js';
-import { buildReferenceModel, type ReferenceKind, type ReluStyle } from './reference-models.js';
+import { buildReferenceModel, loadReferenceModels, type ReferenceKind, type ReluStyle } from './reference-models.js';
 import { trainableParams } from '../src/registry/model.js';
 
 export type ConcreteBackend = Exclude<BackendName, 'auto'>;
@@ -257,6 +257,7 @@ export async function benchTrainingSpeed(opts: TrainingSpeedOptions = {}): Promi
   const log = opts.log ?? (() => {});
   const result: TrainingSpeedResult = { rows: [], skipped: [], wasmOverCpu: {}, profiles: [] };
   const before = tf.getBackend();
+  await loadReferenceModels(models);
 
   for (const requested of backends) {
     let name: string;
@@ -335,7 +336,7 @@ export function formatTrainingSpeed(result: TrainingSpeedResult, topKernels = 12
   const lines: string[] = [];
   const head = ['backend', 'model', 'params', 'batch', 'forward img/s', 'train img/s', 'train/fwd', 'fwd ms', 'train ms', 'steps',
     '| per CPU s: fwd', 'train', 'train/fwd'];
-  const widths = [10, 8, 10, 6, 14, 12, 10, 8, 9, 6, 16, 7, 10];
+  const widths = [10, 12, 10, 6, 14, 12, 10, 8, 9, 6, 16, 7, 10];
   lines.push(head.map((h, i) => pad(h, widths[i]!, i < 2)).join(' '));
   for (const r of result.rows) {
     const cells = [r.backend, r.model, r.params.toLocaleString('en-US'), String(r.batchSize), num(r.forwardImgPerSec), num(r.trainImgPerSec),

@@ -1,5 +1,5 @@
 // kdx next to PyTorch on the same machine, in the same run: training and forward img/s of the reference
-// teacher and student with 1 thread (the cost per core) and with every core (the machine's throughput),
+// teacher and student and of the zoo's models (PyTorch's from bench/torch_zoo.py) with 1 thread (the cost per core) and with every core (the machine's throughput),
 // and kdx/PyTorch for each. kdx's one-thread step is the same bare step PyTorch's script times; on every
 // core it is kdx's training loop with data-parallel threads (bench/threads-speed.ts), shown next to the
 // same loop on one thread so that the loop's own cost (data stream, augmentation) is visible.
@@ -55,8 +55,12 @@ export async function benchVersusPytorch(opts: VersusOptions): Promise<VersusRes
     return found ? { trainImgPerSec: found.imgPerSec } : 'not measured';
   };
 
-  const torchCell = (model: ReferenceKind, threads: number): TorchRow | string =>
-    'missing' in available ? 'no PyTorch' : torchRows.get(threads)?.find((r) => r.model === model) ?? 'not measured';
+  const torchCell = (model: ReferenceKind, threads: number): TorchRow | string => {
+    if ('missing' in available) return 'no PyTorch';
+    const measured = torchRows.get(threads);
+    if (measured == null) return 'not measured';
+    return measured.find((r) => r.model === model) ?? 'no PyTorch definition (bench/torch_zoo.py)';
+  };
   const plural = (n: number) => `${n} thread${n === 1 ? '' : 's'}`;
   return {
     torch: 'version' in available ? `PyTorch ${available.version}` : `no PyTorch: ${available.missing}; kdx's figures alone`,
@@ -98,7 +102,10 @@ export function formatVersusPytorch(result: VersusResult): string {
   const notes: string[] = [];
   const missing = (why: string) => `n/a${'*'.repeat((notes.includes(why) ? notes.indexOf(why) : notes.push(why) - 1) + 1)}`;
   for (const { model, params, rows } of result.models) {
-    lines.push('', `${model}${params ? ` (${params.toLocaleString('en-US')} parameters)` : ''}`);
+    // Both sides must train the same architecture: the parameter counts say so.
+    const torchParams = rows.map((r) => r.torch).find((t): t is TorchRow => typeof t !== 'string')?.params;
+    const same = torchParams === undefined || torchParams === params ? '' : `; PyTorch's definition has ${torchParams.toLocaleString('en-US')}: not the same model`;
+    lines.push('', `${model}${params ? ` (${params.toLocaleString('en-US')} parameters${same})` : ''}`);
     lines.push(row(['', 'training', '', '', 'forward', '', '']));
     lines.push(row(['', 'kdx', 'PyTorch', 'kdx/PyTorch', 'kdx', 'PyTorch', 'kdx/PyTorch']));
     for (const r of rows) {
@@ -113,12 +120,13 @@ export function formatVersusPytorch(result: VersusResult): string {
         k?.forwardImgPerSec !== undefined && t ? ratio(k.forwardImgPerSec, t.forwardImgPerSec) : '',
       ]));
     }
-    // The machine's throughput: kdx's fastest setting against PyTorch on every core.
+    // The machine's throughput: kdx's fastest setting against PyTorch's (1 thread or every core).
     const best = rows.filter((r) => typeof r.kdx !== 'string').sort((a, b) => (b.kdx as { trainImgPerSec: number }).trainImgPerSec - (a.kdx as { trainImgPerSec: number }).trainImgPerSec)[0];
-    const torchAll = rows.find((r) => r.threads === result.cores && typeof r.torch !== 'string')?.torch as TorchRow | undefined;
-    if (best && torchAll) {
+    const torchBest = rows.map((r) => r.torch).filter((t): t is TorchRow => typeof t !== 'string').sort((a, b) => b.trainImgPerSec - a.trainImgPerSec)[0];
+    if (best && torchBest) {
       const k = (best.kdx as { trainImgPerSec: number }).trainImgPerSec;
-      lines.push(`per machine, training: kdx ${num(k)} img/s (${best.setting}) / PyTorch ${num(torchAll.trainImgPerSec)} (${result.cores} threads) = ${ratio(k, torchAll.trainImgPerSec)}`);
+      lines.push(`per machine, training: kdx ${num(k)} img/s (${best.setting}) / PyTorch ${num(torchBest.trainImgPerSec)} ` +
+        `(${torchBest.threads} thread${torchBest.threads === 1 ? '' : 's'}) = ${ratio(k, torchBest.trainImgPerSec)}`);
     }
   }
   if (notes.length) lines.push('', ...notes.map((why, i) => `${'*'.repeat(i + 1)} ${why}`));

@@ -1,9 +1,10 @@
 // Training and forward img/s on webgpu, next to wasm's rows: the same reference models and steps as
 // training-speed.ts (Adam, softmax cross-entropy), read back asynchronously (a GPU has no synchronous
 // read in Node). On a software adapter (SwiftShader: a CPU emulation, tens of seconds a step) only the
-// student at batch 8, labelled software; on a hardware adapter every model at batches 64 and 128.
+// student at batch 8, labelled software; on a hardware adapter the reference pair, resnet8x4 and
+// resnet32x4 at batches 64 and 128.
 //
-//   node --import tsx bench/webgpu-speed.ts [--seconds 8] [--models student,teacher,resnet8x4,resnet20] [--batches 64,128]
+//   node --import tsx bench/webgpu-speed.ts [--seconds 8] [--models student,teacher,resnet8x4,resnet32x4] [--batches 64,128]
 import { fileURLToPath } from 'node:url';
 import { selectBackend } from '../src/engine/backend.js';
 import { backendLabel } from '../src/engine/backend.js';
@@ -80,7 +81,7 @@ export async function benchWebgpuSpeed(opts: WebgpuSpeedOptions = {}): Promise<{
     return { rows: [], skipped: (error as Error).message };
   }
   const software = info.adapter?.software === true;
-  const models = opts.models ?? (software ? ['student'] : ['student', 'teacher', 'resnet20', 'resnet8x4']);
+  const models = opts.models ?? (software ? ['student'] : ['student', 'teacher', 'resnet8x4', 'resnet32x4']);
   const batches = opts.batches ?? (software ? [8] : [64, 128]);
   const rows: WebgpuRow[] = [];
   for (const model of models) {

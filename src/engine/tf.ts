@@ -34,6 +34,8 @@ declare namespace tf {
   export type Conv2DBackpropInputAttrs = TF.Conv2DBackpropInputAttrs;
   export type MaxPoolGradAttrs = TF.MaxPoolGradAttrs;
   export type BatchMatMulAttrs = TF.BatchMatMulAttrs;
+  export type SliceAttrs = TF.SliceAttrs;
+  export type SplitVAttrs = TF.SplitVAttrs;
   export namespace backend_util {
     export type Conv2DInfo = TF.backend_util.Conv2DInfo;
   }

@@ -54,8 +54,10 @@ export const op = {
   i32Load: (offset: number) => [0x28, 2, ...uleb(offset)],
   f32Load: (offset: number) => [0x2a, 2, ...uleb(offset)],
   v128Load: (offset: number) => [...simd(0x00), 4, ...uleb(offset)],
+  v128Load64Zero: (offset: number) => [...simd(0x5d), 3, ...uleb(offset)], // 2 floats into the low lanes, zeros above
   v128Store: (offset: number) => [...simd(0x0b), 4, ...uleb(offset)],
   v128Const: (bytes: number[]) => [...simd(0x0c), ...bytes],
+  i8x16Shuffle: (lanes: number[]) => [...simd(0x0d), ...lanes], // bytes of a (0-15) and b (16-31)
   f32x4Splat: simd(0x13),
   f32x4Gt: simd(0x44),
   v128And: simd(0x4e),
@@ -69,6 +71,8 @@ export const op = {
   f32x4Div: simd(0xe7),
   f32x4Sqrt: simd(0xe3),
   f32x4Max: simd(0xe9),
+  f64x2PromoteLow: simd(0x5f), // the two low f32 lanes as f64
+  f64x2Add: simd(0xf0),
 };
 
 export interface WasmFunction {

@@ -8,17 +8,19 @@
 //   and dy in place (filter-grad-simd.ts; ~0.8x). Engines without SIMD compute it through the XNNPACK Conv2D
 //   forward kernel (transposes, dy as the filter, dilated by the stride: ~1.7x).
 // - Conv2DBackpropInput (slow, scalar C++): for stride-1 3x3 layers with 16+ channels, Winograd F(4x4, 3x3)
-//   (winograd.ts; ~0.45x a direct forward convolution); else through the XNNPACK Conv2D forward kernel: a flipped
-//   filter and (for stride > 1) a dilation (~1.0x).
+//   (winograd.ts; ~0.45x a direct forward convolution); strided layers as one stride-1 convolution per output
+//   phase (strided-input-grad.ts; ~1x, where the zero-dilated dy cost 3.5x for stride 2); 1x1 stride-1 layers as
+//   one matrix product; else through the XNNPACK Conv2D forward kernel with a flipped filter (~1.0x).
 // - BatchMatMul with transposeA/transposeB falls off XNNPACK onto a naive strided loop in tfjs-wasm (250 ms
 //   for the dense gradient 4096x64 . 64x256); explicit transposes then the XNNPACK product take ~9 ms.
 // - MaxPoolGrad: a channel-innermost JS loop over the heap is several times faster than the built-in (which
 //   also loses the gradient of windows whose maximum is negative); 2x2 windows, a SIMD kernel (~4x the loop).
 // - Sum and Mean over leading axes (bias gradients, batch statistics): column sums instead of a generic
 //   transpose then a row sum.
-// - DepthwiseConv2dNativeBackpropInput / BackpropFilter (missing on wasm): the input gradient on XNNPACK or
-//   JS loops over the heap; the filter gradient (multiplier 1) a SIMD kernel, else JS loops.
+// - DepthwiseConv2dNativeBackpropInput / BackpropFilter (missing on wasm): the input gradient on XNNPACK (by
+//   output phase where strided) or JS loops over the heap; the filter gradient (multiplier 1) a SIMD kernel, else JS loops.
 // - Tile (batchNorm's gradient): whole contiguous blocks copied per axis instead of an index per element.
+// - Slice and SplitV (ShuffleNetV2's channel split, concat's gradient): contiguous runs copied (slice.ts).
 // - Identity / same-dtype Cast: share the data instead of copying it (the engine clones every tensor a
 //   gradient needs).
 //
@@ -28,8 +30,12 @@
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 import { adamUpdateKernel } from './adam-kernel.js';
+import { batchNormKernels } from './batch-norm-kernel.js';
+import { columnSums } from './channel-simd.js';
 import { depthwiseFilterGradSimd, filterGradSimd } from './filter-grad-simd.js';
 import { maxPoolGrad2x2Simd } from './maxpool-grad-simd.js';
+import { slice, splitV } from './slice.js';
+import { inputGradByPhase, inputGradPhases, phaseFilter } from './strided-input-grad.js';
 import { tf } from './tf.js';
 import { winogradConv3x3, winogradFilterGrad3x3, winogradPays } from './winograd.js';
 
@@ -107,6 +113,30 @@ function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: unk
 
   const info = tf.backend_util.computeConv2DInfo(attrs.inputShape, filter.shape as [number, number, number, number],
     attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
+  const { top, bottom, left, right } = info.padInfo;
+  if (info.filterHeight === 1 && info.filterWidth === 1 && info.strideHeight === 1 && info.strideWidth === 1 && top + bottom + left + right === 0) {
+    // 1x1, stride 1: one matrix product, dx [pixels, ci] = dy [pixels, co] . W [ci, co]^T (through XNNPACK's
+    // convolution it cost up to 3x more: MobileNetV2's last 1x1 layer, 160 -> 1280 channels at 2x2).
+    const pixels = info.batchSize * info.inHeight * info.inWidth;
+    const dx = batchMatMul({
+      inputs: { a: { ...dy, shape: [pixels, info.outChannels] }, b: { ...filter, shape: [info.inChannels, info.outChannels] } },
+      backend, attrs: { transposeA: false, transposeB: true },
+    });
+    return { ...dx, shape: [...attrs.inputShape] };
+  }
+  const phases = inputGradPhases(info);
+  if (phases != null) {
+    // Strided: one stride-1 convolution per output phase (strided-input-grad.ts), no zero-dilated dy.
+    const filterT = run(backend, tf.Transpose, { x: filter }, { perm: [0, 1, 3, 2] }); // [kh, kw, co, ci]
+    const dx = inputGradByPhase(backend, info, phases, (phase) => {
+      const sub = phaseFilter(backend, filterT, phase);
+      const part = conv2d(backend, dy, sub, phase.pad);
+      free(backend, sub);
+      return part;
+    });
+    free(backend, filterT);
+    return dx;
+  }
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, inHeight, inWidth, outHeight, outWidth } = info;
   const padTop = kh - 1 - info.padInfo.top;
   const padLeft = kw - 1 - info.padInfo.left;
@@ -323,31 +353,12 @@ function reduceLeadingAxes(name: typeof tf.Sum | typeof tf.Mean) {
     const cols = tf.util.sizeFromShape(x.shape.slice(axes.length));
     const rows = tf.util.sizeFromShape(x.shape.slice(0, axes.length));
     const outShape = keepDims ? x.shape.map((d, i) => (i < axes.length ? 1 : d)) : x.shape.slice(axes.length);
-    const sums = columnSums(backend.typedArrayFromHeap(x) as Float32Array, rows, cols);
+    const sums = columnSums(backend, x, rows, cols); // channel-simd.ts
     if (name === tf.Mean) for (let c = 0; c < cols; c++) sums[c]! /= rows;
     const out = backend.makeOutput(outShape, 'float32');
     (backend.typedArrayFromHeap(out) as Float32Array).set(sums);
     return out;
   };
-}
-
-/** Sums of the columns of a row-major [rows, cols] matrix, eight rows at a time (~1.5 ms for 65536x32). */
-function columnSums(X: Float32Array, rows: number, cols: number): Float64Array {
-  const acc = new Float64Array(cols);
-  let r = 0;
-  for (; r + 8 <= rows; r += 8) {
-    const base = r * cols;
-    for (let c = 0; c < cols; c++) {
-      const at = base + c;
-      acc[c]! += ((X[at]! + X[at + cols]!) + (X[at + 2 * cols]! + X[at + 3 * cols]!)) +
-        ((X[at + 4 * cols]! + X[at + 5 * cols]!) + (X[at + 6 * cols]! + X[at + 7 * cols]!));
-    }
-  }
-  for (; r < rows; r++) {
-    const base = r * cols;
-    for (let c = 0; c < cols; c++) acc[c]! += X[base + c]!;
-  }
-  return acc;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -523,6 +534,18 @@ function depthwiseBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: 
   const padLeft = kw - 1 - info.padInfo.left;
   const padBottom = inHeight - ((outHeight - 1) * sh + 1) - padTop + kh - 1;
   const padRight = inWidth - ((outWidth - 1) * sw + 1) - padLeft + kw - 1;
+  const phases = M === 1 ? inputGradPhases(info) : null;
+  if (phases != null) {
+    // Strided: one stride-1 depthwise correlation per output phase (strided-input-grad.ts).
+    return inputGradByPhase(backend, info, phases, (phase) => {
+      const sub = phaseFilter(backend, filter, phase);
+      const part = run(backend, tf.DepthwiseConv2dNative, { x: dy, filter: sub }, {
+        strides: [1, 1], pad: phase.pad, dilations: [1, 1], dataFormat: 'NHWC',
+      } as unknown as tf.NamedAttrMap);
+      free(backend, sub);
+      return part;
+    });
+  }
   if (M === 1 && info.dilationHeight === 1 && info.dilationWidth === 1 && Math.min(padTop, padLeft, padBottom, padRight) >= 0) {
     const flipped = run(backend, tf.Reverse, { x: filter }, { dims: [0, 1] });
     const dyIn = sh > 1 || sw > 1 ? dilateSpatial(backend, dy, sh, sw) : dy;
@@ -610,7 +633,7 @@ function tile(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: t
 
 // ---------------------------------------------------------------------------------------------------------
 
-type KernelFn = (args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }) => TensorInfo;
+type KernelFn = (args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }) => TensorInfo | TensorInfo[];
 
 const replacements: Array<[string, KernelFn]> = [
   [tf.Conv2D, conv2D],
@@ -626,6 +649,8 @@ const replacements: Array<[string, KernelFn]> = [
   [tf.DepthwiseConv2dNativeBackpropInput, depthwiseBackpropInput],
   [tf.DepthwiseConv2dNativeBackpropFilter, depthwiseBackpropFilter],
   [tf.Tile, tile],
+  [tf.Slice, (args) => slice(args, () => run(args.backend as BackendWasm, tf.Slice, args.inputs, args.attrs))],
+  [tf.SplitV, (args) => splitV(args, () => kernel(tf.SplitV).kernelFunc(args as Parameters<tf.KernelFunc>[0]) as TensorInfo[])],
 ];
 
 /**
@@ -654,6 +679,7 @@ export function registerWasmKernels(): void {
     });
   }
   tf.registerKernel(adamUpdateKernel);
+  for (const k of batchNormKernels) tf.registerKernel(k);
   registered = true;
 }
 

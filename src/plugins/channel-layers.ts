@@ -4,6 +4,7 @@
 import { tf } from '../engine/tf.js';
 import type { Tensor } from '../engine/tf.js';
 import { currentReplica, type Replica } from '../engine/replica.js';
+import { BATCH_NORM_GRAD_INPUT, BATCH_NORM_GRAD_SUMS, BATCH_NORM_MOMENTS, BATCH_NORM_NORMALIZE, hasFusedBatchNorm } from '../engine/batch-norm-kernel.js';
 
 type Shape = (number | null)[];
 type Weight = ReturnType<InstanceType<typeof tf.layers.Layer>['addWeight']>;
@@ -162,7 +163,7 @@ export interface BatchNormArgs extends LayerArgs {
  * training (the running variance updated with the unbiased one), running statistics in inference. Its
  * gradient is the closed form, `gamma / std * (dy - mean(dy) - xhat * mean(dy * xhat))`: a few whole-tensor
  * operations where tfjs differentiates through its moments and FusedBatchNorm, which on wasm took a third
- * of a MobileNetV2 training step. Weights, in tfjs' order: gamma, beta, moving mean, moving variance.
+ * of a MobileNetV2 training step (on wasm, fused kernels that give the operations' bytes). Weights, in tfjs' order: gamma, beta, moving mean, moving variance.
  */
 export class BatchNorm extends tf.layers.Layer {
   static className = 'KdxBatchNorm';
@@ -200,29 +201,40 @@ export class BatchNorm extends tf.layers.Layer {
         return tf.add(tf.mul(tf.sub(x, this.movingMean!.read()), scale), beta);
       }
       const axes = x.shape.slice(0, -1).map((_, i) => i);
+      // On wasm, fused kernels (engine/batch-norm-kernel.ts) compute what the operations below compute.
+      const fused = hasFusedBatchNorm();
       // A data-parallel replica holds some rows of the batch: its statistics are those of the whole batch.
       const replica = currentReplica();
-      const { mean, variance, count } = replica ? replicatedMoments(x, axes, replica) : { ...tf.moments(x, axes), count: x.size / (x.shape[x.shape.length - 1] as number) };
+      const { mean, variance, count } = replica ? replicatedMoments(x, axes, replica) : batchMoments(x, axes, fused);
       // Running statistics: PyTorch's update, with the unbiased variance.
       const unbiased = tf.mul(variance, count / Math.max(count - 1, 1));
       this.movingMean!.write(tf.add(tf.mul(this.movingMean!.read(), 1 - momentum), tf.mul(mean, momentum)));
       this.movingVariance!.write(tf.add(tf.mul(this.movingVariance!.read(), 1 - momentum), tf.mul(unbiased, momentum)));
       const rstd = tf.rsqrt(tf.add(variance, epsilon));
+      const xhatOf = (input: Tensor, mean: Tensor, rstd: Tensor) => tf.mul(tf.sub(input, mean), rstd);
       const normalize = tf.customGrad((input, g, b, save) => {
-        const xhat = tf.mul(tf.sub(input as Tensor, mean), rstd);
-        // The backward pass runs after this call's tidy: what it reads must be saved, not closed over.
-        (save as (tensors: Tensor[]) => void)([xhat, tf.mul(g as Tensor, rstd)]);
+        // The backward pass runs after this call's tidy: what it reads must be saved, not closed over. It
+        // recomputes xhat from x (the same values) rather than keeping a second activation-sized tensor.
+        (save as (tensors: Tensor[]) => void)([input as Tensor, mean, rstd, tf.mul(g as Tensor, rstd)]);
+        const value = fused
+          ? tf.engine().runKernel(BATCH_NORM_NORMALIZE, { x: input as Tensor, mean, rstd, gamma: g as Tensor, beta: b as Tensor }) as Tensor
+          : tf.add(tf.mul(xhatOf(input as Tensor, mean, rstd), g as Tensor), b as Tensor);
         return {
-          value: tf.add(tf.mul(xhat, g as Tensor), b as Tensor),
+          value,
           gradFunc: (dy: Tensor, saved: Tensor[]) => {
-            const [xhat, scale] = saved;
-            const dbeta = tf.sum(dy, axes);
-            const dgamma = tf.sum(tf.mul(dy, xhat), axes);
+            const [x, mean, rstd, scale] = saved as [Tensor, Tensor, Tensor, Tensor];
+            const xhat = fused ? null : xhatOf(x, mean, rstd);
+            const [dbeta, dgamma] = fused
+              ? tf.engine().runKernel(BATCH_NORM_GRAD_SUMS, { dy, x, mean, rstd }) as Tensor[]
+              : [tf.sum(dy, axes), tf.sum(tf.mul(dy, xhat!), axes)];
             // dx needs both sums over the whole batch; gamma's and beta's gradients are this replica's
             // part, summed over the replicas with every other gradient.
-            const [sumDy, sumDyXhat] = replica ? allReduceTensors(replica, [dbeta, dgamma]) : [dbeta, dgamma];
-            const centered = tf.sub(tf.sub(dy, tf.div(sumDy, count)), tf.mul(xhat, tf.div(sumDyXhat, count)));
-            return [tf.mul(centered, scale), dgamma, dbeta];
+            const [sumDy, sumDyXhat] = replica ? allReduceTensors(replica, [dbeta!, dgamma!]) : [dbeta!, dgamma!];
+            const dx = fused
+              ? tf.engine().runKernel(BATCH_NORM_GRAD_INPUT, { dy, x, mean, rstd, scale, sumDy: sumDy!, sumDyXhat: sumDyXhat! },
+                { count } as unknown as tf.NamedAttrMap) as Tensor
+              : tf.mul(tf.sub(tf.sub(dy, tf.div(sumDy!, count)), tf.mul(xhat!, tf.div(sumDyXhat!, count))), scale);
+            return [dx, dgamma!, dbeta!];
           },
         };
       });
@@ -253,6 +265,14 @@ function allReduceTensors(replica: Replica, tensors: Tensor[]): Tensor[] {
     at += t.size;
     return part;
   });
+}
+
+/** tf.moments over the leading axes, by the fused kernel where the backend has it. */
+function batchMoments(x: Tensor, axes: number[], fused: boolean): { mean: Tensor; variance: Tensor; count: number } {
+  const count = x.size / (x.shape[x.shape.length - 1] as number);
+  if (!fused) return { ...tf.moments(x, axes), count };
+  const [mean, variance] = tf.engine().runKernel(BATCH_NORM_MOMENTS, { x }) as Tensor[];
+  return { mean: mean!, variance: variance!, count };
 }
 
 /**

@@ -23,8 +23,10 @@ import { withoutTaps } from '../registry/taps.js';
  *    (batchNorm's batch statistics, summed in doubles).
  * 5: wasm 3x3 stride-1 convolutions (forward, input and filter gradients) by Winograd's algorithm: other
  *    last bits everywhere, teacher logits and evaluations included.
+ * 6: wasm strided input gradients (conv and depthwise) by output phase, and 1x1 stride-1 ones as a matrix
+ *    product: other summation orders. (The fused batchNorm kernels, Slice and SplitV give the same bytes.)
  */
-export const TRAINING_SEMANTICS = 5;
+export const TRAINING_SEMANTICS = 6;
 
 /** What the data stream of a stage depends on: the dataset (and the seed it is loaded with, which
  * generates synthetic data), its limit, the stage's subset and batch size, the transforms, and the

@@ -72,6 +72,14 @@ convCases.push(
   // Many channels: the SIMD filter gradient splits each image into several blocks of rows per call.
   { batch: 2, h: 16, w: 12, ci: 64, co: 64, k: 3, s: 1, pad: 'same' },
   { batch: 2, h: 15, w: 13, ci: 48, co: 40, k: 3, s: 2, pad: 'valid' },
+  // Strided input gradients by output phase (strided-input-grad.ts): ResNet's downsampling 3x3 and 1x1
+  // shortcut, PyTorch's padding 1, strides that leave a phase without taps or with a partial last row.
+  { batch: 2, h: 8, w: 8, ci: 16, co: 32, k: 3, s: 2, pad: 'same' },
+  { batch: 2, h: 8, w: 8, ci: 16, co: 32, k: 1, s: 2, pad: 'same' },
+  { batch: 2, h: 8, w: 10, ci: 8, co: 16, k: 3, s: 2, pad: 1 },
+  { batch: 2, h: 10, w: 11, ci: 4, co: 8, k: 2, s: 2, pad: 'valid' },
+  { batch: 2, h: 11, w: 10, ci: 5, co: 6, k: 3, s: 3, pad: 'same' },
+  { batch: 1, h: 13, w: 9, ci: 3, co: 4, k: 5, s: 3, pad: [[0, 0], [2, 1], [1, 2], [0, 0]] },
 );
 
 /** y, dx and dfilter of tf.conv2d on wasm equal those on cpu. */
@@ -160,6 +168,16 @@ describe('Conv2DBackpropFilter: the SIMD kernel and the XNNPACK path', () => {
       { strides: [2, 2], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 12, 16] } as unknown as tf.NamedAttrMap) as tf.Tensor).dataSync().slice());
     assert.deepEqual(Buffer.from(dw().buffer), Buffer.from(dw().buffer));
     tf.dispose([x, dy]);
+  });
+
+  test('the strided input gradient is the same bytes call after call', () => {
+    tf.setBackend('wasm');
+    const dy = tf.tensor4d(randomData([3, 5, 5, 16], 10), [3, 5, 5, 16]);
+    const w = tf.tensor4d(randomData([3, 3, 12, 16], 11), [3, 3, 12, 16]);
+    const dx = () => tf.tidy(() => (tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter: w },
+      { strides: [2, 2], pad: 'same', dataFormat: 'NHWC', inputShape: [3, 10, 10, 12] } as unknown as tf.NamedAttrMap) as tf.Tensor).dataSync().slice());
+    assert.deepEqual(Buffer.from(dx().buffer), Buffer.from(dx().buffer));
+    tf.dispose([dy, w]);
   });
 
   // Engines without WebAssembly SIMD take the XNNPACK path: still checked against cpu.
@@ -390,7 +408,7 @@ describe('depthwise convolution gradients (missing from tfjs-wasm) match the cpu
   // (tfjs has no gradient for a dilated depthwise convolution on any backend.)
   const cases: { h: number; w: number; c: number; m: number; k: number; s: number; pad: Pad }[] = [];
   for (const s of [1, 2]) for (const pad of ['same', 'valid'] as const) for (const m of [1, 2]) cases.push({ h: 8, w: 7, c: 3, m, k: 3, s, pad });
-  cases.push({ h: 6, w: 6, c: 5, m: 1, k: 1, s: 2, pad: 'valid' });
+  cases.push({ h: 6, w: 6, c: 5, m: 1, k: 1, s: 2, pad: 'valid' }, { h: 9, w: 8, c: 4, m: 1, k: 5, s: 3, pad: 'same' });
   // Channels by 4 (the SIMD filter gradient without padding), and many: several row blocks per call.
   cases.push({ h: 9, w: 9, c: 8, m: 1, k: 3, s: 2, pad: 'valid' }, { h: 16, w: 12, c: 96, m: 1, k: 3, s: 1, pad: 'same' });
   const runs = cases.flatMap((c) => (c.m === 1 ? [{ ...c, simd: true }, { ...c, simd: false }] : [{ ...c, simd: true }]));
@@ -419,6 +437,40 @@ describe('depthwise convolution gradients (missing from tfjs-wasm) match the cpu
       assertClose(dwWasm, dwCpu, 'dW');
     });
   }
+});
+
+test('Slice and SplitV match the cpu backend: any axis cut, every rank, int32 and bool, concat\'s gradient', () => {
+  const cases: Array<[number[], number[], number[]]> = [
+    [[2, 3, 4, 10], [0, 0, 0, 5], [-1, -1, -1, 5]], // ShuffleNetV2's channel split
+    [[2, 3, 4, 10], [1, 1, 0, 0], [1, 2, -1, -1]],
+    [[2, 3, 4, 10], [0, 1, 2, 3], [2, 2, 1, 4]],
+    [[2, 3, 4, 10], [0, 0, 0, 0], [-1, -1, -1, -1]],
+    [[7, 5], [2, 1], [3, 3]],
+    [[9], [4], [5]],
+    [[3, 4, 5], [0, 0, 2], [3, 4, 0]], // empty
+  ];
+  for (const [shape, begin, size] of cases) {
+    const data = randomData(shape, 5);
+    for (const dtype of ['float32', 'int32', 'bool'] as const) {
+      // (bool from a comparison: tfjs-wasm's cast to bool keeps the low byte of the integer, not 0/1.)
+      const typed = (t: tf.Tensor) => (dtype === 'bool' ? t.greater(0) : t.mul(3).cast(dtype));
+      const f = () => [tf.slice(typed(tf.tensor(data, shape)), begin, size).cast('float32')];
+      assert.deepEqual(Array.from(on('wasm', f)[0]!), Array.from(on('cpu', f)[0]!), `${shape} [${begin}] [${size}] ${dtype}`);
+    }
+  }
+  const x = randomData([2, 3, 4, 12], 6);
+  for (const [splits, axis] of [[[5, 7], 3], [3, -1], [[1, 2], 1], [2, 0]] as Array<[number | number[], number]>) {
+    const f = () => tf.split(tf.tensor(x, [2, 3, 4, 12]), splits, axis);
+    const wasm = on('wasm', f);
+    on('cpu', f).forEach((part, i) => assert.deepEqual(Array.from(wasm[i]!), Array.from(part), `split ${JSON.stringify(splits)} axis ${axis}`));
+  }
+  const grad = () => {
+    const a = tf.tensor(x, [2, 3, 4, 12]);
+    const w = tf.randomUniform([2, 3, 4, 24], -1, 1, 'float32', 7);
+    return [tf.grad((t: tf.Tensor) => tf.concat([t, t.square()], 3).mul(w).sum())(a)];
+  };
+  assert.deepEqual(Array.from(on('wasm', grad)[0]!), Array.from(on('cpu', grad)[0]!), 'concat gradient');
+  tf.setBackend('wasm');
 });
 
 test('Tile matches the cpu backend: a per-channel vector to a whole activation, and reps on every axis', () => {
