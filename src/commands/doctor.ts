@@ -1,8 +1,8 @@
 // `kdx doctor`: what this machine can train on. Node, cores and memory; each backend, whether it loads
 // and why not; the WebGPU adapters with their limits; and a few seconds of training of the reference
 // student (experiments/cifar10-kd.yaml, 32x32x3) on every backend that loads, in img/s: batches of 64,
-// as `npm run bench`, where a batch of 8 takes under a second, else batches of 8 (the cpu backend and
-// software GPUs take tens of seconds a step).
+// as `npm run bench`, where a step of 2 images takes under a quarter of a second, else that one step of 2
+// (the cpu backend and software GPUs take seconds an image).
 import { availableParallelism, freemem, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { loadExperiment } from '../config/load.js';
@@ -18,7 +18,7 @@ import { ensureBuiltins } from '../plugins/builtin.js';
 
 const REFERENCE = fileURLToPath(new URL('../../experiments/cifar10-kd.yaml', import.meta.url));
 const BATCH = 64;
-const SMALL_BATCH = 8;
+const SMALL_BATCH = 2;
 /** Seconds of measured steps per backend, after one step that compiles and warms up. */
 const MEASURE_SECONDS = 3;
 const BACKENDS: Exclude<BackendName, 'auto'>[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
@@ -109,18 +109,16 @@ async function trainingSpeed(layers: Parameters<typeof buildModel>[1]): Promise<
   try {
     // The first step of each batch size compiles (shaders, XNNPACK operators) and is not counted.
     await step(SMALL_BATCH);
-    let batch = SMALL_BATCH;
-    if ((await step(SMALL_BATCH)) < 1) {
-      batch = BATCH;
-      await step(BATCH);
-    }
+    const small = await step(SMALL_BATCH);
+    if (small > 0.25) return { imgPerSec: SMALL_BATCH / small, batch: SMALL_BATCH };
+    await step(BATCH);
     let steps = 0;
     let seconds = 0;
     while (steps === 0 || seconds < MEASURE_SECONDS) {
-      seconds += await step(batch);
+      seconds += await step(BATCH);
       steps++;
     }
-    return { imgPerSec: (steps * batch) / seconds, batch };
+    return { imgPerSec: (steps * BATCH) / seconds, batch: BATCH };
   } finally {
     for (const pair of batches.values()) tf.dispose(pair);
     optimizer.dispose();
