@@ -13,11 +13,16 @@ export function scratchDir(prefix = 'kdx-e2e-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+/** The user cache of every kdx this test process starts (rendered charts, the WebGPU adapter found):
+ * outside the scratch directories, whose contents the tests check, and gone when the process ends. */
+const userCache = mkdtempSync(join(tmpdir(), 'kdx-e2e-user-cache-'));
+process.on('exit', () => rmSync(userCache, { recursive: true, force: true }));
+
 /** Runs `kdx ARGS` in `cwd`, never throwing; stdout is not a TTY, so output is plain lines. */
 export function kdx(args: string[], { cwd, env }: { cwd: string; env?: Record<string, string> }) {
   return execa(process.execPath, [kdxBin, ...args], {
     cwd,
-    env: { KDX_DATA: join(cwd, 'no-data'), XDG_CACHE_HOME: join(cwd, 'xdg-cache'), NO_COLOR: '1', ...env },
+    env: { KDX_DATA: join(cwd, 'no-data'), XDG_CACHE_HOME: userCache, NO_COLOR: '1', ...env },
     reject: false,
   });
 }

@@ -28,8 +28,10 @@ describe('selectBackend', () => {
     } else {
       assert.equal(info.name, 'wasm');
       assert.equal(info.gpu, false);
-      assert.equal(info.fallbacks.length, 1);
+      assert.equal(info.fallbacks.length, 2);
       assert.match(info.fallbacks[0]!, /^tensorflow: @tensorflow\/tfjs-node-gpu is not installed/);
+      // No hardware GPU here: a software adapter (SwiftShader, where CI has it) is passed by, or none found.
+      assert.match(info.fallbacks[1]!, /^webgpu: (only a software adapter \(.+, software\), where wasm is faster; --backend webgpu uses it|no WebGPU adapter found.*)$/);
       assert.ok(wasmKernelsRegistered(), 'selecting wasm registers kdx kernels');
     }
   });
@@ -68,6 +70,6 @@ describe('selectBackend', () => {
   });
 
   test('an unknown name is rejected', async () => {
-    await assert.rejects(selectBackend('gpu' as BackendName), /unknown backend "gpu" \(expected one of auto, tensorflow, wasm, cpu\)/);
+    await assert.rejects(selectBackend('gpu' as BackendName), /unknown backend "gpu" \(expected one of auto, tensorflow, webgpu, wasm, cpu\)/);
   });
 });

@@ -10,13 +10,13 @@ import { filterGradModuleBytes } from '../../src/engine/filter-grad-simd.js';
 import { maxPoolGradModuleBytes } from '../../src/engine/maxpool-grad-simd.js';
 import { setSimdKernelsEnabled } from '../../src/engine/wasm-asm.js';
 import { wasmKernelsRegistered } from '../../src/engine/wasm-kernels.js';
+import { assertClose } from './close.js';
 import { assertTrainingLeaksNothing } from './leaks.js';
 
 type Backend = 'cpu' | 'wasm';
 type Pad = 'same' | 'valid';
 type ConvPad = Pad | number | [[number, number], [number, number], [number, number], [number, number]];
 
-const RTOL = 1e-4;
 
 /** Run `f` on `backend` and bring its results back as plain arrays (computed in a tidy: no leaks). */
 function on(backend: Backend, f: () => tf.Tensor[]): Float32Array[] {
@@ -24,17 +24,6 @@ function on(backend: Backend, f: () => tf.Tensor[]): Float32Array[] {
   return tf.tidy(() => f().map((t) => t.dataSync() as Float32Array)).map((a) => Float32Array.from(a));
 }
 
-function assertClose(actual: Float32Array, expected: Float32Array, what: string): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  let maxDiff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    maxDiff = Math.max(maxDiff, Math.abs(actual[i]! - expected[i]!));
-    scale = Math.max(scale, Math.abs(expected[i]!));
-  }
-  assert.ok(Number.isFinite(maxDiff), `${what}: non-finite values`);
-  assert.ok(maxDiff <= RTOL * Math.max(scale, 1e-6), `${what}: max |wasm - cpu| = ${maxDiff} > ${RTOL} x ${scale}`);
-}
 
 function randomData(shape: number[], seed: number): Float32Array {
   return tf.tidy(() => tf.randomNormal(shape, 0, 1, 'float32', seed).dataSync() as Float32Array).slice();
