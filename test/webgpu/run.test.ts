@@ -3,7 +3,7 @@
 // to a wasm run nor the other way round; `--jobs 2` runs one job at a time on the GPU.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { rmSync } from 'node:fs';
 import { countEvents, kdx, parseEvents, scratchDir, tinyExperiment, writeExperiment } from '../e2e/support.js';
@@ -31,7 +31,7 @@ describe('kdx run --backend webgpu', { skip }, () => {
     return { events, end, plan, stderr: result.stderr };
   };
   const bytesOf = (runDir: string) =>
-    Object.fromEntries(STAGES.flatMap((stage) => ['metrics.json', 'weights.bin'].map((name) => [`${stage}/${name}`, readFileSync(join(runDir, 'stages', stage, name)).toString('base64')])));
+    Object.fromEntries(STAGES.flatMap((stage) => ['metrics.json', 'weights.bin'].map((name) => [`${stage}/${name}`, readFileSync(resolve(cwd, runDir, 'stages', stage, name)).toString('base64')])));
 
   let first: Awaited<ReturnType<typeof run>>;
   test('trains the three stages on the adapter, named in the plan and in timing.json', async () => {
@@ -39,7 +39,7 @@ describe('kdx run --backend webgpu', { skip }, () => {
     assert.equal(first.end.status, 'ok');
     assert.equal(countEvents(first.events, 'job-end'), 3);
     assert.match(first.plan.backend, /^webgpu \(.+\)$/);
-    const timing = JSON.parse(readFileSync(join(first.end.runDir, 'stages', 'kd_student', 'timing.json'), 'utf8')) as { backend: string };
+    const timing = JSON.parse(readFileSync(resolve(cwd, first.end.runDir, 'stages', 'kd_student', 'timing.json'), 'utf8')) as { backend: string };
     assert.equal(timing.backend, first.plan.backend);
     assert.equal(first.stderr, '', 'nothing from Dawn or the drivers on stderr');
   });

@@ -19,8 +19,8 @@ export async function useWebgpu(): Promise<BackendInfo> {
   return info;
 }
 
-/** Within 1e-4 of the cpu backend's values, relative to the tensor's largest (at least 1e-3: weights
- * near zero after a step). */
-export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
-  assertCloseTo(actual, expected, what, { floor: 1e-3, compared: 'webgpu - cpu' });
+/** Within `rtol` (1e-4) of the cpu backend's values, relative to the tensor's largest (at least 1e-3:
+ * weights near zero after a step). */
+export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string, rtol = 1e-4): void {
+  assertCloseTo(actual, expected, what, { rtol, floor: 1e-3, compared: 'webgpu - cpu' });
 }

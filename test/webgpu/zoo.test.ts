@@ -1,6 +1,11 @@
 // Every model of experiments/models/ builds on webgpu, runs forward (inference mode) and takes one SGD
 // step (training mode, batchNorm's batch statistics) to the logits and weights the cpu backend gives.
-// 16x16 images and batches of 2 keep SwiftShader's shader compilations few.
+// 16x16 images and batches of 2 keep SwiftShader's shader compilations few, but make the training step
+// ill-conditioned: the deep layers' batchNorm normalises 2 to 8 values per channel, and float32's
+// rounding differences grow through 1/sqrt(variance). The same step on wasm differs from cpu by up to
+// 7e-3 of a tensor's scale (resnet32x4's first kernel; MobileNetV2's loss by 2.5e-4), so the step is
+// held to 1e-2 and its loss to 1e-3; the forward pass to 1e-4. (test/webgpu/steps.test.ts holds one
+// step of every layer kind, loss and optimizer to 1e-4, on well-conditioned shapes.)
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -55,8 +60,8 @@ describe('every zoo model on webgpu matches the cpu backend: forward and one tra
         const cpu = await step('cpu', name, layers);
         const gpu = await step('webgpu', name, layers);
         assertClose(gpu.logits, cpu.logits, 'logits');
-        assertClose([gpu.loss], [cpu.loss], 'loss');
-        cpu.weights.forEach((w, i) => assertClose(gpu.weights[i]!, w, `weight ${i} of ${cpu.weights.length}`));
+        assertClose([gpu.loss], [cpu.loss], 'loss', 1e-3);
+        cpu.weights.forEach((w, i) => assertClose(gpu.weights[i]!, w, `weight ${i} of ${cpu.weights.length}`, 1e-2));
       });
     }
   }
