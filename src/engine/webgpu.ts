@@ -1,5 +1,6 @@
 // WebGPU through Dawn in Node (the npm package `webgpu`): any GPU with a Vulkan, Metal or D3D12 driver,
-// with tfjs-backend-webgpu's kernels on it (and kdx's own, webgpu-kernels.ts).
+// with tfjs-backend-webgpu's kernels on it. It has every kernel kdx's layers, losses and optimizers use,
+// computing what the cpu backend does (test/webgpu/): kdx adds none of its own.
 //
 // Which adapter there is gets found in a child process (adapter-probe.ts): Dawn prints its warnings about
 // drivers it refuses (Mesa's lavapipe, say) on this process's stderr, which kdx's output must not carry.
@@ -109,8 +110,6 @@ export async function loadWebgpu(allowSoftware: boolean): Promise<Loaded> {
     const info = adapter.info;
     tf.registerBackend('webgpu', () => new backendModule.WebGPUBackend(device, { vendor: info.vendor, architecture: info.architecture }), 0);
     loaded = { adapter: probe.adapter, limits };
-    const { registerWebgpuKernels } = await import('./webgpu-kernels.js');
-    registerWebgpuKernels();
   }
   return { ok: true, adapter: loaded!.adapter };
 }

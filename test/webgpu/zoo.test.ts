@@ -1,11 +1,11 @@
-// Every model of experiments/models/ builds on webgpu, runs forward (inference mode) and takes one SGD
-// step (training mode, batchNorm's batch statistics) to the logits and weights the cpu backend gives.
-// 16x16 images and batches of 2 keep SwiftShader's shader compilations few, but make the training step
-// ill-conditioned: the deep layers' batchNorm normalises 2 to 8 values per channel, and float32's
-// rounding differences grow through 1/sqrt(variance). The same step on wasm differs from cpu by up to
-// 7e-3 of a tensor's scale (resnet32x4's first kernel; MobileNetV2's loss by 2.5e-4), so the step is
-// held to 1e-2 and its loss to 1e-3; the forward pass to 1e-4. (test/webgpu/steps.test.ts holds one
-// step of every layer kind, loss and optimizer to 1e-4, on well-conditioned shapes.)
+// Every model of experiments/models/ builds on webgpu, runs forward and takes one SGD step to the logits,
+// loss and weights the cpu backend gives, to 1e-4. The step runs batchNorm on its running statistics:
+// with 16x16 images and batches of 2 (few shaders for SwiftShader to compile) the deep layers would
+// normalise 1 to 8 values per channel, whose variance is so near zero that any two float32 backends
+// disagree (wasm against cpu: up to 7e-3 of resnet32x4's first kernel; MobileNetV2's weights explode).
+// The forward pass in training mode (batch statistics) is compared too, its loss to 1e-3 (wasm: 2.5e-4
+// on MobileNetV2); batchNorm on batch statistics is held to 1e-4 on well-conditioned shapes in
+// steps.test.ts.
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,7 +23,7 @@ import { assertClose, noAdapter, useWebgpu } from './support.js';
 const zoo = join(import.meta.dirname, '..', '..', 'experiments', 'models');
 const skip = await noAdapter();
 
-interface Stepped { logits: Float32Array; loss: number; weights: Float32Array[] }
+interface Stepped { logits: Float32Array; trainingLoss: number; loss: number; weights: Float32Array[] }
 
 async function step(backend: 'cpu' | 'webgpu', name: string, layers: ModelNode[]): Promise<Stepped> {
   if (backend === 'webgpu') await useWebgpu();
@@ -34,18 +34,20 @@ async function step(backend: 'cpu' | 'webgpu', name: string, layers: ModelNode[]
   const x = tf.randomUniform([2, 16, 16, 3], -1, 1, 'float32', 1);
   const labels = tf.tensor1d([3, 7], 'int32');
   const logits = model.predict(x) as Tensor;
+  const trainingLoss = tf.tidy(() => crossEntropy(model.apply(x, { training: true }) as Tensor, labels).mean());
   const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const loss = tf.tidy(() => {
-    const { value, grads } = tf.variableGrads(() => crossEntropy(model.apply(x, { training: true }) as Tensor, labels).mean() as tf.Scalar, trainable);
+    const { value, grads } = tf.variableGrads(() => crossEntropy(model.apply(x, { training: false }) as Tensor, labels).mean() as tf.Scalar, trainable);
     optimizer.applyGradients(grads);
     return value;
   });
   const result = {
     logits: Float32Array.from((await logits.data()) as Float32Array),
+    trainingLoss: (await trainingLoss.data())[0]!,
     loss: (await loss.data())[0]!,
     weights: await Promise.all(model.weights.map(async (w) => Float32Array.from((await w.read().data()) as Float32Array))),
   };
-  tf.dispose([x, labels, logits, loss]);
+  tf.dispose([x, labels, logits, trainingLoss, loss]);
   optimizer.dispose();
   model.dispose();
   assert.equal(tf.memory().numTensors, before, `${backend}: ${name} left no tensors behind`);
@@ -60,8 +62,9 @@ describe('every zoo model on webgpu matches the cpu backend: forward and one tra
         const cpu = await step('cpu', name, layers);
         const gpu = await step('webgpu', name, layers);
         assertClose(gpu.logits, cpu.logits, 'logits');
-        assertClose([gpu.loss], [cpu.loss], 'loss', 1e-3);
-        cpu.weights.forEach((w, i) => assertClose(gpu.weights[i]!, w, `weight ${i} of ${cpu.weights.length}`, 1e-2));
+        assertClose([gpu.trainingLoss], [cpu.trainingLoss], 'loss in training mode', 1e-3);
+        assertClose([gpu.loss], [cpu.loss], 'loss');
+        cpu.weights.forEach((w, i) => assertClose(gpu.weights[i]!, w, `weight ${i} of ${cpu.weights.length}`));
       });
     }
   }
