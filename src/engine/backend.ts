@@ -125,8 +125,9 @@ function copy(info: BackendInfo): BackendInfo {
 }
 
 /**
- * Make `requested` the active tfjs backend and say what is in use. `auto` falls back tensorflow -> wasm ->
- * cpu and records why in `fallbacks`; an explicit backend that cannot load throws a one-line Error.
+ * Make `requested` the active tfjs backend and say what is in use. `auto` falls back tensorflow on a GPU ->
+ * webgpu on a hardware adapter -> tensorflow on the CPU -> wasm -> cpu and records why in `fallbacks`; an
+ * explicit backend that cannot load throws a one-line Error.
  * Cheap when called again (each backend is loaded once per process; switching is tf.setBackend).
  */
 export async function selectBackend(requested: BackendName): Promise<BackendInfo> {
