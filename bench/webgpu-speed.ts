@@ -6,8 +6,7 @@
 //
 //   node --import tsx bench/webgpu-speed.ts [--seconds 8] [--models student,teacher,resnet8x4,resnet32x4] [--batches 64,128]
 import { fileURLToPath } from 'node:url';
-import { selectBackend } from '../src/engine/backend.js';
-import { backendLabel } from '../src/engine/backend.js';
+import { backendLabel, selectBackend } from '../src/engine/backend.js';
 import { tf } from '../src/engine/tf.js';
 import { buildReferenceModel, type ReferenceKind } from './reference-models.js';
 

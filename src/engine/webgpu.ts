@@ -17,7 +17,7 @@ const require = createRequire(import.meta.url);
 export const WEBGPU_PACKAGE = 'webgpu';
 export const TFJS_WEBGPU = '@tensorflow/tfjs-backend-webgpu';
 
-type Loaded = { ok: true; adapter: GpuAdapter } | { ok: false; reason: string; adapter?: GpuAdapter };
+type Loaded = { ok: true; adapter: GpuAdapter } | { ok: false; reason: string };
 
 interface DawnModule {
   create(flags: string[]): GpuLike;
@@ -38,6 +38,7 @@ interface AdapterLike {
 export function oversizedOutput(model: { layers: { name: string; outputShape: unknown }[] }, batch: number):
   { layer: string; shape: number[]; bytes: number; limit: number; maxBatch: number } | undefined {
   if (loaded == null || tf.getBackend() !== 'webgpu') return undefined;
+  // The device was asked for the adapter's own limits (loadWebgpu).
   const limit = Math.min(loaded.limits.maxBufferSize, loaded.limits.maxStorageBufferBindingSize);
   let largest: { layer: string; shape: number[]; size: number } | undefined;
   for (const layer of model.layers) {
@@ -52,7 +53,8 @@ export function oversizedOutput(model: { layers: { name: string; outputShape: un
   return { layer: largest.layer, shape: largest.shape, bytes: largest.size * batch * 4, limit, maxBatch: Math.floor(limit / (largest.size * 4)) };
 }
 
-let loaded: { adapter: GpuAdapter; limits: { maxBufferSize: number; maxStorageBufferBindingSize: number } } | undefined;
+/** The adapter the registered backend runs on. */
+let loaded: GpuAdapter | undefined;
 
 /**
  * Register the `webgpu` tfjs backend on the adapter the probe found. `allowSoftware: false` (auto) refuses a
@@ -65,7 +67,6 @@ export async function loadWebgpu(allowSoftware: boolean): Promise<Loaded> {
   if (probe.adapter.software && !allowSoftware) {
     return {
       ok: false,
-      adapter: probe.adapter,
       reason: `only a software adapter (${describeAdapter(probe.adapter)}), where wasm is faster; --backend webgpu uses it`,
     };
   }
@@ -88,18 +89,14 @@ export async function loadWebgpu(allowSoftware: boolean): Promise<Loaded> {
     const nav = ((globalThis as { navigator?: object }).navigator ??= {}) as { gpu?: unknown };
     if (nav.gpu == null) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true });
     if (adapter == null) return { ok: false, reason: 'the adapter the probe found did not answer again' };
-    const limits = {
-      maxBufferSize: adapter.limits.maxBufferSize!,
-      maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize!,
-    };
     // What tfjs-backend-webgpu's own factory asks for: the adapter's full limits, and timestamps if any.
     const device = await adapter.requestDevice({
       requiredFeatures: adapter.features.has('timestamp-query') ? ['timestamp-query'] : [],
       requiredLimits: {
         maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize,
         maxComputeWorkgroupsPerDimension: adapter.limits.maxComputeWorkgroupsPerDimension,
-        maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
-        maxBufferSize: limits.maxBufferSize,
+        maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+        maxBufferSize: adapter.limits.maxBufferSize,
         maxComputeWorkgroupSizeX: adapter.limits.maxComputeWorkgroupSizeX,
         maxComputeInvocationsPerWorkgroup: adapter.limits.maxComputeInvocationsPerWorkgroup,
       },
@@ -109,9 +106,9 @@ export async function loadWebgpu(allowSoftware: boolean): Promise<Loaded> {
     tf.env().set('WEBGPU_CPU_FORWARD', false);
     const info = adapter.info;
     tf.registerBackend('webgpu', () => new backendModule.WebGPUBackend(device, { vendor: info.vendor, architecture: info.architecture }), 0);
-    loaded = { adapter: probe.adapter, limits };
+    loaded = probe.adapter;
   }
-  return { ok: true, adapter: loaded!.adapter };
+  return { ok: true, adapter: loaded! };
 }
 
 /**
