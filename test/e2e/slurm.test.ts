@@ -54,6 +54,14 @@ function summaryRows(cwd: string) {
   return readJson(join(latest, 'summary.json'));
 }
 
+/** A folder `cwd/bin` for PATH whose only program is an sbatch that prints these errors and fails. */
+function failingSbatch(cwd: string, errors: string[]): string {
+  const bin = join(cwd, 'bin');
+  mkdirSync(bin);
+  writeFileSync(join(bin, 'sbatch'), `#!/bin/sh\n${errors.map((l) => `echo 'sbatch: error: ${l}' >&2`).join('\n')}\nexit 1\n`, { mode: 0o755 });
+  return bin;
+}
+
 test('without sbatch: a clear error before anything is written (exit 1)', async () => {
   const cwd = scratchDir();
   try {
@@ -71,10 +79,7 @@ test('sbatch installed but no controller answering (no configuration to find one
   const cwd = scratchDir();
   try {
     // What Debian's sbatch says on a machine outside a cluster.
-    const bin = join(cwd, 'bin');
-    mkdirSync(bin);
-    const lines = ['resolve_ctls_from_dns_srv: res_nsearch error: Unknown host', 'fetch_config: DNS SRV lookup failed', '_establish_config_source: failed to fetch config', 'fatal: Could not establish a configuration source'];
-    writeFileSync(join(bin, 'sbatch'), `#!/bin/sh\n${lines.map((l) => `echo 'sbatch: error: ${l}' >&2`).join('\n')}\nexit 1\n`, { mode: 0o755 });
+    const bin = failingSbatch(cwd, ['resolve_ctls_from_dns_srv: res_nsearch error: Unknown host', 'fetch_config: DNS SRV lookup failed', '_establish_config_source: failed to fetch config', 'fatal: Could not establish a configuration source']);
     const result = await kdx(['run', quick, ...small, '--executor', 'slurm', '--set', 'runtime.slurm.partition=cpu'], { cwd, env: { PATH: bin } });
     assert.equal(result.exitCode, 1, result.stderr);
     assert.match(result.stderr, /^kdx: --executor slurm: no Slurm controller answers here \(sbatch: .*Could not establish a configuration source\): run kdx on a login node of the cluster, start the controller, or use --executor local; nothing was submitted$/m);
@@ -88,9 +93,7 @@ test('sbatch installed but no controller answering (no configuration to find one
 test('a refusal that names no resource, of values given by --set: at the --set, not at the file\'s first line (exit 2)', async () => {
   const cwd = scratchDir();
   try {
-    const bin = join(cwd, 'bin');
-    mkdirSync(bin);
-    writeFileSync(join(bin, 'sbatch'), "#!/bin/sh\necho 'sbatch: error: Batch job submission failed: Requested node configuration is not available' >&2\nexit 1\n", { mode: 0o755 });
+    const bin = failingSbatch(cwd, ['Batch job submission failed: Requested node configuration is not available']);
     const result = await kdx(['run', quick, ...small, '--executor', 'slurm', '--set', 'runtime.slurm.partition=cpu'], { cwd, env: { PATH: bin } });
     assert.equal(result.exitCode, 2, result.stderr);
     assert.match(result.stderr, /^--set runtime\.slurm\.partition=cpu {2}runtime\.slurm {2}sbatch refuses these resources: Batch job submission failed: Requested node configuration is not available \(nothing was submitted\)$/m);
