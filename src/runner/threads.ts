@@ -39,7 +39,6 @@ export interface ThreadsRequest {
 export function resolveThreads(request: ThreadsRequest): ThreadPlan {
   const cores = request.cores ?? availableParallelism();
   const auto = request.requested === 'auto';
-  // libtensorflow and a GPU (webgpu) each parallelise every operation themselves.
   if (request.backend.startsWith('tensorflow') || request.backend.startsWith('webgpu')) return ONE_THREAD;
   // On Slurm the login node's cores say nothing of the compute nodes': auto is one thread, a count asks
   // Slurm for as many CPUs per job, and Slurm schedules the jobs.
